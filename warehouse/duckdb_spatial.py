@@ -1,0 +1,107 @@
+"""DuckDB connections with the spatial extension loaded offline.
+
+DuckDB fetches extensions from the internet by default, which fails on air-gapped agency servers.
+The spatial binary ships inside the ``duckdb-extension-spatial`` wheel; we expose it to DuckDB
+through an ``extension_directory`` laid out the way DuckDB expects
+(``<dir>/<duckdb version>/<platform>/spatial.duckdb_extension``) and disable auto-install, so a
+connection never reaches for the network.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+SPATIAL_PACKAGE = "duckdb-extension-spatial"
+EXTENSION_FILE = "spatial.duckdb_extension"
+
+
+class SpatialExtensionMissing(RuntimeError):
+    """The spatial extension binary for this DuckDB version is not installed."""
+
+
+def duckdb_version_tag() -> str:
+    return f"v{duckdb.__version__}"
+
+
+def duckdb_platform() -> str:
+    with duckdb.connect() as con:
+        return con.execute("PRAGMA platform").fetchone()[0]
+
+
+def packaged_spatial_extension() -> Path:
+    """Path of the spatial binary shipped by the ``duckdb-extension-spatial`` wheel."""
+    try:
+        import duckdb_extension_spatial
+    except ImportError as exc:
+        raise SpatialExtensionMissing(
+            f"DuckDB spatial extension not installed: run `uv sync` (or "
+            f"`pip install {SPATIAL_PACKAGE}=={duckdb.__version__}`)."
+        ) from exc
+    candidate = (
+        Path(duckdb_extension_spatial.__file__).parent
+        / "extensions"
+        / duckdb_version_tag()
+        / EXTENSION_FILE
+    )
+    if not candidate.is_file():
+        raise SpatialExtensionMissing(
+            f"{SPATIAL_PACKAGE} does not ship a build for duckdb {duckdb.__version__} "
+            f"(looked for {candidate}); install {SPATIAL_PACKAGE}=={duckdb.__version__}."
+        )
+    return candidate
+
+
+def default_extension_directory() -> Path:
+    override = os.environ.get("CRIMEMAP_DUCKDB_EXTENSION_DIR")
+    if override:
+        return Path(override)
+    data_dir = Path(os.environ.get("CRIMEMAP_DATA_DIR", "data"))
+    return data_dir / ".duckdb_extensions"
+
+
+def prepare_extension_directory(directory: Path | None = None) -> Path:
+    """Lay out an extension directory that holds (a link to) the packaged spatial binary."""
+    directory = (directory or default_extension_directory()).resolve()
+    target = directory / duckdb_version_tag() / duckdb_platform() / EXTENSION_FILE
+    source = packaged_spatial_extension()
+    if target.is_symlink() or target.exists():
+        if target.resolve() == source.resolve():
+            return directory
+        target.unlink()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.symlink_to(source)
+    except OSError:  # filesystems without symlinks: copy the binary instead
+        target.write_bytes(source.read_bytes())
+    return directory
+
+
+def offline_config(extension_directory: Path) -> dict[str, str | bool]:
+    return {
+        "extension_directory": str(extension_directory),
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    }
+
+
+def connect(
+    database: str | Path = ":memory:",
+    *,
+    read_only: bool = False,
+    extension_directory: Path | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open DuckDB with spatial loaded from the local wheel, never from the network."""
+    ext_dir = prepare_extension_directory(extension_directory)
+    con = duckdb.connect(str(database), read_only=read_only, config=offline_config(ext_dir))
+    try:
+        con.execute("LOAD spatial")
+    except duckdb.Error as exc:
+        con.close()
+        raise SpatialExtensionMissing(
+            f"could not load DuckDB spatial from {ext_dir}: {exc}. "
+            f"Install {SPATIAL_PACKAGE}=={duckdb.__version__}."
+        ) from exc
+    return con
