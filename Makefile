@@ -1,0 +1,40 @@
+# crimemap: two commands on a fresh machine — `make run` and `make test`.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+BENCH_INCIDENTS ?= 1000000
+export UV_LINK_MODE ?= copy
+
+.PHONY: install run test lint format bench ui clean
+
+# uv itself comes from PyPI; everything else from the committed uv.lock.
+$(UV):
+	python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
+
+.venv/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.installed
+
+run: install
+	$(UV) run --frozen crimemap run
+
+test: install
+	$(UV) run --frozen pytest
+
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+format: install
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+bench: install
+	$(UV) run --frozen python -m benchmarks.pipeline --incidents $(BENCH_INCIDENTS)
+
+ui: install
+	$(UV) run --frozen crimemap ui
+
+clean:
+	rm -rf data dbt_project/target dbt_project/logs .pytest_cache .ruff_cache

@@ -1,0 +1,118 @@
+"""Benchmark: wall time and peak memory of each pipeline stage on an N-incident sample city.
+
+Each stage runs in its own child process (the real Dagster assets, materialized in-process), so the
+peak resident memory reported is that stage's own. Usage:
+
+    python -m benchmarks.pipeline --incidents 1000000 [--data-dir DIR] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+# name, asset selection (Dagster selection syntax) — in pipeline order
+STAGES: list[tuple[str, str]] = [
+    ("generate sample city", ""),
+    ("land raw sources + GX suites", 'key:"raw/*"'),
+    ("quarantine (row rules)", 'key:"quarantine/*"'),
+    ("dbt build (staging, spatial join, marts, tests)", 'kind:"dbt"'),
+    ("publish release + serving db", 'key:"published/*"'),
+]
+
+
+@dataclass(frozen=True)
+class StageFigures:
+    stage: str
+    wall_s: float
+    inner_s: float
+    peak_rss_mb: float
+
+
+def run_stage_child(selection: str, incidents: int) -> float:
+    """Inside the child: materialize one selection and return its own seconds (after imports)."""
+    if not selection:
+        from ingestion.sample_city import SampleCityConfig
+        from orchestration.defs.sources.resources import ensure_sample_city
+        from orchestration.settings import export_environment
+
+        paths = export_environment()
+        started = time.perf_counter()
+        ensure_sample_city(paths.sources / "sample", SampleCityConfig(n_incidents=incidents))
+        return time.perf_counter() - started
+
+    from dagster import AssetSelection, DagsterInstance
+
+    from orchestration.definitions import defs
+
+    job = defs.resolve_implicit_global_asset_job_def()
+    keys = AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())
+    started = time.perf_counter()
+    job.execute_in_process(
+        instance=DagsterInstance.ephemeral(),
+        asset_selection=list(keys),
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    return time.perf_counter() - started
+
+
+def measure(stage: str, selection: str, incidents: int, env: dict[str, str]) -> StageFigures:
+    started = time.perf_counter()
+    cmd = [sys.executable, "-m", "benchmarks.pipeline", "--child", selection, "--incidents", str(incidents)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    out = proc.stdout.read() if proc.stdout else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"stage {stage!r} failed")
+    inner = json.loads(out.strip().splitlines()[-1])["seconds"]
+    # ru_maxrss (kB on Linux) from wait4 covers the child and the descendants it reaped (dbt).
+    return StageFigures(stage, wall, inner, usage.ru_maxrss / 1024)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--incidents", type=int, default=1_000_000)
+    parser.add_argument("--data-dir")
+    parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child is not None:
+        seconds = run_stage_child(args.child, args.incidents)
+        print(json.dumps({"seconds": seconds}))
+        return 0
+
+    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="crimemap-bench-"))
+    env = {
+        **os.environ,
+        "CRIMEMAP_DATA_DIR": str(data_dir.resolve()),
+        "CRIMEMAP_SAMPLE_INCIDENTS": str(args.incidents),
+    }
+    print(f"crimemap benchmark: {args.incidents:,} incidents, data in {data_dir}", flush=True)
+    print(f"{'stage':<50} {'wall s':>8} {'work s':>8} {'peak MB':>9}", flush=True)
+    total = 0.0
+    for stage, selection in STAGES:
+        figures = measure(stage, selection, args.incidents, env)
+        total += figures.wall_s
+        print(
+            f"{figures.stage:<50} {figures.wall_s:>8.1f} {figures.inner_s:>8.1f} "
+            f"{figures.peak_rss_mb:>9.0f}",
+            flush=True,
+        )
+    print(f"{'total':<50} {total:>8.1f}")
+    if not args.keep and not args.data_dir:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

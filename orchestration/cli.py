@@ -1,0 +1,126 @@
+"""The ``crimemap`` command: run the pipeline, open the UI, or call dbt with the right env."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, DataPaths, export_environment
+
+
+def configure(data_dir: str | None, incidents: int | None, seed: int | None) -> DataPaths:
+    if data_dir:
+        os.environ["CRIMEMAP_DATA_DIR"] = str(Path(data_dir).resolve())
+    if incidents is not None:
+        os.environ["CRIMEMAP_SAMPLE_INCIDENTS"] = str(incidents)
+    if seed is not None:
+        os.environ["CRIMEMAP_SAMPLE_SEED"] = str(seed)
+    paths = export_environment()
+    prepare_dagster_home(paths)
+    return paths
+
+
+def prepare_dagster_home(paths: DataPaths) -> None:
+    """Runs land in a persistent instance under the data dir, so the UI shows their history."""
+    home = paths.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    paths = configure(args.data_dir, args.incidents, args.seed)
+    started = time.perf_counter()
+    print(f"crimemap: data directory {paths.root}", flush=True)
+    print("crimemap: loading definitions (dbt manifest, assets, checks)...", flush=True)
+
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import defs
+
+    job = defs.resolve_implicit_global_asset_job_def()
+    run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance, run_config=run_config, raise_on_error=False
+        )
+    elapsed = time.perf_counter() - started
+    if not result.success:
+        failed = [event.step_key for event in result.get_step_failure_events()]
+        print(f"crimemap: run FAILED after {elapsed:.1f}s; failed steps: {failed}", file=sys.stderr)
+        print(f"crimemap: inspect it with `crimemap ui --data-dir {paths.root}`", file=sys.stderr)
+        return 1
+    print_outputs(paths, elapsed)
+    return 0
+
+
+def print_outputs(paths: DataPaths, elapsed: float) -> None:
+    from warehouse.publish import latest_release
+
+    release = latest_release(paths.published)
+    print(f"crimemap: run succeeded in {elapsed:.1f}s")
+    print(f"  release:        {release}")
+    print(f"  latest pointer: {paths.published / 'LATEST'}")
+    print(f"  warehouse:      {paths.warehouse}")
+    print(f"  serving db:     {paths.serving}  (open read-only from BI tools)")
+    print(f"  quality report: {paths.quality}")
+    print(f"  quarantine:     {paths.quarantine}")
+
+
+def command_ui(args: argparse.Namespace) -> int:
+    configure(args.data_dir, args.incidents, args.seed)
+    dagster = Path(sys.executable).with_name("dagster")
+    cmd = [str(dagster), "dev", "-m", "orchestration.definitions", "-h", args.host, "-p", str(args.port)]
+    return subprocess.call(cmd, cwd=PROJECT_ROOT)
+
+
+def command_dbt(args: argparse.Namespace) -> int:
+    configure(args.data_dir, None, None)
+    dbt = Path(sys.executable).with_name("dbt")
+    dirs = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    return subprocess.call([str(dbt), *args.dbt_args, *dirs], cwd=DBT_PROJECT_DIR)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crimemap", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", help="runtime data directory (default: $CRIMEMAP_DATA_DIR or ./data)")
+        p.add_argument("--incidents", type=int, help="sample city: number of police incidents")
+        p.add_argument("--seed", type=int, help="sample city: random seed")
+
+    run = sub.add_parser("run", help="materialize every asset in-process and publish a release")
+    common(run)
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.set_defaults(func=command_run)
+
+    ui = sub.add_parser("ui", help="start the Dagster UI on the crimemap definitions")
+    common(ui)
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=command_ui)
+
+    dbt = sub.add_parser("dbt", help="run dbt on the crimemap project, e.g. `crimemap dbt -- docs generate`")
+    dbt.add_argument("--data-dir")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    dbt.set_defaults(func=command_dbt)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "dbt_args", None) and args.dbt_args[0] == "--":
+        args.dbt_args = args.dbt_args[1:]
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""The jurisdiction being mapped: its time zone, projected CRS and quality tolerances."""
+
+from __future__ import annotations
+
+from dagster import ConfigurableResource
+
+from ingestion.sample_city import SAMPLE_CITY_CRS, SAMPLE_CITY_TIMEZONE
+
+
+class Jurisdiction(ConfigurableResource):
+    name: str = "Sample City"
+    timezone: str = SAMPLE_CITY_TIMEZONE
+    # Distances and areas are measured in this projected CRS (metres).
+    projected_crs: str = SAMPLE_CITY_CRS
+    # Points this far outside the boundary still count as inside (geocoding jitter at the edge).
+    boundary_tolerance_m: float = 50.0

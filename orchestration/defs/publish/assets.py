@@ -1,0 +1,69 @@
+"""Publishing: a privacy-audited GeoParquet release and the read-only serving database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+
+from orchestration.defs.jurisdiction import Jurisdiction
+from orchestration.settings import data_paths
+from warehouse.duckdb_spatial import connect
+from warehouse.layers import published_layers
+from warehouse.privacy import PrivacyRules, audit_columns, audit_counts, audit_incident_points
+from warehouse.publish import publish_release
+from warehouse.serving import build_serving_database
+
+PUBLISHED_MARTS = [
+    AssetKey(["marts", "fct_incidents"]),
+    AssetKey(["marts", "dim_area"]),
+    AssetKey(["marts", "area_month_rates"]),
+]
+
+
+def privacy_audit(release_dir: Path, rules: PrivacyRules, projected_crs: str) -> list[str]:
+    """Every violation found in the files of a release; empty when it may be published."""
+    with connect() as con:
+        problems: list[str] = []
+        for layer in sorted(release_dir.glob("*.parquet")):
+            problems += audit_columns(con, layer, rules)
+        problems += audit_incident_points(
+            con, release_dir / "incidents.parquet", rules, projected_crs
+        )
+        problems += audit_counts(
+            con, release_dir / "area_month_rates.parquet", ["incident_count"], rules.min_cell_count
+        )
+    return problems
+
+
+@asset(
+    key=["published", "release"],
+    deps=PUBLISHED_MARTS,
+    group_name="publish",
+    kinds={"geoparquet", "duckdb"},
+    description="GeoParquet 1.1 layers + manifest, switched atomically; serving.duckdb rebuilt.",
+)
+def published_release(context: AssetExecutionContext, jurisdiction: Jurisdiction) -> MaterializeResult:
+    paths = data_paths()
+    rules = PrivacyRules()
+    layers = published_layers(rules, jurisdiction.projected_crs)
+    with connect(paths.warehouse, read_only=True) as con:
+        release = publish_release(
+            con,
+            layers,
+            paths.published,
+            privacy_rules=rules.describe(),
+            audit=lambda release_dir: privacy_audit(release_dir, rules, jurisdiction.projected_crs),
+        )
+    build_serving_database(release.path, paths.serving)
+    context.log.info(f"published release {release.release_id} to {release.path}")
+    return MaterializeResult(
+        metadata={
+            "release_id": release.release_id,
+            "path": MetadataValue.path(str(release.path)),
+            "serving_database": MetadataValue.path(str(paths.serving)),
+            "layers": MetadataValue.json(
+                {layer["name"]: layer["rows"] for layer in release.manifest["layers"]}
+            ),
+        }
+    )

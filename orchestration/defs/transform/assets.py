@@ -1,0 +1,68 @@
+"""dbt models as Dagster assets: staging, intermediate and marts built in DuckDB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from orchestration.settings import DBT_PROJECT_DIR, export_environment
+
+# dbt's profile reads the data directory from the environment, also when parsing.
+export_environment()
+
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    """True when the manifest is missing or older than any file of the dbt project."""
+    if not project.manifest_path.exists():
+        return True
+    built = project.manifest_path.stat().st_mtime
+    sources = [project.project_dir / "dbt_project.yml", project.project_dir / "profiles.yml"]
+    for folder in ("models", "seeds", "macros", "tests"):
+        sources.extend(p for p in (project.project_dir / folder).rglob("*") if p.is_file())
+    return any(p.stat().st_mtime > built for p in sources if p.exists())
+
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
+if manifest_is_stale(dbt_project):
+    # A fresh checkout has no target/manifest.json; `dbt parse` makes one in a few seconds.
+    dbt_project.preparer.prepare(dbt_project)
+
+
+class CrimemapDbtTranslator(DagsterDbtTranslator):
+    """Models keyed by layer (``staging/``, ``intermediate/``, ``marts/``); sources by meta."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        resource_type = dbt_resource_props["resource_type"]
+        if resource_type == "model":
+            layer = dbt_resource_props["fqn"][1]
+            return AssetKey([layer, dbt_resource_props["name"]])
+        if resource_type == "seed":
+            return AssetKey(["seeds", dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
+        fqn = dbt_resource_props["fqn"]
+        return {"staging": "staging", "intermediate": "transform"}.get(fqn[1], "marts")
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=CrimemapDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+    ),
+)
+def crimemap_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    yield from dbt.cli(["build"], context=context).stream()

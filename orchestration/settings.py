@@ -1,0 +1,79 @@
+"""Where crimemap keeps its runtime data, resolved from the environment.
+
+Runtime data never lives inside the source tree's packages: it goes under the data directory
+(``CRIMEMAP_DATA_DIR``, default ``./data``). dbt reads the same locations through env vars, so
+this module exports them before dbt is parsed or run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    root: Path
+
+    @property
+    def sources(self) -> Path:
+        return self.root / "sources"
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def quality(self) -> Path:
+        return self.root / "quality"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def published(self) -> Path:
+        return self.root / "published"
+
+    @property
+    def serving(self) -> Path:
+        return self.root / "serving.duckdb"
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster"
+
+    @property
+    def extension_dir(self) -> Path:
+        return self.root / ".duckdb_extensions"
+
+    def raw_file(self, source: str) -> Path:
+        return self.raw / source / f"{source}.parquet"
+
+    def quarantine_file(self, source: str) -> Path:
+        return self.quarantine / source / f"{source}.parquet"
+
+
+def data_paths() -> DataPaths:
+    return DataPaths(Path(os.environ.get("CRIMEMAP_DATA_DIR", "data")).resolve())
+
+
+def export_environment(paths: DataPaths | None = None) -> DataPaths:
+    """Publish the data locations as env vars for dbt and child processes."""
+    paths = paths or data_paths()
+    paths.root.mkdir(parents=True, exist_ok=True)
+    os.environ["CRIMEMAP_DATA_DIR"] = str(paths.root)
+    os.environ.setdefault("CRIMEMAP_DUCKDB_EXTENSION_DIR", str(paths.extension_dir))
+    return paths

@@ -1,0 +1,55 @@
+"""The Dagster definitions load, and their asset keys match the committed snapshot."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SNAPSHOT = PROJECT_ROOT / "tests" / "fixtures" / "asset_keys.txt"
+
+
+def current_asset_keys() -> list[str]:
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    keys = sorted(key.to_user_string() for key in graph.get_all_asset_keys())
+    checks = sorted(
+        f"{key.asset_key.to_user_string()}:{key.name}" for key in graph.asset_check_keys
+    )
+    return keys + ["# checks"] + checks
+
+
+def test_asset_keys_match_snapshot() -> None:
+    if os.environ.get("CRIMEMAP_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.write_text("\n".join(current_asset_keys()) + "\n")
+    expected = SNAPSHOT.read_text().splitlines()
+    assert current_asset_keys() == expected, (
+        "asset graph changed: rerun with CRIMEMAP_UPDATE_SNAPSHOTS=1 and review the diff"
+    )
+
+
+def test_every_layer_prefix_is_present() -> None:
+    keys = current_asset_keys()
+    for prefix in ("raw/", "quarantine/", "staging/", "intermediate/", "marts/", "published/"):
+        assert any(key.startswith(prefix) for key in keys), prefix
+
+
+@pytest.mark.integration
+def test_dagster_cli_loads_the_definitions(tmp_path: Path) -> None:
+    """What `dagster dev` does first: load the code location, here without a server."""
+    env = {**os.environ, "CRIMEMAP_DATA_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
+    dagster = Path(sys.executable).with_name("dagster")
+    completed = subprocess.run(
+        [str(dagster), "definitions", "validate", "-m", "orchestration.definitions"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr

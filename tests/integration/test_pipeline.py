@@ -1,0 +1,135 @@
+"""End to end on a small sample city: quarantine, reconciliation, spatial assignment, release."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from tests.integration.conftest import PipelineRun
+from warehouse.duckdb_spatial import connect
+
+pytestmark = pytest.mark.integration
+
+
+def test_run_reports_where_outputs_are(pipeline_run: PipelineRun) -> None:
+    out = pipeline_run.stdout
+    assert "run succeeded" in out
+    for label in ("release:", "warehouse:", "serving db:", "quality report:"):
+        assert label in out
+    assert str(pipeline_run.release_dir) in out
+
+
+def test_quarantine_holds_exactly_the_planted_defects(pipeline_run: PipelineRun) -> None:
+    truth = pipeline_run.sample_dir / "truth_incidents.parquet"
+    quarantine = pipeline_run.data_dir / "quarantine/police_incidents/police_incidents.parquet"
+    con = duckdb.connect()
+    planted = set(
+        con.execute(
+            f"SELECT row_number, defect FROM read_parquet('{truth}') WHERE defect IS NOT NULL"
+        ).fetchall()
+    )
+    quarantined = set(
+        con.execute(f"SELECT _row_number, _reason FROM read_parquet('{quarantine}')").fetchall()
+    )
+    assert len(planted) > 50
+    assert {reason for _, reason in planted} >= {
+        "coordinates_zero",
+        "coordinates_missing",
+        "out_of_jurisdiction",
+        "duplicate_record",
+        "date_unparseable",
+        "date_future",
+        "offense_code_unknown",
+    }
+    assert quarantined == planted
+
+
+def test_raw_rows_equal_canonical_plus_quarantined(pipeline_run: PipelineRun) -> None:
+    data = pipeline_run.data_dir
+    with connect(data / "warehouse.duckdb", read_only=True) as con:
+        canonical = con.execute("SELECT count(*) FROM fct_incidents").fetchone()[0]
+        raw = con.execute(
+            f"SELECT count(*) FROM read_parquet('{data}/raw/police_incidents/police_incidents.parquet')"
+        ).fetchone()[0]
+        quarantined = con.execute(
+            f"SELECT count(*) FROM read_parquet('{data}/quarantine/police_incidents/police_incidents.parquet')"
+        ).fetchone()[0]
+    assert canonical > 0 and quarantined > 0
+    assert raw == canonical + quarantined
+
+
+def test_incidents_are_assigned_to_their_true_area(pipeline_run: PipelineRun) -> None:
+    truth = pipeline_run.sample_dir / "truth_incidents.parquet"
+    with connect(pipeline_run.data_dir / "warehouse.duckdb", read_only=True) as con:
+        mismatched, total = con.execute(
+            f"""
+            SELECT count(*) FILTER (WHERE f.area_id IS DISTINCT FROM t.area_id), count(*)
+            FROM fct_incidents AS f
+            JOIN read_parquet('{truth}') AS t ON t.row_number = f._row_number
+            WHERE NOT t.on_edge
+            """
+        ).fetchone()
+        unassigned = con.execute(
+            "SELECT count(*) FROM fct_incidents WHERE area_id IS NULL"
+        ).fetchone()[0]
+    assert total > 1000
+    assert mismatched == 0
+    assert unassigned == 0
+
+
+def test_release_layers_are_geoparquet_1_1(pipeline_run: PipelineRun) -> None:
+    release = pipeline_run.release_dir
+    for layer in ("incidents", "area_month_rates"):
+        path = release / f"{layer}.parquet"
+        geo = json.loads(pq.read_metadata(path).metadata[b"geo"])
+        assert geo["version"] == "1.1.0"
+        column = geo["columns"][geo["primary_column"]]
+        assert column["encoding"] == "WKB"
+        assert column["covering"]["bbox"]["xmin"] == ["bbox", "xmin"]
+        assert "crs" not in column or column["crs"]["id"]["code"] == "CRS84"
+        assert len(column["bbox"]) == 4
+        schema = pq.read_schema(path)
+        assert "bbox" in schema.names
+        with connect() as con:
+            rows = con.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0]
+            geometry_type = con.execute(
+                f"SELECT typeof(geometry) FROM read_parquet('{path}') LIMIT 1"
+            ).fetchone()[0]
+        assert rows > 0
+        assert geometry_type.startswith("GEOMETRY")
+
+
+def test_manifest_describes_the_files(pipeline_run: PipelineRun) -> None:
+    release = pipeline_run.release_dir
+    manifest = json.loads((release / "manifest.json").read_text())
+    layers = {layer["name"]: layer for layer in manifest["layers"]}
+    assert set(layers) >= {"incidents", "area_month_rates"}
+    for layer in layers.values():
+        path = release / layer["file"]
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == layer["sha256"]
+        assert pq.read_metadata(path).num_rows == layer["rows"]
+        assert layer["bbox"] is None or len(layer["bbox"]) == 4
+    extent = layers["incidents"]["time_extent"]
+    assert extent["column"] == "occurred_date"
+    assert extent["min"] < extent["max"]
+
+
+def test_sensitive_offences_have_no_point(pipeline_run: PipelineRun) -> None:
+    path = pipeline_run.release_dir / "incidents.parquet"
+    with connect() as con:
+        sensitive, with_point = con.execute(
+            f"SELECT count(*), count(geometry) FROM read_parquet('{path}') WHERE is_sensitive"
+        ).fetchone()
+    assert sensitive > 0
+    assert with_point == 0
+
+
+def test_serving_database_opens_read_only(pipeline_run: PipelineRun) -> None:
+    with connect(pipeline_run.data_dir / "serving.duckdb", read_only=True) as con:
+        incidents = con.execute("SELECT count(*) FROM incidents").fetchone()[0]
+        rates = con.execute("SELECT count(*) FROM area_month_rates").fetchone()[0]
+    assert incidents > 0 and rates > 0

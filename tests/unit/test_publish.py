@@ -1,0 +1,321 @@
+"""Atomic releases, manifest and the serving database."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from warehouse import publish
+from warehouse.duckdb_spatial import connect
+from warehouse.geoparquet import validate_geoparquet
+from warehouse.publish import (
+    LayerSpec,
+    ReleaseValidationError,
+    latest_release,
+    publish_release,
+    read_manifest,
+)
+from warehouse.serving import build_serving_database
+
+INCIDENTS = LayerSpec(
+    name="incident_points",
+    query="""
+        SELECT i AS incident_id,
+               DATE '2024-01-01' + (i % 30)::INTEGER AS occurred_date,
+               'offense_' || (i % 3) AS offense,
+               CASE WHEN i % 5 = 0 THEN NULL
+                    ELSE ST_Point(-87.70 + (i % 9) * 0.002, 41.80 + (i % 7) * 0.002)
+               END AS geometry
+        FROM range(40) AS t(i)
+    """,
+    spatial=True,
+    description="Incidents generalized to hundred-block centroids",
+    time_column="occurred_date",
+    column_descriptions={"incident_id": "Surrogate incident key"},
+)
+TRACTS = LayerSpec(
+    name="tracts",
+    query="""
+        SELECT 'T' || i AS tract_id, ST_Buffer(ST_Point(-87.7 + i * 0.01, 41.8), 0.004) AS geom
+        FROM range(5) AS t(i)
+    """,
+    spatial=True,
+    description="Census tracts",
+    geometry_column="geom",
+)
+COUNTS = LayerSpec(
+    name="tract_counts",
+    query="SELECT 'T' || i AS tract_id, i * 5 AS incidents FROM range(5) AS t(i) ORDER BY i",
+    spatial=False,
+    description="Incident counts by tract (k-suppressed)",
+)
+LAYERS = (INCIDENTS, TRACTS, COUNTS)
+BROKEN = LayerSpec(
+    name="broken",
+    query="SELECT ST_Point(0, 0) AS geometry, error('warehouse table vanished') AS x",
+    spatial=True,
+    description="fails while it is being written",
+)
+
+
+@pytest.fixture(autouse=True)
+def _extension_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    ext = tmp_path_factory.getbasetemp() / "duckdb_extensions"
+    monkeypatch.setenv("CRIMEMAP_DUCKDB_EXTENSION_DIR", str(ext))
+
+
+@pytest.fixture
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    with connect() as connection:
+        yield connection
+
+
+@pytest.fixture
+def published(tmp_path: Path) -> Path:
+    return tmp_path / "published"
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` with its bytes, to prove nothing changed."""
+    return {
+        str(p.relative_to(directory)): p.read_bytes() for p in directory.rglob("*") if p.is_file()
+    }
+
+
+def temp_dirs(published: Path) -> list[Path]:
+    return list((published / "releases").glob(".tmp-*"))
+
+
+# --------------------------------------------------------------------------- publishing
+
+
+def test_publish_writes_release_and_points_latest_at_it(
+    con: duckdb.DuckDBPyConnection, published: Path
+) -> None:
+    release = publish_release(
+        con,
+        LAYERS,
+        published,
+        privacy_rules=["k_anonymity_5", "sensitive_offences_no_point"],
+        code_version="1.2.3+abc",
+        extra={"source_freshness": {"police": "2024-01-31"}},
+    )
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", release.release_id)
+    assert (published / "LATEST").read_text().strip() == release.release_id
+    assert latest_release(published) == published / "releases" / release.release_id
+    assert release.path == latest_release(published)
+    assert sorted(p.name for p in release.path.iterdir()) == [
+        "incident_points.parquet",
+        "manifest.json",
+        "tract_counts.parquet",
+        "tracts.parquet",
+    ]
+    assert temp_dirs(published) == []
+    assert not (published / "LATEST.tmp").exists()
+
+    manifest = read_manifest(release.path)
+    assert manifest == json.loads(json.dumps(release.manifest))
+    assert manifest["release_id"] == release.release_id
+    assert manifest["code_version"] == "1.2.3+abc"
+    assert manifest["privacy_rules"] == ["k_anonymity_5", "sensitive_offences_no_point"]
+    assert manifest["source_freshness"] == {"police": "2024-01-31"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["created_at"])
+    assert [layer["name"] for layer in manifest["layers"]] == [
+        "incident_points",
+        "tracts",
+        "tract_counts",
+    ]
+
+
+def test_manifest_describes_each_file(con: duckdb.DuckDBPyConnection, published: Path) -> None:
+    release = publish_release(con, LAYERS, published)
+    layers = {layer["name"]: layer for layer in release.manifest["layers"]}
+    for layer in layers.values():
+        data = (release.path / layer["file"]).read_bytes()
+        assert layer["sha256"] == hashlib.sha256(data).hexdigest()
+        assert layer["bytes"] == len(data)
+
+    points = layers["incident_points"]
+    assert points["spatial"] is True
+    assert points["rows"] == 40
+    assert points["geometry_types"] == ["Point"]
+    assert points["time_extent"] == {
+        "column": "occurred_date",
+        "min": "2024-01-01",
+        "max": "2024-01-30",
+    }
+    xmin, ymin, xmax, ymax = points["bbox"]
+    assert (xmin, ymin) == pytest.approx((-87.700, 41.800))
+    assert (xmax, ymax) == pytest.approx((-87.684, 41.812))
+    columns = {c["name"]: c for c in points["columns"]}
+    assert columns["incident_id"] == {
+        "name": "incident_id",
+        "type": "BIGINT",
+        "description": "Surrogate incident key",
+    }
+    assert columns["geometry"]["type"].startswith("GEOMETRY")
+    assert validate_geoparquet(release.path / points["file"]) == []
+
+    counts = layers["tract_counts"]
+    assert (counts["spatial"], counts["rows"], counts["bbox"]) == (False, 5, None)
+    assert [c["name"] for c in counts["columns"]] == ["tract_id", "incidents"]
+    assert layers["tracts"]["geometry_types"] == ["Polygon"]
+
+
+def test_new_release_switches_latest_and_keeps_the_previous_one(
+    con: duckdb.DuckDBPyConnection, published: Path
+) -> None:
+    first = publish_release(con, LAYERS, published, release_id="r1")
+    kept = snapshot(first.path)
+    second = publish_release(con, (COUNTS,), published, release_id="r2")
+    assert latest_release(published) == second.path
+    assert snapshot(first.path) == kept
+
+
+def test_failing_layer_leaves_previous_release_and_latest_untouched(
+    con: duckdb.DuckDBPyConnection, published: Path
+) -> None:
+    publish_release(con, LAYERS, published, release_id="r1")
+    before = snapshot(published)
+    with pytest.raises(duckdb.Error, match="warehouse table vanished"):
+        publish_release(con, (INCIDENTS, BROKEN, COUNTS), published, release_id="r2")
+    assert snapshot(published) == before
+    assert temp_dirs(published) == []
+    assert not (published / "releases" / "r2").exists()
+    assert latest_release(published) == published / "releases" / "r1"
+
+
+def test_validation_failure_blocks_the_release(
+    con: duckdb.DuckDBPyConnection, published: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish_release(con, LAYERS, published, release_id="r1")
+    before = snapshot(published)
+    monkeypatch.setattr(publish, "validate_geoparquet", lambda path: [f"{path}: broken bbox"])
+    with pytest.raises(ReleaseValidationError, match="broken bbox") as caught:
+        publish_release(con, LAYERS, published, release_id="r2")
+    assert len(caught.value.problems) == 2  # one per spatial layer
+    assert snapshot(published) == before
+    assert temp_dirs(published) == []
+
+
+def test_failure_while_switching_latest_unpublishes_the_new_release(
+    con: duckdb.DuckDBPyConnection, published: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish_release(con, LAYERS, published, release_id="r1")
+    before = snapshot(published)
+
+    def crash(*_args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(publish, "_switch_latest", crash)
+    with pytest.raises(OSError, match="disk full"):
+        publish_release(con, LAYERS, published, release_id="r2")
+    assert snapshot(published) == before
+    assert sorted(p.name for p in (published / "releases").iterdir()) == ["r1"]
+
+
+@pytest.mark.parametrize(
+    ("layers", "kwargs", "message"),
+    [
+        ((), {}, "at least one layer"),
+        ((COUNTS, COUNTS), {}, "duplicate layer names"),
+        ((LayerSpec("Bad-Name", "SELECT 1", False, ""),), {}, "must match"),
+        ((LayerSpec("releases", "SELECT 1", False, ""),), {}, "reserved"),
+        ((COUNTS,), {"release_id": "../escape"}, "release id"),
+        ((COUNTS,), {"extra": {"layers": []}}, "clash"),
+    ],
+)
+def test_invalid_requests_fail_before_writing_anything(
+    con: duckdb.DuckDBPyConnection,
+    published: Path,
+    layers: tuple[LayerSpec, ...],
+    kwargs: dict,
+    message: str,
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        publish_release(con, layers, published, **kwargs)
+    assert not published.exists()
+
+
+def test_existing_release_id_is_refused(con: duckdb.DuckDBPyConnection, published: Path) -> None:
+    publish_release(con, (COUNTS,), published, release_id="r1")
+    before = snapshot(published)
+    with pytest.raises(FileExistsError):
+        publish_release(con, (COUNTS,), published, release_id="r1")
+    assert snapshot(published) == before
+
+
+def test_latest_release_is_none_before_first_publish(published: Path) -> None:
+    assert latest_release(published) is None
+
+
+def test_release_ids_are_unique_and_sortable() -> None:
+    ids = {publish.new_release_id() for _ in range(50)}
+    assert len(ids) == 50
+
+
+# --------------------------------------------------------------------------- serving
+
+
+def test_serving_database_has_a_view_per_layer(
+    con: duckdb.DuckDBPyConnection, published: Path, tmp_path: Path
+) -> None:
+    release = publish_release(con, LAYERS, published, code_version="1.2.3")
+    serving = build_serving_database(release.path, tmp_path / "serving.duckdb")
+    assert serving == tmp_path / "serving.duckdb"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+    with connect(serving, read_only=True) as reader:
+        assert reader.execute("SELECT count(*) FROM incident_points").fetchone() == (40,)
+        assert reader.execute("SELECT count(*) FROM tract_counts").fetchone() == (5,)
+        geometry_type, located = reader.execute(
+            "SELECT any_value(typeof(geometry)), count(geometry) FROM incident_points"
+        ).fetchone()
+        assert geometry_type.startswith("GEOMETRY") and located == 32
+        assert reader.execute("SELECT sum(ST_Area(geom)) > 0 FROM tracts").fetchone() == (True,)
+        views = dict(
+            reader.execute(
+                "SELECT view_name, comment FROM duckdb_views() WHERE NOT internal"
+            ).fetchall()
+        )
+        assert views == {
+            "incident_points": "Incidents generalized to hundred-block centroids",
+            "tracts": "Census tracts",
+            "tract_counts": "Incident counts by tract (k-suppressed)",
+        }
+        assert reader.execute(
+            "SELECT comment FROM duckdb_columns() "
+            "WHERE table_name = 'incident_points' AND column_name = 'incident_id'"
+        ).fetchone() == ("Surrogate incident key",)
+        assert reader.execute(
+            "SELECT release_id, layer, rows FROM releases ORDER BY layer"
+        ).fetchall() == [
+            (release.release_id, "incident_points", 40),
+            (release.release_id, "tract_counts", 5),
+            (release.release_id, "tracts", 5),
+        ]
+
+
+def test_serving_database_is_swapped_while_readers_hold_the_old_one(
+    con: duckdb.DuckDBPyConnection, published: Path, tmp_path: Path
+) -> None:
+    first = publish_release(con, LAYERS, published, release_id="r1")
+    serving = build_serving_database(first.path, tmp_path / "serving.duckdb")
+    with connect(serving, read_only=True) as old_reader:
+        second = publish_release(con, (COUNTS,), published, release_id="r2")
+        build_serving_database(second.path, serving)
+        # The open reader keeps its consistent (old) database ...
+        assert old_reader.execute("SELECT count(*) FROM incident_points").fetchone() == (40,)
+    # ... and new readers see the new release.
+    with connect(serving, read_only=True) as new_reader:
+        assert new_reader.execute("SELECT DISTINCT release_id FROM releases").fetchall() == [
+            ("r2",)
+        ]
+        tables = {r[0] for r in new_reader.execute("SHOW TABLES").fetchall()}
+        assert tables == {"releases", "tract_counts"}
