@@ -70,7 +70,7 @@ def print_outputs(paths: DataPaths, elapsed: float) -> None:
     print(f"  latest pointer: {paths.published / 'LATEST'}")
     print(f"  warehouse:      {paths.warehouse}")
     print(f"  serving db:     {paths.serving}  (open read-only from BI tools)")
-    print(f"  quality report: {paths.quality}")
+    print(f"  quality report: {paths.quality / 'data_docs' / 'index.html'}")
     print(f"  quarantine:     {paths.quarantine}")
 
 

@@ -8,6 +8,7 @@ this module exports them before dbt is parsed or run.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,4 +77,9 @@ def export_environment(paths: DataPaths | None = None) -> DataPaths:
     paths.root.mkdir(parents=True, exist_ok=True)
     os.environ["CRIMEMAP_DATA_DIR"] = str(paths.root)
     os.environ.setdefault("CRIMEMAP_DUCKDB_EXTENSION_DIR", str(paths.extension_dir))
+    # dbt and dagster are console scripts of this environment; find them also when the venv is
+    # not activated (e.g. `.venv/bin/python -m orchestration.cli`).
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
     return paths

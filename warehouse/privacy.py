@@ -18,7 +18,7 @@ import duckdb
 class PrivacyRules:
     min_cell_count: int = 5  # k: aggregate cells with 0 < count < k are suppressed
     point_cell_m: float = 250.0  # incident points snap to the centroid of a cell this wide
-    min_population: int = 100  # rates are suppressed below this population
+    min_population: int = 300  # rates are suppressed below this population
     # Column names that must never appear in a published layer.
     forbidden_columns: str = (
         r"(?i)(vict|suspect|person|narrative|address|description|report_number|mocodes|"

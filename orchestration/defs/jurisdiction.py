@@ -1,6 +1,5 @@
 """The jurisdiction being mapped: its time zone, projected CRS and quality tolerances."""
 
-from __future__ import annotations
 
 from dagster import ConfigurableResource
 

@@ -1,6 +1,5 @@
 """Publishing: a privacy-audited GeoParquet release and the read-only serving database."""
 
-from __future__ import annotations
 
 from pathlib import Path
 

@@ -1,6 +1,5 @@
 """Raw landing assets: every source lands as Parquet, columns exactly as published + lineage."""
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +30,6 @@ def raw_asset(name: str, description: str, pick: str, lander: Lander) -> AssetsD
         group_name="sources",
         description=description,
         kinds={"parquet"},
-        name=f"raw_{name}",
     )
     def _raw(context: AssetExecutionContext, source_files: SourceFiles) -> MaterializeResult:
         paths = data_paths()

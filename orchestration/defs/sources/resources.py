@@ -4,7 +4,6 @@
 downloaded from a portal. Assets only ever call the abstract interface.
 """
 
-from __future__ import annotations
 
 import hashlib
 import json

@@ -1,0 +1,38 @@
+-- The area of every staged offense, assigned spatially (never from a source column):
+-- covered -> the lowest area_id when on a shared edge; in a hairline gap -> the nearest area
+-- within var('snap_tolerance_m') ("snapped"); otherwise unassigned. Exactly one row per staged
+-- row, keyed by offense_key (kept narrow: fct_incidents joins it back to staging).
+-- See macros/assign_points_to_areas.sql for the method.
+with
+
+incidents as (
+
+    select offense_key, geom from {{ ref('stg_seattle_spd__incidents') }}
+
+),
+
+areas as (
+
+    select area_id, geom from {{ ref('stg_boundaries__areas') }}
+
+),
+
+assignment as (
+
+    {{ assign_points_to_areas('incidents', 'offense_key', 'areas') }}
+
+),
+
+final as (
+
+    select
+        offense_key,
+        area_id,
+        assignment_method,
+        covering_area_count,
+        snap_distance_m
+    from assignment
+
+)
+
+select * from final

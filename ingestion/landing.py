@@ -1,0 +1,222 @@
+"""Raw landing: a source file, exactly as published, to Parquet with lineage.
+
+Nothing is parsed or cast: every published column lands as a string (a code "007" stays "007", a
+date stays in its publisher's format), so quality rules and staging see what the publisher wrote.
+Each landing adds the lineage columns of ``docs/data-contracts.md``:
+
+- ``_source_file``: the file's name (never a machine path),
+- ``_row_number``: 1-based record index in the file, header excluded (a quoted multi-line field
+  is one record),
+- ``_ingested_at``: UTC timestamp of the load,
+- ``_load_id``: the load's identifier.
+
+The Parquet file (zstd) is written to a temporary file in the destination directory and renamed
+into place, so a reader never sees a half-written landing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_row_number", "_ingested_at", "_load_id")
+GEOMETRY_COLUMN = "geometry"
+
+
+@dataclass(frozen=True)
+class LandingResult:
+    path: Path
+    rows: int
+    columns: tuple[str, ...]  # as written: published columns, then lineage
+
+
+class _RawNumber(str):
+    """A JSON number kept as the text the publisher wrote ("000100" stays a string anyway)."""
+
+
+def land_csv(
+    source_file: Path,
+    dest: Path,
+    *,
+    load_id: str,
+    ingested_at: datetime | None = None,
+    separator: str = ",",
+) -> LandingResult:
+    """Land a CSV export: every column a string, header names stripped of stray spaces.
+
+    A header cell left blank (a trailing separator) is named ``column_<position>``.
+    """
+    source_file = Path(source_file)
+    _check_readable(source_file)
+    try:
+        # The header is read on its own because polars renames duplicate names silently.
+        header = pl.read_csv(
+            source_file, has_header=False, n_rows=1, infer_schema=False, separator=separator
+        ).row(0)
+        frame = pl.read_csv(source_file, infer_schema=False, separator=separator)
+    except (pl.exceptions.PolarsError, UnicodeDecodeError, OSError) as exc:
+        raise ValueError(f"{source_file}: not a readable CSV file: {exc}") from exc
+    names = [(name or "").strip() or f"column_{i}" for i, name in enumerate(header, start=1)]
+    _check_columns(source_file, names)
+    frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
+    return _write_landing(frame, source_file, Path(dest), load_id, ingested_at)
+
+
+def land_geojson(
+    source_file: Path,
+    dest: Path,
+    *,
+    load_id: str,
+    ingested_at: datetime | None = None,
+) -> LandingResult:
+    """Land a GeoJSON FeatureCollection: one row per feature, each property a string column and
+    ``geometry`` the feature's geometry as GeoJSON text (numbers exactly as published)."""
+    source_file = Path(source_file)
+    doc = _read_json(source_file)
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        raise ValueError(f"{source_file}: not a GeoJSON FeatureCollection")
+    features = doc.get("features")
+    if not isinstance(features, list) or not all(isinstance(f, dict) for f in features):
+        raise ValueError(f"{source_file}: FeatureCollection has no valid 'features' array")
+    properties = [f.get("properties") or {} for f in features]
+    if not all(isinstance(p, dict) for p in properties):
+        raise ValueError(f"{source_file}: a feature's 'properties' is not an object")
+    names = list(dict.fromkeys(key for p in properties for key in p))
+    _check_columns(source_file, [*names, GEOMETRY_COLUMN])
+    columns: dict[str, list[str | None]] = {
+        name: [_as_text(p.get(name)) for p in properties] for name in names
+    }
+    columns[GEOMETRY_COLUMN] = [
+        None if f.get("geometry") is None else _dump_json(f["geometry"]) for f in features
+    ]
+    frame = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.String))
+    return _write_landing(frame, source_file, Path(dest), load_id, ingested_at)
+
+
+def land_census_json(
+    source_file: Path,
+    dest: Path,
+    *,
+    load_id: str,
+    ingested_at: datetime | None = None,
+) -> LandingResult:
+    """Land a Census API response: a JSON array of arrays whose first row holds the names."""
+    source_file = Path(source_file)
+    doc = _read_json(source_file)
+    if not isinstance(doc, list) or not doc or not all(isinstance(row, list) for row in doc):
+        raise ValueError(f"{source_file}: not a Census API array of arrays with a header row")
+    header, rows = doc[0], doc[1:]
+    if not all(isinstance(name, str) for name in header):
+        raise ValueError(f"{source_file}: header row must hold column names")
+    names = [name.strip() for name in header]
+    _check_columns(source_file, names)
+    ragged = next((i for i, row in enumerate(rows, start=1) if len(row) != len(names)), None)
+    if ragged is not None:
+        raise ValueError(
+            f"{source_file}: record {ragged} has {len(rows[ragged - 1])} values, "
+            f"the header has {len(names)}"
+        )
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    frame = pl.DataFrame(
+        {name: [_as_text(v) for v in column] for name, column in zip(names, values, strict=True)},
+        schema=dict.fromkeys(names, pl.String),
+    )
+    return _write_landing(frame, source_file, Path(dest), load_id, ingested_at)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _check_readable(source_file: Path) -> None:
+    if not source_file.is_file():
+        raise FileNotFoundError(f"{source_file}: source file not found")
+    if source_file.stat().st_size == 0:
+        raise ValueError(f"{source_file}: source file is empty")
+
+
+def _check_columns(source_file: Path, names: Iterable[str]) -> None:
+    names = list(names)
+    if any(name == "" for name in names):
+        raise ValueError(f"{source_file}: a column has no name")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"{source_file}: duplicate column names {duplicates}")
+    clashes = sorted(set(names) & set(LINEAGE_COLUMNS))
+    if clashes:
+        raise ValueError(f"{source_file}: columns {clashes} clash with lineage column names")
+
+
+def _read_json(source_file: Path) -> Any:
+    _check_readable(source_file)
+    try:
+        text = source_file.read_bytes().decode("utf-8-sig")  # tolerate a UTF-8 BOM
+        # Numbers stay as published text: "1.50" must not become "1.5", nor 10-digit ids floats.
+        return json.loads(
+            text, parse_int=_RawNumber, parse_float=_RawNumber, parse_constant=_RawNumber
+        )
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{source_file}: not UTF-8 text: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{source_file}: malformed JSON: {exc}") from exc
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # includes _RawNumber
+        return str(value)
+    return _dump_json(value)  # booleans, nested objects and arrays
+
+
+def _dump_json(value: Any) -> str:
+    """Compact JSON text that writes numbers exactly as they were published."""
+    if isinstance(value, _RawNumber):
+        return str(value)
+    if isinstance(value, dict):
+        items = (f"{json.dumps(k)}:{_dump_json(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_dump_json(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _utc(ingested_at: datetime | None) -> datetime:
+    if ingested_at is None:
+        return datetime.now(UTC)
+    if ingested_at.tzinfo is None or ingested_at.utcoffset() is None:
+        raise ValueError("ingested_at must be timezone-aware")
+    return ingested_at.astimezone(UTC)
+
+
+def _write_landing(
+    frame: pl.DataFrame,
+    source_file: Path,
+    dest: Path,
+    load_id: str,
+    ingested_at: datetime | None,
+) -> LandingResult:
+    if not load_id or not load_id.strip():
+        raise ValueError("load_id must be a non-empty string")
+    landed = frame.with_columns(
+        pl.lit(source_file.name, dtype=pl.String).alias("_source_file"),
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row_number"),
+        pl.lit(_utc(ingested_at), dtype=pl.Datetime("us", "UTC")).alias("_ingested_at"),
+        pl.lit(load_id, dtype=pl.String).alias("_load_id"),
+    )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        landed.write_parquet(tmp, compression="zstd")
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return LandingResult(path=dest, rows=landed.height, columns=tuple(landed.columns))

@@ -1,0 +1,122 @@
+"""Quality checks: GX suites on raw sources (blocking) and reconciliation of every load."""
+
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetKey,
+    MetadataValue,
+    asset_check,
+)
+
+from orchestration.settings import DataPaths, data_paths
+from quality.layouts import BBox
+from quality.reconcile import count_parquet_rows, reconcile
+from quality.rules import load_boundary
+from quality.suites import (
+    SuiteOutcome,
+    SuiteSpec,
+    areas_raw_suite,
+    police_incidents_raw_suite,
+    read_frame,
+    run_suite,
+    write_data_docs_index,
+)
+from warehouse.duckdb_spatial import connect
+
+
+@asset_check(
+    asset=AssetKey(["marts", "fct_incidents"]),
+    additional_deps=[AssetKey(["raw", "police_incidents"]), AssetKey(["quarantine", "police_incidents"])],
+    description="raw rows = canonical rows + quarantined rows: nothing is silently dropped.",
+    blocking=True,
+)
+def police_incidents_reconcile(context: AssetCheckExecutionContext) -> AssetCheckResult:
+    paths = data_paths()
+    with connect(paths.warehouse, read_only=True) as con:
+        result = reconcile(
+            "police_incidents",
+            raw_rows=count_parquet_rows(con, paths.raw_file("police_incidents")),
+            staged_rows=con.execute("SELECT count(*) FROM fct_incidents").fetchone()[0],
+            quarantined_rows=count_parquet_rows(con, paths.quarantine_file("police_incidents")),
+        )
+    return AssetCheckResult(
+        passed=result.ok,
+        severity=AssetCheckSeverity.ERROR,
+        description=result.message,
+        metadata={
+            "raw_rows": result.raw_rows,
+            "canonical_rows": result.staged_rows,
+            "quarantined_rows": result.quarantined_rows,
+            "difference": result.difference,
+            "report": MetadataValue.text(result.message),
+        },
+    )
+
+
+
+def raw_areas_bbox(paths: DataPaths) -> BBox:
+    """The jurisdiction's extent, from the raw boundaries, for coordinate range expectations."""
+    with connect() as con:
+        table = load_boundary(con, paths.raw_file("areas"))
+        xmin, ymin, xmax, ymax = con.execute(
+            f"SELECT min(ST_XMin(geom)), min(ST_YMin(geom)), max(ST_XMax(geom)), "
+            f"max(ST_YMax(geom)) FROM {table}"
+        ).fetchone()
+    return BBox(xmin, ymin, xmax, ymax)
+
+
+def suite_check_result(outcome: SuiteOutcome) -> AssetCheckResult:
+    severity = AssetCheckSeverity.ERROR if outcome.severity == "ERROR" else AssetCheckSeverity.WARN
+    summary = "; ".join(f["message"] for f in outcome.failed[:5]) or "all expectations met"
+    metadata: dict[str, object] = {
+        "expectations": outcome.n_expectations,
+        "expectations_failed": len(outcome.failed),
+        "failed": MetadataValue.json(outcome.to_metadata()["failed"]),
+        "validation_seconds": round(outcome.seconds, 2),
+    }
+    if outcome.validation_path:
+        metadata["validation_result"] = MetadataValue.path(str(outcome.validation_path))
+    if outcome.data_docs_path:
+        metadata["data_docs"] = MetadataValue.url(outcome.data_docs_path.resolve().as_uri())
+    return AssetCheckResult(
+        passed=outcome.success, severity=severity, description=summary, metadata=metadata
+    )
+
+
+def validate_raw(source: str, spec: SuiteSpec, paths: DataPaths) -> AssetCheckResult:
+    outcome = run_suite(
+        spec,
+        read_frame(paths.raw_file(source)),
+        results_dir=paths.quality / "validations",
+        data_docs_dir=paths.quality / "data_docs",
+    )
+    write_data_docs_index(paths.quality / "data_docs")
+    return suite_check_result(outcome)
+
+
+@asset_check(
+    asset=AssetKey(["raw", "police_incidents"]),
+    additional_deps=[AssetKey(["raw", "areas"])],
+    description="Great Expectations suite police_incidents_raw: schema, keys, codes, dates, "
+    "coordinates inside the jurisdiction's extent.",
+    blocking=True,
+)
+def police_incidents_raw_suite_check(context: AssetCheckExecutionContext) -> AssetCheckResult:
+    paths = data_paths()
+    spec = police_incidents_raw_suite(bbox=raw_areas_bbox(paths))
+    return validate_raw("police_incidents", spec, paths)
+
+
+@asset_check(
+    asset=AssetKey(["raw", "areas"]),
+    description="Great Expectations suite areas_raw: schema, GEOID unique and well formed.",
+    blocking=True,
+)
+def areas_raw_suite_check(context: AssetCheckExecutionContext) -> AssetCheckResult:
+    paths = data_paths()
+    return validate_raw("areas", areas_raw_suite(), paths)
+
+
+QUALITY_CHECKS = [police_incidents_reconcile, police_incidents_raw_suite_check, areas_raw_suite_check]

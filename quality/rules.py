@@ -1,0 +1,598 @@
+"""Row-level quality rules with reason codes, evaluated in DuckDB over raw landing Parquet.
+
+A rule is a value: a reason code plus a SQL predicate that is true when a row violates it. Rules
+read the raw columns, which are all strings (docs/data-contracts.md), so every predicate parses
+what it needs with ``TRY_CAST`` / ``try_strptime`` and never raises on bad input.
+
+Rules are *guarded*: a rule that needs a parsed value is not judged when that value is unusable,
+because an earlier rule already reports it. Blank coordinates are ``coordinates_missing`` only, not
+also ``out_of_jurisdiction``; an unparseable date is ``date_unparseable``, not also ``date_future``.
+So a row with one planted defect gets exactly that one reason code.
+
+Duplicates: ``duplicate_record`` is judged among rows that pass every other rule. The first such row
+of each ``dedupe_on`` key (lowest ``_row_number``) is kept and later copies are quarantined. A
+defective row is never the "original", so a clean later copy of a defective row is staged instead
+of being lost, and staged rows are unique on the key. A defective row that is also a copy carries
+only its defect codes. Rows with a blank dedupe key are never duplicates (that is ``missing_key``).
+
+``split_quarantine`` does the whole split in DuckDB (one scan, one temp table, ``COPY ... TO``), so
+a million rows never pass through Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from quality.layouts import (
+    SEATTLE_PROJECTED_CRS,
+    SEATTLE_SPD_DATETIME_FORMAT,
+    SEATTLE_TIMEZONE,
+)
+from quality.reconcile import count_parquet_rows
+
+if TYPE_CHECKING:
+    import duckdb
+
+# Reason codes of docs/data-contracts.md, in the order a row's codes are reported.
+REASON_CODES: tuple[str, ...] = (
+    "missing_key",
+    "coordinates_missing",
+    "coordinates_zero",
+    "out_of_jurisdiction",
+    "date_unparseable",
+    "date_future",
+    "offense_code_unknown",
+    "duplicate_record",
+    "geometry_invalid",
+)
+DUPLICATE_RECORD = "duplicate_record"
+REASON_CODES_COLUMN = "_reason_codes"
+REASON_COLUMN = "_reason"
+ROW_NUMBER_COLUMN = "_row_number"
+DEFAULT_TOLERANCE_M = 50.0
+WGS84 = "EPSG:4326"
+# Rules read raw columns through this alias (see ``_raw``).
+RAW_ALIAS = "__raw"
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """One rule: ``predicate_sql`` is true when a row violates it (NULL counts as "no violation").
+
+    The predicate reads raw columns as ``__raw."Column Name"`` (``RAW_ALIAS``).
+
+    ``columns`` are the raw columns the predicate reads; they are checked up front so a renamed
+    column fails with its name instead of a DuckDB binder error. ``temp_tables`` are
+    ``(name, select_sql)`` pairs the predicate reads, created before the split and dropped after
+    (derived reference data worth computing once, e.g. projected areas).
+    """
+
+    code: str
+    predicate_sql: str
+    description: str
+    columns: tuple[str, ...] = ()
+    temp_tables: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceRules:
+    """The rules for one raw source. ``dedupe_on`` empty means no duplicate detection."""
+
+    source: str
+    key_columns: tuple[str, ...]
+    rules: tuple[RowRule, ...]
+    dedupe_on: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for rule in self.rules:
+            if rule.code not in REASON_CODES:
+                raise ValueError(f"{self.source}: unknown reason code {rule.code!r}")
+            if rule.code == DUPLICATE_RECORD:
+                raise ValueError(
+                    f"{self.source}: {DUPLICATE_RECORD} is derived from dedupe_on, not a rule"
+                )
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every raw column the rules, keys and dedupe key read (ordered, no repeats)."""
+        names = [*self.key_columns, *self.dedupe_on]
+        for rule in self.rules:
+            names.extend(rule.columns)
+        return tuple(dict.fromkeys(names))
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    """Counts of one split. ``by_reason`` counts the first code (sums to ``quarantined_rows``);
+    ``by_code`` counts every code a row carries (a row may count under several)."""
+
+    source: str
+    raw_rows: int
+    clean_rows: int
+    quarantined_rows: int
+    by_reason: dict[str, int]
+    by_code: dict[str, int]
+    quarantine_path: Path
+    clean_path: Path | None = None
+
+    @property
+    def balanced(self) -> bool:
+        return self.raw_rows == self.clean_rows + self.quarantined_rows
+
+
+# --- SQL text helpers --------------------------------------------------------------------------
+
+
+def quote_ident(name: str) -> str:
+    """Quote a column or table name for DuckDB (names like ``Report Number`` have spaces)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _raw(column: str) -> str:
+    # Qualified, so a correlated subquery never binds a raw column to a reference table's column.
+    return f"{RAW_ALIAS}.{quote_ident(column)}"
+
+
+def _text(column: str) -> str:
+    # The contract says strings; the cast keeps predicates valid if a writer typed a column anyway.
+    return f"trim(CAST({_raw(column)} AS VARCHAR))"
+
+
+def _blank(column: str) -> str:
+    return f"(NULLIF({_text(column)}, '') IS NULL)"
+
+
+def _number(column: str) -> str:
+    return f"TRY_CAST({_text(column)} AS DOUBLE)"
+
+
+def _finite(column: str) -> str:
+    # TRY_CAST accepts 'nan' and 'inf', which are not coordinates.
+    return f"coalesce(isfinite({_number(column)}), false)"
+
+
+def _coordinates_usable(lon: str, lat: str) -> str:
+    return f"({_finite(lon)} AND {_finite(lat)})"
+
+
+def _coordinates_zero(lon: str, lat: str) -> str:
+    return f"({_coordinates_usable(lon, lat)} AND {_number(lon)} = 0 AND {_number(lat)} = 0)"
+
+
+def _timestamp(column: str, fmt: str) -> str:
+    return f"try_strptime({_text(column)}, {sql_literal(fmt)})"
+
+
+def _to_projected(geom_sql: str, projected_crs: str) -> str:
+    # always_xy: treat EPSG:4326 input as lon/lat whatever the CRS's official axis order is.
+    return (
+        f"ST_Transform({geom_sql}, {sql_literal(WGS84)}, {sql_literal(projected_crs)}, "
+        "always_xy := true)"
+    )
+
+
+def _geometry(geojson_column: str) -> str:
+    # Unparseable text -> NULL; an invalid but repairable polygon (self-touching ring, bow-tie)
+    # is repaired, as staging will repair it.
+    return f"TRY(ST_MakeValid(TRY(ST_GeomFromGeoJSON({_text(geojson_column)}))))"
+
+
+# --- rule builders -----------------------------------------------------------------------------
+
+
+def missing_key(*columns: str) -> RowRule:
+    """Any of the key columns is blank (NULL, empty or only spaces)."""
+    if not columns:
+        raise ValueError("missing_key needs at least one column")
+    return RowRule(
+        code="missing_key",
+        predicate_sql="(" + " OR ".join(_blank(c) for c in columns) + ")",
+        description=f"key field blank: {', '.join(columns)}",
+        columns=tuple(columns),
+    )
+
+
+def coordinates_missing(lon: str, lat: str) -> RowRule:
+    return RowRule(
+        code="coordinates_missing",
+        predicate_sql=f"(NOT {_coordinates_usable(lon, lat)})",
+        description=f"{lon} or {lat} blank or not a finite number",
+        columns=(lon, lat),
+    )
+
+
+def coordinates_zero(lon: str, lat: str) -> RowRule:
+    return RowRule(
+        code="coordinates_zero",
+        predicate_sql=_coordinates_zero(lon, lat),
+        description=f"{lon} and {lat} both 0 (portal placeholder for no location)",
+        columns=(lon, lat),
+    )
+
+
+def out_of_jurisdiction(
+    lon: str,
+    lat: str,
+    boundary_table: str,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
+    *,
+    projected_crs: str = SEATTLE_PROJECTED_CRS,
+    geometry_column: str = "geom",
+) -> RowRule:
+    """The point is further than ``tolerance_m`` metres from the union of ``boundary_table``.
+
+    Distance to a union equals the minimum distance to its parts, so the predicate asks whether
+    *any* area lies within the tolerance. Written as a correlated ``EXISTS``, DuckDB plans it as a
+    SPATIAL_JOIN (an R-tree over the areas' boxes): each point is measured only against the one or
+    two areas near it. The areas are projected once into a temp table first; projecting them
+    inside the join condition re-projects a polygon per candidate pair (3x slower). A single
+    dissolved boundary with thousands of vertices defeats the index (every point measured against
+    every vertex): pass the areas themselves. Only usable, non-(0,0) points are judged; points
+    outside lon/lat range (e.g. State Plane feet) are out without measuring.
+    """
+    if tolerance_m < 0:
+        raise ValueError("tolerance_m must be >= 0")
+    digest = hashlib.sha1(
+        f"{boundary_table}|{geometry_column}|{projected_crs}".encode()
+    ).hexdigest()[:12]
+    projected_table = f"__quality_boundary_{digest}"
+    projected_areas = (
+        f"SELECT {_to_projected(quote_ident(geometry_column), projected_crs)} AS geom "
+        f"FROM {quote_ident(boundary_table)} WHERE {quote_ident(geometry_column)} IS NOT NULL"
+    )
+    x, y = _number(lon), _number(lat)
+    in_range = f"({x} BETWEEN -180 AND 180 AND {y} BETWEEN -90 AND 90)"
+    # NULL outside lon/lat range, so the projection never sees an impossible coordinate.
+    point = f"(CASE WHEN {in_range} THEN ST_Point({x}, {y}) END)"
+    near_an_area = (
+        f"EXISTS (SELECT 1 FROM {quote_ident(projected_table)} AS __b WHERE ST_DWithin("
+        f"__b.geom, {_to_projected(point, projected_crs)}, {float(tolerance_m)!r}))"
+    )
+    judged = f"({_coordinates_usable(lon, lat)} AND NOT {_coordinates_zero(lon, lat)})"
+    return RowRule(
+        code="out_of_jurisdiction",
+        predicate_sql=f"({judged} AND (NOT {in_range} OR NOT {near_an_area}))",
+        description=(
+            f"({lon}, {lat}) more than {tolerance_m:g} m from every area of {boundary_table} "
+            f"(measured in {projected_crs})"
+        ),
+        columns=(lon, lat),
+        temp_tables=((projected_table, projected_areas),),
+    )
+
+
+def date_unparseable(column: str, fmt: str = SEATTLE_SPD_DATETIME_FORMAT) -> RowRule:
+    return RowRule(
+        code="date_unparseable",
+        predicate_sql=f"({_timestamp(column, fmt)} IS NULL)",
+        description=f"{column} blank or not in format {fmt}",
+        columns=(column,),
+    )
+
+
+def date_future(
+    column: str,
+    fmt: str = SEATTLE_SPD_DATETIME_FORMAT,
+    now_sql: str = "now()",
+    *,
+    timezone: str = SEATTLE_TIMEZONE,
+) -> RowRule:
+    """The local date-time, read in ``timezone``, is after ``now_sql``.
+
+    ``now_sql`` is any TIMESTAMPTZ expression: ``now()`` (the transaction start) by default, or
+    ``_ingested_at`` to judge each row against its own load time reproducibly.
+    """
+    occurred = f"timezone({sql_literal(timezone)}, {_timestamp(column, fmt)})"
+    return RowRule(
+        code="date_future",
+        predicate_sql=f"({occurred} > ({now_sql}))",
+        description=f"{column} ({timezone}) after {now_sql}",
+        columns=(column,),
+    )
+
+
+def offense_code_unknown(
+    column: str, known_codes_table: str, *, code_column: str = "offense_code"
+) -> RowRule:
+    """The trimmed, upper-cased code is not among the table's (equally normalized) codes."""
+    known = (
+        f"SELECT upper(trim(CAST(__k.{quote_ident(code_column)} AS VARCHAR))) "
+        f"FROM {quote_ident(known_codes_table)} AS __k "
+        f"WHERE NULLIF(trim(CAST(__k.{quote_ident(code_column)} AS VARCHAR)), '') IS NOT NULL"
+    )
+    # coalesce: a blank code is unknown, and NULL must not turn NOT IN into NULL.
+    return RowRule(
+        code="offense_code_unknown",
+        predicate_sql=f"(coalesce(upper({_text(column)}), '') NOT IN ({known}))",
+        description=f"{column} not in {known_codes_table}.{code_column}",
+        columns=(column,),
+    )
+
+
+def geometry_invalid(geojson_column: str) -> RowRule:
+    """Blank, unparseable GeoJSON, or not a non-empty polygonal geometry after repair."""
+    geom = _geometry(geojson_column)
+    return RowRule(
+        code="geometry_invalid",
+        predicate_sql=f"(NOT coalesce(ST_Dimension({geom}) = 2 AND NOT ST_IsEmpty({geom}), false))",
+        description=f"{geojson_column} does not parse as GeoJSON or repair to a polygon",
+        columns=(geojson_column,),
+    )
+
+
+# --- rule sets per source ----------------------------------------------------------------------
+
+
+def police_rules_seattle_spd(
+    *,
+    boundary_table: str,
+    known_codes_table: str,
+    projected_crs: str = SEATTLE_PROJECTED_CRS,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
+    now_sql: str = "now()",
+    code_column: str = "offense_code",
+    source: str = "police_incidents",
+) -> SourceRules:
+    """Seattle SPD "Crime Data 2008-Present": one row per offense, keyed by ``Offense ID``."""
+    lon, lat, occurred = "Longitude", "Latitude", "Offense Start DateTime"
+    return SourceRules(
+        source=source,
+        key_columns=("Report Number", "Offense ID"),
+        rules=(
+            missing_key("Report Number", "Offense ID"),
+            coordinates_missing(lon, lat),
+            coordinates_zero(lon, lat),
+            out_of_jurisdiction(lon, lat, boundary_table, tolerance_m, projected_crs=projected_crs),
+            date_unparseable(occurred, SEATTLE_SPD_DATETIME_FORMAT),
+            date_future(occurred, SEATTLE_SPD_DATETIME_FORMAT, now_sql, timezone=SEATTLE_TIMEZONE),
+            offense_code_unknown("Offense Code", known_codes_table, code_column=code_column),
+        ),
+        # Report Number repeats across the offenses of one report; Offense ID is per offense.
+        dedupe_on=("Offense ID",),
+    )
+
+
+def area_rules(
+    *,
+    geoid_column: str = "GEOID",
+    geometry_column: str = "geometry",
+    source: str = "areas",
+) -> SourceRules:
+    return SourceRules(
+        source=source,
+        key_columns=(geoid_column,),
+        rules=(missing_key(geoid_column), geometry_invalid(geometry_column)),
+        dedupe_on=(geoid_column,),
+    )
+
+
+def facility_rules(
+    *,
+    boundary_table: str,
+    projected_crs: str = SEATTLE_PROJECTED_CRS,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
+    id_column: str = "facility_id",
+    lon_column: str = "longitude",
+    lat_column: str = "latitude",
+    source: str = "facilities",
+) -> SourceRules:
+    return SourceRules(
+        source=source,
+        key_columns=(id_column,),
+        rules=(
+            missing_key(id_column),
+            coordinates_missing(lon_column, lat_column),
+            coordinates_zero(lon_column, lat_column),
+            out_of_jurisdiction(
+                lon_column, lat_column, boundary_table, tolerance_m, projected_crs=projected_crs
+            ),
+        ),
+        dedupe_on=(id_column,),
+    )
+
+
+# --- reference tables the rules read -----------------------------------------------------------
+
+
+def load_known_codes(
+    con: duckdb.DuckDBPyConnection,
+    crosswalk_csv: Path,
+    *,
+    table: str = "known_offense_codes",
+    code_column: str = "offense_code",
+) -> str:
+    """Load a crosswalk CSV's codes into a temp table (one normalized column ``code_column``).
+
+    Read as text: a numeric sniff would turn "09" into 9 and lose the code.
+    """
+    if not Path(crosswalk_csv).is_file():
+        raise FileNotFoundError(f"offense crosswalk not found: {crosswalk_csv}")
+    col = quote_ident(code_column)
+    header = con.execute(
+        f"SELECT * FROM read_csv({sql_literal(str(crosswalk_csv))}, all_varchar = true, "
+        "header = true) LIMIT 0"
+    ).description
+    if code_column not in {c[0] for c in header}:
+        raise ValueError(f"{crosswalk_csv} has no column {code_column!r}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS "
+        f"SELECT DISTINCT upper(trim({col})) AS {col} "
+        f"FROM read_csv({sql_literal(str(crosswalk_csv))}, all_varchar = true, header = true) "
+        f"WHERE NULLIF(trim({col}), '') IS NOT NULL"
+    )
+    return table
+
+
+def load_boundary(
+    con: duckdb.DuckDBPyConnection,
+    areas_parquet: Path,
+    *,
+    table: str = "jurisdiction_areas",
+    geometry_column: str = "geometry",
+    id_column: str = "GEOID",
+) -> str:
+    """Areas of a raw areas landing file as a temp table ``(area_id, geom)`` in EPSG:4326.
+
+    Geometries are parsed and repaired like ``geometry_invalid`` judges them; the ones that fail
+    are left out (they are quarantined on the areas side).
+    """
+    geom = _geometry(geometry_column)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS "
+        f"SELECT {_text(id_column)} AS area_id, {geom} AS geom "
+        f"FROM read_parquet({sql_literal(str(areas_parquet))}) AS {RAW_ALIAS} "
+        f"WHERE coalesce(ST_Dimension({geom}) = 2 AND NOT ST_IsEmpty({geom}), false)"
+    )
+    return table
+
+
+# --- the split ---------------------------------------------------------------------------------
+
+
+def reason_codes_sql(rules: SourceRules) -> str:
+    """SQL for the VARCHAR[] of codes a row breaks, in rule order, one entry per code."""
+    by_code: dict[str, list[str]] = {}
+    for rule in rules.rules:
+        by_code.setdefault(rule.code, []).append(f"coalesce({rule.predicate_sql}, false)")
+    items = [
+        f"CASE WHEN {' OR '.join(preds)} THEN {sql_literal(code)} END"
+        for code, preds in by_code.items()
+    ]
+    if not items:
+        return "CAST([] AS VARCHAR[])"
+    return f"list_filter(CAST([{', '.join(items)}] AS VARCHAR[]), lambda c: c IS NOT NULL)"
+
+
+def _with_duplicates_sql(rules: SourceRules, codes: str) -> str:
+    """Append ``duplicate_record`` to 2nd+ otherwise-clean rows of a dedupe key."""
+    if not rules.dedupe_on:
+        return codes
+    keys = ", ".join(_text(c) for c in rules.dedupe_on)
+    present = " AND ".join(f"NOT {_blank(c)}" for c in rules.dedupe_on)
+    rank = (
+        f"row_number() OVER (PARTITION BY len({codes}) = 0, {keys} "
+        f"ORDER BY {_raw(ROW_NUMBER_COLUMN)})"
+    )
+    return (
+        f"CASE WHEN len({codes}) = 0 AND {present} AND {rank} > 1 "
+        f"THEN [{sql_literal(DUPLICATE_RECORD)}] ELSE {codes} END"
+    )
+
+
+def _columns_of(con: duckdb.DuckDBPyConnection, parquet: Path) -> list[str]:
+    rel = con.execute(f"SELECT * FROM read_parquet({sql_literal(str(parquet))}) LIMIT 0")
+    return [c[0] for c in rel.description]
+
+
+def _check_columns(source: str, present: list[str], needed: tuple[str, ...]) -> None:
+    missing = [c for c in needed if c not in present]
+    if missing:
+        raise ValueError(f"{source}: raw file lacks columns the rules read: {missing}")
+
+
+@contextmanager
+def _atomic_target(path: Path) -> Iterator[Path]:
+    """Yield a temp path next to ``path``; move it into place only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:
+    with _atomic_target(path) as tmp:
+        con.execute(f"COPY ({query}) TO {sql_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
+
+
+def split_quarantine(
+    con: duckdb.DuckDBPyConnection,
+    raw_parquet: Path,
+    rules: SourceRules,
+    *,
+    quarantine_path: Path,
+    clean_path: Path | None = None,
+) -> SplitResult:
+    """Judge every raw row, write rejected rows to ``quarantine_path``, return the counts.
+
+    The quarantine file holds all raw columns (lineage included) plus ``_reason_codes`` and
+    ``_reason``, ordered by ``_row_number``; it is written even when empty so readers always
+    find a file with the right schema. ``clean_path``, if given, receives the accepted rows with
+    the raw columns only. Both are written to a temp file and renamed into place.
+    """
+    raw_parquet, quarantine_path = Path(raw_parquet), Path(quarantine_path)
+    _check_columns(rules.source, _columns_of(con, raw_parquet), (*rules.columns, ROW_NUMBER_COLUMN))
+    raw_rows = count_parquet_rows(con, raw_parquet)
+    codes = reason_codes_sql(rules)
+    table = quote_ident(f"__quality_split_{uuid.uuid4().hex}")
+    codes_col, reason_col = quote_ident(REASON_CODES_COLUMN), quote_ident(REASON_COLUMN)
+    order = quote_ident(ROW_NUMBER_COLUMN)
+    temp_tables = dict(t for rule in rules.rules for t in rule.temp_tables)
+    try:
+        for name, select_sql in temp_tables.items():
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(name)} AS {select_sql}")
+        # One scan: the rules (and their spatial join) run once; every output reads the table.
+        con.execute(
+            f"CREATE TEMP TABLE {table} AS "
+            f"WITH judged AS (SELECT *, {codes} AS __codes "
+            f"FROM read_parquet({sql_literal(str(raw_parquet))}) AS {RAW_ALIAS}), "
+            f"final AS (SELECT * EXCLUDE (__codes), "
+            f"{_with_duplicates_sql(rules, '__codes')} AS {codes_col} FROM judged AS {RAW_ALIAS}) "
+            f"SELECT *, {codes_col}[1] AS {reason_col} FROM final"
+        )
+        _copy_to_parquet(
+            con,
+            f"SELECT * FROM {table} WHERE {reason_col} IS NOT NULL ORDER BY {order}",
+            quarantine_path,
+        )
+        if clean_path is not None:
+            clean_path = Path(clean_path)
+            _copy_to_parquet(
+                con,
+                f"SELECT * EXCLUDE ({codes_col}, {reason_col}) FROM {table} "
+                f"WHERE {reason_col} IS NULL ORDER BY {order}",
+                clean_path,
+            )
+        by_reason = dict(
+            con.execute(
+                f"SELECT coalesce({reason_col}, ''), count(*) FROM {table} GROUP BY ALL"
+            ).fetchall()
+        )
+        by_code = dict(
+            con.execute(
+                f"SELECT code, count(*) FROM (SELECT unnest({codes_col}) AS code FROM {table}) "
+                "GROUP BY ALL"
+            ).fetchall()
+        )
+    finally:
+        for name in (table, *map(quote_ident, temp_tables)):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+    clean_rows = by_reason.pop("", 0)
+    return SplitResult(
+        source=rules.source,
+        raw_rows=raw_rows,
+        clean_rows=clean_rows,
+        quarantined_rows=sum(by_reason.values()),
+        by_reason=_in_code_order(by_reason),
+        by_code=_in_code_order(by_code),
+        quarantine_path=quarantine_path,
+        clean_path=clean_path,
+    )
+
+
+def _in_code_order(counts: dict[str, int]) -> dict[str, int]:
+    rank = {code: i for i, code in enumerate(REASON_CODES)}
+    return dict(sorted(counts.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))

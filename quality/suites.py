@@ -1,0 +1,461 @@
+"""Great Expectations 1.x suites as code, run on pandas DataFrames in an ephemeral context.
+
+Suites are declared as plain values (``SuiteSpec``) and turned into GX objects only when run, so
+importing this module stays cheap: ``great_expectations`` takes seconds to import and is imported
+inside ``run_suite`` only. (GX cannot validate DuckDB through SQLAlchemy here, hence DataFrames.)
+
+Severity: ERROR expectations guard what makes a batch unusable as a whole (the column set, the row
+count); a failure blocks downstream assets. WARN expectations measure row quality (nulls, formats,
+ranges); the rows behind those failures are quarantined by ``quality.rules``, so the batch can
+proceed and the warning reports the rate. They map to GX's own ``severity`` (critical / warning).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
+
+from quality.layouts import AREA_COLUMNS, LINEAGE_COLUMNS, SEATTLE_SPD_COLUMNS, BBox
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Severity = Literal["ERROR", "WARN"]
+_GX_SEVERITY: dict[str, str] = {"ERROR": "critical", "WARN": "warning"}
+_FROM_GX_SEVERITY: dict[str, Severity] = {"critical": "ERROR", "warning": "WARN", "info": "WARN"}
+SAMPLE_SIZE = 5
+
+SPD_OFFENSE_CODE_REGEX = r"^[0-9A-Z]{2,4}$"
+# MM/DD/YYYY hh:mm:ss AM|PM, as SPD publishes (zero-padded, 12-hour clock).
+# Non-capturing groups: pandas warns about match groups in str.contains.
+SPD_DATETIME_REGEX = (
+    r"^(?:0[1-9]|1[0-2])/(?:0[1-9]|[12][0-9]|3[01])/[0-9]{4} "
+    r"(?:0[1-9]|1[0-2]):[0-5][0-9]:[0-5][0-9] [AP]M$"
+)
+GEOID_TRACT_REGEX = r"^[0-9]{11}$"
+
+
+@dataclass(frozen=True)
+class ExpectationSpec:
+    """One expectation: a class name of ``great_expectations.expectations`` and its arguments."""
+
+    kind: str
+    kwargs: Mapping[str, Any]
+    severity: Severity
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """A suite plus how to prepare the frame for it.
+
+    ``numeric_columns`` are replaced by their numeric parse (NaN when not a number) so range
+    expectations can run on raw string columns; ``blank_as_null_columns`` have blank strings
+    turned into nulls so not-null expectations catch "" as well as missing values.
+    """
+
+    name: str
+    expectations: tuple[ExpectationSpec, ...]
+    numeric_columns: tuple[str, ...] = ()
+    blank_as_null_columns: tuple[str, ...] = ()
+
+
+class FailedExpectation(TypedDict):
+    expectation: str
+    column: str | None
+    severity: Severity
+    unexpected_count: int | None
+    unexpected_percent: float | None
+    sample: list[Any]
+    message: str
+
+
+@dataclass(frozen=True)
+class SuiteOutcome:
+    """What an asset check needs. ``severity`` is the worst severity among failed expectations
+    (ERROR blocks downstream); when ``success`` it is WARN and means nothing."""
+
+    suite: str
+    success: bool
+    severity: Severity
+    n_expectations: int
+    failed: list[FailedExpectation]
+    statistics: dict[str, Any]
+    validation_path: Path | None = None
+    data_docs_path: Path | None = None
+    seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def blocking(self) -> bool:
+        return not self.success and self.severity == "ERROR"
+
+    def to_metadata(self) -> dict[str, Any]:
+        """JSON-safe summary (e.g. for Dagster check metadata)."""
+        meta: dict[str, Any] = {
+            "suite": self.suite,
+            "success": self.success,
+            "severity": self.severity,
+            "n_expectations": self.n_expectations,
+            "n_failed": len(self.failed),
+            "failed": self.failed,
+            "statistics": self.statistics,
+            "seconds": round(self.seconds, 3),
+        }
+        if self.validation_path is not None:
+            meta["validation_path"] = str(self.validation_path)
+        if self.data_docs_path is not None:
+            meta["data_docs_path"] = str(self.data_docs_path)
+        return _json_safe(meta)
+
+
+# --- suite definitions -------------------------------------------------------------------------
+
+
+def _expect(kind: str, severity: Severity, **kwargs: Any) -> ExpectationSpec:
+    return ExpectationSpec(kind=kind, kwargs=kwargs, severity=severity)
+
+
+def _shape(
+    columns: Sequence[str], min_rows: int, max_rows: int | None
+) -> tuple[ExpectationSpec, ...]:
+    return (
+        _expect(
+            "ExpectTableColumnsToMatchSet", "ERROR", column_set=list(columns), exact_match=True
+        ),
+        _expect("ExpectTableRowCountToBeBetween", "ERROR", min_value=min_rows, max_value=max_rows),
+    )
+
+
+def police_incidents_raw_suite(
+    *,
+    bbox: BBox,
+    min_rows: int = 1,
+    max_rows: int | None = None,
+    include_lineage: bool = True,
+    name: str = "police_incidents_raw",
+) -> SuiteSpec:
+    """Raw Seattle SPD landing: exact columns, keys present, codes/dates/coordinates mostly sane."""
+    columns = (*SEATTLE_SPD_COLUMNS, *(LINEAGE_COLUMNS if include_lineage else ()))
+    keys = ("Report Number", "Offense ID")
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *_shape(columns, min_rows, max_rows),
+            *(_expect("ExpectColumnValuesToNotBeNull", "WARN", column=k) for k in keys),
+            _expect(
+                "ExpectColumnValuesToMatchRegex",
+                "WARN",
+                column="Offense Code",
+                regex=SPD_OFFENSE_CODE_REGEX,
+                mostly=0.95,
+            ),
+            # After the numeric parse: "not null" = parses as a number, "between" = in the bbox.
+            _expect("ExpectColumnValuesToNotBeNull", "WARN", column="Longitude", mostly=0.9),
+            _expect("ExpectColumnValuesToNotBeNull", "WARN", column="Latitude", mostly=0.9),
+            _expect(
+                "ExpectColumnValuesToBeBetween",
+                "WARN",
+                column="Longitude",
+                min_value=bbox.min_lon,
+                max_value=bbox.max_lon,
+                mostly=0.9,
+            ),
+            _expect(
+                "ExpectColumnValuesToBeBetween",
+                "WARN",
+                column="Latitude",
+                min_value=bbox.min_lat,
+                max_value=bbox.max_lat,
+                mostly=0.9,
+            ),
+            _expect(
+                "ExpectColumnValuesToMatchRegex",
+                "WARN",
+                column="Offense Start DateTime",
+                regex=SPD_DATETIME_REGEX,
+                mostly=0.95,
+            ),
+        ),
+        numeric_columns=("Longitude", "Latitude"),
+        blank_as_null_columns=keys,
+    )
+
+
+def areas_raw_suite(
+    *,
+    min_rows: int = 1,
+    max_rows: int | None = None,
+    include_lineage: bool = True,
+    name: str = "areas_raw",
+) -> SuiteSpec:
+    """Raw area boundaries: exact columns; GEOID present, unique, 11 digits; NAME and geometry."""
+    columns = (*AREA_COLUMNS, *(LINEAGE_COLUMNS if include_lineage else ()))
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *_shape(columns, min_rows, max_rows),
+            _expect("ExpectColumnValuesToNotBeNull", "WARN", column="GEOID"),
+            _expect("ExpectColumnValuesToBeUnique", "WARN", column="GEOID"),
+            _expect(
+                "ExpectColumnValuesToMatchRegex", "WARN", column="GEOID", regex=GEOID_TRACT_REGEX
+            ),
+            _expect("ExpectColumnValuesToNotBeNull", "WARN", column="NAME"),
+            _expect("ExpectColumnValuesToNotBeNull", "WARN", column="geometry"),
+        ),
+        blank_as_null_columns=("GEOID", "NAME", "geometry"),
+    )
+
+
+# --- frames ------------------------------------------------------------------------------------
+
+
+def read_frame(parquet: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """A Parquet file as a DataFrame via Arrow (no row-by-row Python)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(parquet, columns=list(columns) if columns is not None else None)
+    return table.to_pandas()
+
+
+def prepare_frame(spec: SuiteSpec, df: pd.DataFrame) -> pd.DataFrame:
+    """The frame the suite validates. Columns absent from ``df`` are left absent, so the
+    column-set expectation reports them instead of this step failing."""
+    import pandas as pd
+
+    replaced: dict[str, pd.Series] = {}
+    for col in spec.blank_as_null_columns:
+        if col in df.columns:
+            text = df[col].astype("string").str.strip()
+            replaced[col] = text.mask(text == "")
+    for col in spec.numeric_columns:
+        if col in df.columns:
+            text = df[col].astype("string").str.strip()
+            replaced[col] = pd.to_numeric(text, errors="coerce").astype("float64")
+    return df.assign(**replaced) if replaced else df
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+def _import_gx() -> Any:
+    # Agencies run air-gapped: no analytics unless someone opts in explicitly.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+
+    return gx
+
+
+def build_gx_suite(spec: SuiteSpec) -> Any:
+    """The ``gx.ExpectationSuite`` for a spec."""
+    gx = _import_gx()
+    import great_expectations.expectations as gxe
+
+    suite = gx.ExpectationSuite(name=spec.name)
+    for exp in spec.expectations:
+        cls = getattr(gxe, exp.kind)
+        suite.add_expectation(cls(**exp.kwargs, severity=_GX_SEVERITY[exp.severity]))
+    return suite
+
+
+def run_suite(
+    spec: SuiteSpec,
+    df: pd.DataFrame,
+    *,
+    results_dir: Path | None = None,
+    data_docs_dir: Path | None = None,
+) -> SuiteOutcome:
+    """Validate ``df`` against ``spec`` in a fresh ephemeral context. ``seconds`` in the outcome
+    includes the one-off ``great_expectations`` import on a process's first call.
+
+    Writes the GX validation result to ``<results_dir>/<suite>.json`` and, if ``data_docs_dir`` is
+    given, a Data Docs site to ``<data_docs_dir>/<suite>/index.html`` (one site per suite: each run
+    has its own ephemeral context, and a shared site would be rebuilt from one run's results only).
+    """
+    started = time.perf_counter()
+    gx = _import_gx()
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    site_dir = Path(data_docs_dir) / spec.name if data_docs_dir is not None else None
+    if site_dir is not None:
+        context.add_data_docs_site(
+            site_name=spec.name,
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(site_dir.resolve()),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+    batch_definition = (
+        context.data_sources.add_pandas(spec.name)
+        .add_dataframe_asset(spec.name)
+        .add_batch_definition_whole_dataframe(spec.name)
+    )
+    suite = context.suites.add(build_gx_suite(spec))
+    validation = context.validation_definitions.add(
+        gx.ValidationDefinition(name=spec.name, data=batch_definition, suite=suite)
+    )
+    result = validation.run(
+        batch_parameters={"dataframe": prepare_frame(spec, df)}, result_format="SUMMARY"
+    )
+    result_json = result.to_json_dict()
+
+    validation_path = None
+    if results_dir is not None:
+        validation_path = Path(results_dir) / f"{spec.name}.json"
+        _write_json_atomic(validation_path, result_json)
+    if site_dir is not None:
+        context.build_data_docs(site_names=[spec.name])
+    return outcome_from_result(
+        spec.name,
+        result_json,
+        validation_path=validation_path,
+        data_docs_path=site_dir / "index.html" if site_dir is not None else None,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def outcome_from_result(
+    suite: str,
+    result_json: Mapping[str, Any],
+    *,
+    validation_path: Path | None = None,
+    data_docs_path: Path | None = None,
+    seconds: float = 0.0,
+) -> SuiteOutcome:
+    """Summarize a GX validation result (its JSON dict) into a ``SuiteOutcome``."""
+    results = result_json.get("results", [])
+    failed = [_failure(r) for r in results if not r.get("success")]
+    failed.sort(key=lambda f: f["severity"] != "ERROR")  # stable: blocking failures first
+    severity: Severity = "ERROR" if any(f["severity"] == "ERROR" for f in failed) else "WARN"
+    return SuiteOutcome(
+        suite=suite,
+        success=bool(result_json.get("success")),
+        severity=severity,
+        n_expectations=len(results),
+        failed=failed,
+        statistics=_json_safe(dict(result_json.get("statistics", {}))),
+        validation_path=validation_path,
+        data_docs_path=data_docs_path,
+        seconds=seconds,
+    )
+
+
+def _failure(result: Mapping[str, Any]) -> FailedExpectation:
+    config = result.get("expectation_config") or {}
+    kwargs = config.get("kwargs") or {}
+    details = result.get("result") or {}
+    severity = _FROM_GX_SEVERITY.get(str(config.get("severity", "critical")), "ERROR")
+    return FailedExpectation(
+        expectation=str(config.get("type", "?")),
+        column=kwargs.get("column"),
+        severity=severity,
+        unexpected_count=details.get("unexpected_count"),
+        unexpected_percent=details.get("unexpected_percent"),
+        sample=_json_safe(list(details.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]),
+        message=_failure_message(kwargs, details, result.get("exception_info") or {}),
+    )
+
+
+def _failure_message(
+    kwargs: Mapping[str, Any], details: Mapping[str, Any], exception_info: Mapping[str, Any]
+) -> str:
+    errors = _exception_messages(exception_info)
+    if errors:
+        return "; ".join(errors)
+    mismatched = (details.get("details") or {}).get("mismatched")
+    if isinstance(mismatched, Mapping):
+        parts = [
+            f"{label} columns: {sorted(mismatched[key])}"
+            for key, label in (("missing", "missing"), ("unexpected", "extra"))
+            if mismatched.get(key)
+        ]
+        return "; ".join(parts) or "column set differs"
+    if details.get("unexpected_percent") is not None:
+        mostly = kwargs.get("mostly", 1.0)
+        return (
+            f"{details.get('unexpected_count')} unexpected values "
+            f"({details['unexpected_percent']:.3g}%, allowed {100 * (1 - mostly):.3g}%)"
+        )
+    if "observed_value" in details:
+        return f"observed {details['observed_value']!r}"
+    return "failed"
+
+
+def _exception_messages(exception_info: Mapping[str, Any]) -> list[str]:
+    """GX nests exception info per metric; pull out the distinct messages."""
+    found: list[str] = []
+    if exception_info.get("raised_exception") and exception_info.get("exception_message"):
+        found.append(str(exception_info["exception_message"]))
+    for value in exception_info.values():
+        if isinstance(value, Mapping) and value.get("raised_exception"):
+            found.append(str(value.get("exception_message")))
+    return list(dict.fromkeys(m.strip() for m in found))
+
+
+# --- files -------------------------------------------------------------------------------------
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN/inf to None, dates to ISO text, numpy scalars to Python: metadata must be plain JSON."""
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy / pandas scalars
+        return _json_safe(value.item())
+    return str(value)
+
+
+def _write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(_json_safe(payload), indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+_SUITE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def write_data_docs_index(data_docs_dir: Path) -> Path:
+    """A top-level ``index.html`` linking each suite's site under ``data_docs_dir``."""
+    data_docs_dir = Path(data_docs_dir)
+    sites = sorted(
+        p.parent.name
+        for p in data_docs_dir.glob("*/index.html")
+        if _SUITE_NAME.match(p.parent.name)
+    )
+    links = "\n".join(f'<li><a href="{s}/index.html">{s}</a></li>' for s in sites)
+    html = (
+        "<!doctype html>\n<html><head><meta charset='utf-8'><title>crimemap data quality</title>"
+        f"</head><body><h1>crimemap data quality</h1><ul>\n{links}\n</ul></body></html>\n"
+    )
+    target = data_docs_dir / "index.html"
+    tmp = target.with_name(f".index.html.{os.getpid()}.tmp")
+    data_docs_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        tmp.write_text(html)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target

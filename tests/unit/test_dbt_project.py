@@ -1,0 +1,399 @@
+"""The dbt project end to end on a tiny hand-made city with known answers.
+
+The fixture writes raw landing Parquet exactly as the data contract describes it (every column
+a string, plus lineage) and quarantine Parquet (raw columns + lineage + reason codes), runs
+``dbt build`` (seeds, models, data tests and dbt unit tests) into a temporary
+``CRIMEMAP_DATA_DIR``, then checks the answers with DuckDB.
+
+The city: six square areas (census tracts) of 0.01 degrees in a 3 x 2 grid; the third column
+is shifted east by a 3 m hairline gap. Incidents include multi-offense reports, a point exactly
+on a shared edge, one on a four-area corner, one in the gap (snaps), one far outside (stays
+unassigned), a quarantined row, and a late-evening local time that is already next month in UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from warehouse.duckdb_spatial import connect, prepare_extension_directory
+
+REPO = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = REPO / "dbt_project"
+DBT = Path(sys.executable).with_name("dbt")
+
+LOAD_ID = "load-0001"
+INGESTED_AT = datetime(2024, 1, 15, 12, 0, tzinfo=UTC)
+
+POLICE_COLUMNS = [
+    "Report Number", "Offense ID", "Offense Start DateTime", "Offense End DateTime",
+    "Report DateTime", "Group A B", "Crime Against Category", "Offense Parent Group", "Offense",
+    "Offense Code", "Precinct", "Sector", "Beat", "MCPP", "100 Block Address", "Longitude",
+    "Latitude",
+]  # fmt: skip
+AREA_COLUMNS = ["GEOID", "NAME", "geometry"]
+ACS_COLUMNS = [
+    "NAME", "B01003_001E", "B17001_001E", "B17001_002E", "B23025_003E", "B23025_005E",
+    "B19013_001E", "state", "county", "tract",
+]  # fmt: skip
+FACILITY_COLUMNS = ["facility_id", "name", "facility_type", "address", "latitude", "longitude"]
+
+# --- geography -------------------------------------------------------------------------------
+X0, Y0, CELL = -122.36, 47.60, 0.01
+GAP = 0.00004  # ~3 m of longitude at 47.6 N between the 2nd and 3rd column
+XS = [X0, X0 + CELL, X0 + 2 * CELL]  # west edges of the three columns (before the gap)
+
+
+def west(col: int) -> float:
+    return round(XS[col] + (GAP if col == 2 else 0.0), 6)
+
+
+def east(col: int) -> float:
+    return round(XS[col] + CELL, 6)
+
+
+def square(x0: float, y0: float, x1: float, y1: float) -> str:
+    ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+    return json.dumps({"type": "Polygon", "coordinates": [ring]})
+
+
+# (area_id, col, row, published GEOID, population)
+AREAS = [
+    ("53033000100", 0, 0, "53033000100", 1000),
+    ("53033000200", 1, 0, "53033000200", 2000),
+    ("53033000300", 2, 0, "1400000US53033000300", 50),  # GEO_ID form; below the population floor
+    ("53033000400", 0, 1, "53033000400", 3000),
+    ("53033000500", 1, 1, "53033000500", 1500),
+    ("53033000600", 2, 1, "53033000600", None),  # no ACS row at all
+]
+
+
+def area_rows() -> list[dict]:
+    rows = []
+    for _, col, row, geoid, _ in AREAS:
+        y0 = round(Y0 + row * CELL, 6)
+        y1 = round(Y0 + (row + 1) * CELL, 6)
+        rows.append({"GEOID": geoid, "NAME": f"Tract {geoid[-6:]}",
+                     "geometry": square(west(col), y0, east(col), y1)})  # fmt: skip
+    # a feature the quality rules rejected (geometry_invalid): must not reach staging
+    rows.append({"GEOID": "53033999999", "NAME": "Broken", "geometry": "not geojson"})
+    return rows
+
+
+def acs_rows() -> list[dict]:
+    rows = []
+    for area_id, _, _, _, population in AREAS:
+        if population is None:
+            continue
+        income = "-666666666" if area_id == "53033000500" else "55000"  # Census sentinel
+        rows.append({
+            "NAME": f"Census Tract {area_id[-6:]}", "B01003_001E": str(population),
+            "B17001_001E": str(population), "B17001_002E": str(population // 10),
+            "B23025_003E": str(population // 2), "B23025_005E": str(population // 20),
+            "B19013_001E": income, "state": "53", "county": "33", "tract": area_id[-6:].lstrip("0"),
+        })  # fmt: skip
+    return rows
+
+
+# --- incidents -------------------------------------------------------------------------------
+def inside(col: int, row: int) -> tuple[float, float]:
+    return (round(west(col) + 0.003, 6), round(Y0 + row * CELL + 0.004, 6))
+
+
+EDGE_POINT = (XS[1], 47.605)  # exactly on the edge shared by ...100 and ...200
+CORNER_POINT = (XS[1], Y0 + CELL)  # the corner of ...100, ...200, ...400 and ...500
+GAP_POINT = (round(east(1) + 0.00001, 6), 47.603)  # ~0.75 m east of ...200, ~2.2 m from ...300
+FAR_POINT = (-122.20, 47.70)  # kilometres outside every area
+
+# (report, offense id, local start, code, (lon, lat) or None)
+INCIDENTS = [
+    ("2023-000001", "1001", "01/10/2023 08:15:00 AM", "13A", inside(0, 0)),
+    ("2023-000001", "1002", "01/10/2023 08:15:00 AM", "23H", inside(0, 0)),
+    ("2023-000002", "1003", "01/20/2023 02:00:00 PM", "23H", inside(0, 0)),
+    ("2023-000003", "1004", "02/03/2023 09:00:00 AM", "220", EDGE_POINT),
+    ("2023-000004", "1005", "02/04/2023 10:00:00 AM", "240", GAP_POINT),
+    ("2023-000005", "1006", "03/05/2023 11:00:00 AM", "290", FAR_POINT),
+    ("2023-000006", "1007", "03/06/2023 12:00:00 PM", "13B", inside(2, 0)),
+    ("2023-000007", "1008", "01/07/2023 01:00:00 AM", "11A", inside(0, 1)),
+    ("2023-000008", "1009", "01/08/2023 01:00:00 AM", "35A", None),  # quarantined below
+    ("2023-000009", "1010", "01/31/2023 11:30:00 PM", " 13b ", inside(1, 1)),  # Feb in UTC
+    ("2023-000010", "1011", "02/11/2023 03:00:00 PM", "26A", CORNER_POINT),
+    # a code missing from the crosswalk that quality let through: kept, 'unmapped', sensitive
+    ("2023-000011", "1012", "03/12/2023 04:00:00 PM", "99X", inside(0, 1)),
+]
+QUARANTINED_POLICE_ROWS = {9: ["coordinates_missing"]}  # 1-based row numbers
+QUARANTINED_AREA_ROWS = {7: ["geometry_invalid"]}
+
+
+def police_rows() -> list[dict]:
+    rows = []
+    for report, offense_id, start, code, point in INCIDENTS:
+        lon, lat = ("", "") if point is None else (repr(point[0]), repr(point[1]))
+        rows.append({
+            "Report Number": report, "Offense ID": offense_id, "Offense Start DateTime": start,
+            "Offense End DateTime": "", "Report DateTime": start, "Group A B": "A",
+            "Crime Against Category": "PERSON", "Offense Parent Group": "", "Offense": "x",
+            "Offense Code": code, "Precinct": "N", "Sector": "B", "Beat": "B1", "MCPP": "X",
+            "100 Block Address": "1XX BLOCK OF MAIN ST", "Longitude": lon, "Latitude": lat,
+        })  # fmt: skip
+    return rows
+
+
+def facility_rows() -> list[dict]:
+    def row(fid: str, kind: str, point: tuple[float, float]) -> dict:
+        lon, lat = repr(point[0]), repr(point[1])
+        return {"facility_id": fid, "name": f"Facility {fid}", "facility_type": kind,
+                "address": "1 Main St", "latitude": lat, "longitude": lon}  # fmt: skip
+
+    return [
+        row("F1", "mental_health", inside(1, 0)),
+        row("F2", "shelter", (XS[1], 47.615)),  # on the edge of ...400 and ...500
+        row("F3", "clinic", FAR_POINT),
+    ]
+
+
+# --- landing writers -------------------------------------------------------------------------
+def lineage_table(rows: list[dict], columns: list[str], source_file: str) -> pa.Table:
+    data = {c: pa.array([r[c] for r in rows], pa.string()) for c in columns}
+    data["_source_file"] = pa.array([source_file] * len(rows), pa.string())
+    data["_row_number"] = pa.array(range(1, len(rows) + 1), pa.int64())
+    data["_ingested_at"] = pa.array([INGESTED_AT] * len(rows), pa.timestamp("us", tz="UTC"))
+    data["_load_id"] = pa.array([LOAD_ID] * len(rows), pa.string())
+    return pa.table(data)
+
+
+def quarantine_table(raw: pa.Table, rejected: dict[int, list[str]]) -> pa.Table:
+    numbers = raw.column("_row_number").to_pylist()
+    keep = [i for i, n in enumerate(numbers) if n in rejected]
+    table = raw.take(pa.array(keep, pa.int64()))
+    codes = [rejected[numbers[i]] for i in keep]
+    table = table.append_column("_reason_codes", pa.array(codes, pa.list_(pa.string())))
+    return table.append_column("_reason", pa.array([c[0] for c in codes], pa.string()))
+
+
+def write_landing(data_dir: Path) -> None:
+    def write(kind: str, source: str, table: pa.Table) -> None:
+        path = data_dir / kind / source / f"{source}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path)
+
+    police = lineage_table(police_rows(), POLICE_COLUMNS, "seattle_spd_crime_data.csv")
+    areas = lineage_table(area_rows(), AREA_COLUMNS, "areas.geojson")
+    acs = lineage_table(acs_rows(), ACS_COLUMNS, "acs_5yr_tract.json")
+    facilities = lineage_table(facility_rows(), FACILITY_COLUMNS, "facilities.csv")
+    write("raw", "police_incidents", police)
+    write("raw", "areas", areas)
+    write("raw", "area_indicators", acs)
+    write("raw", "facilities", facilities)
+    write("quarantine", "police_incidents", quarantine_table(police, QUARANTINED_POLICE_ROWS))
+    write("quarantine", "areas", quarantine_table(areas, QUARANTINED_AREA_ROWS))
+    write("quarantine", "facilities", quarantine_table(facilities, {}))  # empty, with schema
+
+
+# --- running dbt -----------------------------------------------------------------------------
+def dbt_env(data_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["CRIMEMAP_DATA_DIR"] = str(data_dir)
+    env["CRIMEMAP_DUCKDB_EXTENSION_DIR"] = str(
+        prepare_extension_directory(data_dir / ".duckdb_extensions")
+    )
+    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    return env
+
+
+def run_dbt(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    target = data_dir / "dbt_target"
+    cmd = [
+        str(DBT), *args,
+        "--profiles-dir", str(DBT_PROJECT_DIR), "--project-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(target), "--log-path", str(data_dir / "dbt_logs"),
+    ]  # fmt: skip
+    result = subprocess.run(cmd, env=dbt_env(data_dir), capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, f"dbt {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+    data_dir = tmp_path_factory.mktemp("crimemap_data")
+    write_landing(data_dir)
+    run_dbt(data_dir, "build")  # seeds, models, data tests and unit tests
+    con = connect(
+        data_dir / "warehouse.duckdb",
+        read_only=True,
+        extension_directory=data_dir / ".duckdb_extensions",
+    )
+    yield con
+    con.close()
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+    return con.execute(sql).fetchall()
+
+
+# --- answers ---------------------------------------------------------------------------------
+def test_quarantined_rows_never_reach_staging(warehouse):
+    staged = rows(warehouse, "select report_number from stg_seattle_spd__incidents")
+    assert len(staged) == len(INCIDENTS) - len(QUARANTINED_POLICE_ROWS)
+    assert ("2023-000008",) not in staged
+    areas = rows(warehouse, "select area_id from stg_boundaries__areas order by area_id")
+    assert areas == [(a[0],) for a in AREAS]  # the broken feature is gone, GEO_ID normalized
+
+
+def test_one_assignment_per_staged_row(warehouse):
+    staged, assigned, keys = rows(
+        warehouse,
+        """
+        select
+            (select count(*) from stg_seattle_spd__incidents),
+            count(*),
+            count(distinct offense_key)
+        from int_incidents__area_assigned
+        """,
+    )[0]
+    assert staged == assigned == keys
+
+
+def assignment(con: duckdb.DuckDBPyConnection, report: str) -> tuple:
+    return rows(
+        con,
+        f"""
+        select f.area_id, f.assignment_method, i.covering_area_count, i.snap_distance_m
+        from fct_incidents as f
+        join int_incidents__area_assigned as i using (offense_key)
+        where f.report_number = '{report}'
+        """,
+    )[0]
+
+
+def test_edge_point_goes_to_lowest_area_id(warehouse):
+    # on the edge of ...100 and ...200
+    assert assignment(warehouse, "2023-000003")[:3] == ("53033000100", "covered", 2)
+    # on the corner of ...100, ...200, ...400 and ...500
+    assert assignment(warehouse, "2023-000010")[:3] == ("53033000100", "covered", 4)
+    # a facility on the edge of ...400 and ...500
+    facility = rows(
+        warehouse, "select area_id, assignment_method from dim_facility where facility_id = 'F2'"
+    )
+    assert facility == [("53033000400", "covered")]
+
+
+def test_gap_point_snaps_and_far_point_stays_unassigned(warehouse):
+    area_id, method, covering, distance = assignment(warehouse, "2023-000004")
+    assert (area_id, method, covering) == ("53033000200", "snapped", 0)
+    assert 0.5 < distance < 1.0  # ~0.75 m
+    assert assignment(warehouse, "2023-000005")[:2] == (None, "unassigned")
+    facility = rows(
+        warehouse, "select area_id, assignment_method from dim_facility where facility_id = 'F3'"
+    )
+    assert facility == [(None, "unassigned")]
+
+
+def test_offense_keys_and_codes(warehouse):
+    got = rows(
+        warehouse,
+        """
+        select offense_key, incident_key, offense_seq, nibrs_code, category
+        from fct_incidents
+        where report_number in ('2023-000001', '2023-000009')
+        order by offense_key
+        """,
+    )
+    assert got == [
+        ("seattle_spd:2023-000001:1", "seattle_spd:2023-000001", 1, "13A", "assault"),
+        ("seattle_spd:2023-000001:2", "seattle_spd:2023-000001", 2, "23H", "theft"),
+        ("seattle_spd:2023-000009:1", "seattle_spd:2023-000009", 1, "13B", "assault"),  # " 13b "
+    ]
+    sensitive = rows(
+        warehouse,
+        "select is_sensitive, category from fct_incidents where report_number = '2023-000007'",
+    )
+    assert sensitive == [(True, "sexual_offense")]
+    unmapped = rows(
+        warehouse,
+        """
+        select offense_code_raw, nibrs_code, category, is_sensitive, area_id
+        from fct_incidents
+        where report_number = '2023-000011'
+        """,
+    )
+    assert unmapped == [("99X", None, "unmapped", True, "53033000400")]
+
+
+def test_local_time_and_month(warehouse):
+    # 11:30 PM on 31 January in Seattle is 07:30 UTC on 1 February; the month is local.
+    got = rows(
+        warehouse,
+        """
+        select occurred_at at time zone 'UTC', occurred_month
+        from fct_incidents
+        where report_number = '2023-000009'
+        """,
+    )
+    assert got == [(datetime(2023, 2, 1, 7, 30), datetime(2023, 1, 1).date())]
+
+
+def test_dim_area(warehouse):
+    got = rows(
+        warehouse,
+        """
+        select area_id, population, median_household_income, round(poverty_rate, 3),
+               round(area_km2, 2)
+        from dim_area
+        order by area_id
+        """,
+    )
+    assert [r[0] for r in got] == [a[0] for a in AREAS]
+    by_id = {r[0]: r for r in got}
+    assert by_id["53033000100"][1:4] == (1000, 55000.0, 0.1)
+    assert by_id["53033000500"][2] is None  # -666666666 sentinel
+    assert by_id["53033000600"][1] is None  # no ACS row
+    # 0.01 deg x 0.01 deg at 47.6 N is ~0.75 km x 1.11 km
+    assert 0.80 < by_id["53033000100"][4] < 0.86
+
+
+def test_area_month_rates(warehouse):
+    def cell(area: str, month: str, category: str) -> tuple:
+        return rows(
+            warehouse,
+            f"""
+            select incident_count, incident_reports, population, rate_per_1000, rate_suppressed
+            from area_month_rates
+            where area_id = '{area}' and month = date '{month}' and category = '{category}'
+            """,
+        )[0]
+
+    # report 1 has two offenses: three offenses, two reports
+    assert cell("53033000100", "2023-01-01", "all") == (3, 2, 1000, 3.0, False)
+    assert cell("53033000100", "2023-01-01", "theft") == (2, 2, 1000, 2.0, False)
+    assert cell("53033000100", "2023-01-01", "assault") == (1, 1, 1000, 1.0, False)
+    # the edge and the corner point (both to ...100) in February
+    assert cell("53033000100", "2023-02-01", "all") == (2, 2, 1000, 2.0, False)
+    # the snapped gap point
+    assert cell("53033000200", "2023-02-01", "motor_vehicle_theft") == (1, 1, 2000, 0.5, False)
+    # zero-filled: rate 0, not missing
+    assert cell("53033000200", "2023-01-01", "all") == (0, 0, 2000, 0.0, False)
+    # population below the floor: suppressed
+    assert cell("53033000300", "2023-03-01", "all") == (1, 1, 50, None, True)
+    one_in_3000 = pytest.approx(1 / 3)
+    assert cell("53033000400", "2023-03-01", "unmapped") == (1, 1, 3000, one_in_3000, False)
+    # unknown population: suppressed
+    assert cell("53033000600", "2023-02-01", "all") == (0, 0, None, None, True)
+    # the complete grid: 6 areas x 3 months x (taxonomy + 'all')
+    n_categories = rows(warehouse, "select count(*) + 1 from category_descriptions")[0][0]
+    assert rows(warehouse, "select count(*) from area_month_rates") == [(6 * 3 * n_categories,)]
+    # every assigned offense is counted exactly once under 'all'
+    counted = rows(
+        warehouse, "select sum(incident_count) from area_month_rates where category = 'all'"
+    )
+    assigned = rows(warehouse, "select count(*) from fct_incidents where area_id is not null")
+    assert counted == assigned
