@@ -66,7 +66,15 @@ def run_stage_child(selection: str, incidents: int) -> float:
 
 def measure(stage: str, selection: str, incidents: int, env: dict[str, str]) -> StageFigures:
     started = time.perf_counter()
-    cmd = [sys.executable, "-m", "benchmarks.pipeline", "--child", selection, "--incidents", str(incidents)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.pipeline",
+        "--child",
+        selection,
+        "--incidents",
+        str(incidents),
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started

@@ -77,7 +77,16 @@ def print_outputs(paths: DataPaths, elapsed: float) -> None:
 def command_ui(args: argparse.Namespace) -> int:
     configure(args.data_dir, args.incidents, args.seed)
     dagster = Path(sys.executable).with_name("dagster")
-    cmd = [str(dagster), "dev", "-m", "orchestration.definitions", "-h", args.host, "-p", str(args.port)]
+    cmd = [
+        str(dagster),
+        "dev",
+        "-m",
+        "orchestration.definitions",
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
     return subprocess.call(cmd, cwd=PROJECT_ROOT)
 
 
@@ -93,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--data-dir", help="runtime data directory (default: $CRIMEMAP_DATA_DIR or ./data)")
+        p.add_argument(
+            "--data-dir", help="runtime data directory (default: $CRIMEMAP_DATA_DIR or ./data)"
+        )
         p.add_argument("--incidents", type=int, help="sample city: number of police incidents")
         p.add_argument("--seed", type=int, help="sample city: random seed")
 
@@ -108,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=command_ui)
 
-    dbt = sub.add_parser("dbt", help="run dbt on the crimemap project, e.g. `crimemap dbt -- docs generate`")
+    dbt = sub.add_parser(
+        "dbt", help="run dbt on the crimemap project, e.g. `crimemap dbt -- docs generate`"
+    )
     dbt.add_argument("--data-dir")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     dbt.set_defaults(func=command_dbt)

@@ -1,6 +1,5 @@
 """The jurisdiction being mapped: its time zone, projected CRS and quality tolerances."""
 
-
 from dagster import ConfigurableResource
 
 from ingestion.sample_city import SAMPLE_CITY_CRS, SAMPLE_CITY_TIMEZONE

@@ -31,11 +31,15 @@ class PipelineRun:
         return city
 
 
-def run_crimemap(data_dir: Path, *args: str, incidents: int = SMALL_SAMPLE_INCIDENTS) -> subprocess.CompletedProcess[str]:
+def run_crimemap(
+    data_dir: Path, *args: str, incidents: int = SMALL_SAMPLE_INCIDENTS
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CRIMEMAP_DATA_DIR": str(data_dir)}
     env.pop("DAGSTER_HOME", None)
     cmd = [sys.executable, "-m", "orchestration.cli", *args, "--incidents", str(incidents)]
-    return subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
 
 
 @pytest.fixture(scope="session")

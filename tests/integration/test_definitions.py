@@ -21,7 +21,7 @@ def current_asset_keys() -> list[str]:
     checks = sorted(
         f"{key.asset_key.to_user_string()}:{key.name}" for key in graph.asset_check_keys
     )
-    return keys + ["# checks"] + checks
+    return [*keys, "# checks", *checks]
 
 
 def test_asset_keys_match_snapshot() -> None:

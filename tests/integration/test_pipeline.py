@@ -50,13 +50,13 @@ def test_quarantine_holds_exactly_the_planted_defects(pipeline_run: PipelineRun)
 
 def test_raw_rows_equal_canonical_plus_quarantined(pipeline_run: PipelineRun) -> None:
     data = pipeline_run.data_dir
+    raw_file = data / "raw/police_incidents/police_incidents.parquet"
+    quarantine_file = data / "quarantine/police_incidents/police_incidents.parquet"
     with connect(data / "warehouse.duckdb", read_only=True) as con:
         canonical = con.execute("SELECT count(*) FROM fct_incidents").fetchone()[0]
-        raw = con.execute(
-            f"SELECT count(*) FROM read_parquet('{data}/raw/police_incidents/police_incidents.parquet')"
-        ).fetchone()[0]
+        raw = con.execute(f"SELECT count(*) FROM read_parquet('{raw_file}')").fetchone()[0]
         quarantined = con.execute(
-            f"SELECT count(*) FROM read_parquet('{data}/quarantine/police_incidents/police_incidents.parquet')"
+            f"SELECT count(*) FROM read_parquet('{quarantine_file}')"
         ).fetchone()[0]
     assert canonical > 0 and quarantined > 0
     assert raw == canonical + quarantined

@@ -47,13 +47,20 @@ def test_generalized_point_is_the_cell_centroid(con) -> None:
 
 def test_small_counts_are_suppressed(con) -> None:
     expr = suppressed_count_sql("c", 5)
-    rows = con.execute(f"SELECT c, {expr} FROM (VALUES (0), (1), (4), (5), (9)) t(c) ORDER BY c").fetchall()
+    rows = con.execute(
+        f"SELECT c, {expr} FROM (VALUES (0), (1), (4), (5), (9)) t(c) ORDER BY c"
+    ).fetchall()
     assert rows == [(0, 0), (1, None), (4, None), (5, 5), (9, 9)]
 
 
 def test_forbidden_columns_are_named() -> None:
     columns = ["area_name", "category", "vict_age", "block_address", "Vict Sex", "report_number"]
-    assert forbidden_columns(columns, RULES) == ["vict_age", "block_address", "Vict Sex", "report_number"]
+    assert forbidden_columns(columns, RULES) == [
+        "vict_age",
+        "block_address",
+        "Vict Sex",
+        "report_number",
+    ]
 
 
 def write_points(con, path: Path, rows: str) -> None:
@@ -72,7 +79,9 @@ def test_audit_passes_generalized_points(con, tmp_path: Path) -> None:
 
 def test_audit_flags_sensitive_point_and_exact_point(con, tmp_path: Path) -> None:
     path = tmp_path / "incidents.parquet"
-    write_points(con, path, "(true, ST_Point(-122.33, 47.60)), (false, ST_Point(-122.3311, 47.6012))")
+    write_points(
+        con, path, "(true, ST_Point(-122.33, 47.60)), (false, ST_Point(-122.3311, 47.6012))"
+    )
     problems = audit_incident_points(con, path, RULES, CRS)
     assert any("sensitive" in p for p in problems)
     assert any("not generalized" in p for p in problems)
@@ -80,7 +89,9 @@ def test_audit_flags_sensitive_point_and_exact_point(con, tmp_path: Path) -> Non
 
 def test_audit_flags_small_counts_and_forbidden_columns(con, tmp_path: Path) -> None:
     path = tmp_path / "rates.parquet"
-    con.execute(f"COPY (SELECT 3 AS incident_count, 'x' AS victim_name) TO '{path}' (FORMAT parquet)")
+    con.execute(
+        f"COPY (SELECT 3 AS incident_count, 'x' AS victim_name) TO '{path}' (FORMAT parquet)"
+    )
     assert audit_counts(con, path, ["incident_count"], 5)
     assert audit_columns(con, path, RULES) == [f"{path.name}: forbidden column 'victim_name'"]
 

@@ -1,6 +1,5 @@
 """Publishing: a privacy-audited GeoParquet release and the read-only serving database."""
 
-
 from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
@@ -42,7 +41,9 @@ def privacy_audit(release_dir: Path, rules: PrivacyRules, projected_crs: str) ->
     kinds={"geoparquet", "duckdb"},
     description="GeoParquet 1.1 layers + manifest, switched atomically; serving.duckdb rebuilt.",
 )
-def published_release(context: AssetExecutionContext, jurisdiction: Jurisdiction) -> MaterializeResult:
+def published_release(
+    context: AssetExecutionContext, jurisdiction: Jurisdiction
+) -> MaterializeResult:
     paths = data_paths()
     rules = PrivacyRules()
     layers = published_layers(rules, jurisdiction.projected_crs)

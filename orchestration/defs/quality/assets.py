@@ -4,7 +4,6 @@ The accepted rows are not copied: dbt staging reads the raw landing and leaves o
 ``(_load_id, _row_number)`` is in quarantine, so the raw file stays the one source of truth.
 """
 
-
 from collections.abc import Callable
 
 from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, MetadataValue, asset
@@ -39,7 +38,7 @@ def split_metadata(result: SplitResult) -> dict[str, object]:
     }
 
 
-def police_rules(con, paths: DataPaths, jurisdiction: Jurisdiction) -> SourceRules:  # noqa: ANN001
+def police_rules(con, paths: DataPaths, jurisdiction: Jurisdiction) -> SourceRules:
     return police_rules_seattle_spd(
         boundary_table=load_boundary(con, paths.raw_file("areas")),
         known_codes_table=load_known_codes(con, SEATTLE_CROSSWALK),
@@ -48,7 +47,7 @@ def police_rules(con, paths: DataPaths, jurisdiction: Jurisdiction) -> SourceRul
     )
 
 
-def facilities_rules(con, paths: DataPaths, jurisdiction: Jurisdiction) -> SourceRules:  # noqa: ANN001
+def facilities_rules(con, paths: DataPaths, jurisdiction: Jurisdiction) -> SourceRules:
     return facility_rules(
         boundary_table=load_boundary(con, paths.raw_file("areas")),
         projected_crs=jurisdiction.projected_crs,
@@ -56,7 +55,7 @@ def facilities_rules(con, paths: DataPaths, jurisdiction: Jurisdiction) -> Sourc
     )
 
 
-def areas_rules(con, paths: DataPaths, jurisdiction: Jurisdiction) -> SourceRules:  # noqa: ANN001
+def areas_rules(con, paths: DataPaths, jurisdiction: Jurisdiction) -> SourceRules:
     return area_rules()
 
 
@@ -70,7 +69,9 @@ def quarantine_asset(
         kinds={"duckdb", "parquet"},
         description=description,
     )
-    def _quarantine(context: AssetExecutionContext, jurisdiction: Jurisdiction) -> MaterializeResult:
+    def _quarantine(
+        context: AssetExecutionContext, jurisdiction: Jurisdiction
+    ) -> MaterializeResult:
         paths = data_paths()
         with connect() as con:
             rules = rules_for(con, paths, jurisdiction)

@@ -1,6 +1,5 @@
 """Quality checks: GX suites on raw sources (blocking) and reconciliation of every load."""
 
-
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -28,7 +27,10 @@ from warehouse.duckdb_spatial import connect
 
 @asset_check(
     asset=AssetKey(["marts", "fct_incidents"]),
-    additional_deps=[AssetKey(["raw", "police_incidents"]), AssetKey(["quarantine", "police_incidents"])],
+    additional_deps=[
+        AssetKey(["raw", "police_incidents"]),
+        AssetKey(["quarantine", "police_incidents"]),
+    ],
     description="raw rows = canonical rows + quarantined rows: nothing is silently dropped.",
     blocking=True,
 )
@@ -53,7 +55,6 @@ def police_incidents_reconcile(context: AssetCheckExecutionContext) -> AssetChec
             "report": MetadataValue.text(result.message),
         },
     )
-
 
 
 def raw_areas_bbox(paths: DataPaths) -> BBox:
@@ -119,4 +120,8 @@ def areas_raw_suite_check(context: AssetCheckExecutionContext) -> AssetCheckResu
     return validate_raw("areas", areas_raw_suite(), paths)
 
 
-QUALITY_CHECKS = [police_incidents_reconcile, police_incidents_raw_suite_check, areas_raw_suite_check]
+QUALITY_CHECKS = [
+    police_incidents_reconcile,
+    police_incidents_raw_suite_check,
+    areas_raw_suite_check,
+]

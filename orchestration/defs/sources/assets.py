@@ -1,6 +1,5 @@
 """Raw landing assets: every source lands as Parquet, columns exactly as published + lineage."""
 
-
 from collections.abc import Callable
 from pathlib import Path
 

@@ -4,7 +4,6 @@
 downloaded from a portal. Assets only ever call the abstract interface.
 """
 
-
 import hashlib
 import json
 import os

@@ -1,6 +1,5 @@
 """dbt models as Dagster assets: staging, intermediate and marts built in DuckDB."""
 
-
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -17,7 +16,6 @@ from orchestration.settings import DBT_PROJECT_DIR, export_environment
 
 # dbt's profile reads the data directory from the environment, also when parsing.
 export_environment()
-
 
 
 def manifest_is_stale(project: DbtProject) -> bool:
