@@ -1,16 +1,16 @@
 # crimemap: two commands on a fresh machine — `make run` and `make test`.
 SHELL := /bin/bash
-UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+PYTHON ?= python3
+UV ?= $(PYTHON) -m uv
 BENCH_INCIDENTS ?= 1000000
 export UV_LINK_MODE ?= copy
 
 .PHONY: install run test lint format bench ui clean
 
 # uv itself comes from PyPI; everything else from the committed uv.lock.
-$(UV):
-	python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
-
-.venv/.installed: pyproject.toml uv.lock | $(UV)
+.venv/.installed: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --user --quiet uv \
+		|| $(PYTHON) -m pip install --quiet uv
 	$(UV) sync --frozen
 	@touch $@
 
