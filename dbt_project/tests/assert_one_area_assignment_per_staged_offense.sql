@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'int_incidents__area_assigned'}}}) }}
 -- Spatial assignment keeps exactly one row per staged offense: no point lost in a gap, none
 -- duplicated on a shared edge. Returns a row when the counts differ.
 select staged.n as staged_rows, assigned.n as assigned_rows
