@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 UV ?= $(PYTHON) -m uv
+# uv uses this interpreter for the venv rather than looking for (or fetching) another one.
+export UV_PYTHON ?= $(PYTHON)
 BENCH_INCIDENTS ?= 1000000
 export UV_LINK_MODE ?= copy
 

@@ -40,13 +40,13 @@ class StageFigures:
 def run_stage_child(selection: str, incidents: int) -> float:
     """Inside the child: materialize one selection and return its own seconds (after imports)."""
     if not selection:
-        from ingestion.sample_city import SampleCityConfig
-        from orchestration.defs.sources.resources import ensure_sample_city
+        from orchestration.defs.sources.resources import ensure_sample_city, source_files_from_env
         from orchestration.settings import export_environment
 
         paths = export_environment()
+        config = source_files_from_env().config()  # same seed/defect rate as the pipeline's
         started = time.perf_counter()
-        ensure_sample_city(paths.sources / "sample", SampleCityConfig(n_incidents=incidents))
+        ensure_sample_city(paths.sources / "sample", config)
         return time.perf_counter() - started
 
     from dagster import AssetSelection, DagsterInstance
@@ -75,10 +75,13 @@ def measure(stage: str, selection: str, incidents: int, env: dict[str, str]) -> 
         "--incidents",
         str(incidents),
     ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    out = proc.stdout.read() if proc.stdout else ""
+    # The child's stdout goes to a file, not a pipe: a full pipe would block it before wait4.
+    with tempfile.TemporaryFile(mode="w+") as out_file:
+        proc = subprocess.Popen(cmd, env=env, stdout=out_file, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        out_file.seek(0)
+        out = out_file.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"stage {stage!r} failed")
     inner = json.loads(out.strip().splitlines()[-1])["seconds"]

@@ -94,6 +94,9 @@ def command_dbt(args: argparse.Namespace) -> int:
     configure(args.data_dir, None, None)
     dbt = Path(sys.executable).with_name("dbt")
     dirs = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    if not args.dbt_args:
+        print("usage: crimemap dbt -- <dbt command> [options], e.g. crimemap dbt -- test")
+        return 2
     return subprocess.call([str(dbt), *args.dbt_args, *dirs], cwd=DBT_PROJECT_DIR)
 
 

@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from warehouse.duckdb_spatial import prepare_extension_directory
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
@@ -77,6 +79,8 @@ def export_environment(paths: DataPaths | None = None) -> DataPaths:
     paths.root.mkdir(parents=True, exist_ok=True)
     os.environ["CRIMEMAP_DATA_DIR"] = str(paths.root)
     os.environ.setdefault("CRIMEMAP_DUCKDB_EXTENSION_DIR", str(paths.extension_dir))
+    # dbt's profile loads spatial from this directory with downloads disabled: lay it out now.
+    prepare_extension_directory(Path(os.environ["CRIMEMAP_DUCKDB_EXTENSION_DIR"]))
     # dbt and dagster are console scripts of this environment; find them also when the venv is
     # not activated (e.g. `.venv/bin/python -m orchestration.cli`).
     scripts = str(Path(sys.executable).parent)

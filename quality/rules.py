@@ -343,6 +343,7 @@ def police_rules_seattle_spd(
     now_sql: str = "now()",
     code_column: str = "offense_code",
     source: str = "police_incidents",
+    timezone: str = SEATTLE_TIMEZONE,
 ) -> SourceRules:
     """Seattle SPD "Crime Data 2008-Present": one row per offense, keyed by ``Offense ID``."""
     lon, lat, occurred = "Longitude", "Latitude", "Offense Start DateTime"
@@ -355,7 +356,7 @@ def police_rules_seattle_spd(
             coordinates_zero(lon, lat),
             out_of_jurisdiction(lon, lat, boundary_table, tolerance_m, projected_crs=projected_crs),
             date_unparseable(occurred, SEATTLE_SPD_DATETIME_FORMAT),
-            date_future(occurred, SEATTLE_SPD_DATETIME_FORMAT, now_sql, timezone=SEATTLE_TIMEZONE),
+            date_future(occurred, SEATTLE_SPD_DATETIME_FORMAT, now_sql, timezone=timezone),
             offense_code_unknown("Offense Code", known_codes_table, code_column=code_column),
         ),
         # Report Number repeats across the offenses of one report; Offense ID is per offense.

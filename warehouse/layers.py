@@ -11,20 +11,30 @@ from warehouse.privacy import (
 from warehouse.publish import LayerSpec
 
 
-def incidents_layer(rules: PrivacyRules, projected_crs: str) -> LayerSpec:
+def incidents_layer(
+    rules: PrivacyRules, projected_crs: str, timezone: str, id_salt: str
+) -> LayerSpec:
+    """One row per offense. Sensitive offences keep only category, group and month: no point,
+    no area, no day and no exact code, so a record cannot be tied to a place or a person."""
     point = generalized_point_sql("geom", projected_crs, rules.point_cell_m)
+    # The published id is a salted hash: a plain hash of the key could be reversed to the
+    # report number by hashing candidate numbers.
+    salt = id_salt.replace("'", "''")
     query = f"""
         SELECT
-            md5(offense_key) AS offense_id,
+            md5('{salt}' || offense_key) AS offense_id,
             category,
-            nibrs_code,
+            CASE WHEN is_sensitive THEN NULL ELSE nibrs_code END AS nibrs_code,
             nibrs_group,
             crime_against,
             is_sensitive,
-            occurred_at::DATE AS occurred_date,
+            CASE
+                WHEN is_sensitive THEN NULL
+                ELSE timezone('{timezone}', occurred_at)::DATE
+            END AS occurred_date,
             year(occurred_month)::INTEGER AS year,
             month(occurred_month)::INTEGER AS month,
-            area_id,
+            CASE WHEN is_sensitive THEN NULL ELSE area_id END AS area_id,
             CASE
                 WHEN is_sensitive OR geom IS NULL THEN 'none'
                 ELSE 'grid_{rules.point_cell_m:g}m'
@@ -38,7 +48,7 @@ def incidents_layer(rules: PrivacyRules, projected_crs: str) -> LayerSpec:
         spatial=True,
         description=(
             "One row per offense. Points are generalized to grid-cell centroids; sensitive "
-            "offences have no geometry."
+            "offences have no geometry, area, day or offense code."
         ),
         time_column="occurred_date",
     )
@@ -76,5 +86,10 @@ def area_month_rates_layer(rules: PrivacyRules) -> LayerSpec:
     )
 
 
-def published_layers(rules: PrivacyRules, projected_crs: str) -> list[LayerSpec]:
-    return [area_month_rates_layer(rules), incidents_layer(rules, projected_crs)]
+def published_layers(
+    rules: PrivacyRules, projected_crs: str, timezone: str, id_salt: str
+) -> list[LayerSpec]:
+    return [
+        area_month_rates_layer(rules),
+        incidents_layer(rules, projected_crs, timezone, id_salt),
+    ]

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.geoparquet import sql_string
+
 
 @dataclass(frozen=True)
 class PrivacyRules:
     min_cell_count: int = 5  # k: aggregate cells with 0 < count < k are suppressed
     point_cell_m: float = 250.0  # incident points snap to the centroid of a cell this wide
-    min_population: int = 300  # rates are suppressed below this population
     # Column names that must never appear in a published layer.
     forbidden_columns: str = (
         r"(?i)(vict|suspect|person|narrative|address|description|report_number|mocodes|"
@@ -30,8 +31,10 @@ class PrivacyRules:
             f"incident points generalized to the centroid of a {self.point_cell_m:g} m grid cell",
             "sensitive offences published without point geometry",
             f"aggregate counts with 0 < count < {self.min_cell_count} suppressed",
-            f"rates suppressed where population < {self.min_population}",
-            "no victim attributes, names, report numbers or free text",
+            "rates withheld where the population is below the warehouse's floor "
+            "(dbt var min_population)",
+            "sensitive offences published without area, day or offense code",
+            "no victim attributes, names, report numbers or free text; ids are salted hashes",
         ]
 
 
@@ -62,14 +65,17 @@ def forbidden_columns(columns: list[str], rules: PrivacyRules) -> list[str]:
 def audit_incident_points(
     con: duckdb.DuckDBPyConnection, path: Path, rules: PrivacyRules, projected_crs: str
 ) -> list[str]:
-    """Sensitive rows have no point; every other point already sits on a cell centroid."""
+    """Sensitive rows carry no point, area, day or code; other points sit on a cell centroid."""
     problems: list[str] = []
-    source = f"read_parquet('{path}')"
-    sensitive_points = con.execute(
-        f"SELECT count(*) FROM {source} WHERE is_sensitive AND geometry IS NOT NULL"
+    source = f"read_parquet({sql_string(str(path))})"
+    sensitive_located = con.execute(
+        f"SELECT count(*) FROM {source} WHERE is_sensitive AND (geometry IS NOT NULL "
+        "OR area_id IS NOT NULL OR occurred_date IS NOT NULL OR nibrs_code IS NOT NULL)"
     ).fetchone()[0]
-    if sensitive_points:
-        problems.append(f"{path.name}: {sensitive_points} sensitive offences carry a point")
+    if sensitive_located:
+        problems.append(
+            f"{path.name}: {sensitive_located} sensitive offences carry a point, area, day or code"
+        )
     resnapped = generalized_point_sql("geometry", projected_crs, rules.point_cell_m)
     # A generalized point re-snaps onto itself; a precise one moves (tolerance: float round-trip).
     exact_points = con.execute(
@@ -89,7 +95,8 @@ def audit_counts(
     problems = []
     for column in count_columns:
         small = con.execute(
-            f"SELECT count(*) FROM read_parquet('{path}') WHERE {is_suppressed_sql(column, k)}"
+            f"SELECT count(*) FROM read_parquet({sql_string(str(path))}) "
+            f"WHERE {is_suppressed_sql(column, k)}"
         ).fetchone()[0]
         if small:
             problems.append(f"{path.name}: {small} rows of {column} below k={k}")
@@ -97,7 +104,9 @@ def audit_counts(
 
 
 def audit_columns(con: duckdb.DuckDBPyConnection, path: Path, rules: PrivacyRules) -> list[str]:
-    described = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
+    described = con.execute(
+        f"DESCRIBE SELECT * FROM read_parquet({sql_string(str(path))})"
+    ).fetchall()
     columns = [row[0] for row in described]
     bad = forbidden_columns(columns, rules)
     return [f"{path.name}: forbidden column {c!r}" for c in bad]

@@ -118,14 +118,27 @@ def test_manifest_describes_the_files(pipeline_run: PipelineRun) -> None:
     assert extent["min"] < extent["max"]
 
 
-def test_sensitive_offences_have_no_point(pipeline_run: PipelineRun) -> None:
+def test_sensitive_offences_have_no_place_day_or_code(pipeline_run: PipelineRun) -> None:
     path = pipeline_run.release_dir / "incidents.parquet"
     with connect() as con:
-        sensitive, with_point = con.execute(
-            f"SELECT count(*), count(geometry) FROM read_parquet('{path}') WHERE is_sensitive"
+        sensitive, located = con.execute(
+            f"SELECT count(*), count(geometry) + count(area_id) + count(occurred_date) "
+            f"+ count(nibrs_code) FROM read_parquet('{path}') WHERE is_sensitive"
         ).fetchone()
     assert sensitive > 0
-    assert with_point == 0
+    assert located == 0
+
+
+def test_published_dates_are_local_dates(pipeline_run: PipelineRun) -> None:
+    """occurred_date is the jurisdiction's calendar day, consistent with year/month."""
+    path = pipeline_run.release_dir / "incidents.parquet"
+    with connect() as con:
+        inconsistent, dated = con.execute(
+            f"SELECT count(*) FILTER (WHERE year(occurred_date) <> year "
+            f"OR month(occurred_date) <> month), count(occurred_date) FROM read_parquet('{path}')"
+        ).fetchone()
+    assert dated > 1000
+    assert inconsistent == 0
 
 
 def test_serving_database_opens_read_only(pipeline_run: PipelineRun) -> None:

@@ -64,27 +64,57 @@ def test_forbidden_columns_are_named() -> None:
 
 
 def write_points(con, path: Path, rows: str) -> None:
+    """Rows of (is_sensitive, geometry, area_id, occurred_date, nibrs_code)."""
     con.execute(
-        f"COPY (SELECT is_sensitive, geometry FROM (VALUES {rows}) t(is_sensitive, geometry)) "
+        f"COPY (SELECT * FROM (VALUES {rows}) "
+        "t(is_sensitive, geometry, area_id, occurred_date, nibrs_code)) "
         f"TO '{path}' (FORMAT parquet)"
     )
+
+
+HIDDEN = "NULL::VARCHAR, NULL::DATE, NULL::VARCHAR"
 
 
 def test_audit_passes_generalized_points(con, tmp_path: Path) -> None:
     snapped = generalized_point_sql("ST_Point(-122.33, 47.60)", CRS, 250.0)
     path = tmp_path / "incidents.parquet"
-    write_points(con, path, f"(false, {snapped}), (true, NULL::GEOMETRY)")
+    write_points(
+        con,
+        path,
+        f"(false, {snapped}, 'A1', DATE '2025-01-02', '13A'), (true, NULL::GEOMETRY, {HIDDEN})",
+    )
     assert audit_incident_points(con, path, RULES, CRS) == []
 
 
 def test_audit_flags_sensitive_point_and_exact_point(con, tmp_path: Path) -> None:
     path = tmp_path / "incidents.parquet"
     write_points(
-        con, path, "(true, ST_Point(-122.33, 47.60)), (false, ST_Point(-122.3311, 47.6012))"
+        con,
+        path,
+        f"(true, ST_Point(-122.33, 47.60), {HIDDEN}), "
+        "(false, ST_Point(-122.3311, 47.6012), 'A1', DATE '2025-01-02', '13A')",
     )
     problems = audit_incident_points(con, path, RULES, CRS)
-    assert any("sensitive" in p for p in problems)
+    assert any("1 sensitive" in p for p in problems)
     assert any("not generalized" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    "located",
+    [
+        "NULL::GEOMETRY, 'A1', NULL::DATE, NULL::VARCHAR",
+        "NULL::GEOMETRY, NULL::VARCHAR, DATE '2025-01-02', NULL::VARCHAR",
+        "NULL::GEOMETRY, NULL::VARCHAR, NULL::DATE, '11A'",
+    ],
+)
+def test_audit_flags_sensitive_area_day_or_code(con, tmp_path: Path, located: str) -> None:
+    path = tmp_path / "incidents.parquet"
+    snapped = generalized_point_sql("ST_Point(-122.33, 47.60)", CRS, 250.0)
+    clean = f"(false, {snapped}, 'A1', DATE '2025-01-02', '13A')"
+    write_points(con, path, f"(true, {located}), {clean}")
+    assert audit_incident_points(con, path, RULES, CRS) == [
+        "incidents.parquet: 1 sensitive offences carry a point, area, day or code"
+    ]
 
 
 def test_audit_flags_small_counts_and_forbidden_columns(con, tmp_path: Path) -> None:
@@ -99,7 +129,8 @@ def test_audit_flags_small_counts_and_forbidden_columns(con, tmp_path: Path) -> 
 def test_failed_audit_blocks_the_release(con, tmp_path: Path) -> None:
     layer = LayerSpec(
         name="incidents",
-        query="SELECT true AS is_sensitive, ST_Point(-122.33, 47.60) AS geometry",
+        query="SELECT true AS is_sensitive, ST_Point(-122.33, 47.60) AS geometry, "
+        "NULL AS area_id, NULL::DATE AS occurred_date, NULL AS nibrs_code",
         spatial=True,
         description="test",
     )

@@ -1,11 +1,13 @@
 """Publishing: a privacy-audited GeoParquet release and the read-only serving database."""
 
+import os
+import secrets
 from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from orchestration.defs.jurisdiction import Jurisdiction
-from orchestration.settings import data_paths
+from orchestration.settings import DataPaths, data_paths
 from warehouse.duckdb_spatial import connect
 from warehouse.layers import published_layers
 from warehouse.privacy import PrivacyRules, audit_columns, audit_counts, audit_incident_points
@@ -17,6 +19,20 @@ PUBLISHED_MARTS = [
     AssetKey(["marts", "dim_area"]),
     AssetKey(["marts", "area_month_rates"]),
 ]
+
+
+def publication_salt(paths: DataPaths) -> str:
+    """A per-installation secret for published ids (``CRIMEMAP_PUBLISH_SALT`` overrides it).
+
+    Kept beside the data so ids stay stable from release to release.
+    """
+    configured = os.environ.get("CRIMEMAP_PUBLISH_SALT")
+    if configured:
+        return configured
+    salt_file = paths.root / ".publish_salt"
+    if not salt_file.exists():
+        salt_file.write_text(secrets.token_hex(32))
+    return salt_file.read_text().strip()
 
 
 def privacy_audit(release_dir: Path, rules: PrivacyRules, projected_crs: str) -> list[str]:
@@ -46,7 +62,9 @@ def published_release(
 ) -> MaterializeResult:
     paths = data_paths()
     rules = PrivacyRules()
-    layers = published_layers(rules, jurisdiction.projected_crs)
+    layers = published_layers(
+        rules, jurisdiction.projected_crs, jurisdiction.timezone, publication_salt(paths)
+    )
     with connect(paths.warehouse, read_only=True) as con:
         release = publish_release(
             con,

@@ -44,6 +44,7 @@ def police_rules(con, paths: DataPaths, jurisdiction: Jurisdiction) -> SourceRul
         known_codes_table=load_known_codes(con, SEATTLE_CROSSWALK),
         projected_crs=jurisdiction.projected_crs,
         tolerance_m=jurisdiction.boundary_tolerance_m,
+        timezone=jurisdiction.timezone,
     )
 
 

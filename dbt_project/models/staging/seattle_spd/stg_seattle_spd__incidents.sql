@@ -26,14 +26,15 @@ accepted as not materialized (
 
 sequenced as (
 
-    -- offense_seq: position of the offense within its report, in landing order. Computed on
-    -- the lineage key only and joined back, so the window never sorts the wide rows.
+    -- offense_seq: position of the offense within its report by the publisher's Offense ID, so
+    -- keys stay stable when a portal re-sorts its export. Computed on the lineage key only and
+    -- joined back, so the window never sorts the wide rows.
     select
         _load_id,
         _row_number,
         row_number() over (
             partition by nullif(trim("Report Number"), '')
-            order by _ingested_at, _load_id, _row_number
+            order by try_cast(trim("Offense ID") as bigint), trim("Offense ID"), _row_number
         )                                                       as offense_seq
     from accepted
 
