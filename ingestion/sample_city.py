@@ -30,29 +30,10 @@ import numpy as np
 import polars as pl
 from pyproj import Transformer
 
+from ingestion.layouts import SEATTLE_SPD_COLUMNS, SEATTLE_SPD_DATETIME_FORMAT
+
 SAMPLE_CITY_CRS = "EPSG:32610"  # UTM zone 10N, metres
 SAMPLE_CITY_TIMEZONE = "America/Los_Angeles"
-SEATTLE_SPD_DATETIME_FORMAT = "%m/%d/%Y %I:%M:%S %p"
-SEATTLE_SPD_COLUMNS: tuple[str, ...] = (
-    "Report Number",
-    "Offense ID",
-    "Offense Start DateTime",
-    "Offense End DateTime",
-    "Report DateTime",
-    "Group A B",
-    "Crime Against Category",
-    "Offense Parent Group",
-    "Offense",
-    "Offense Code",
-    "Precinct",
-    "Sector",
-    "Beat",
-    "MCPP",
-    "100 Block Address",
-    "Longitude",
-    "Latitude",
-)
-
 POLICE_CSV_NAME = "seattle_spd_crime_data.csv"
 AREAS_GEOJSON_NAME = "areas.geojson"
 ACS_JSON_NAME = "acs_5yr_tract.json"

@@ -7,28 +7,20 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_row_number", "_ingested_at", "_load_id")
+from ingestion.landing import LINEAGE_COLUMNS
+from ingestion.layouts import SEATTLE_SPD_COLUMNS, SEATTLE_SPD_DATETIME_FORMAT
 
-SEATTLE_SPD_COLUMNS: tuple[str, ...] = (
-    "Report Number",
-    "Offense ID",
-    "Offense Start DateTime",
-    "Offense End DateTime",
-    "Report DateTime",
-    "Group A B",
-    "Crime Against Category",
-    "Offense Parent Group",
-    "Offense",
-    "Offense Code",
-    "Precinct",
-    "Sector",
-    "Beat",
-    "MCPP",
-    "100 Block Address",
-    "Longitude",
-    "Latitude",
-)
-SEATTLE_SPD_DATETIME_FORMAT = "%m/%d/%Y %I:%M:%S %p"
+__all__ = [
+    "AREA_COLUMNS",
+    "FACILITY_COLUMNS",
+    "LINEAGE_COLUMNS",
+    "SEATTLE_PROJECTED_CRS",
+    "SEATTLE_SPD_COLUMNS",
+    "SEATTLE_SPD_DATETIME_FORMAT",
+    "SEATTLE_TIMEZONE",
+    "BBox",
+]
+
 SEATTLE_TIMEZONE = "America/Los_Angeles"
 # UTM zone 10N: metres, covers Seattle.
 SEATTLE_PROJECTED_CRS = "EPSG:32610"
