@@ -4,6 +4,19 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+
+import duckdb
+import pytest
 
 os.environ["CRIMEMAP_DATA_DIR"] = tempfile.mkdtemp(prefix="crimemap-test-data-")
 os.environ.pop("DAGSTER_HOME", None)
+
+
+@pytest.fixture
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB with spatial loaded offline, the way the pipeline opens it."""
+    from warehouse.duckdb_spatial import connect
+
+    with connect() as connection:
+        yield connection

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,6 @@ import pytest
 from pyproj import CRS
 
 from warehouse import geoparquet
-from warehouse.duckdb_spatial import connect
 from warehouse.geoparquet import (
     MAX_ROW_GROUP_ROWS,
     validate_geoparquet,
@@ -43,19 +42,6 @@ POLYGONS = """
            END AS geom
     FROM range(8) AS t(i)
 """
-
-
-@pytest.fixture(autouse=True)
-def _extension_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    # Keep the spatial-extension link out of the working tree.
-    ext = tmp_path_factory.getbasetemp() / "duckdb_extensions"
-    monkeypatch.setenv("CRIMEMAP_DUCKDB_EXTENSION_DIR", str(ext))
-
-
-@pytest.fixture
-def con() -> Iterator[duckdb.DuckDBPyConnection]:
-    with connect() as connection:
-        yield connection
 
 
 @pytest.fixture

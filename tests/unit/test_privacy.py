@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.duckdb_spatial import connect
 from warehouse.privacy import (
     PrivacyRules,
     audit_columns,
@@ -20,12 +19,6 @@ from warehouse.publish import LayerSpec, ReleaseValidationError, latest_release,
 
 CRS = "EPSG:32610"
 RULES = PrivacyRules(point_cell_m=250.0)
-
-
-@pytest.fixture()
-def con():
-    with connect() as connection:
-        yield connection
 
 
 def project(con, lon: float, lat: float) -> tuple[float, float]:

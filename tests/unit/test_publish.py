@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -62,18 +61,6 @@ BROKEN = LayerSpec(
     spatial=True,
     description="fails while it is being written",
 )
-
-
-@pytest.fixture(autouse=True)
-def _extension_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    ext = tmp_path_factory.getbasetemp() / "duckdb_extensions"
-    monkeypatch.setenv("CRIMEMAP_DUCKDB_EXTENSION_DIR", str(ext))
-
-
-@pytest.fixture
-def con() -> Iterator[duckdb.DuckDBPyConnection]:
-    with connect() as connection:
-        yield connection
 
 
 @pytest.fixture
