@@ -1,25 +1,9 @@
 -- One row per area boundary (census tract), typed; quarantined features are excluded.
 with
 
-source as (
-
-    select * from {{ source('raw', 'areas') }}
-
-),
-
-quarantined as (
-
-    select _load_id, _row_number from {{ source('quarantine', 'areas') }}
-
-),
-
 accepted as (
 
-    select source.*
-    from source
-    anti join quarantined
-        on source._load_id = quarantined._load_id
-        and source._row_number = quarantined._row_number
+    {{ without_quarantined_rows('areas') }}
 
 ),
 

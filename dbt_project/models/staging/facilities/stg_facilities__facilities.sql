@@ -1,25 +1,9 @@
 -- One row per social-service facility, typed; quarantined rows are excluded.
 with
 
-source as (
-
-    select * from {{ source('raw', 'facilities') }}
-
-),
-
-quarantined as (
-
-    select _load_id, _row_number from {{ source('quarantine', 'facilities') }}
-
-),
-
 accepted as (
 
-    select source.*
-    from source
-    anti join quarantined
-        on source._load_id = quarantined._load_id
-        and source._row_number = quarantined._row_number
+    {{ without_quarantined_rows('facilities') }}
 
 ),
 

@@ -2,25 +2,9 @@
 -- Rows the quality rules quarantined never enter staging: anti-join on the landing lineage key.
 with
 
-source as (
-
-    select * from {{ source('raw', 'police_incidents') }}
-
-),
-
-quarantined as (
-
-    select _load_id, _row_number from {{ source('quarantine', 'police_incidents') }}
-
-),
-
 accepted as not materialized (
 
-    select source.*
-    from source
-    anti join quarantined
-        on source._load_id = quarantined._load_id
-        and source._row_number = quarantined._row_number
+    {{ without_quarantined_rows('police_incidents') }}
 
 ),
 
