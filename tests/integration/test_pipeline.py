@@ -112,7 +112,8 @@ def test_manifest_describes_the_files(pipeline_run: PipelineRun) -> None:
         path = release / layer["file"]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == layer["sha256"]
         assert pq.read_metadata(path).num_rows == layer["rows"]
-        assert layer["bbox"] is None or len(layer["bbox"]) == 4
+        xmin, ymin, xmax, ymax = layer["bbox"]
+        assert -180 <= xmin < xmax <= 180 and -90 <= ymin < ymax <= 90
     extent = layers["incidents"]["time_extent"]
     assert extent["column"] == "occurred_date"
     assert extent["min"] < extent["max"]

@@ -12,7 +12,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.settings import DBT_PROJECT_DIR, export_environment
+from orchestration.settings import DBT_PROJECT_DIR, data_paths, export_environment
 
 # dbt's profile reads the data directory from the environment, also when parsing.
 export_environment()
@@ -62,4 +62,7 @@ class CrimemapDbtTranslator(DagsterDbtTranslator):
     ),
 )
 def crimemap_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    yield from dbt.cli(["build"], context=context).stream()
+    # Run artifacts belong with the data they describe, not in the source tree; one folder,
+    # reused, because the warehouse has one writer at a time.
+    target = data_paths().root / "dbt" / "target"
+    yield from dbt.cli(["build"], context=context, target_path=target).stream()
