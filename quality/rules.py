@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +47,9 @@ REASON_CODES: tuple[str, ...] = (
     "coordinates_zero",
     "out_of_jurisdiction",
     "date_unparseable",
+    "date_placeholder",
     "date_future",
+    "offense_code_missing",
     "offense_code_unknown",
     "duplicate_record",
     "geometry_invalid",
@@ -480,7 +482,9 @@ def _with_duplicates_sql(rules: SourceRules, codes: str) -> str:
     if not rules.dedupe_on:
         return codes
     keys = ", ".join(_text(c) for c in rules.dedupe_on)
-    present = " AND ".join(f"NOT {_blank(c)}" for c in rules.dedupe_on)
+    # A row whose key is entirely blank is never a copy (that is ``missing_key``); a content key
+    # of many columns may have some blank ones.
+    present = "NOT (" + " AND ".join(_blank(c) for c in rules.dedupe_on) + ")"
     rank = (
         f"row_number() OVER (PARTITION BY len({codes}) = 0, {keys} "
         f"ORDER BY {_raw(ROW_NUMBER_COLUMN)})"
@@ -489,11 +493,6 @@ def _with_duplicates_sql(rules: SourceRules, codes: str) -> str:
         f"CASE WHEN len({codes}) = 0 AND {present} AND {rank} > 1 "
         f"THEN [{sql_literal(DUPLICATE_RECORD)}] ELSE {codes} END"
     )
-
-
-def _columns_of(con: duckdb.DuckDBPyConnection, parquet: Path) -> list[str]:
-    rel = con.execute(f"SELECT * FROM read_parquet({sql_literal(str(parquet))}) LIMIT 0")
-    return [c[0] for c in rel.description]
 
 
 def _check_columns(source: str, present: list[str], needed: tuple[str, ...]) -> None:
@@ -526,6 +525,9 @@ def split_quarantine(
     *,
     quarantine_path: Path,
     clean_path: Path | None = None,
+    relation_sql: str | None = None,
+    clean_select: Callable[[str], str] | None = None,
+    derived_prefix: str | None = None,
 ) -> SplitResult:
     """Judge every raw row, write rejected rows to ``quarantine_path``, return the counts.
 
@@ -533,9 +535,16 @@ def split_quarantine(
     ``_reason``, ordered by ``_row_number``; it is written even when empty so readers always
     find a file with the right schema. ``clean_path``, if given, receives the accepted rows with
     the raw columns only. Both are written to a temp file and renamed into place.
+
+    ``relation_sql`` replaces the plain read of ``raw_parquet`` with a query over it that adds
+    derived columns for the rules to read (their names start with ``derived_prefix`` and are left
+    out of the quarantine file); ``clean_select`` maps the accepted rows' table name to the query
+    written to ``clean_path``.
     """
     raw_parquet, quarantine_path = Path(raw_parquet), Path(quarantine_path)
-    _check_columns(rules.source, _columns_of(con, raw_parquet), (*rules.columns, ROW_NUMBER_COLUMN))
+    source_sql = relation_sql or f"SELECT * FROM read_parquet({sql_literal(str(raw_parquet))})"
+    present = [c[0] for c in con.execute(f"SELECT * FROM ({source_sql}) LIMIT 0").description]
+    _check_columns(rules.source, present, (*rules.columns, ROW_NUMBER_COLUMN))
     raw_rows = count_parquet_rows(con, raw_parquet)
     codes = reason_codes_sql(rules)
     table = quote_ident(f"__quality_split_{uuid.uuid4().hex}")
@@ -549,24 +558,35 @@ def split_quarantine(
         con.execute(
             f"CREATE TEMP TABLE {table} AS "
             f"WITH judged AS (SELECT *, {codes} AS __codes "
-            f"FROM read_parquet({sql_literal(str(raw_parquet))}) AS {RAW_ALIAS}), "
+            f"FROM ({source_sql}) AS {RAW_ALIAS}), "
             f"final AS (SELECT * EXCLUDE (__codes), "
             f"{_with_duplicates_sql(rules, '__codes')} AS {codes_col} FROM judged AS {RAW_ALIAS}) "
             f"SELECT *, {codes_col}[1] AS {reason_col} FROM final"
         )
+        kept = "*"
+        if derived_prefix:
+            kept = f"COLUMNS(c -> NOT starts_with(c, {sql_literal(derived_prefix)}))"
         _copy_to_parquet(
             con,
-            f"SELECT * FROM {table} WHERE {reason_col} IS NOT NULL ORDER BY {order}",
+            f"SELECT {kept} FROM {table} WHERE {reason_col} IS NOT NULL ORDER BY {order}",
             quarantine_path,
         )
         if clean_path is not None:
             clean_path = Path(clean_path)
-            _copy_to_parquet(
-                con,
-                f"SELECT * EXCLUDE ({codes_col}, {reason_col}) FROM {table} "
-                f"WHERE {reason_col} IS NULL ORDER BY {order}",
-                clean_path,
+            accepted = quote_ident(f"__quality_accepted_{uuid.uuid4().hex}")
+            con.execute(
+                f"CREATE TEMP VIEW {accepted} AS SELECT * EXCLUDE ({codes_col}, {reason_col}) "
+                f"FROM {table} WHERE {reason_col} IS NULL"
             )
+            try:
+                query = (
+                    clean_select(accepted)
+                    if clean_select
+                    else f"SELECT * FROM {accepted} ORDER BY {order}"
+                )
+                _copy_to_parquet(con, query, clean_path)
+            finally:
+                con.execute(f"DROP VIEW IF EXISTS {accepted}")
         by_reason = dict(
             con.execute(
                 f"SELECT coalesce({reason_col}, ''), count(*) FROM {table} GROUP BY ALL"
