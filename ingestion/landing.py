@@ -70,6 +70,23 @@ def land_csv(
     return _write_landing(frame, source_file, Path(dest), load_id, ingested_at)
 
 
+def land_frame(
+    frame: pl.DataFrame,
+    source_name: str,
+    dest: Path,
+    *,
+    load_id: str,
+    ingested_at: datetime | None = None,
+) -> LandingResult:
+    """Land rows already in memory (an API's pages), every column as a string.
+
+    ``source_name`` stands in for the file name in ``_source_file`` (e.g. the API window).
+    """
+    _check_columns(Path(source_name), frame.columns)
+    frame = frame.select(pl.all().cast(pl.String))
+    return _write_landing(frame, Path(source_name), Path(dest), load_id, ingested_at)
+
+
 def land_geojson(
     source_file: Path,
     dest: Path,

@@ -13,7 +13,14 @@ from pathlib import Path
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, DataPaths, export_environment
 
 
-def configure(data_dir: str | None, incidents: int | None, seed: int | None) -> DataPaths:
+def configure(
+    data_dir: str | None, incidents: int | None, seed: int | None, config: str | None = None
+) -> DataPaths:
+    if config:
+        path = Path(config).resolve()
+        if not path.is_file():
+            raise SystemExit(f"crimemap: jurisdiction config not found: {config}")
+        os.environ["CRIMEMAP_CONFIG"] = str(path)
     if data_dir:
         os.environ["CRIMEMAP_DATA_DIR"] = str(Path(data_dir).resolve())
     if incidents is not None:
@@ -35,21 +42,55 @@ def prepare_dagster_home(paths: DataPaths) -> None:
     os.environ["DAGSTER_HOME"] = str(home)
 
 
+def month_range(text: str | None, partition_keys: list[str]) -> tuple[str, str]:
+    """Partition keys of ``--months 2025-01:2025-03`` (either end optional), within the range."""
+    if not partition_keys:
+        raise SystemExit("crimemap: the police sources have no monthly partitions yet")
+    first, last = partition_keys[0], partition_keys[-1]
+    if not text:
+        return first, last
+    start, _, end = text.partition(":")
+    wanted = (f"{start}-01" if start else first, f"{end or start}-01" if (end or start) else last)
+    for key in wanted:
+        if key not in partition_keys:
+            raise SystemExit(
+                f"crimemap: month {key[:7]} is outside the police partitions "
+                f"{first[:7]}..{last[:7]}"
+            )
+    return wanted
+
+
 def command_run(args: argparse.Namespace) -> int:
-    paths = configure(args.data_dir, args.incidents, args.seed)
+    paths = configure(args.data_dir, args.incidents, args.seed, args.config)
     started = time.perf_counter()
     print(f"crimemap: data directory {paths.root}", flush=True)
     print("crimemap: loading definitions (dbt manifest, assets, checks)...", flush=True)
 
     from dagster import DagsterInstance
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
 
+    from orchestration.config import current_config
     from orchestration.definitions import defs
+    from orchestration.defs.police.assets import police_partitions
 
+    config = current_config()
+    first, last = month_range(args.months, police_partitions(config).get_partition_keys())
+    print(
+        f"crimemap: {config.name}: {len(config.police)} police source(s), months "
+        f"{first[:7]}..{last[:7]}",
+        flush=True,
+    )
     job = defs.resolve_implicit_global_asset_job_def()
     run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
+    # One run: the monthly police assets take the whole range in one step (single-run
+    # backfill), everything downstream runs once over all months.
+    tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            instance=instance, run_config=run_config, raise_on_error=False
+            instance=instance, run_config=run_config, raise_on_error=False, tags=tags
         )
     elapsed = time.perf_counter() - started
     if not result.success:
@@ -75,7 +116,7 @@ def print_outputs(paths: DataPaths, elapsed: float) -> None:
 
 
 def command_ui(args: argparse.Namespace) -> int:
-    configure(args.data_dir, args.incidents, args.seed)
+    configure(args.data_dir, args.incidents, args.seed, args.config)
     dagster = Path(sys.executable).with_name("dagster")
     cmd = [
         str(dagster),
@@ -110,9 +151,19 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--incidents", type=int, help="sample city: number of police incidents")
         p.add_argument("--seed", type=int, help="sample city: random seed")
+        p.add_argument(
+            "--config",
+            help="jurisdiction YAML (default: $CRIMEMAP_CONFIG or the sample city, "
+            "config/jurisdictions/sample_city.yml)",
+        )
 
     run = sub.add_parser("run", help="materialize every asset in-process and publish a release")
     common(run)
+    run.add_argument(
+        "--months",
+        help="police months to (re)load, e.g. 2025-03 or 2025-01:2025-06 (default: all); "
+        "the marts are rebuilt from every month landed so far",
+    )
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     run.set_defaults(func=command_run)
 

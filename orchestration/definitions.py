@@ -1,27 +1,41 @@
-"""The one Dagster ``Definitions`` of crimemap: sources → quality → dbt → publish."""
+"""The one Dagster ``Definitions`` of crimemap: sources → quality → dbt → publish.
 
-from __future__ import annotations
+Built from the jurisdiction YAML (``CRIMEMAP_CONFIG``, default the sample city): each police
+source it lists becomes its own monthly-partitioned assets and checks.
+"""
 
 from dagster import Definitions
 from dagster_dbt import DbtCliResource
 
-from orchestration.defs.jurisdiction import Jurisdiction
+from orchestration.config import current_config
+from orchestration.defs.jurisdiction import jurisdiction_resource
+from orchestration.defs.police.assets import police_assets
+from orchestration.defs.police.checks import police_checks
+from orchestration.defs.police.resources import feed_resource_key, police_feed
 from orchestration.defs.publish.assets import published_release
 from orchestration.defs.quality.assets import QUARANTINE_ASSETS
 from orchestration.defs.quality.checks import QUALITY_CHECKS
 from orchestration.defs.sources.assets import RAW_ASSETS
-from orchestration.defs.sources.resources import source_files_from_env
+from orchestration.defs.sources.resources import source_files
 from orchestration.defs.transform.assets import crimemap_dbt_models, dbt_project
 from orchestration.settings import export_environment
 
-export_environment()
+paths = export_environment()
+config = current_config()
 
 defs = Definitions(
-    assets=[*RAW_ASSETS, *QUARANTINE_ASSETS, crimemap_dbt_models, published_release],
-    asset_checks=QUALITY_CHECKS,
+    assets=[
+        *police_assets(config),
+        *RAW_ASSETS,
+        *QUARANTINE_ASSETS,
+        crimemap_dbt_models,
+        published_release,
+    ],
+    asset_checks=[*police_checks(config), *QUALITY_CHECKS],
     resources={
-        "source_files": source_files_from_env(),
-        "jurisdiction": Jurisdiction(),
+        "source_files": source_files(config),
+        "jurisdiction": jurisdiction_resource(config),
         "dbt": DbtCliResource(project_dir=dbt_project),
+        **{feed_resource_key(s.name): police_feed(s, config, paths.sources) for s in config.police},
     },
 )

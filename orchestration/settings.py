@@ -62,6 +62,25 @@ class DataPaths:
     def extension_dir(self) -> Path:
         return self.root / ".duckdb_extensions"
 
+    @property
+    def conformed(self) -> Path:
+        return self.root / "conformed"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    def raw_police(self, source: str) -> Path:
+        """Monthly partitions of one police source as landed: ``month=YYYY-MM/part.parquet``."""
+        return self.raw / "police" / source
+
+    def quarantine_police(self, source: str) -> Path:
+        return self.quarantine / "police" / source
+
+    def conformed_police(self, source: str) -> Path:
+        """Accepted rows of one police source, one row per offense, partitioned like raw."""
+        return self.conformed / "police" / source
+
     def raw_file(self, source: str) -> Path:
         return self.raw / source / f"{source}.parquet"
 

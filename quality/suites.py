@@ -23,6 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
+from ingestion.police.layout import PoliceLayout
 from quality.layouts import AREA_COLUMNS, LINEAGE_COLUMNS, SEATTLE_SPD_COLUMNS, BBox
 
 if TYPE_CHECKING:
@@ -459,3 +460,68 @@ def write_data_docs_index(data_docs_dir: Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def police_raw_suite(
+    layout: PoliceLayout,
+    *,
+    source: str,
+    bbox: BBox | None = None,
+    min_rows: int = 1,
+    include_lineage: bool = True,
+) -> SuiteSpec:
+    """A police landing in any layout: its exact published columns, ids, and mostly-sane points."""
+    columns = (*layout.columns, *(LINEAGE_COLUMNS if include_lineage else ()))
+    keys = tuple(k for k in (layout.record_id, layout.report_number) if k)
+    expectations: list[ExpectationSpec] = []
+    if layout.columns:
+        expectations += _shape(columns, min_rows, None)
+    else:
+        expectations.append(
+            _expect("ExpectTableRowCountToBeBetween", "ERROR", min_value=min_rows, max_value=None)
+        )
+    expectations += [_expect("ExpectColumnValuesToNotBeNull", "WARN", column=k) for k in keys]
+    expectations += [
+        _expect("ExpectColumnValuesToNotBeNull", "WARN", column=c, mostly=0.95)
+        for c in (layout.offense_codes[0], layout.occurred.column)
+    ]
+    numeric: tuple[str, ...] = ()
+    first = layout.location[0]
+    if bbox is not None and first.kind == "lonlat":
+        lon, lat = first.columns
+        numeric = (lon, lat)
+        expectations += [
+            _expect(
+                "ExpectColumnValuesToBeBetween",
+                "WARN",
+                column=lon,
+                min_value=bbox.min_lon,
+                max_value=bbox.max_lon,
+                mostly=0.9,
+            ),
+            _expect(
+                "ExpectColumnValuesToBeBetween",
+                "WARN",
+                column=lat,
+                min_value=bbox.min_lat,
+                max_value=bbox.max_lat,
+                mostly=0.9,
+            ),
+        ]
+    return SuiteSpec(
+        name=f"police_{source}_raw",
+        expectations=tuple(expectations),
+        numeric_columns=numeric,
+        blank_as_null_columns=keys,
+    )
+
+
+def read_partitions(directory: Path) -> pd.DataFrame:
+    """Every ``month=*/part.parquet`` under ``directory`` as one frame (no partition column)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = sorted(Path(directory).glob("month=*/*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"no landed partitions under {directory}")
+    return pa.concat_tables([pq.read_table(f) for f in files]).to_pandas()

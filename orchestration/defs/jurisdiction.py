@@ -2,6 +2,7 @@
 
 from dagster import ConfigurableResource
 
+from ingestion.jurisdiction import JurisdictionConfig
 from ingestion.sample_city import SAMPLE_CITY_CRS, SAMPLE_CITY_TIMEZONE
 
 
@@ -12,3 +13,12 @@ class Jurisdiction(ConfigurableResource):
     projected_crs: str = SAMPLE_CITY_CRS
     # Points this far outside the boundary still count as inside (geocoding jitter at the edge).
     boundary_tolerance_m: float = 50.0
+
+
+def jurisdiction_resource(config: JurisdictionConfig) -> Jurisdiction:
+    return Jurisdiction(
+        name=config.name,
+        timezone=config.timezone,
+        projected_crs=config.projected_crs,
+        boundary_tolerance_m=config.boundary_tolerance_m,
+    )

@@ -7,7 +7,7 @@ with
 
 incidents as (
 
-    select offense_key, geom from {{ ref('stg_seattle_spd__incidents') }}
+    select offense_key, geom from {{ ref('stg_police__offenses') }}
 
 ),
 

@@ -9,20 +9,16 @@ from collections.abc import Callable
 from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, MetadataValue, asset
 
 from orchestration.defs.jurisdiction import Jurisdiction
-from orchestration.settings import DBT_PROJECT_DIR, DataPaths, data_paths
+from orchestration.settings import DataPaths, data_paths
 from quality.rules import (
     SourceRules,
     SplitResult,
     area_rules,
     facility_rules,
     load_boundary,
-    load_known_codes,
-    police_rules_seattle_spd,
     split_quarantine,
 )
 from warehouse.duckdb_spatial import connect
-
-SEATTLE_CROSSWALK = DBT_PROJECT_DIR / "seeds" / "crosswalk_seattle_spd.csv"
 
 RulesFactory = Callable[..., SourceRules]
 
@@ -36,16 +32,6 @@ def split_metadata(result: SplitResult) -> dict[str, object]:
         "quarantined_by_reason": MetadataValue.json(result.by_reason),
         "path": MetadataValue.path(str(result.quarantine_path)),
     }
-
-
-def police_rules(con, paths: DataPaths, jurisdiction: Jurisdiction) -> SourceRules:
-    return police_rules_seattle_spd(
-        boundary_table=load_boundary(con, paths.raw_file("areas")),
-        known_codes_table=load_known_codes(con, SEATTLE_CROSSWALK),
-        projected_crs=jurisdiction.projected_crs,
-        tolerance_m=jurisdiction.boundary_tolerance_m,
-        timezone=jurisdiction.timezone,
-    )
 
 
 def facilities_rules(con, paths: DataPaths, jurisdiction: Jurisdiction) -> SourceRules:
@@ -89,13 +75,6 @@ def quarantine_asset(
 
 
 QUARANTINE_ASSETS = [
-    quarantine_asset(
-        "police_incidents",
-        "Police rows rejected by the row rules (coordinates, jurisdiction, dates, codes, "
-        "duplicates), with all raw columns and reason codes.",
-        police_rules,
-        ["areas"],
-    ),
     quarantine_asset(
         "areas",
         "Boundary rows with a missing id or a geometry that does not parse or repair.",

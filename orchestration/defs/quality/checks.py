@@ -11,50 +11,16 @@ from dagster import (
 
 from orchestration.settings import DataPaths, data_paths
 from quality.layouts import BBox
-from quality.reconcile import count_parquet_rows, reconcile
 from quality.rules import load_boundary
 from quality.suites import (
     SuiteOutcome,
     SuiteSpec,
     areas_raw_suite,
-    police_incidents_raw_suite,
     read_frame,
     run_suite,
     write_data_docs_index,
 )
 from warehouse.duckdb_spatial import connect
-
-
-@asset_check(
-    asset=AssetKey(["marts", "fct_incidents"]),
-    additional_deps=[
-        AssetKey(["raw", "police_incidents"]),
-        AssetKey(["quarantine", "police_incidents"]),
-    ],
-    description="raw rows = canonical rows + quarantined rows: nothing is silently dropped.",
-    blocking=True,
-)
-def police_incidents_reconcile(context: AssetCheckExecutionContext) -> AssetCheckResult:
-    paths = data_paths()
-    with connect(paths.warehouse, read_only=True) as con:
-        result = reconcile(
-            "police_incidents",
-            raw_rows=count_parquet_rows(con, paths.raw_file("police_incidents")),
-            staged_rows=con.execute("SELECT count(*) FROM fct_incidents").fetchone()[0],
-            quarantined_rows=count_parquet_rows(con, paths.quarantine_file("police_incidents")),
-        )
-    return AssetCheckResult(
-        passed=result.ok,
-        severity=AssetCheckSeverity.ERROR,
-        description=result.message,
-        metadata={
-            "raw_rows": result.raw_rows,
-            "canonical_rows": result.staged_rows,
-            "quarantined_rows": result.quarantined_rows,
-            "difference": result.difference,
-            "report": MetadataValue.text(result.message),
-        },
-    )
 
 
 def raw_areas_bbox(paths: DataPaths) -> BBox:
@@ -98,19 +64,6 @@ def validate_raw(source: str, spec: SuiteSpec, paths: DataPaths) -> AssetCheckRe
 
 
 @asset_check(
-    asset=AssetKey(["raw", "police_incidents"]),
-    additional_deps=[AssetKey(["raw", "areas"])],
-    description="Great Expectations suite police_incidents_raw: schema, keys, codes, dates, "
-    "coordinates inside the jurisdiction's extent.",
-    blocking=True,
-)
-def police_incidents_raw_suite_check(context: AssetCheckExecutionContext) -> AssetCheckResult:
-    paths = data_paths()
-    spec = police_incidents_raw_suite(bbox=raw_areas_bbox(paths))
-    return validate_raw("police_incidents", spec, paths)
-
-
-@asset_check(
     asset=AssetKey(["raw", "areas"]),
     description="Great Expectations suite areas_raw: schema, GEOID unique and well formed.",
     blocking=True,
@@ -120,8 +73,4 @@ def areas_raw_suite_check(context: AssetCheckExecutionContext) -> AssetCheckResu
     return validate_raw("areas", areas_raw_suite(), paths)
 
 
-QUALITY_CHECKS = [
-    police_incidents_reconcile,
-    police_incidents_raw_suite_check,
-    areas_raw_suite_check,
-]
+QUALITY_CHECKS = [areas_raw_suite_check]

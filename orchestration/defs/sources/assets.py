@@ -40,12 +40,6 @@ def raw_asset(name: str, description: str, pick: str, lander: Lander) -> AssetsD
     return _raw
 
 
-raw_police_incidents = raw_asset(
-    "police_incidents",
-    "Police incident reports in the publisher's own layout (one row per offense).",
-    "police_incidents",
-    land_csv,
-)
 raw_areas = raw_asset(
     "areas", "Area boundaries (census tracts) as published.", "areas", land_geojson
 )
@@ -62,4 +56,4 @@ raw_facilities = raw_asset(
     land_csv,
 )
 
-RAW_ASSETS = [raw_police_incidents, raw_areas, raw_area_indicators, raw_facilities]
+RAW_ASSETS = [raw_areas, raw_area_indicators, raw_facilities]

@@ -15,14 +15,12 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
+from ingestion.jurisdiction import JurisdictionConfig
 from ingestion.sample_city import SampleCityConfig, SampleCityFiles, generate_sample_city
 
 
 class SourceFiles(ConfigurableResource, ABC):
     """Hands out the published files of every source family for one jurisdiction."""
-
-    @abstractmethod
-    def police_incidents(self, sources_dir: Path) -> Path: ...
 
     @abstractmethod
     def areas(self, sources_dir: Path) -> Path: ...
@@ -49,9 +47,6 @@ class SampleCitySource(SourceFiles):
     def files(self, sources_dir: Path) -> SampleCityFiles:
         return ensure_sample_city(sources_dir / "sample", self.config())
 
-    def police_incidents(self, sources_dir: Path) -> Path:
-        return self.files(sources_dir).police_csv
-
     def areas(self, sources_dir: Path) -> Path:
         return self.files(sources_dir).areas_geojson
 
@@ -65,7 +60,6 @@ class SampleCitySource(SourceFiles):
 class FileSource(SourceFiles):
     """A jurisdiction's own downloads: paths to the files as exported by the portals."""
 
-    police_incidents_path: str
     areas_path: str
     area_indicators_path: str
     facilities_path: str
@@ -76,9 +70,6 @@ class FileSource(SourceFiles):
         if not resolved.is_file():
             raise FileNotFoundError(f"{what} source file not found: {resolved}")
         return resolved
-
-    def police_incidents(self, sources_dir: Path) -> Path:
-        return self._existing(self.police_incidents_path, "police incidents")
 
     def areas(self, sources_dir: Path) -> Path:
         return self._existing(self.areas_path, "areas")
@@ -128,24 +119,22 @@ def sample_city_files(directory: Path) -> SampleCityFiles:
     )
 
 
-def source_files_from_env() -> SourceFiles:
-    """``CRIMEMAP_SOURCE_MODE`` selects the implementation; sample is the default."""
-    mode = os.environ.get("CRIMEMAP_SOURCE_MODE", "sample")
-    if mode == "sample":
+def source_files(config: JurisdictionConfig) -> SourceFiles:
+    """Boundaries, indicators and facilities of a jurisdiction, by the mode its YAML gives."""
+    modes = {config.boundaries.mode, config.indicators.mode, config.facilities.mode}
+    if modes == {"sample"}:
         return SampleCitySource(
-            seed=int(os.environ.get("CRIMEMAP_SAMPLE_SEED", SampleCityConfig.seed)),
-            n_incidents=int(
-                os.environ.get("CRIMEMAP_SAMPLE_INCIDENTS", SampleCityConfig.n_incidents)
-            ),
-            defect_rate=float(
-                os.environ.get("CRIMEMAP_SAMPLE_DEFECT_RATE", SampleCityConfig.defect_rate)
-            ),
+            seed=config.sample.seed,
+            n_incidents=config.sample.incidents,
+            defect_rate=config.sample.defect_rate,
         )
-    if mode == "file":
+    if modes == {"file"}:
         return FileSource(
-            police_incidents_path=os.environ["CRIMEMAP_POLICE_FILE"],
-            areas_path=os.environ["CRIMEMAP_AREAS_FILE"],
-            area_indicators_path=os.environ["CRIMEMAP_INDICATORS_FILE"],
-            facilities_path=os.environ["CRIMEMAP_FACILITIES_FILE"],
+            areas_path=str(config.boundaries.path),
+            area_indicators_path=str(config.indicators.path),
+            facilities_path=str(config.facilities.path),
         )
-    raise ValueError(f"CRIMEMAP_SOURCE_MODE must be 'sample' or 'file', not {mode!r}")
+    raise ValueError(
+        f"{config.path.name}: boundaries, indicators and facilities must all be 'sample' or all "
+        f"'file' (got {sorted(modes)})"
+    )

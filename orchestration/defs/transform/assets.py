@@ -3,7 +3,7 @@
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey
+from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -12,7 +12,11 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.config import current_config
+from orchestration.defs.police.assets import conformed_key
 from orchestration.settings import DBT_PROJECT_DIR, data_paths, export_environment
+
+POLICE_SOURCE_KEY = AssetKey(["conformed", "police"])
 
 # dbt's profile reads the data directory from the environment, also when parsing.
 export_environment()
@@ -46,6 +50,18 @@ class CrimemapDbtTranslator(DagsterDbtTranslator):
         if resource_type == "seed":
             return AssetKey(["seeds", dbt_resource_props["name"]])
         return super().get_asset_key(dbt_resource_props)
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: Any
+    ) -> AssetSpec:
+        # The police source is one glob over every configured source's conformed files; in the
+        # asset graph the staging model depends on each source's own asset instead.
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if not any(dep.asset_key == POLICE_SOURCE_KEY for dep in spec.deps):
+            return spec
+        deps = [d for d in spec.deps if d.asset_key != POLICE_SOURCE_KEY]
+        deps += [AssetDep(conformed_key(s.name)) for s in current_config().police]
+        return spec.replace_attributes(deps=deps)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":

@@ -1,11 +1,12 @@
--- One row per offense: the conformed incident model (DESIGN.md section 3).
--- Offense codes are classified through the publisher's crosswalk seed; a code missing from it
--- stays in the fact with category 'unmapped' (never dropped) and is treated as sensitive.
+-- One row per offense: the conformed incident model (DESIGN.md section 3), all police sources.
+-- Codes are classified through the source's crosswalk; a code missing from it stays in the fact
+-- with category 'unmapped' (never dropped, listed in offense_codes_unmapped) and is treated as
+-- sensitive. A source's own domestic flag (Chicago's "Domestic") adds to the crosswalk's.
 with
 
-incidents as (
+offenses as (
 
-    select * from {{ ref('stg_seattle_spd__incidents') }}
+    select * from {{ ref('stg_police__offenses') }}
 
 ),
 
@@ -15,56 +16,80 @@ assignment as (
 
 ),
 
-crosswalk as (
+crosswalks as (
 
-    select * from {{ ref('crosswalk_seattle_spd') }}
+    select * from {{ ref('int_offense_crosswalks') }}
+
+),
+
+classified as (
+
+    select
+        offenses.*,
+        crosswalks.nibrs_code,
+        crosswalks.nibrs_group,
+        crosswalks.crime_against,
+        crosswalks.category                                             as crosswalk_category,
+        crosswalks.is_sensitive                                         as crosswalk_sensitive,
+        coalesce(crosswalks.mental_health_related, false)
+            or coalesce(offenses.source_mental_health_related, false)   as mental_health_related,
+        coalesce(crosswalks.domestic_violence, false)
+            or coalesce(offenses.source_domestic_violence, false)       as domestic_violence,
+        coalesce(crosswalks.juvenile_involved, false)
+            or coalesce(offenses.source_juvenile_involved, false)       as juvenile_involved,
+        coalesce(crosswalks.substance_related, false)
+            or coalesce(offenses.source_substance_related, false)       as substance_related
+    from offenses
+    left join crosswalks
+        on offenses.crosswalk = crosswalks.crosswalk
+        and offenses.offense_code = crosswalks.offense_code
 
 ),
 
 final as (
 
     select
-        incidents.offense_key,
-        incidents.incident_key,
-        cast(incidents.offense_seq as integer)                          as offense_seq,
-        incidents.source,
-        incidents.agency,
-        incidents.report_number,
-        incidents.raw_offense_code                                      as offense_code_raw,
-        incidents.offense_desc                                          as offense_desc_raw,
-        crosswalk.nibrs_code,
-        crosswalk.nibrs_group,
-        crosswalk.crime_against,
-        coalesce(crosswalk.category, 'unmapped')                        as category,
-        coalesce(crosswalk.is_sensitive, true)                          as is_sensitive,
-        coalesce(crosswalk.mental_health_related, false)                as mental_health_related,
-        coalesce(crosswalk.domestic_violence, false)                    as domestic_violence,
-        coalesce(crosswalk.juvenile_involved, false)                    as juvenile_involved,
-        coalesce(crosswalk.substance_related, false)                    as substance_related,
-        incidents.occurred_at,
-        incidents.reported_at,
+        classified.offense_key,
+        classified.incident_key,
+        classified.offense_seq,
+        classified.source,
+        classified.agency,
+        classified.report_number,
+        classified.offense_code_raw,
+        classified.offense_code,
+        classified.offense_desc_raw,
+        classified.nibrs_code,
+        classified.nibrs_group,
+        classified.crime_against,
+        coalesce(classified.crosswalk_category, 'unmapped')             as category,
+        coalesce(classified.crosswalk_sensitive, true)
+            or classified.domestic_violence                             as is_sensitive,
+        classified.mental_health_related,
+        classified.domestic_violence,
+        classified.juvenile_involved,
+        classified.substance_related,
+        classified.occurred_at,
+        classified.reported_at,
         cast(
-            date_trunc('month', timezone('{{ var("timezone") }}', incidents.occurred_at))
+            date_trunc('month', timezone('{{ var("timezone") }}', classified.occurred_at))
             as date
         )                                                               as occurred_month,
-        case when incidents.geom is null then 'none' else 'exact' end   as location_precision,
-        incidents.block_address,
-        incidents.geom,
+        case when classified.geom is null then 'none' else 'exact' end  as location_precision,
+        classified.block_address,
+        classified.geom,
         assignment.area_id,
         assignment.assignment_method,
-        incidents.raw_offense_start_datetime,
-        incidents.raw_report_datetime,
-        incidents.raw_longitude,
-        incidents.raw_latitude,
-        incidents._source_file,
-        incidents._row_number,
-        incidents._ingested_at,
-        incidents._load_id
-    from incidents
+        classified.occurred_raw,
+        classified.reported_raw,
+        classified.location_raw,
+        classified.raw_record,
+        classified._source_file,
+        classified._row_number,
+        classified._ingested_at,
+        classified._load_id
+    from classified
     left join assignment
-        on incidents.offense_key = assignment.offense_key
-    left join crosswalk
-        on incidents.offense_code = crosswalk.offense_code
+        on classified.offense_key = assignment.offense_key
 
 )
 

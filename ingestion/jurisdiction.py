@@ -1,0 +1,225 @@
+"""A jurisdiction's configuration: one YAML file names its sources, modes and settings.
+
+``config/jurisdictions/sample_city.yml`` is the default (the embedded sample city). A city runs
+its own exports with ``crimemap run --config FILE``; paths in the file are relative to it.
+Errors name the file and the key, so a typo never surfaces as a stack trace deep in a run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ingestion.police.layout import (
+    LAYOUTS_DIR,
+    LayoutError,
+    PoliceLayout,
+    builtin_layout,
+    parse_layout,
+)
+
+MODES = ("sample", "file", "live")
+SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "jurisdictions" / "sample_city.yml"
+
+
+class ConfigError(ValueError):
+    """A jurisdiction file that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    seed: int = 20240601
+    incidents: int = 120_000
+    defect_rate: float = 0.02
+
+
+@dataclass(frozen=True)
+class PoliceSource:
+    name: str
+    layout: PoliceLayout
+    mode: str
+    start_month: date
+    path: Path | None = None  # file mode: the export as downloaded
+    crosswalk_csv: Path | None = None  # a city's own crosswalk (layouts with no built-in seed)
+    live: Mapping[str, Any] = field(default_factory=dict)  # overrides of the layout's live spec
+
+
+@dataclass(frozen=True)
+class FileSourceConfig:
+    mode: str
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class JurisdictionConfig:
+    name: str
+    timezone: str
+    projected_crs: str
+    path: Path
+    police: tuple[PoliceSource, ...]
+    boundaries: FileSourceConfig
+    indicators: FileSourceConfig
+    facilities: FileSourceConfig
+    boundary_tolerance_m: float = 50.0
+    sample: SampleSettings = SampleSettings()
+
+    @property
+    def police_start_month(self) -> date:
+        return min(s.start_month for s in self.police)
+
+    def police_source(self, name: str) -> PoliceSource:
+        for source in self.police:
+            if source.name == name:
+                return source
+        raise KeyError(f"{self.path.name}: no police source {name!r}")
+
+
+def _where(path: Path, key: str) -> str:
+    return f"{path.name}: {key}"
+
+
+def _month(value: Any, where: str) -> date:
+    text = str(value)
+    match = re.fullmatch(r"(\d{4})-(\d{2})(?:-01)?", text)
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise ConfigError(f"{where}: expected a month like 2024-07, got {value!r}")
+    return date(int(match.group(1)), int(match.group(2)), 1)
+
+
+def _mode(mapping: Mapping[str, Any], where: str) -> str:
+    mode = mapping.get("mode", "sample")
+    if mode not in MODES:
+        raise ConfigError(f"{where}.mode: must be one of {', '.join(MODES)}, not {mode!r}")
+    return mode
+
+
+def _existing_file(base: Path, value: Any, where: str) -> Path:
+    if not value:
+        raise ConfigError(f"{where}: file mode needs a 'path'")
+    path = (base / str(value)).resolve() if not Path(str(value)).is_absolute() else Path(value)
+    if not path.is_file():
+        raise ConfigError(f"{where}: file not found: {value}")
+    return path
+
+
+def _merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _police_layout(entry: Mapping[str, Any], name: str, where: str) -> PoliceLayout:
+    spec = entry.get("layout")
+    overrides = entry.get("overrides") or {}
+    try:
+        if isinstance(spec, str):
+            if not overrides:
+                return builtin_layout(spec)
+            base = yaml.safe_load(builtin_layout_path(spec).read_text(encoding="utf-8"))
+            return parse_layout(_merge(base, overrides), name=spec, where=f"{where}.overrides")
+        if isinstance(spec, Mapping):
+            return parse_layout(spec, name=name, where=f"{where}.layout", crosswalk=name)
+    except LayoutError as exc:
+        raise ConfigError(str(exc)) from exc
+    raise ConfigError(
+        f"{where}.layout: give a built-in layout name or a column mapping, got {spec!r}"
+    )
+
+
+def builtin_layout_path(name: str) -> Path:
+    builtin_layout(name)  # raises a clear error for an unknown name
+    return LAYOUTS_DIR / f"{name}.yml"
+
+
+def _police_source(entry: Any, index: int, base: Path, path: Path) -> PoliceSource:
+    where = _where(path, f"police[{index}]")
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{where}: expected a mapping")
+    name = entry.get("name")
+    if not isinstance(name, str) or not SOURCE_NAME.match(name):
+        raise ConfigError(
+            f"{where}.name: a lower-case identifier (letters, digits, _) is required, got {name!r}"
+        )
+    layout = _police_layout(entry, name, where)
+    mode = _mode(entry, where)
+    crosswalk_csv = None
+    if entry.get("crosswalk_csv"):
+        crosswalk_csv = _existing_file(base, entry["crosswalk_csv"], f"{where}.crosswalk_csv")
+    elif isinstance(entry.get("layout"), Mapping) and not entry["layout"].get("crosswalk"):
+        raise ConfigError(f"{where}: a custom layout needs a 'crosswalk_csv' (local code -> NIBRS)")
+    if mode == "live" and layout.live is None and not entry.get("live"):
+        raise ConfigError(f"{where}: live mode needs a 'live' section (socrata or arcgis)")
+    return PoliceSource(
+        name=name,
+        layout=layout,
+        mode=mode,
+        start_month=_month(entry.get("start_month", "2024-07"), f"{where}.start_month"),
+        path=_existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None,
+        crosswalk_csv=crosswalk_csv,
+        live=dict(entry.get("live") or {}),
+    )
+
+
+def _file_source(doc: Mapping[str, Any], key: str, base: Path, path: Path) -> FileSourceConfig:
+    entry = doc.get(key) or {"mode": "sample"}
+    where = _where(path, key)
+    mode = _mode(entry, where)
+    if mode == "live":
+        raise ConfigError(f"{where}.mode: live mode is not available for {key} yet; use file")
+    return FileSourceConfig(
+        mode=mode,
+        path=_existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None,
+    )
+
+
+def load_jurisdiction(path: Path | str = DEFAULT_CONFIG) -> JurisdictionConfig:
+    """Read and check a jurisdiction YAML."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise ConfigError(f"jurisdiction config not found: {path}")
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path.name}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"{path.name}: expected a mapping at the top level")
+    base = path.parent
+    police_entries = doc.get("police")
+    if not isinstance(police_entries, list) or not police_entries:
+        raise ConfigError(f"{path.name}: 'police' must list at least one police source")
+    police = tuple(_police_source(e, i, base, path) for i, e in enumerate(police_entries))
+    names = [s.name for s in police]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path.name}: police source names must be unique, got {names}")
+    sample = doc.get("sample") or {}
+    for key in ("name", "timezone", "projected_crs"):
+        if not isinstance(doc.get(key), str) or not doc[key]:
+            raise ConfigError(f"{path.name}: missing required key {key!r}")
+    return JurisdictionConfig(
+        name=doc["name"],
+        timezone=doc["timezone"],
+        projected_crs=doc["projected_crs"],
+        path=path,
+        police=police,
+        boundaries=_file_source(doc, "boundaries", base, path),
+        indicators=_file_source(doc, "indicators", base, path),
+        facilities=_file_source(doc, "facilities", base, path),
+        boundary_tolerance_m=float(doc.get("boundary_tolerance_m", 50.0)),
+        sample=SampleSettings(
+            seed=int(sample.get("seed", SampleSettings.seed)),
+            incidents=int(sample.get("incidents", SampleSettings.incidents)),
+            defect_rate=float(sample.get("defect_rate", SampleSettings.defect_rate)),
+        ),
+    )
