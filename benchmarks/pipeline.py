@@ -22,8 +22,8 @@ from pathlib import Path
 # name, asset selection (Dagster selection syntax) — in pipeline order
 STAGES: list[tuple[str, str]] = [
     ("generate sample city", ""),
-    ("land raw sources + GX suites", 'key:"raw/*"'),
-    ("quarantine (row rules)", 'key:"quarantine/*"'),
+    ("land raw sources + GX suites", 'group:"sources"'),
+    ("quarantine + conform (row rules)", 'group:"quality" or key:"conformed/crosswalks"'),
     ("dbt build (staging, spatial join, marts, tests)", 'kind:"dbt"'),
     ("publish release + serving db", 'key:"published/*"'),
 ]
@@ -40,19 +40,27 @@ class StageFigures:
 def run_stage_child(selection: str, incidents: int) -> float:
     """Inside the child: materialize one selection and return its own seconds (after imports)."""
     if not selection:
-        from orchestration.defs.sources.resources import ensure_sample_city, source_files_from_env
+        from orchestration.config import current_config
+        from orchestration.defs.sources.resources import ensure_sample_city, source_files
         from orchestration.settings import export_environment
 
         paths = export_environment()
-        config = source_files_from_env().config()  # same seed/defect rate as the pipeline's
+        config = source_files(current_config()).config()  # same seed/defect rate as the pipeline
         started = time.perf_counter()
         ensure_sample_city(paths.sources / "sample", config)
         return time.perf_counter() - started
 
     from dagster import AssetSelection, DagsterInstance
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
 
+    from orchestration.config import current_config
     from orchestration.definitions import defs
+    from orchestration.defs.police.assets import police_partitions
 
+    months = police_partitions(current_config()).get_partition_keys()
     job = defs.resolve_implicit_global_asset_job_def()
     keys = AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())
     started = time.perf_counter()
@@ -60,6 +68,10 @@ def run_stage_child(selection: str, incidents: int) -> float:
         instance=DagsterInstance.ephemeral(),
         asset_selection=list(keys),
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: months[0],
+            ASSET_PARTITION_RANGE_END_TAG: months[-1],
+        },
     )
     return time.perf_counter() - started
 

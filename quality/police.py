@@ -112,7 +112,7 @@ def police_rules(
         ),
         _rule(
             "offense_code_missing",
-            f"len({_c('cm_offense_codes')}) = 0",
+            f"len(list_filter({_c('cm_offense_codes')}, lambda c: c IS NOT NULL)) = 0",
             f"no offense code in {', '.join(layout.offense_codes)}",
             "cm_offense_codes",
         ),

@@ -32,8 +32,6 @@ from typing import TYPE_CHECKING
 
 from quality.layouts import (
     SEATTLE_PROJECTED_CRS,
-    SEATTLE_SPD_DATETIME_FORMAT,
-    SEATTLE_TIMEZONE,
 )
 from quality.reconcile import count_parquet_rows
 
@@ -50,7 +48,6 @@ REASON_CODES: tuple[str, ...] = (
     "date_placeholder",
     "date_future",
     "offense_code_missing",
-    "offense_code_unknown",
     "duplicate_record",
     "geometry_invalid",
 )
@@ -172,10 +169,6 @@ def _coordinates_zero(lon: str, lat: str) -> str:
     return f"({_coordinates_usable(lon, lat)} AND {_number(lon)} = 0 AND {_number(lat)} = 0)"
 
 
-def _timestamp(column: str, fmt: str) -> str:
-    return f"try_strptime({_text(column)}, {sql_literal(fmt)})"
-
-
 def _to_projected(geom_sql: str, projected_crs: str) -> str:
     # always_xy: treat EPSG:4326 input as lon/lat whatever the CRS's official axis order is.
     return (
@@ -274,54 +267,6 @@ def out_of_jurisdiction(
     )
 
 
-def date_unparseable(column: str, fmt: str = SEATTLE_SPD_DATETIME_FORMAT) -> RowRule:
-    return RowRule(
-        code="date_unparseable",
-        predicate_sql=f"({_timestamp(column, fmt)} IS NULL)",
-        description=f"{column} blank or not in format {fmt}",
-        columns=(column,),
-    )
-
-
-def date_future(
-    column: str,
-    fmt: str = SEATTLE_SPD_DATETIME_FORMAT,
-    now_sql: str = "now()",
-    *,
-    timezone: str = SEATTLE_TIMEZONE,
-) -> RowRule:
-    """The local date-time, read in ``timezone``, is after ``now_sql``.
-
-    ``now_sql`` is any TIMESTAMPTZ expression: ``now()`` (the transaction start) by default, or
-    ``_ingested_at`` to judge each row against its own load time reproducibly.
-    """
-    occurred = f"timezone({sql_literal(timezone)}, {_timestamp(column, fmt)})"
-    return RowRule(
-        code="date_future",
-        predicate_sql=f"({occurred} > ({now_sql}))",
-        description=f"{column} ({timezone}) after {now_sql}",
-        columns=(column,),
-    )
-
-
-def offense_code_unknown(
-    column: str, known_codes_table: str, *, code_column: str = "offense_code"
-) -> RowRule:
-    """The trimmed, upper-cased code is not among the table's (equally normalized) codes."""
-    known = (
-        f"SELECT upper(trim(CAST(__k.{quote_ident(code_column)} AS VARCHAR))) "
-        f"FROM {quote_ident(known_codes_table)} AS __k "
-        f"WHERE NULLIF(trim(CAST(__k.{quote_ident(code_column)} AS VARCHAR)), '') IS NOT NULL"
-    )
-    # coalesce: a blank code is unknown, and NULL must not turn NOT IN into NULL.
-    return RowRule(
-        code="offense_code_unknown",
-        predicate_sql=f"(coalesce(upper({_text(column)}), '') NOT IN ({known}))",
-        description=f"{column} not in {known_codes_table}.{code_column}",
-        columns=(column,),
-    )
-
-
 def geometry_invalid(geojson_column: str) -> RowRule:
     """Blank, unparseable GeoJSON, or not a non-empty polygonal geometry after repair."""
     geom = _geometry(geojson_column)
@@ -334,36 +279,6 @@ def geometry_invalid(geojson_column: str) -> RowRule:
 
 
 # --- rule sets per source ----------------------------------------------------------------------
-
-
-def police_rules_seattle_spd(
-    *,
-    boundary_table: str,
-    known_codes_table: str,
-    projected_crs: str = SEATTLE_PROJECTED_CRS,
-    tolerance_m: float = DEFAULT_TOLERANCE_M,
-    now_sql: str = "now()",
-    code_column: str = "offense_code",
-    source: str = "police_incidents",
-    timezone: str = SEATTLE_TIMEZONE,
-) -> SourceRules:
-    """Seattle SPD "Crime Data 2008-Present": one row per offense, keyed by ``Offense ID``."""
-    lon, lat, occurred = "Longitude", "Latitude", "Offense Start DateTime"
-    return SourceRules(
-        source=source,
-        key_columns=("Report Number", "Offense ID"),
-        rules=(
-            missing_key("Report Number", "Offense ID"),
-            coordinates_missing(lon, lat),
-            coordinates_zero(lon, lat),
-            out_of_jurisdiction(lon, lat, boundary_table, tolerance_m, projected_crs=projected_crs),
-            date_unparseable(occurred, SEATTLE_SPD_DATETIME_FORMAT),
-            date_future(occurred, SEATTLE_SPD_DATETIME_FORMAT, now_sql, timezone=timezone),
-            offense_code_unknown("Offense Code", known_codes_table, code_column=code_column),
-        ),
-        # Report Number repeats across the offenses of one report; Offense ID is per offense.
-        dedupe_on=("Offense ID",),
-    )
 
 
 def area_rules(
@@ -406,35 +321,6 @@ def facility_rules(
 
 
 # --- reference tables the rules read -----------------------------------------------------------
-
-
-def load_known_codes(
-    con: duckdb.DuckDBPyConnection,
-    crosswalk_csv: Path,
-    *,
-    table: str = "known_offense_codes",
-    code_column: str = "offense_code",
-) -> str:
-    """Load a crosswalk CSV's codes into a temp table (one normalized column ``code_column``).
-
-    Read as text: a numeric sniff would turn "09" into 9 and lose the code.
-    """
-    if not Path(crosswalk_csv).is_file():
-        raise FileNotFoundError(f"offense crosswalk not found: {crosswalk_csv}")
-    col = quote_ident(code_column)
-    header = con.execute(
-        f"SELECT * FROM read_csv({sql_literal(str(crosswalk_csv))}, all_varchar = true, "
-        "header = true) LIMIT 0"
-    ).description
-    if code_column not in {c[0] for c in header}:
-        raise ValueError(f"{crosswalk_csv} has no column {code_column!r}")
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS "
-        f"SELECT DISTINCT upper(trim({col})) AS {col} "
-        f"FROM read_csv({sql_literal(str(crosswalk_csv))}, all_varchar = true, header = true) "
-        f"WHERE NULLIF(trim({col}), '') IS NOT NULL"
-    )
-    return table
 
 
 def load_boundary(

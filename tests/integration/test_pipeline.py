@@ -25,7 +25,7 @@ def test_run_reports_where_outputs_are(pipeline_run: PipelineRun) -> None:
 
 def test_quarantine_holds_exactly_the_planted_defects(pipeline_run: PipelineRun) -> None:
     truth = pipeline_run.sample_dir / "truth_incidents.parquet"
-    quarantine = pipeline_run.data_dir / "quarantine/police_incidents/police_incidents.parquet"
+    quarantine = pipeline_run.data_dir / "quarantine/police/seattle_spd/month=*/*.parquet"
     con = duckdb.connect()
     planted = set(
         con.execute(
@@ -45,18 +45,48 @@ def test_quarantine_holds_exactly_the_planted_defects(pipeline_run: PipelineRun)
         "date_future",
         "offense_code_unknown",
     }
-    assert quarantined == planted
+    # Unknown codes are kept (category 'unmapped'), every other defect is quarantined.
+    assert quarantined == {(n, d) for n, d in planted if d != "offense_code_unknown"}
+
+
+def test_unknown_codes_are_kept_unmapped_and_listed(pipeline_run: PipelineRun) -> None:
+    truth = pipeline_run.sample_dir / "truth_incidents.parquet"
+    with connect(pipeline_run.data_dir / "warehouse.duckdb", read_only=True) as con:
+        planted = dict(
+            con.execute(
+                f"SELECT row_number, 'x' FROM read_parquet('{truth}') "
+                "WHERE defect = 'offense_code_unknown'"
+            ).fetchall()
+        )
+        kept = con.execute(
+            "SELECT _row_number, category, is_sensitive FROM fct_incidents "
+            "WHERE category = 'unmapped'"
+        ).fetchall()
+        listed = con.execute(
+            "SELECT sum(offenses) FROM offense_codes_unmapped WHERE source = 'seattle_spd'"
+        ).fetchone()[0]
+        coverage = con.execute(
+            "SELECT offenses, unmapped_offenses, offense_coverage FROM offense_mapping_coverage"
+        ).fetchall()
+    assert planted and {n for n, _, _ in kept} == set(planted)
+    assert all(sensitive for _, _, sensitive in kept)
+    assert listed == len(planted)
+    ((offenses, unmapped, share),) = coverage
+    assert unmapped == len(planted)
+    assert share == pytest.approx(1 - unmapped / offenses, abs=1e-6)
 
 
 def test_raw_rows_equal_canonical_plus_quarantined(pipeline_run: PipelineRun) -> None:
     data = pipeline_run.data_dir
-    raw_file = data / "raw/police_incidents/police_incidents.parquet"
-    quarantine_file = data / "quarantine/police_incidents/police_incidents.parquet"
+    raw_files = data / "raw/police/seattle_spd/month=*/*.parquet"
+    quarantine_files = data / "quarantine/police/seattle_spd/month=*/*.parquet"
     with connect(data / "warehouse.duckdb", read_only=True) as con:
-        canonical = con.execute("SELECT count(*) FROM fct_incidents").fetchone()[0]
-        raw = con.execute(f"SELECT count(*) FROM read_parquet('{raw_file}')").fetchone()[0]
+        canonical = con.execute(
+            "SELECT count(DISTINCT (_load_id, _row_number)) FROM fct_incidents"
+        ).fetchone()[0]
+        raw = con.execute(f"SELECT count(*) FROM read_parquet('{raw_files}')").fetchone()[0]
         quarantined = con.execute(
-            f"SELECT count(*) FROM read_parquet('{quarantine_file}')"
+            f"SELECT count(*) FROM read_parquet('{quarantine_files}')"
         ).fetchone()[0]
     assert canonical > 0 and quarantined > 0
     assert raw == canonical + quarantined

@@ -1,7 +1,9 @@
 """The dbt project end to end on a tiny hand-made city with known answers.
 
 The fixture writes raw landing Parquet exactly as the data contract describes it (every column
-a string, plus lineage) and quarantine Parquet (raw columns + lineage + reason codes), runs
+a string, plus lineage), quarantine Parquet (raw columns + lineage + reason codes) and the
+conformed police offenses the quality step hands to dbt (the accepted rows through the Seattle
+layout), runs
 ``dbt build`` (seeds, models, data tests and dbt unit tests) into a temporary
 ``CRIMEMAP_DATA_DIR``, then checks the answers with DuckDB.
 
@@ -25,6 +27,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ingestion.police.conform import conformed_columns_sql, offense_rows_sql
+from ingestion.police.layout import builtin_layout
 from warehouse.duckdb_spatial import connect, prepare_extension_directory
 
 REPO = Path(__file__).resolve().parents[2]
@@ -190,13 +194,40 @@ def write_landing(data_dir: Path) -> None:
     areas = lineage_table(area_rows(), AREA_COLUMNS, "areas.geojson")
     acs = lineage_table(acs_rows(), ACS_COLUMNS, "acs_5yr_tract.json")
     facilities = lineage_table(facility_rows(), FACILITY_COLUMNS, "facilities.csv")
-    write("raw", "police_incidents", police)
+    write_conformed_police(data_dir, police)
     write("raw", "areas", areas)
     write("raw", "area_indicators", acs)
     write("raw", "facilities", facilities)
-    write("quarantine", "police_incidents", quarantine_table(police, QUARANTINED_POLICE_ROWS))
     write("quarantine", "areas", quarantine_table(areas, QUARANTINED_AREA_ROWS))
     write("quarantine", "facilities", quarantine_table(facilities, {}))  # empty, with schema
+
+
+def write_conformed_police(data_dir: Path, police: pa.Table) -> None:
+    """What quality hands dbt: the accepted rows, one row per offense (no custom crosswalks)."""
+    layout = builtin_layout("seattle_spd")
+    target = data_dir / "conformed" / "police" / "seattle_spd" / "month=2023-01" / "part.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect() as con:
+        con.register("landed", police)
+        quarantined = ", ".join(str(n) for n in QUARANTINED_POLICE_ROWS)
+        con.execute(
+            "CREATE TABLE accepted AS "
+            + conformed_columns_sql(
+                layout,
+                f"(SELECT * FROM landed WHERE _row_number NOT IN ({quarantined}))",
+                "America/Los_Angeles",
+            )
+        )
+        offenses = offense_rows_sql(layout, "seattle_spd", "accepted", tuple(POLICE_COLUMNS))
+        con.execute(f"COPY ({offenses}) TO '{target}' (FORMAT parquet)")
+    crosswalks = data_dir / "conformed" / "crosswalks" / "custom.parquet"
+    crosswalks.parent.mkdir(parents=True, exist_ok=True)
+    columns = ["crosswalk", "offense_code", "nibrs_code", "offense_name", "nibrs_group",
+               "crime_against", "category"]  # fmt: skip
+    flags = ["is_sensitive", "mental_health_related", "domestic_violence", "juvenile_involved",
+             "substance_related"]  # fmt: skip
+    schema = pa.schema([(c, pa.string()) for c in columns] + [(f, pa.bool_()) for f in flags])
+    pq.write_table(schema.empty_table(), crosswalks)
 
 
 # --- running dbt -----------------------------------------------------------------------------
@@ -242,7 +273,7 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
 
 # --- answers ---------------------------------------------------------------------------------
 def test_quarantined_rows_never_reach_staging(warehouse):
-    staged = rows(warehouse, "select report_number from stg_seattle_spd__incidents")
+    staged = rows(warehouse, "select report_number from stg_police__offenses")
     assert len(staged) == len(INCIDENTS) - len(QUARANTINED_POLICE_ROWS)
     assert ("2023-000008",) not in staged
     areas = rows(warehouse, "select area_id from stg_boundaries__areas order by area_id")
@@ -254,7 +285,7 @@ def test_one_assignment_per_staged_row(warehouse):
         warehouse,
         """
         select
-            (select count(*) from stg_seattle_spd__incidents),
+            (select count(*) from stg_police__offenses),
             count(*),
             count(distinct offense_key)
         from int_incidents__area_assigned

@@ -12,8 +12,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ingestion.police.layout import builtin_layout
 from quality import rules as R
 from quality.layouts import AREA_COLUMNS, FACILITY_COLUMNS, LINEAGE_COLUMNS, SEATTLE_SPD_COLUMNS
+from quality.police import PoliceRuleSettings, split_police
 
 # Two adjacent 0.05° squares (~3.8 km x 5.6 km) sharing the edge lon = -122.35.
 WEST = (-122.40, 47.60, -122.35, 47.65)
@@ -146,8 +148,9 @@ POLICE_CASES: list[tuple[dict[str, str | None], list[str]]] = [
     (spd_row("18", **{"Offense Start DateTime": "01/01/2099 12:00:00 AM"}), ["date_future"]),
     # 06:00 PM PDT on May 31 is 01:00 UTC on June 1: in the future only when read as local time.
     (spd_row("19", **{"Offense Start DateTime": "05/31/2024 06:00:00 PM"}), ["date_future"]),
-    (spd_row("20", **{"Offense Code": "ZZZ"}), ["offense_code_unknown"]),
-    (spd_row("21", **{"Offense Code": None}), ["offense_code_unknown"]),
+    # An unknown code is kept (category 'unmapped' downstream); a missing one is quarantined.
+    (spd_row("20", **{"Offense Code": "ZZZ"}), []),
+    (spd_row("21", **{"Offense Code": None}), ["offense_code_missing"]),
     (spd_row("1"), ["duplicate_record"]),  # exact copy of the first row
     (spd_row("1"), ["duplicate_record"]),  # and a third copy
     # A defective row is not the original: its clean later copy is staged.
@@ -155,7 +158,7 @@ POLICE_CASES: list[tuple[dict[str, str | None], list[str]]] = [
     (spd_row("24"), []),
     (
         spd_row("26", Longitude="", **{"Offense Code": "ZZZ", "Offense ID": ""}),
-        ["missing_key", "coordinates_missing", "offense_code_unknown"],
+        ["missing_key", "coordinates_missing"],
     ),
 ]
 
@@ -166,17 +169,36 @@ def boundary(con: duckdb.DuckDBPyConnection, tmp_path_factory: pytest.TempPathFa
     return R.load_boundary(con, path, table="test_boundary")
 
 
-@pytest.fixture(scope="module")
-def known_codes(con: duckdb.DuckDBPyConnection, tmp_path_factory: pytest.TempPathFactory) -> str:
-    csv = tmp_path_factory.mktemp("seeds") / "crosswalk_seattle_spd.csv"
-    csv.write_text("offense_code,nibrs_code\n23F,23F\n13A,13A\n09,09A\n")
-    return R.load_known_codes(con, csv, table="test_known_codes")
-
-
 @pytest.fixture()
-def police_rules(boundary: str, known_codes: str) -> R.SourceRules:
-    return R.police_rules_seattle_spd(
-        boundary_table=boundary, known_codes_table=known_codes, now_sql=FIXED_NOW
+def police_rules(boundary: str) -> PoliceRuleSettings:
+    return settings_for(boundary, now_sql=FIXED_NOW)
+
+
+def settings_for(boundary: str, **overrides: object) -> PoliceRuleSettings:
+    base = {
+        "boundary_table": boundary,
+        "projected_crs": "EPSG:32610",
+        "timezone": "America/Los_Angeles",
+    }
+    return PoliceRuleSettings(**{**base, **overrides})
+
+
+def split(
+    con: duckdb.DuckDBPyConnection,
+    raw: Path,
+    settings: PoliceRuleSettings,
+    *,
+    quarantine_path: Path,
+    clean_path: Path | None = None,
+) -> R.SplitResult:
+    return split_police(
+        con,
+        builtin_layout("seattle_spd"),
+        settings,
+        source="seattle_spd",
+        raw_parquet=raw,
+        quarantine_path=quarantine_path,
+        offenses_path=clean_path or quarantine_path.with_name("offenses.parquet"),
     )
 
 
@@ -193,10 +215,10 @@ def quarantine_codes(con: duckdb.DuckDBPyConnection, path: Path) -> dict[int, li
 
 
 def test_each_planted_defect_gets_exactly_its_reason(
-    con: duckdb.DuckDBPyConnection, police_rules: R.SourceRules, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, police_rules: PoliceRuleSettings, tmp_path: Path
 ) -> None:
     raw = write_raw(tmp_path / "raw.parquet", SEATTLE_SPD_COLUMNS, [r for r, _ in POLICE_CASES])
-    result = R.split_quarantine(
+    result = split(
         con, raw, police_rules, quarantine_path=tmp_path / "q" / "police_incidents.parquet"
     )
 
@@ -209,10 +231,10 @@ def test_each_planted_defect_gets_exactly_its_reason(
 
 
 def test_counts_by_first_reason_and_by_code(
-    con: duckdb.DuckDBPyConnection, police_rules: R.SourceRules, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, police_rules: PoliceRuleSettings, tmp_path: Path
 ) -> None:
     raw = write_raw(tmp_path / "raw.parquet", SEATTLE_SPD_COLUMNS, [r for r, _ in POLICE_CASES])
-    result = R.split_quarantine(con, raw, police_rules, quarantine_path=tmp_path / "q.parquet")
+    result = split(con, raw, police_rules, quarantine_path=tmp_path / "q.parquet")
 
     first: dict[str, int] = {}
     every: dict[str, int] = {}
@@ -228,11 +250,11 @@ def test_counts_by_first_reason_and_by_code(
 
 
 def test_quarantine_keeps_raw_columns_and_lineage(
-    con: duckdb.DuckDBPyConnection, police_rules: R.SourceRules, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, police_rules: PoliceRuleSettings, tmp_path: Path
 ) -> None:
     raw = write_raw(tmp_path / "raw.parquet", SEATTLE_SPD_COLUMNS, [r for r, _ in POLICE_CASES])
     out = tmp_path / "q.parquet"
-    R.split_quarantine(con, raw, police_rules, quarantine_path=out)
+    split(con, raw, police_rules, quarantine_path=out)
 
     raw_schema = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{raw}')").fetchall()
     q_schema = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{out}')").fetchall()
@@ -250,13 +272,11 @@ def test_quarantine_keeps_raw_columns_and_lineage(
 
 
 def test_clean_output_holds_exactly_the_accepted_rows(
-    con: duckdb.DuckDBPyConnection, police_rules: R.SourceRules, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, police_rules: PoliceRuleSettings, tmp_path: Path
 ) -> None:
     raw = write_raw(tmp_path / "raw.parquet", SEATTLE_SPD_COLUMNS, [r for r, _ in POLICE_CASES])
     clean = tmp_path / "clean.parquet"
-    result = R.split_quarantine(
-        con, raw, police_rules, quarantine_path=tmp_path / "q.parquet", clean_path=clean
-    )
+    result = split(con, raw, police_rules, quarantine_path=tmp_path / "q.parquet", clean_path=clean)
 
     rows = [
         n for (n,) in con.execute(f"SELECT _row_number FROM read_parquet('{clean}')").fetchall()
@@ -266,19 +286,25 @@ def test_clean_output_holds_exactly_the_accepted_rows(
     columns = [
         c[0] for c in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{clean}')").fetchall()
     ]
-    assert columns == [*SEATTLE_SPD_COLUMNS, *LINEAGE_COLUMNS]
+    # One row per offense in the canonical layout, the published row kept beside it as JSON.
+    assert {"offense_code", "occurred_at", "longitude", "raw_record"} <= set(columns)
+    assert columns[-4:] == list(LINEAGE_COLUMNS)
     # Staged rows are unique on the dedupe key.
-    ids = con.execute(f"SELECT \"Offense ID\" FROM read_parquet('{clean}')").fetchall()
+    ids = con.execute(f"SELECT record_id FROM read_parquet('{clean}')").fetchall()
     assert len(ids) == len(set(ids))
+    raw_ids = con.execute(
+        f"SELECT raw_record->>'Offense ID' FROM read_parquet('{clean}')"
+    ).fetchall()
+    assert raw_ids == ids
 
 
 def test_nothing_rejected_still_writes_an_empty_quarantine_with_schema(
-    con: duckdb.DuckDBPyConnection, police_rules: R.SourceRules, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, police_rules: PoliceRuleSettings, tmp_path: Path
 ) -> None:
     raw = write_raw(tmp_path / "raw.parquet", SEATTLE_SPD_COLUMNS, [spd_row("1"), spd_row("2")])
     out = tmp_path / "q.parquet"
     out.write_text("stale")  # replaced, not appended to
-    result = R.split_quarantine(con, raw, police_rules, quarantine_path=out)
+    result = split(con, raw, police_rules, quarantine_path=out)
 
     assert (result.clean_rows, result.quarantined_rows, result.by_reason) == (2, 0, {})
     assert con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone() == (0,)
@@ -289,50 +315,46 @@ def test_nothing_rejected_still_writes_an_empty_quarantine_with_schema(
 
 
 def test_future_dates_default_to_now(
-    con: duckdb.DuckDBPyConnection, boundary: str, known_codes: str, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, boundary: str, tmp_path: Path
 ) -> None:
-    rules = R.police_rules_seattle_spd(boundary_table=boundary, known_codes_table=known_codes)
+    rules = settings_for(boundary)
     rows = [
         spd_row("1", **{"Offense Start DateTime": "01/01/2099 12:00:00 AM"}),
         spd_row("2", **{"Offense Start DateTime": "01/01/2001 12:00:00 AM"}),
     ]
     raw = write_raw(tmp_path / "raw.parquet", SEATTLE_SPD_COLUMNS, rows)
-    result = R.split_quarantine(con, raw, rules, quarantine_path=tmp_path / "q.parquet")
+    result = split(con, raw, rules, quarantine_path=tmp_path / "q.parquet")
     assert quarantine_codes(con, result.quarantine_path) == {1: ["date_future"]}
 
 
 def test_future_dates_against_each_rows_load_time(
-    con: duckdb.DuckDBPyConnection, boundary: str, known_codes: str, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, boundary: str, tmp_path: Path
 ) -> None:
-    rules = R.police_rules_seattle_spd(
-        boundary_table=boundary, known_codes_table=known_codes, now_sql="_ingested_at"
-    )
+    rules = settings_for(boundary, now_sql='__raw."_ingested_at"')
     rows = [  # loaded 2024-06-01 00:00 UTC = May 31 17:00 PDT
         spd_row("1", **{"Offense Start DateTime": "05/31/2024 05:30:00 PM"}),
         spd_row("2", **{"Offense Start DateTime": "05/31/2024 04:30:00 PM"}),
     ]
     raw = write_raw(tmp_path / "raw.parquet", SEATTLE_SPD_COLUMNS, rows)
-    result = R.split_quarantine(con, raw, rules, quarantine_path=tmp_path / "q.parquet")
+    result = split(con, raw, rules, quarantine_path=tmp_path / "q.parquet")
     assert quarantine_codes(con, result.quarantine_path) == {1: ["date_future"]}
 
 
 def test_tolerance_is_in_metres(
-    con: duckdb.DuckDBPyConnection, boundary: str, known_codes: str, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, boundary: str, tmp_path: Path
 ) -> None:
     # ~110 m north of the boundary: out at 50 m, in at 200 m.
     raw = write_raw(
         tmp_path / "raw.parquet", SEATTLE_SPD_COLUMNS, [spd_row("1", Latitude="47.651")]
     )
     for tolerance, expected in ((50.0, {1: ["out_of_jurisdiction"]}), (200.0, {})):
-        rules = R.police_rules_seattle_spd(
-            boundary_table=boundary, known_codes_table=known_codes, tolerance_m=tolerance
-        )
-        result = R.split_quarantine(con, raw, rules, quarantine_path=tmp_path / "q.parquet")
+        rules = settings_for(boundary, tolerance_m=tolerance)
+        result = split(con, raw, rules, quarantine_path=tmp_path / "q.parquet")
         assert quarantine_codes(con, result.quarantine_path) == expected
 
 
 def test_renamed_column_fails_naming_it(
-    con: duckdb.DuckDBPyConnection, police_rules: R.SourceRules, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, police_rules: PoliceRuleSettings, tmp_path: Path
 ) -> None:
     columns = tuple("Offense_Code" if c == "Offense Code" else c for c in SEATTLE_SPD_COLUMNS)
     row = spd_row("1")
@@ -340,15 +362,15 @@ def test_renamed_column_fails_naming_it(
     raw = write_raw(tmp_path / "raw.parquet", columns, [row])
     out = tmp_path / "q.parquet"
     with pytest.raises(ValueError, match="Offense Code"):
-        R.split_quarantine(con, raw, police_rules, quarantine_path=out)
+        split(con, raw, police_rules, quarantine_path=out)
     assert not out.exists()
 
 
 def test_temp_tables_are_dropped(
-    con: duckdb.DuckDBPyConnection, police_rules: R.SourceRules, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, police_rules: PoliceRuleSettings, tmp_path: Path
 ) -> None:
     raw = write_raw(tmp_path / "raw.parquet", SEATTLE_SPD_COLUMNS, [spd_row("1")])
-    R.split_quarantine(con, raw, police_rules, quarantine_path=tmp_path / "q.parquet")
+    split(con, raw, police_rules, quarantine_path=tmp_path / "q.parquet")
     left = con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '\\_\\_quality%' ESCAPE '\\'"
     ).fetchall()
@@ -426,24 +448,6 @@ def test_codes_are_reported_in_rule_order_once_each() -> None:
     assert sql.index("'missing_key'") < sql.index("'coordinates_missing'")
 
 
-def test_known_codes_are_read_as_text(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
-    csv = tmp_path / "numeric_codes.csv"
-    # A type sniffer would read this column as DOUBLE (1E2 -> 100.0).
-    csv.write_text("offense_code,label\n1E2,a\n120,b\n,blank\n")
-    table = R.load_known_codes(con, csv, table="numeric_codes")
-    codes = {c for (c,) in con.execute(f"SELECT offense_code FROM {table}").fetchall()}
-    assert codes == {"1E2", "120"}
-
-
-def test_known_codes_csv_must_exist(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        R.load_known_codes(con, tmp_path / "missing.csv")
-    csv = tmp_path / "wrong.csv"
-    csv.write_text("code\n13A\n")
-    with pytest.raises(ValueError, match="offense_code"):
-        R.load_known_codes(con, csv)
-
-
 # --- scale -------------------------------------------------------------------------------------
 
 PLANT_EVERY = {  # row k gets a defect when k % modulus == remainder (moduli are primes)
@@ -453,7 +457,7 @@ PLANT_EVERY = {  # row k gets a defect when k % modulus == remainder (moduli are
     "out_of_jurisdiction": (977, 1),
     "date_unparseable": (971, 2),
     "date_future": (967, 4),
-    "offense_code_unknown": (953, 6),
+    "offense_code_missing": (953, 6),
 }
 
 
@@ -482,7 +486,7 @@ def synthetic_spd_sql(n: int, path: Path) -> str:
         '' AS "Offense End DateTime", '' AS "Report DateTime", 'A' AS "Group A B",
         'PROPERTY' AS "Crime Against Category", 'LARCENY-THEFT' AS "Offense Parent Group",
         'Theft' AS "Offense",
-        CASE WHEN {planted("offense_code_unknown")} THEN 'ZZZ'
+        CASE WHEN {planted("offense_code_missing")} THEN ''
              ELSE ['23F', '13A', '09'][1 + src % 3] END AS "Offense Code",
         'W' AS "Precinct", 'Q' AS "Sector", 'Q1' AS "Beat", 'MAGNOLIA' AS "MCPP",
         '1XX BLOCK OF MAIN ST' AS "100 Block Address",
@@ -516,15 +520,13 @@ def planted_counts(n: int) -> dict[str, int]:
 
 
 def test_synthetic_batch_matches_planted_counts(
-    con: duckdb.DuckDBPyConnection, boundary: str, known_codes: str, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, boundary: str, tmp_path: Path
 ) -> None:
     n = 20_000
     raw = tmp_path / "synthetic.parquet"
     con.execute(synthetic_spd_sql(n, raw))
-    rules = R.police_rules_seattle_spd(
-        boundary_table=boundary, known_codes_table=known_codes, now_sql=FIXED_NOW
-    )
-    result = R.split_quarantine(con, raw, rules, quarantine_path=tmp_path / "q.parquet")
+    rules = settings_for(boundary, now_sql=FIXED_NOW)
+    result = split(con, raw, rules, quarantine_path=tmp_path / "q.parquet")
     assert result.by_reason == planted_counts(n)
     assert result.balanced and result.raw_rows == n
 
