@@ -1,0 +1,57 @@
+"""Re-loading a month is idempotent: the same input gives the same files and the same counts."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import run_crimemap
+from warehouse.duckdb_spatial import connect
+
+pytestmark = pytest.mark.integration
+
+INCIDENTS = 3000
+
+
+def partition_files(data_dir: Path) -> dict[str, tuple[str, int]]:
+    """Every police partition file: sha256 and mtime, keyed by path under the data dir."""
+    files = {}
+    for kind in ("raw", "conformed", "quarantine"):
+        for path in sorted((data_dir / kind / "police").rglob("*.parquet")):
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            files[str(path.relative_to(data_dir))] = (digest, path.stat().st_mtime_ns)
+    return files
+
+
+def fact_counts(data_dir: Path) -> list[tuple]:
+    with connect(data_dir / "warehouse.duckdb", read_only=True) as con:
+        return con.execute(
+            "SELECT occurred_month, category, count(*) FROM fct_incidents GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+
+
+def test_rerunning_a_month_changes_nothing(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = run_crimemap(data_dir, "run", incidents=INCIDENTS)
+    assert first.returncode == 0, first.stderr[-4000:]
+    before_files, before_counts = partition_files(data_dir), fact_counts(data_dir)
+    assert any("month=2025-03" in name for name in before_files)
+
+    again = run_crimemap(data_dir, "run", "--months", "2025-03", incidents=INCIDENTS)
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert "months 2025-03..2025-03" in again.stdout
+    after_files = partition_files(data_dir)
+    assert after_files.keys() == before_files.keys()
+    for name, (digest, mtime) in after_files.items():
+        assert digest == before_files[name][0], name  # same bytes
+        if name.startswith("raw/"):  # the landing saw identical rows: not even rewritten
+            assert mtime == before_files[name][1], name
+    assert fact_counts(data_dir) == before_counts
+
+
+def test_months_outside_the_partitions_are_refused(tmp_path: Path) -> None:
+    completed = run_crimemap(tmp_path / "data", "run", "--months", "1999-01", incidents=INCIDENTS)
+    assert completed.returncode != 0
+    assert "outside the police partitions" in completed.stderr
