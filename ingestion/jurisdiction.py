@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -132,10 +133,17 @@ def _police_layout(entry: Mapping[str, Any], name: str, where: str) -> PoliceLay
         if isinstance(spec, Mapping):
             return parse_layout(spec, name=name, where=f"{where}.layout", crosswalk=name)
     except LayoutError as exc:
-        raise ConfigError(str(exc)) from exc
+        message = str(exc)
+        if not message.startswith(path_name(where)):
+            message = f"{where}.layout: {message}"
+        raise ConfigError(message) from exc
     raise ConfigError(
         f"{where}.layout: give a built-in layout name or a column mapping, got {spec!r}"
     )
+
+
+def path_name(where: str) -> str:
+    return where.split(":", 1)[0]
 
 
 def builtin_layout_path(name: str) -> Path:
@@ -207,6 +215,10 @@ def load_jurisdiction(path: Path | str = DEFAULT_CONFIG) -> JurisdictionConfig:
     for key in ("name", "timezone", "projected_crs"):
         if not isinstance(doc.get(key), str) or not doc[key]:
             raise ConfigError(f"{path.name}: missing required key {key!r}")
+    try:
+        ZoneInfo(doc["timezone"])
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{path.name}: timezone {doc['timezone']!r} is not an IANA zone") from exc
     return JurisdictionConfig(
         name=doc["name"],
         timezone=doc["timezone"],

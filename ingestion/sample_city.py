@@ -9,6 +9,11 @@ Same seed and config give byte-identical files: all randomness comes from one
 ``numpy.random.SeedSequence``, spawned per component so that, for example, changing the number of
 incidents leaves the areas, indicators and facilities unchanged. Nothing depends on today's date.
 
+``build_sample_city`` draws the whole city without writing anything: areas, hotspots, and a
+layout-free table of police reports and their NIBRS offenses (``SampleCity``). The Seattle export
+(``seattle_spd_export``) and the other publishers' layouts (``ingestion.sample_publishers``) are
+renderings of that one table, so every layout describes the same incidents.
+
 Geometry is designed in UTM 10N metres and published in EPSG:4326. Coordinates are carried as
 integers (1e-7 degrees for area vertices, 1e-9 degrees for points) so that shared vertices stay
 identical after rounding and on-edge points are decimal-exact points of the published edges.
@@ -194,6 +199,7 @@ _HOUR_WEIGHTS = (
     5.5, 4.5, 4.5, 5.0, 5.5, 5.5, 5.5, 5.0, 5.0, 4.5, 4.5, 4.0,
 )  # fmt: skip
 _UNKNOWN_TIME_SHARE = 0.04  # SPD records unknown start times as midnight
+MULTILINE_SHARE = 0.001  # of clean rows: a free-text field with an embedded line break
 
 _PRECINCT_SECTORS: dict[str, tuple[str, ...]] = {
     "N": ("B", "J", "L", "N", "U"),
@@ -589,28 +595,36 @@ def _avenue_table(n: int) -> list[str]:
     return [_ordinal(i) + " AVE" for i in range(n)]
 
 
-def _block_addresses(
+def _block_parts(
     grid: _Grid, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
-) -> pl.Series:
-    """SPD-style hundred-block addresses ("12XX BLOCK OF PINE ST") or intersections."""
+) -> pl.DataFrame:
+    """Where on the street grid each point lies, for any publisher's address style.
+
+    ``block_kind`` 0: on the east-west street, in the hundred block numbered by the avenue;
+    1: on the avenue, in the block numbered by the street; 2: at the intersection of both.
+    """
     ave, street = _street_indices(grid, x, y)
     kind = rng.choice(3, size=x.shape[0], p=[0.45, 0.45, 0.10])
-    frame = pl.DataFrame(
+    return pl.DataFrame(
         {
-            "kind": kind,
+            "block_kind": pl.Series(kind, dtype=pl.Int8),
             "ave": ave,
             "street": street,
-            "st": pl.Series(_street_table(int(street.max(initial=0)) + 1)).gather(street),
-            "av": pl.Series(_avenue_table(int(ave.max(initial=1)) + 1)).gather(ave),
+            "ave_name": pl.Series(_avenue_table(int(ave.max(initial=1)) + 1)).gather(ave),
+            "street_name": pl.Series(_street_table(int(street.max(initial=0)) + 1)).gather(street),
         }
     )
+
+
+def _seattle_addresses(parts: pl.DataFrame) -> pl.Series:
+    """SPD-style hundred-block addresses ("12XX BLOCK OF PINE ST") or intersections."""
     block_of = pl.lit("XX BLOCK OF ")
-    return frame.select(
-        pl.when(pl.col("kind") == 0)
-        .then(pl.concat_str(pl.col("ave").cast(pl.String), block_of, pl.col("st")))
-        .when(pl.col("kind") == 1)
-        .then(pl.concat_str((pl.col("street") + 1).cast(pl.String), block_of, pl.col("av")))
-        .otherwise(pl.concat_str(pl.col("av"), pl.lit(" / "), pl.col("st")))
+    return parts.select(
+        pl.when(pl.col("block_kind") == 0)
+        .then(pl.concat_str(pl.col("ave").cast(pl.String), block_of, pl.col("street_name")))
+        .when(pl.col("block_kind") == 1)
+        .then(pl.concat_str((pl.col("street") + 1).cast(pl.String), block_of, pl.col("ave_name")))
+        .otherwise(pl.concat_str(pl.col("ave_name"), pl.lit(" / "), pl.col("street_name")))
     ).to_series()
 
 
@@ -625,6 +639,8 @@ class _Points:
     lon_e9: np.ndarray  # int64, 1e-9 degrees, already rounded to the published decimals
     lat_e9: np.ndarray
     area: np.ndarray  # area index
+    raw_lon_e9: np.ndarray  # int64, 1e-9 degrees before rounding (publishers round their own way)
+    raw_lat_e9: np.ndarray
 
 
 # draw(rng, idx) -> (x, y, intended area or None) for the points idx still to place
@@ -639,6 +655,7 @@ def _sample_points(
     """Rejection-sample points inside the city and clear of every edge (vectorized rounds)."""
     x, y = np.zeros(n), np.zeros(n)
     lon_e9, lat_e9 = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    raw_lon, raw_lat = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     area = np.full(n, -1, dtype=np.int64)
     to_lonlat = _to_lonlat()
     pending = np.arange(n)
@@ -648,8 +665,9 @@ def _sample_points(
         px_utm, py_utm, intended = draw(rng, pending)
         lon, lat = to_lonlat.transform(px_utm, py_utm)
         k = decimals[pending]
-        lo = _round_e9(np.round(np.asarray(lon) * 1e9).astype(np.int64), k)
-        la = _round_e9(np.round(np.asarray(lat) * 1e9).astype(np.int64), k)
+        raw_lo = np.round(np.asarray(lon) * 1e9).astype(np.int64)
+        raw_la = np.round(np.asarray(lat) * 1e9).astype(np.int64)
+        lo, la = _round_e9(raw_lo, k), _round_e9(raw_la, k)
         px, py = _local_xy(lo / 1e9, la / 1e9, grid.ref_lonlat, grid.metres_per_degree)
         if intended is None:
             found, clear = _locate(grid, px, py, px_utm, py_utm)
@@ -658,11 +676,13 @@ def _sample_points(
         ok = clear >= _CLEARANCE_M
         done = pending[ok]
         x[done], y[done], lon_e9[done], lat_e9[done] = px_utm[ok], py_utm[ok], lo[ok], la[ok]
-        area[done] = found[ok]
+        raw_lon[done], raw_lat[done], area[done] = raw_lo[ok], raw_la[ok], found[ok]
         pending = pending[~ok]
     if pending.size:
         raise RuntimeError("could not place sample points inside the city")
-    return _Points(x=x, y=y, lon_e9=lon_e9, lat_e9=lat_e9, area=area)
+    return _Points(
+        x=x, y=y, lon_e9=lon_e9, lat_e9=lat_e9, area=area, raw_lon_e9=raw_lon, raw_lat_e9=raw_lat
+    )
 
 
 def _background_draw(grid: _Grid, weights: np.ndarray) -> _Draw:
@@ -726,7 +746,13 @@ def _edge_points(grid: _Grid, weights: np.ndarray, n: int, rng: np.random.Genera
     xb = grid.vert_xy[b[edge, 0], b[edge, 1]]
     xy = xa + (m[:, None] / 100.0) * (xb - xa)
     return _Points(
-        x=xy[:, 0], y=xy[:, 1], lon_e9=pe9[:, 0], lat_e9=pe9[:, 1], area=sides[edge, side]
+        x=xy[:, 0],
+        y=xy[:, 1],
+        lon_e9=pe9[:, 0],
+        lat_e9=pe9[:, 1],
+        area=sides[edge, side],
+        raw_lon_e9=pe9[:, 0],
+        raw_lat_e9=pe9[:, 1],
     )
 
 
@@ -782,7 +808,7 @@ def _build_facilities(grid: _Grid, n: int, rng: np.random.Generator) -> pl.DataF
 
 
 @dataclass(frozen=True)
-class _Incidents:
+class SeattleExport:
     frame: pl.DataFrame  # SEATTLE_SPD_COLUMNS, all strings
     truth: pl.DataFrame  # row_number, defect, area_id, hotspot_id, on_edge
     n_reports: int
@@ -879,18 +905,12 @@ def _locate_reports(
     decimals = rng.choice(np.array([6, 7, 8, 9]), size=n, p=[0.4, 0.2, 0.2, 0.2])
     decimals[on_edge] = _EDGE_POINT_DECIMALS
 
-    x, y = np.zeros(n), np.zeros(n)
-    lon_e9, lat_e9 = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    area = np.zeros(n, dtype=np.int64)
+    fields = ("x", "y", "lon_e9", "lat_e9", "area", "raw_lon_e9", "raw_lat_e9")
+    out = {f: np.zeros(n, dtype=np.float64 if f in ("x", "y") else np.int64) for f in fields}
 
     def put(mask: np.ndarray, pts: _Points) -> None:
-        x[mask], y[mask], lon_e9[mask], lat_e9[mask], area[mask] = (
-            pts.x,
-            pts.y,
-            pts.lon_e9,
-            pts.lat_e9,
-            pts.area,
-        )
+        for f in fields:
+            out[f][mask] = getattr(pts, f)
 
     hx = np.array([h.x for h in hotspots])
     hy = np.array([h.y for h in hotspots])
@@ -910,7 +930,7 @@ def _locate_reports(
         ),
     )
     put(on_edge, _edge_points(grid, areas.crime_weight, int(on_edge.sum()), rng))
-    return _Points(x=x, y=y, lon_e9=lon_e9, lat_e9=lat_e9, area=area), hot, on_edge, decimals
+    return _Points(**out), hot, on_edge, decimals
 
 
 def _allocate(total: int, weights: tuple[float, ...]) -> np.ndarray:
@@ -923,10 +943,13 @@ def _allocate(total: int, weights: tuple[float, ...]) -> np.ndarray:
     return counts
 
 
-def _out_of_jurisdiction(
+def _out_of_jurisdiction_e9(
     grid: _Grid, n: int, rng: np.random.Generator
-) -> tuple[pl.Series, pl.Series]:
-    """Points 2-20 km outside the city's bounding box (hence outside the city)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points 2-20 km outside the city's bounding box (hence outside the city).
+
+    Returns unrounded lon/lat in 1e-9 degrees and the decimals SPD would publish them with.
+    """
     xmin, ymin = grid.vert_xy[..., 0].min(), grid.vert_xy[..., 1].min()
     xmax, ymax = grid.vert_xy[..., 0].max(), grid.vert_xy[..., 1].max()
     w, h = xmax - xmin, ymax - ymin
@@ -938,9 +961,37 @@ def _out_of_jurisdiction(
     y = np.select([side == 0, side == 1], [ymin - out, ymax + out], ymin + along * h)
     lon, lat = _to_lonlat().transform(x, y)
     decimals = rng.choice(np.array([6, 7, 8, 9]), size=n)
-    lon_e9 = _round_e9(np.round(np.asarray(lon) * 1e9).astype(np.int64), decimals)
-    lat_e9 = _round_e9(np.round(np.asarray(lat) * 1e9).astype(np.int64), decimals)
-    return _format_e9(lon_e9, decimals), _format_e9(lat_e9, decimals)
+    lon_e9 = np.round(np.asarray(lon) * 1e9).astype(np.int64)
+    lat_e9 = np.round(np.asarray(lat) * 1e9).astype(np.int64)
+    return lon_e9, lat_e9, decimals
+
+
+def _out_of_jurisdiction(
+    grid: _Grid, n: int, rng: np.random.Generator
+) -> tuple[pl.Series, pl.Series]:
+    lon_e9, lat_e9, decimals = _out_of_jurisdiction_e9(grid, n, rng)
+    return (
+        _format_e9(_round_e9(lon_e9, decimals), decimals),
+        _format_e9(_round_e9(lat_e9, decimals), decimals),
+    )
+
+
+def _embed_newlines(values: pl.Series, rows: np.ndarray) -> pl.Series:
+    """Break the given rows' text before its last word: a quoted multi-line CSV field."""
+    if rows.size == 0:
+        return values
+    broken = values.gather(rows).str.replace(r" (\S+)$", "\n$1")
+    return values.scatter(rows, broken)
+
+
+def _multiline_rows(
+    defect: np.ndarray, keep_intact: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """A few clean rows (sorted) that get a multi-line free-text field; `keep_intact` rows
+    (originals of planted duplicates) are left alone so their copies stay exact."""
+    candidates = np.setdiff1d(np.flatnonzero(defect < 0), keep_intact)
+    n = min(round(MULTILINE_SHARE * candidates.size), candidates.size)
+    return np.sort(rng.choice(candidates, size=n, replace=False)) if n else candidates[:0]
 
 
 def _plant_defects(
@@ -1008,6 +1059,7 @@ def _plant_defects(
     )
 
     truth["defect"] = defect
+    truth["source"] = source
     no_location = np.concatenate([zero, missing, ooj])
     truth["area"][no_location] = -1
     truth["hot"][no_location] = -1
@@ -1030,53 +1082,165 @@ def _report_numbers(year: np.ndarray, seq: np.ndarray) -> pl.Series:
     )
 
 
-def _build_incidents(
+def _build_reports(
     grid: _Grid,
     areas: _Areas,
     hotspots: list[_Hotspot],
     config: SampleCityConfig,
     rng: np.random.Generator,
-) -> _Incidents:
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The city's reports and offenses before any publisher's layout (see ``SampleCity``)."""
     n_rows = config.n_incidents
     sizes = _report_sizes(n_rows, rng)
     n_reports = sizes.size
     pts, hot, on_edge, decimals = _locate_reports(grid, areas, hotspots, n_reports, rng)
     start, report, end = _offense_times(config, n_reports, rng)
-    address = _block_addresses(grid, pts.x, pts.y, rng)
+    parts = _block_parts(grid, pts.x, pts.y, rng)
 
-    # File order: by report time, as an export sorted on Report DateTime.
+    # Report order: by report time, as exports sorted on the report date-time.
     order = np.lexsort((np.arange(n_reports), start, report))
-    sizes, hot, on_edge, decimals = sizes[order], hot[order], on_edge[order], decimals[order]
-    start, report, end = start[order], report[order], end[order]
-    area = pts.area[order]
-    lon_e9, lat_e9 = pts.lon_e9[order], pts.lat_e9[order]
-    address = address.gather(order)
-
+    sizes, start, report, end = sizes[order], start[order], report[order], end[order]
     year = report.astype("datetime64[Y]").astype(np.int64) + 1970
     gaps = rng.integers(1, 4, size=n_reports)
     seq = np.cumsum(gaps)
     year_start = np.searchsorted(year, year, side="left")  # years ascend with report time
     seq = seq - np.concatenate([[0], seq])[year_start]
-    precinct, sector, beat, mcpp = _area_police_codes(grid)
     reports = pl.DataFrame(
         {
-            "Report Number": _report_numbers(year, seq),
-            "Offense Start DateTime": _format_local(start),
-            "Offense End DateTime": _format_local(end),
-            "Report DateTime": _format_local(report),
+            "report": np.arange(n_reports, dtype=np.int64),
+            "report_year": year,
+            "report_seq": seq,
+            "occurred": start.astype("datetime64[us]"),
+            "reported": report.astype("datetime64[us]"),
+            "ended": end.astype("datetime64[us]"),
+            "n_offenses": sizes,
+            "x": pts.x[order],
+            "y": pts.y[order],
+            "lon_e9": pts.raw_lon_e9[order],
+            "lat_e9": pts.raw_lat_e9[order],
+            "spd_decimals": decimals[order],
+            "area": pts.area[order],
+            "hotspot": hot[order],
+            "on_edge": on_edge[order],
+        }
+    ).hstack(parts[order])
+
+    report_of_row = np.repeat(np.arange(n_reports), sizes)
+    first_of_report = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    offense = _offense_codes(report_of_row, first_of_report, rng)
+    offense_ids = 7_000_000_000 + np.cumsum(rng.integers(1, 30, size=n_rows))
+    offenses = pl.DataFrame(
+        {
+            "report": report_of_row,
+            "offense_seq": np.arange(n_rows) - first_of_report[report_of_row] + 1,
+            "offense_id": offense_ids,
+            "offense": offense,
+            "nibrs_code": pl.Series([o.code for o in NIBRS_OFFENSES]).gather(offense),
+        }
+    )
+    return reports, offenses
+
+
+@dataclass(frozen=True)
+class SampleCity:
+    """Everything the sample city is, before any file is written.
+
+    ``reports`` (one row per police report, in report-time order): ``report`` (index),
+    ``report_year`` / ``report_seq`` (the agency's numbering), ``occurred`` / ``reported`` /
+    ``ended`` (naive local date-times; ``ended`` mostly null), ``n_offenses``, the point as UTM
+    ``x`` / ``y`` and as ``lon_e9`` / ``lat_e9`` (1e-9 degrees, unrounded; on-edge points exact on
+    the published edge), ``spd_decimals`` (decimals Seattle publishes it with), ``area`` (area
+    index), ``hotspot`` (hotspot index or -1), ``on_edge``, and the street-grid location
+    ``block_kind`` / ``ave`` / ``street`` / ``ave_name`` / ``street_name``.
+
+    ``offenses`` (one row per offense, grouped by report): ``report``, ``offense_seq`` (1-based),
+    ``offense_id``, ``offense`` (index into ``NIBRS_OFFENSES``), ``nibrs_code``.
+
+    ``incident_rng_state`` is where the incident stream stands after drawing these tables: the
+    Seattle export continues from it, so every publisher renders the very same city.
+    """
+
+    config: SampleCityConfig
+    grid: _Grid
+    areas: _Areas
+    hotspots: tuple[_Hotspot, ...]
+    acs: tuple[tuple[str, ...], ...]
+    facilities: pl.DataFrame
+    reports: pl.DataFrame
+    offenses: pl.DataFrame
+    incident_rng_state: dict[str, Any]
+
+    def incident_rng(self) -> np.random.Generator:
+        """A fresh generator positioned where the incident stream stands."""
+        rng = np.random.Generator(np.random.PCG64(0))
+        rng.bit_generator.state = self.incident_rng_state
+        return rng
+
+    def area_ids(self) -> pl.Series:
+        return pl.Series("area_id", self.grid.geoids.tolist(), dtype=pl.String)
+
+    def hotspot_ids(self) -> pl.Series:
+        return pl.Series("hotspot_id", [h.hotspot_id for h in self.hotspots], dtype=pl.String)
+
+
+def build_sample_city(config: SampleCityConfig = SampleCityConfig()) -> SampleCity:
+    """Draw the whole city from the config's seed (nothing is written)."""
+    seeds = np.random.SeedSequence(config.seed).spawn(5)
+    grid_rng, area_rng, hot_rng, facility_rng, incident_rng = (
+        np.random.default_rng(s) for s in seeds
+    )
+    grid = _build_grid(config, grid_rng)
+    z = _deprivation(grid, area_rng)
+    hotspots, hot_areas = _choose_hotspots(grid, z, hot_rng)
+    areas = _build_areas(grid, hot_areas, z, area_rng)
+    acs = _acs_rows(grid, areas, area_rng)
+    facilities = _build_facilities(grid, config.n_facilities, facility_rng)
+    reports, offenses = _build_reports(grid, areas, hotspots, config, incident_rng)
+    return SampleCity(
+        config=config,
+        grid=grid,
+        areas=areas,
+        hotspots=tuple(hotspots),
+        acs=tuple(tuple(row) for row in acs),
+        facilities=facilities,
+        reports=reports,
+        offenses=offenses,
+        incident_rng_state=incident_rng.bit_generator.state,
+    )
+
+
+def seattle_spd_export(city: SampleCity) -> SeattleExport:
+    """The city's offenses in the Seattle SPD layout, with planted defects and per-row truth."""
+    grid, config, reports = city.grid, city.config, city.reports
+    rng = city.incident_rng()
+    area = reports.get_column("area").to_numpy()
+    decimals = reports.get_column("spd_decimals").to_numpy()
+    lon_e9 = _round_e9(reports.get_column("lon_e9").to_numpy(), decimals)
+    lat_e9 = _round_e9(reports.get_column("lat_e9").to_numpy(), decimals)
+    precinct, sector, beat, mcpp = _area_police_codes(grid)
+    fmt = SEATTLE_SPD_DATETIME_FORMAT
+    per_report = pl.DataFrame(
+        {
+            "Report Number": _report_numbers(
+                reports.get_column("report_year").to_numpy(),
+                reports.get_column("report_seq").to_numpy(),
+            ),
+            "Offense Start DateTime": reports.get_column("occurred").dt.strftime(fmt),
+            "Offense End DateTime": reports.get_column("ended").dt.strftime(fmt),
+            "Report DateTime": reports.get_column("reported").dt.strftime(fmt),
             "Precinct": pl.Series(precinct.tolist()).gather(area),
             "Sector": pl.Series(sector.tolist()).gather(area),
             "Beat": pl.Series(beat.tolist()).gather(area),
             "MCPP": pl.Series(mcpp.tolist()).gather(area),
-            "100 Block Address": address,
+            "100 Block Address": _seattle_addresses(reports),
             "Longitude": _format_e9(lon_e9, decimals),
             "Latitude": _format_e9(lat_e9, decimals),
         }
     )
 
-    report_of_row = np.repeat(np.arange(n_reports), sizes)
-    first_of_report = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    offense = _offense_codes(report_of_row, first_of_report, rng)
+    offenses = city.offenses
+    report_of_row = offenses.get_column("report").to_numpy()
+    offense = offenses.get_column("offense").to_numpy()
     catalogue = {
         "Group A B": [o.group for o in NIBRS_OFFENSES],
         "Crime Against Category": [o.crime_against for o in NIBRS_OFFENSES],
@@ -1084,9 +1248,8 @@ def _build_incidents(
         "Offense": [o.name for o in NIBRS_OFFENSES],
         "Offense Code": [o.code for o in NIBRS_OFFENSES],
     }
-    offense_ids = 7_000_000_000 + np.cumsum(rng.integers(1, 30, size=n_rows))
-    rows = reports[report_of_row].with_columns(
-        pl.Series("Offense ID", offense_ids).cast(pl.String),
+    rows = per_report[report_of_row].with_columns(
+        offenses.get_column("offense_id").cast(pl.String).alias("Offense ID"),
         *(
             pl.Series(name, values).gather(offense).alias(name)
             for name, values in catalogue.items()
@@ -1095,21 +1258,23 @@ def _build_incidents(
     frame = rows.select(SEATTLE_SPD_COLUMNS)
     truth = {
         "area": area[report_of_row],
-        "hot": hot[report_of_row],
-        "on_edge": on_edge[report_of_row],
+        "hot": reports.get_column("hotspot").to_numpy()[report_of_row],
+        "on_edge": reports.get_column("on_edge").to_numpy()[report_of_row],
     }
     frame, truth = _plant_defects(frame, truth, grid, config, rng)
+    dup = truth["defect"] == DEFECT_REASONS.index("duplicate_record")
+    multiline = _multiline_rows(truth["defect"], truth["source"][dup], rng)
+    frame = frame.with_columns(_embed_newlines(frame.get_column("100 Block Address"), multiline))
 
-    hot_ids = pl.Series([h.hotspot_id for h in hotspots] or [""], dtype=pl.String)
+    n_rows = frame.height
+    hot_ids = pl.Series([h.hotspot_id for h in city.hotspots] or [""], dtype=pl.String)
     truth_frame = pl.DataFrame(
         {
             "row_number": pl.Series(np.arange(1, n_rows + 1), dtype=pl.Int64),
             "defect": pl.Series(list(DEFECT_REASONS), dtype=pl.String).gather(
                 np.clip(truth["defect"], 0, None)
             ),
-            "area_id": pl.Series(grid.geoids.tolist(), dtype=pl.String).gather(
-                np.clip(truth["area"], 0, None)
-            ),
+            "area_id": city.area_ids().gather(np.clip(truth["area"], 0, None)),
             "hotspot_id": hot_ids.gather(np.clip(truth["hot"], 0, None)),
             "on_edge": pl.Series(truth["on_edge"], dtype=pl.Boolean),
         }
@@ -1118,10 +1283,11 @@ def _build_incidents(
         pl.when(pl.Series(truth["area"] >= 0)).then(pl.col("area_id")).alias("area_id"),
         pl.when(pl.Series(truth["hot"] >= 0)).then(pl.col("hotspot_id")).alias("hotspot_id"),
     )
-    return _Incidents(
+    sizes = reports.get_column("n_offenses")
+    return SeattleExport(
         frame=frame,
         truth=truth_frame,
-        n_reports=n_reports,
+        n_reports=reports.height,
         n_multi_offense_reports=int((sizes > 1).sum()),
     )
 
@@ -1180,6 +1346,7 @@ _TRUTH_NOTES = {
     "area_id": "area the clean point was generated in; null where the row has no usable location",
     "on_edge": "point lies on an edge shared by two areas; area_id is either of the two",
     "hotspots": "Gaussian clusters; radius_m = 2 sigma_m; share = planned share of reports",
+    "multiline": "a few clean rows break 100 Block Address over two lines (a quoted field)",
 }
 
 
@@ -1188,7 +1355,7 @@ def _truth_document(
     grid: _Grid,
     areas: _Areas,
     hotspots: list[_Hotspot],
-    incidents: _Incidents,
+    incidents: SeattleExport,
 ) -> dict[str, Any]:
     truth = incidents.truth
     clean = truth.filter(pl.col("defect").is_null())
@@ -1265,17 +1432,9 @@ def generate_sample_city(
     """Write the sample city's source files and truth into `out_dir` (created if needed)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    seeds = np.random.SeedSequence(config.seed).spawn(5)
-    grid_rng, area_rng, hot_rng, facility_rng, incident_rng = (
-        np.random.default_rng(s) for s in seeds
-    )
-    grid = _build_grid(config, grid_rng)
-    z = _deprivation(grid, area_rng)
-    hotspots, hot_areas = _choose_hotspots(grid, z, hot_rng)
-    areas = _build_areas(grid, hot_areas, z, area_rng)
-    acs = _acs_rows(grid, areas, area_rng)
-    facilities = _build_facilities(grid, config.n_facilities, facility_rng)
-    incidents = _build_incidents(grid, areas, hotspots, config, incident_rng)
+    city = build_sample_city(config)
+    grid, areas, hotspots = city.grid, city.areas, list(city.hotspots)
+    incidents = seattle_spd_export(city)
 
     files = SampleCityFiles(
         police_csv=out_dir / POLICE_CSV_NAME,
@@ -1287,8 +1446,8 @@ def generate_sample_city(
     )
     _write_atomic(files.police_csv, incidents.frame.write_csv)
     _write_text(files.areas_geojson, _areas_geojson(grid))
-    _write_text(files.acs_json, _census_json(acs))
-    _write_atomic(files.facilities_csv, facilities.write_csv)
+    _write_text(files.acs_json, _census_json([list(row) for row in city.acs]))
+    _write_atomic(files.facilities_csv, city.facilities.write_csv)
     _write_atomic(
         files.truth_incidents,
         lambda tmp: incidents.truth.write_parquet(tmp, compression="zstd"),

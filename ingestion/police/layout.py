@@ -186,6 +186,8 @@ def _flags(value: Any, where: str) -> dict[str, FlagColumn]:
             raise LayoutError(f"{where}: unknown flag {name!r} (one of {', '.join(FLAG_NAMES)})")
         spec = spec if isinstance(spec, Mapping) else {"column": spec}
         true_values = spec.get("true_values", FlagColumn.true_values)
+        if isinstance(true_values, str):
+            true_values = [true_values]
         flags[name] = FlagColumn(
             column=_strings(_require(spec, "column", f"{where}.{name}"), where)[0],
             true_values=tuple(str(v).strip().lower() for v in true_values),
@@ -242,9 +244,9 @@ def parse_layout(
     )
     if not layout.location:
         raise LayoutError(f"{where}: missing required key 'location' (at least one alternative)")
-    clashing = [
-        c for c in (*layout.columns, *layout.read_columns) if c.startswith(CONFORMED_PREFIX)
-    ]
+    # DuckDB names are case-insensitive: "CM_Block" would shadow the conformed cm_block column.
+    names = (*layout.columns, *layout.read_columns)
+    clashing = [c for c in names if c.lower().startswith(CONFORMED_PREFIX)]
     if clashing:
         raise LayoutError(
             f"{where}: column names starting with {CONFORMED_PREFIX!r} are reserved: {clashing}"

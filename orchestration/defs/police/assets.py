@@ -18,6 +18,7 @@ from dagster import (
     AssetSpec,
     BackfillPolicy,
     Backoff,
+    Failure,
     MaterializeResult,
     MetadataValue,
     MonthlyPartitionsDefinition,
@@ -27,6 +28,8 @@ from dagster import (
 )
 
 from ingestion.jurisdiction import JurisdictionConfig, PoliceSource
+from ingestion.live.http import SchemaDriftError
+from ingestion.police.layout import LayoutError
 from ingestion.police.partitions import land_police_months, partition_path
 from orchestration.defs.jurisdiction import Jurisdiction
 from orchestration.defs.police.resources import feed_resource_key, scratch_path
@@ -120,7 +123,11 @@ def raw_police_asset(
         last = date.fromisoformat(partitions.get_last_partition_key())
         context.log.info(f"{source.name}: landing {len(months)} month(s) {months[0]}..{months[-1]}")
         try:
-            landed = feed.land(layout, months, config.timezone, scratch, context.log.info)
+            try:
+                landed = feed.land(layout, months, config.timezone, scratch, context.log.info)
+            except (SchemaDriftError, LayoutError, FileNotFoundError) as exc:
+                # Retrying cannot fix a changed schema or a missing file: stop at once.
+                raise Failure(description=str(exc), allow_retries=False) from exc
             with connect() as con:
                 results = land_police_months(
                     con,

@@ -1,0 +1,116 @@
+"""A police source in live mode: the Socrata feed behind the real raw asset, on 127.0.0.1."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from dagster import materialize
+
+from ingestion.jurisdiction import load_jurisdiction
+from ingestion.police.layout import builtin_layout
+from ingestion.sample_city import SampleCityConfig, generate_sample_city
+from orchestration.defs.police.assets import police_partitions, raw_police_asset
+from orchestration.defs.police.resources import feed_resource_key, police_feed
+from orchestration.settings import data_paths
+from tests.support.fake_portals import Failure, FakePortals
+
+pytestmark = pytest.mark.integration
+
+SPD_FORMAT = "%m/%d/%Y %I:%M:%S %p"
+
+
+def socrata_rows(seattle_csv: Path) -> list[dict[str, str]]:
+    """The sample city's SPD rows as the SODA API serves them: API field names, ISO floating
+    timestamps; rows whose date is garbage are left out (a Socrata date field cannot hold it)."""
+    fields = builtin_layout("seattle_spd").live.fields
+    frame = pl.read_csv(seattle_csv, infer_schema=False)
+    rows = []
+    for rec in frame.iter_rows(named=True):
+        row = {api: rec[column] for api, column in fields.items() if rec[column] is not None}
+        try:
+            for api in ("offense_start_datetime", "report_datetime", "offense_end_datetime"):
+                if api in row:
+                    stamp = datetime.strptime(row[api], SPD_FORMAT)
+                    row[api] = stamp.isoformat(timespec="milliseconds")
+        except ValueError:
+            continue
+        rows.append(row)
+    return rows
+
+
+def jurisdiction_yaml(root: Path, base_url: str, files) -> Path:
+    path = root / "live.yml"
+    path.write_text(
+        f"""
+name: Live City
+timezone: America/Los_Angeles
+projected_crs: EPSG:32610
+police:
+  - name: seattle_live
+    layout: seattle_spd
+    mode: live
+    start_month: 2024-07
+    live: {{base_url: "{base_url}", page_size: 400}}
+boundaries: {{mode: file, path: {files.areas_geojson}}}
+indicators: {{mode: file, path: {files.acs_json}}}
+facilities: {{mode: file, path: {files.facilities_csv}}}
+"""
+    )
+    return path
+
+
+def test_live_month_lands_exactly_that_months_rows(tmp_path: Path) -> None:
+    files = generate_sample_city(tmp_path / "city", SampleCityConfig(n_incidents=3000))
+    rows = socrata_rows(files.police_csv)
+    july = [r for r in rows if r["offense_start_datetime"].startswith("2024-07")]
+    with FakePortals() as portal:
+        fields = list(builtin_layout("seattle_spd").live.fields)
+        portal.add_socrata("tazs-3rd5", rows, date_field="offense_start_datetime", fields=fields)
+        config = load_jurisdiction(jurisdiction_yaml(tmp_path, portal.base_url, files))
+        (source,) = config.police
+        asset = raw_police_asset(source, config, police_partitions(config))
+        feed = police_feed(source, config, data_paths().sources)
+        portal.fail(Failure.http(503, retry_after=0.01))  # retried, then served
+        result = materialize(
+            [asset], partition_key="2024-07-01", resources={feed_resource_key(source.name): feed}
+        )
+        requests = portal.requests_to("/resource/tazs-3rd5.json")
+    assert result.success
+    assert len(july) > 100
+    assert len(requests) == 1 + -(-len(july) // 400) + (len(july) % 400 == 0)  # 503 + pages
+    assert all("offense_start_datetime >= '2024-07-01T00:00:00'" in r.params["$where"]
+               for r in requests)  # fmt: skip
+    landed = data_paths().raw_police("seattle_live") / "month=2024-07" / "part.parquet"
+    got = duckdb.sql(f"SELECT \"Offense ID\" FROM read_parquet('{landed}')").fetchall()
+    assert sorted(i for (i,) in got) == sorted(r["offense_id"] for r in july)
+    columns = [c for c in duckdb.sql(f"SELECT * FROM read_parquet('{landed}')").columns]
+    assert columns[:17] == list(builtin_layout("seattle_spd").columns)
+
+
+def test_live_schema_drift_stops_the_source(tmp_path: Path) -> None:
+    files = generate_sample_city(tmp_path / "city", SampleCityConfig(n_incidents=500))
+    with FakePortals() as portal:
+        fields = list(builtin_layout("seattle_spd").live.fields)
+        portal.add_socrata(
+            "tazs-3rd5", socrata_rows(files.police_csv), date_field="offense_start_datetime",
+            fields=fields,
+        )  # fmt: skip
+        portal.rename_socrata_field("tazs-3rd5", "offense_code", "nibrs_offense_code")
+        config = load_jurisdiction(jurisdiction_yaml(tmp_path, portal.base_url, files))
+        (source,) = config.police
+        asset = raw_police_asset(source, config, police_partitions(config))
+        feed = police_feed(source, config, data_paths().sources)
+        result = materialize(
+            [asset],
+            partition_key="2024-07-01",
+            resources={feed_resource_key(source.name): feed},
+            raise_on_error=False,
+        )
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    message = failure.event_specific_data.user_failure_data.description
+    assert "offense_code" in message and "nibrs_offense_code" in message

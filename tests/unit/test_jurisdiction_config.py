@@ -1,0 +1,445 @@
+"""Jurisdiction YAML: the default loads, and every mistake is a ConfigError naming the file."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ingestion.jurisdiction import (
+    DEFAULT_CONFIG,
+    ConfigError,
+    FileSourceConfig,
+    SampleSettings,
+    load_jurisdiction,
+)
+from ingestion.police.layout import LocationField, builtin_layout, builtin_layout_names
+
+CONFIG_NAME = "springfield.yml"
+
+
+def custom_layout() -> dict[str, Any]:
+    return {
+        "agency": "Springfield Police",
+        "columns": ["Case", "When", "Code", "Lon", "Lat"],
+        "report_number": "Case",
+        "occurred": {"column": "When", "formats": ["%Y-%m-%d %H:%M"]},
+        "offense_codes": "Code",
+        "location": [{"kind": "lonlat", "lon": "Lon", "lat": "Lat"}],
+    }
+
+
+def document(*police: dict[str, Any], **top: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": "Springfield",
+        "timezone": "America/Chicago",
+        "projected_crs": "EPSG:26916",
+        "police": list(police) or [{"name": "spd", "layout": "seattle_spd"}],
+    }
+    doc.update(top)
+    return doc
+
+
+def write_config(directory: Path, doc: dict[str, Any], name: str = CONFIG_NAME) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def touch(path: Path, text: str = "x\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def config_error(path: Path) -> str:
+    with pytest.raises(ConfigError) as excinfo:
+        load_jurisdiction(path)
+    return str(excinfo.value)
+
+
+# --- the default -------------------------------------------------------------------------------
+
+
+def test_default_sample_city_loads() -> None:
+    config = load_jurisdiction()
+
+    assert config.path == DEFAULT_CONFIG.resolve()
+    assert config.path.name == "sample_city.yml"
+    assert config.name == "Sample City"
+    assert config.timezone == "America/Los_Angeles"
+    assert config.projected_crs == "EPSG:32610"
+    assert config.boundary_tolerance_m == 50.0
+    assert config.sample == SampleSettings(seed=20240601, incidents=120_000, defect_rate=0.02)
+    [source] = config.police
+    assert source.name == "seattle_spd"
+    assert source.layout == builtin_layout("seattle_spd")
+    assert source.mode == "sample"
+    assert source.start_month == date(2024, 7, 1)
+    assert source.path is None
+    assert source.crosswalk_csv is None
+    assert config.police_start_month == date(2024, 7, 1)
+    assert config.police_source("seattle_spd") is source
+    for files in (config.boundaries, config.indicators, config.facilities):
+        assert files == FileSourceConfig(mode="sample")
+
+
+def test_unknown_police_source_lookup_names_the_file() -> None:
+    config = load_jurisdiction()
+
+    with pytest.raises(KeyError, match=r"sample_city\.yml: no police source 'lapd'"):
+        config.police_source("lapd")
+
+
+def test_police_start_month_is_the_earliest_source(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        document(
+            {"name": "spd", "layout": "seattle_spd", "start_month": "2024-07"},
+            {"name": "lapd", "layout": "lapd", "start_month": "2023-11"},
+        ),
+    )
+
+    config = load_jurisdiction(path)
+
+    assert [s.start_month for s in config.police] == [date(2024, 7, 1), date(2023, 11, 1)]
+    assert config.police_start_month == date(2023, 11, 1)
+
+
+# --- custom layouts and their crosswalk --------------------------------------------------------
+
+
+def test_custom_layout_requires_crosswalk_csv(tmp_path: Path) -> None:
+    path = write_config(tmp_path, document({"name": "springfield", "layout": custom_layout()}))
+
+    message = config_error(path)
+
+    assert message.startswith(f"{CONFIG_NAME}: police[0]")
+    assert "crosswalk_csv" in message
+
+
+def test_custom_layout_with_crosswalk_csv_loads(tmp_path: Path) -> None:
+    crosswalk = touch(tmp_path / "codes" / "springfield.csv", "local_code,nibrs_code\n")
+    path = write_config(
+        tmp_path,
+        document(
+            {
+                "name": "springfield",
+                "layout": custom_layout(),
+                "crosswalk_csv": "codes/springfield.csv",
+            }
+        ),
+    )
+
+    [source] = load_jurisdiction(path).police
+
+    assert source.crosswalk_csv == crosswalk.resolve()
+    assert source.layout.name == "springfield"
+    assert source.layout.crosswalk == "springfield"
+    assert source.layout.agency == "Springfield Police"
+    assert source.layout.report_number == "Case"
+    assert source.layout.location == (LocationField(kind="lonlat", columns=("Lon", "Lat")),)
+
+
+def test_custom_layout_may_reuse_a_builtin_crosswalk(tmp_path: Path) -> None:
+    layout = {**custom_layout(), "crosswalk": "chicago"}
+    path = write_config(tmp_path, document({"name": "springfield", "layout": layout}))
+
+    [source] = load_jurisdiction(path).police
+
+    assert source.layout.crosswalk == "chicago"
+    assert source.crosswalk_csv is None
+
+
+def test_missing_crosswalk_csv_file_is_rejected(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        document({"name": "springfield", "layout": custom_layout(), "crosswalk_csv": "nope.csv"}),
+    )
+
+    message = config_error(path)
+
+    assert message == f"{CONFIG_NAME}: police[0].crosswalk_csv: file not found: nope.csv"
+
+
+def test_invalid_custom_layout_error_names_file_and_key(tmp_path: Path) -> None:
+    layout = {**custom_layout(), "grain": "incident"}
+    path = write_config(
+        tmp_path,
+        document({"name": "springfield", "layout": layout, "crosswalk_csv": "codes.csv"}),
+    )
+    touch(tmp_path / "codes.csv")
+
+    message = config_error(path)
+
+    assert message.startswith(f"{CONFIG_NAME}: police[0].layout.grain: 'incident'")
+
+
+# --- file mode ---------------------------------------------------------------------------------
+
+
+def test_file_mode_path_is_relative_to_the_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_dir = tmp_path / "configs"
+    export = touch(config_dir / "exports" / "spd.csv")
+    path = write_config(
+        config_dir,
+        document(
+            {"name": "spd", "layout": "seattle_spd", "mode": "file", "path": "exports/spd.csv"}
+        ),
+    )
+    monkeypatch.chdir(tmp_path)  # the path must not be read relative to the working directory
+
+    [source] = load_jurisdiction(path).police
+
+    assert source.mode == "file"
+    assert source.path == export.resolve()
+
+
+def test_file_mode_path_is_not_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    touch(tmp_path / "exports" / "spd.csv")
+    path = write_config(
+        tmp_path / "configs",
+        document(
+            {"name": "spd", "layout": "seattle_spd", "mode": "file", "path": "exports/spd.csv"}
+        ),
+    )
+    monkeypatch.chdir(tmp_path)
+
+    message = config_error(path)
+
+    assert message == f"{CONFIG_NAME}: police[0].path: file not found: exports/spd.csv"
+
+
+def test_file_mode_accepts_an_absolute_path(tmp_path: Path) -> None:
+    export = touch(tmp_path / "elsewhere" / "spd.csv")
+    path = write_config(
+        tmp_path / "configs",
+        document({"name": "spd", "layout": "seattle_spd", "mode": "file", "path": str(export)}),
+    )
+
+    [source] = load_jurisdiction(path).police
+
+    assert source.path == export
+
+
+def test_file_mode_requires_a_path(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path, document({"name": "spd", "layout": "seattle_spd", "mode": "file"})
+    )
+
+    message = config_error(path)
+
+    assert message == f"{CONFIG_NAME}: police[0].path: file mode needs a 'path'"
+
+
+def test_boundaries_file_mode_is_relative_to_the_yaml(tmp_path: Path) -> None:
+    boundaries = touch(tmp_path / "geo" / "tracts.geojson", "{}")
+    path = write_config(
+        tmp_path, document(boundaries={"mode": "file", "path": "geo/tracts.geojson"})
+    )
+
+    config = load_jurisdiction(path)
+
+    assert config.boundaries == FileSourceConfig(mode="file", path=boundaries.resolve())
+    assert config.indicators == FileSourceConfig(mode="sample")
+
+
+# --- built-in layouts and overrides ------------------------------------------------------------
+
+
+def test_unknown_builtin_layout_lists_known_ones(tmp_path: Path) -> None:
+    path = write_config(tmp_path, document({"name": "hpd", "layout": "houston"}))
+
+    message = config_error(path)
+
+    assert "'houston'" in message
+    for name in builtin_layout_names():
+        assert name in message
+
+
+def test_unknown_builtin_layout_error_names_file_and_key(tmp_path: Path) -> None:
+    path = write_config(tmp_path, document({"name": "hpd", "layout": "houston"}))
+
+    message = config_error(path)
+
+    assert message.startswith(f"{CONFIG_NAME}: police[0].layout")
+
+
+def test_overrides_change_chicago_projected_crs(tmp_path: Path) -> None:
+    builtin = builtin_layout("chicago")
+    location = [
+        {"kind": "lonlat", "lon": "Longitude", "lat": "Latitude"},
+        {"kind": "point_text", "column": "Location"},
+        {"kind": "projected", "x": "X Coordinate", "y": "Y Coordinate", "crs": "EPSG:2926"},
+    ]
+    path = write_config(
+        tmp_path,
+        document({"name": "cpd", "layout": "chicago", "overrides": {"location": location}}),
+    )
+
+    [source] = load_jurisdiction(path).police
+
+    assert source.layout.location[2] == LocationField(
+        kind="projected", columns=("X Coordinate", "Y Coordinate"), crs="EPSG:2926"
+    )
+    assert source.layout.location[:2] == builtin.location[:2]
+    assert source.layout.name == "chicago"
+    assert source.layout.crosswalk == "chicago"
+    assert source.layout.columns == builtin.columns
+    assert source.layout.flags == builtin.flags
+    # The cached built-in layout is not touched.
+    assert builtin_layout("chicago").location[2].crs == "EPSG:3435"
+
+
+def test_overrides_merge_nested_mappings(tmp_path: Path) -> None:
+    builtin = builtin_layout("chicago")
+    path = write_config(
+        tmp_path,
+        document(
+            {
+                "name": "cpd",
+                "layout": "chicago",
+                "overrides": {
+                    "occurred": {"formats": ["%Y-%m-%d %H:%M"]},
+                    "live": {"dataset_id": "abcd-1234"},
+                },
+            }
+        ),
+    )
+
+    [source] = load_jurisdiction(path).police
+
+    assert source.layout.occurred.column == builtin.occurred.column == "Date"
+    assert source.layout.occurred.formats == ("%Y-%m-%d %H:%M",)
+    assert source.layout.live is not None and builtin.live is not None
+    assert source.layout.live.options["dataset_id"] == "abcd-1234"
+    assert source.layout.live.options["base_url"] == builtin.live.options["base_url"]
+    assert source.layout.live.fields == builtin.live.fields
+    assert source.layout.location == builtin.location
+
+
+def test_invalid_override_error_names_file(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        document({"name": "cpd", "layout": "chicago", "overrides": {"grain": "incident"}}),
+    )
+
+    message = config_error(path)
+
+    assert message.startswith(f"{CONFIG_NAME}: police[0].overrides.grain: 'incident'")
+
+
+# --- other mistakes: each names the file -------------------------------------------------------
+
+
+def test_duplicate_source_names_rejected(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        document({"name": "spd", "layout": "seattle_spd"}, {"name": "spd", "layout": "lapd"}),
+    )
+
+    message = config_error(path)
+
+    assert message == f"{CONFIG_NAME}: police source names must be unique, got ['spd', 'spd']"
+
+
+@pytest.mark.parametrize("month", ["2024-13", "2024-00", "July 2024", "2024-7", "2024-07-15", 2024])
+def test_bad_start_month_rejected(tmp_path: Path, month: object) -> None:
+    path = write_config(
+        tmp_path, document({"name": "spd", "layout": "seattle_spd", "start_month": month})
+    )
+
+    message = config_error(path)
+
+    assert message.startswith(f"{CONFIG_NAME}: police[0].start_month: expected a month like")
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"), [("2024-07", date(2024, 7, 1)), ("2024-02-01", date(2024, 2, 1))]
+)
+def test_start_month_accepts_month_or_first_day(
+    tmp_path: Path, written: str, expected: date
+) -> None:
+    path = tmp_path / CONFIG_NAME
+    # Unquoted, as people write it: YAML reads 2024-02-01 as a date.
+    path.write_text(
+        "name: Springfield\ntimezone: America/Chicago\nprojected_crs: EPSG:26916\n"
+        f"police:\n  - {{name: spd, layout: seattle_spd, start_month: {written}}}\n",
+        encoding="utf-8",
+    )
+
+    [source] = load_jurisdiction(path).police
+
+    assert source.start_month == expected
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        pytest.param(
+            document({"name": "SPD", "layout": "seattle_spd"}),
+            "police[0].name: a lower-case identifier",
+            id="bad-source-name",
+        ),
+        pytest.param(
+            document({"name": "spd", "layout": "seattle_spd", "mode": "ftp"}),
+            "police[0].mode: must be one of sample, file, live",
+            id="bad-mode",
+        ),
+        pytest.param(
+            document({"name": "spd", "layout": 7}),
+            "police[0].layout: give a built-in layout name or a column mapping",
+            id="bad-layout-value",
+        ),
+        pytest.param(
+            document({"name": "spd", "layout": custom_layout(), "mode": "live"}),
+            "police[0]: live mode needs a 'live' section",
+            id="live-without-spec",
+        ),
+        pytest.param(
+            document(indicators={"mode": "live"}),
+            "indicators.mode: live mode is not available for indicators yet",
+            id="live-indicators",
+        ),
+        pytest.param(document(police=[]), "'police' must list at least one", id="no-police"),
+        pytest.param(
+            document(timezone=""), "missing required key 'timezone'", id="missing-timezone"
+        ),
+        pytest.param(
+            {k: v for k, v in document().items() if k != "projected_crs"},
+            "missing required key 'projected_crs'",
+            id="missing-crs",
+        ),
+    ],
+)
+def test_errors_name_the_file(tmp_path: Path, doc: dict[str, Any], expected: str) -> None:
+    doc = copy.deepcopy(doc)
+    if doc["police"] and isinstance(doc["police"][0].get("layout"), dict):
+        doc["police"][0]["crosswalk_csv"] = "codes.csv"
+        touch(tmp_path / "codes.csv")
+    path = write_config(tmp_path, doc)
+
+    message = config_error(path)
+
+    assert message.startswith(f"{CONFIG_NAME}: ")
+    assert expected in message
+
+
+def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text("police: [\n", encoding="utf-8")
+    listing = tmp_path / "listing.yml"
+    listing.write_text("- a\n- b\n", encoding="utf-8")
+
+    assert config_error(broken).startswith("broken.yml: not valid YAML")
+    assert config_error(listing) == "listing.yml: expected a mapping at the top level"
+    assert "jurisdiction config not found" in config_error(tmp_path / "absent.yml")
