@@ -12,6 +12,7 @@ from orchestration.defs.jurisdiction import jurisdiction_resource
 from orchestration.defs.police.assets import police_assets
 from orchestration.defs.police.checks import police_checks
 from orchestration.defs.police.resources import feed_resource_key, police_feed
+from orchestration.defs.police.schedules import INCREMENTAL_JOB, incremental_schedule
 from orchestration.defs.publish.assets import published_release
 from orchestration.defs.quality.assets import QUARANTINE_ASSETS
 from orchestration.defs.quality.checks import QUALITY_CHECKS
@@ -32,6 +33,8 @@ defs = Definitions(
         published_release,
     ],
     asset_checks=[*police_checks(config), *QUALITY_CHECKS],
+    jobs=[INCREMENTAL_JOB],
+    schedules=[incremental_schedule(config)],
     resources={
         "source_files": source_files(config),
         "jurisdiction": jurisdiction_resource(config),
