@@ -1,9 +1,9 @@
 """Police source layouts: how one publisher's columns map onto the canonical incident model.
 
-A layout is data, not code. The five publishers crimemap knows by name ship as YAML files next
-to this module (``layouts/<name>.yml``); a city with no built-in layout declares the same
-mapping inline in its jurisdiction YAML. Both go through ``parse_layout``, so a custom city is
-ingested by exactly the code path the built-in publishers use.
+A layout is data, not code. The six layouts of the five publishers crimemap knows by name ship
+as YAML files next to this module (``layouts/<name>.yml``); a city with no built-in layout
+declares the same mapping inline in its jurisdiction YAML. Both go through ``parse_layout``, so a
+custom city is ingested by exactly the code path the built-in publishers use.
 
 Mapping keys (see README "Onboarding a new city" for a complete example):
 

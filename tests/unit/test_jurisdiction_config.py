@@ -443,3 +443,13 @@ def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
     assert config_error(broken).startswith("broken.yml: not valid YAML")
     assert config_error(listing) == "listing.yml: expected a mapping at the top level"
     assert "jurisdiction config not found" in config_error(tmp_path / "absent.yml")
+
+
+def test_shipped_configs_load() -> None:
+    configs = sorted((Path(__file__).parents[2] / "config" / "jurisdictions").glob("*.yml"))
+    assert len(configs) >= 2
+    for path in configs:
+        config = load_jurisdiction(path)
+        assert config.police and all(s.mode == "sample" for s in config.police)
+    six = load_jurisdiction(configs[configs.index(path.with_name("sample_city_publishers.yml"))])
+    assert {s.layout.name for s in six.police} == set(builtin_layout_names())
