@@ -114,3 +114,56 @@ def test_live_schema_drift_stops_the_source(tmp_path: Path) -> None:
     (failure,) = result.get_step_failure_events()
     message = failure.event_specific_data.user_failure_data.description
     assert "offense_code" in message and "nibrs_offense_code" in message
+
+
+def test_live_arcgis_month_for_baltimore(tmp_path: Path) -> None:
+    """Baltimore's NIBRS layout from an ArcGIS FeatureServer: UTC dates, local month bounds."""
+    from zoneinfo import ZoneInfo
+
+    from ingestion.sample_publishers import render_publisher_sample
+
+    config_city = SampleCityConfig(n_incidents=3000)
+    files = generate_sample_city(tmp_path / "city", config_city)
+    sample = render_publisher_sample("baltimore_nibrs", tmp_path / "city", config_city)
+    layout = builtin_layout("baltimore_nibrs")
+    frame = pl.read_csv(sample.csv, infer_schema=False)
+    frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
+    features, july = [], 0
+    local = ZoneInfo("America/Los_Angeles")
+    for rec in frame.iter_rows(named=True):
+        try:
+            # "+00": Python wants minutes in an offset.
+            stamp = datetime.strptime(rec["CrimeDateTime"] + "00", "%Y/%m/%d %H:%M:%S%z")
+        except (TypeError, ValueError):
+            continue  # an ArcGIS date field cannot hold garbage
+        attributes = {**rec, "CrimeDateTime": stamp.replace(tzinfo=None)}
+        features.append((attributes, None))
+        july += stamp.astimezone(local).strftime("%Y-%m") == "2024-07"
+    fields = [(c, "esriFieldTypeString") for c in layout.columns]
+    fields[layout.columns.index("CrimeDateTime")] = ("CrimeDateTime", "esriFieldTypeDate")
+    path = "/arcgis/rest/services/Part1_Crime_Beta/FeatureServer/0"
+    with FakePortals() as portal:
+        url = portal.add_arcgis(
+            path, fields, features, date_field="CrimeDateTime", max_record_count=40
+        )
+        yaml_path = tmp_path / "baltimore.yml"
+        yaml_path.write_text(
+            jurisdiction_yaml(tmp_path, portal.base_url, files)
+            .read_text()
+            .replace("layout: seattle_spd", "layout: baltimore_nibrs")
+            .replace(f'base_url: "{portal.base_url}", page_size: 400', f'url: "{url}"')
+        )
+        config = load_jurisdiction(yaml_path)
+        (source,) = config.police
+        asset = raw_police_asset(source, config, police_partitions(config))
+        feed = police_feed(source, config, data_paths().sources)
+        result = materialize(
+            [asset], partition_key="2024-07-01", resources={feed_resource_key(source.name): feed}
+        )
+        queries = portal.requests_to(f"{path}/query")
+    assert result.success
+    assert july > 50 and len(queries) == -(-july // 40) + (july % 40 == 0)
+    landed = data_paths().raw_police("seattle_live") / "month=2024-07" / "part.parquet"
+    rows = duckdb.sql(f"SELECT \"CrimeDateTime\" FROM read_parquet('{landed}')").fetchall()
+    assert len(rows) == july
+    assert all(value.endswith("+00:00") for (value,) in rows)
