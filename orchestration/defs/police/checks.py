@@ -12,10 +12,10 @@ from dagster import (
 
 from ingestion.jurisdiction import JurisdictionConfig, PoliceSource
 from orchestration.defs.police.assets import conformed_key, quarantine_key, raw_key
-from orchestration.defs.quality.checks import raw_areas_bbox, suite_check_result
+from orchestration.defs.quality.checks import raw_areas_bbox, validate_frame
 from orchestration.settings import data_paths
 from quality.reconcile import count_parquet_rows, reconcile
-from quality.suites import police_raw_suite, read_partitions, run_suite, write_data_docs_index
+from quality.suites import police_raw_suite, read_partitions
 from warehouse.duckdb_spatial import connect
 
 
@@ -77,14 +77,7 @@ def raw_suite_check(source: PoliceSource) -> AssetChecksDefinition:
     def _suite(context: AssetCheckExecutionContext) -> AssetCheckResult:
         paths = data_paths()
         spec = police_raw_suite(source.layout, source=name, bbox=raw_areas_bbox(paths))
-        outcome = run_suite(
-            spec,
-            read_partitions(paths.raw_police(name)),
-            results_dir=paths.quality / "validations",
-            data_docs_dir=paths.quality / "data_docs",
-        )
-        write_data_docs_index(paths.quality / "data_docs")
-        return suite_check_result(outcome)
+        return validate_frame(spec, read_partitions(paths.raw_police(name)), paths)
 
     return _suite
 

@@ -1,4 +1,9 @@
-"""Quality checks: GX suites on raw sources (blocking) and reconciliation of every load."""
+"""Quality checks: GX suites on the raw boundaries, and the suite runner the checks share.
+
+Police sources have their own checks (suite + reconciliation) in ``defs/police/checks.py``.
+"""
+
+from typing import TYPE_CHECKING
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -21,6 +26,9 @@ from quality.suites import (
     write_data_docs_index,
 )
 from warehouse.duckdb_spatial import connect
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def raw_areas_bbox(paths: DataPaths) -> BBox:
@@ -52,15 +60,20 @@ def suite_check_result(outcome: SuiteOutcome) -> AssetCheckResult:
     )
 
 
-def validate_raw(source: str, spec: SuiteSpec, paths: DataPaths) -> AssetCheckResult:
+def validate_frame(spec: SuiteSpec, frame: "pd.DataFrame", paths: DataPaths) -> AssetCheckResult:
+    """Run a suite, keep its result and Data Docs under the quality dir, report it."""
     outcome = run_suite(
         spec,
-        read_frame(paths.raw_file(source)),
+        frame,
         results_dir=paths.quality / "validations",
         data_docs_dir=paths.quality / "data_docs",
     )
     write_data_docs_index(paths.quality / "data_docs")
     return suite_check_result(outcome)
+
+
+def validate_raw(source: str, spec: SuiteSpec, paths: DataPaths) -> AssetCheckResult:
+    return validate_frame(spec, read_frame(paths.raw_file(source)), paths)
 
 
 @asset_check(
