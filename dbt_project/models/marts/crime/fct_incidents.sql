@@ -1,4 +1,4 @@
--- One row per offense: the conformed incident model (DESIGN.md section 3), all police sources.
+-- One row per offense: the conformed incident model, all police sources.
 -- Codes are classified through the source's crosswalk; a code missing from it stays in the fact
 -- with category 'unmapped' (never dropped, listed in offense_codes_unmapped) and is treated as
 -- sensitive. A source's own domestic flag (Chicago's "Domestic") adds to the crosswalk's.

@@ -1,5 +1,5 @@
 -- Crosswalk coverage per police source: the share of offenses (and of distinct codes) that the
--- source's crosswalk classifies. A published quality figure (DESIGN.md section 3).
+-- source's crosswalk classifies. A published quality figure.
 with
 
 offenses as (
