@@ -454,7 +454,7 @@ def _covering_problems(
     cov = column.get("covering")
     cov = cov.get("bbox") if isinstance(cov, dict) else None
     if not isinstance(cov, dict):
-        # Optional in the spec, required by DESIGN §6: readers prune row groups with it.
+        # Optional in the spec, required for crimemap releases: readers prune row groups with it.
         return None, [f"{field}.covering.bbox: missing (a bbox covering column is required)"]
     problems = []
     roots = set()
