@@ -1,24 +1,22 @@
-"""Column layouts of the publishers' exports, exactly as the portals publish them."""
+"""Column layouts of the publishers' exports, exactly as the portals publish them.
+
+The police layouts live as YAML in ``ingestion/police/layouts/``; the names here read them, so
+the sample city, the rules and the suites share one definition.
+"""
 
 from __future__ import annotations
 
-SEATTLE_SPD_DATETIME_FORMAT = "%m/%d/%Y %I:%M:%S %p"
-SEATTLE_SPD_COLUMNS: tuple[str, ...] = (
-    "Report Number",
-    "Offense ID",
-    "Offense Start DateTime",
-    "Offense End DateTime",
-    "Report DateTime",
-    "Group A B",
-    "Crime Against Category",
-    "Offense Parent Group",
-    "Offense",
-    "Offense Code",
-    "Precinct",
-    "Sector",
-    "Beat",
-    "MCPP",
-    "100 Block Address",
-    "Longitude",
-    "Latitude",
+from ingestion.police.layout import builtin_layout
+
+SEATTLE_SPD_COLUMNS: tuple[str, ...] = builtin_layout("seattle_spd").columns
+SEATTLE_SPD_DATETIME_FORMAT = builtin_layout("seattle_spd").occurred.formats[0]
+
+# Social-service facilities as the sample city (and the file mode) publishes them.
+FACILITY_COLUMNS: tuple[str, ...] = (
+    "facility_id",
+    "name",
+    "facility_type",
+    "address",
+    "latitude",
+    "longitude",
 )

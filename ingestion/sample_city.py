@@ -35,7 +35,7 @@ import numpy as np
 import polars as pl
 from pyproj import Transformer
 
-from ingestion.layouts import SEATTLE_SPD_COLUMNS, SEATTLE_SPD_DATETIME_FORMAT
+from ingestion.layouts import FACILITY_COLUMNS, SEATTLE_SPD_COLUMNS, SEATTLE_SPD_DATETIME_FORMAT
 
 SAMPLE_CITY_CRS = "EPSG:32610"  # UTM zone 10N, metres
 SAMPLE_CITY_TIMEZONE = "America/Los_Angeles"
@@ -57,14 +57,6 @@ ACS_COLUMNS: tuple[str, ...] = (
     "state",
     "county",
     "tract",
-)
-FACILITY_COLUMNS: tuple[str, ...] = (
-    "facility_id",
-    "name",
-    "facility_type",
-    "address",
-    "latitude",
-    "longitude",
 )
 FACILITY_TYPES: tuple[str, ...] = (
     "mental_health",
@@ -800,7 +792,7 @@ def _build_facilities(grid: _Grid, n: int, rng: np.random.Generator) -> pl.DataF
             "latitude": _format_e9(pts.lat_e9, decimals),
             "longitude": _format_e9(pts.lon_e9, decimals),
         }
-    )
+    ).select(FACILITY_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------------

@@ -49,8 +49,12 @@ def month_range(text: str | None, partition_keys: list[str]) -> tuple[str, str]:
     first, last = partition_keys[0], partition_keys[-1]
     if not text:
         return first, last
-    start, _, end = text.partition(":")
-    wanted = (f"{start}-01" if start else first, f"{end or start}-01" if (end or start) else last)
+    start, colon, end = text.partition(":")
+    if not colon:  # one month: "2025-03"
+        end = start
+    wanted = (f"{start}-01" if start else first, f"{end}-01" if end else last)
+    if wanted[0] > wanted[1]:
+        raise SystemExit(f"crimemap: --months {text}: the range ends before it starts")
     for key in wanted:
         if key not in partition_keys:
             raise SystemExit(

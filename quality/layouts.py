@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ingestion.landing import LINEAGE_COLUMNS
-from ingestion.layouts import SEATTLE_SPD_COLUMNS, SEATTLE_SPD_DATETIME_FORMAT
+from ingestion.layouts import FACILITY_COLUMNS, SEATTLE_SPD_COLUMNS, SEATTLE_SPD_DATETIME_FORMAT
 
 __all__ = [
     "AREA_COLUMNS",
@@ -26,14 +26,6 @@ SEATTLE_TIMEZONE = "America/Los_Angeles"
 SEATTLE_PROJECTED_CRS = "EPSG:32610"
 
 AREA_COLUMNS: tuple[str, ...] = ("GEOID", "NAME", "geometry")
-FACILITY_COLUMNS: tuple[str, ...] = (
-    "facility_id",
-    "name",
-    "facility_type",
-    "address",
-    "latitude",
-    "longitude",
-)
 
 
 class BBox(NamedTuple):

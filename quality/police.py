@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ingestion.police.conform import conformed_columns_sql, offense_rows_sql
 from ingestion.police.layout import CONFORMED_PREFIX, PoliceLayout
+from ingestion.sql import quote_ident, sql_literal
 from quality.rules import (
     DEFAULT_TOLERANCE_M,
     RAW_ALIAS,
@@ -21,9 +22,7 @@ from quality.rules import (
     SourceRules,
     SplitResult,
     out_of_jurisdiction,
-    quote_ident,
     split_quarantine,
-    sql_literal,
 )
 
 if TYPE_CHECKING:

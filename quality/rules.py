@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from quality.layouts import (
-    SEATTLE_PROJECTED_CRS,
-)
+from ingestion.sql import quote_ident, sql_literal
+from quality.layouts import SEATTLE_PROJECTED_CRS
 from quality.reconcile import count_parquet_rows
 
 if TYPE_CHECKING:
@@ -126,16 +125,7 @@ class SplitResult:
         return self.raw_rows == self.clean_rows + self.quarantined_rows
 
 
-# --- SQL text helpers --------------------------------------------------------------------------
-
-
-def quote_ident(name: str) -> str:
-    """Quote a column or table name for DuckDB (names like ``Report Number`` have spaces)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+# --- SQL text helpers (``quote_ident`` / ``sql_literal`` come from ``ingestion.sql``) ----------
 
 
 def _raw(column: str) -> str:

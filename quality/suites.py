@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from ingestion.police.layout import PoliceLayout
-from quality.layouts import AREA_COLUMNS, LINEAGE_COLUMNS, SEATTLE_SPD_COLUMNS, BBox
+from quality.layouts import AREA_COLUMNS, LINEAGE_COLUMNS, BBox
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,13 +34,6 @@ _GX_SEVERITY: dict[str, str] = {"ERROR": "critical", "WARN": "warning"}
 _FROM_GX_SEVERITY: dict[str, Severity] = {"critical": "ERROR", "warning": "WARN", "info": "WARN"}
 SAMPLE_SIZE = 5
 
-SPD_OFFENSE_CODE_REGEX = r"^[0-9A-Z]{2,4}$"
-# MM/DD/YYYY hh:mm:ss AM|PM, as SPD publishes (zero-padded, 12-hour clock).
-# Non-capturing groups: pandas warns about match groups in str.contains.
-SPD_DATETIME_REGEX = (
-    r"^(?:0[1-9]|1[0-2])/(?:0[1-9]|[12][0-9]|3[01])/[0-9]{4} "
-    r"(?:0[1-9]|1[0-2]):[0-5][0-9]:[0-5][0-9] [AP]M$"
-)
 GEOID_TRACT_REGEX = r"^[0-9]{11}$"
 
 
@@ -134,58 +127,56 @@ def _shape(
     )
 
 
-def police_incidents_raw_suite(
+def _within(column: str, low: float, high: float) -> ExpectationSpec:
+    return _expect(
+        "ExpectColumnValuesToBeBetween", "WARN", column=column, min_value=low, max_value=high,
+        mostly=0.9,
+    )  # fmt: skip
+
+
+def police_raw_suite(
+    layout: PoliceLayout,
     *,
-    bbox: BBox,
+    source: str,
+    bbox: BBox | None = None,
     min_rows: int = 1,
     max_rows: int | None = None,
     include_lineage: bool = True,
-    name: str = "police_incidents_raw",
 ) -> SuiteSpec:
-    """Raw Seattle SPD landing: exact columns, keys present, codes/dates/coordinates mostly sane."""
-    columns = (*SEATTLE_SPD_COLUMNS, *(LINEAGE_COLUMNS if include_lineage else ()))
-    keys = ("Report Number", "Offense ID")
+    """A police landing in any layout: its exact published columns (when the layout lists them),
+    ids present, codes and dates mostly present, lon/lat mostly numbers inside ``bbox``."""
+    columns = (*layout.columns, *(LINEAGE_COLUMNS if include_lineage else ()))
+    keys = tuple(k for k in (layout.record_id, layout.report_number) if k)
+    required = (layout.offense_codes[0], layout.occurred.column)
+    expectations: list[ExpectationSpec] = []
+    if layout.columns:
+        expectations += _shape(columns, min_rows, max_rows)
+    else:
+        expectations.append(
+            _expect(
+                "ExpectTableRowCountToBeBetween", "ERROR", min_value=min_rows, max_value=max_rows
+            )
+        )
+    expectations += [_expect("ExpectColumnValuesToNotBeNull", "WARN", column=k) for k in keys]
+    expectations += [
+        _expect("ExpectColumnValuesToNotBeNull", "WARN", column=c, mostly=0.95) for c in required
+    ]
+    numeric: tuple[str, ...] = ()
+    first = layout.location[0]
+    if bbox is not None and first.kind == "lonlat":
+        lon, lat = numeric = first.columns
+        # After the numeric parse: "not null" = parses as a number, "between" = in the bbox.
+        expectations += [
+            _expect("ExpectColumnValuesToNotBeNull", "WARN", column=lon, mostly=0.9),
+            _expect("ExpectColumnValuesToNotBeNull", "WARN", column=lat, mostly=0.9),
+            _within(lon, bbox.min_lon, bbox.max_lon),
+            _within(lat, bbox.min_lat, bbox.max_lat),
+        ]
     return SuiteSpec(
-        name=name,
-        expectations=(
-            *_shape(columns, min_rows, max_rows),
-            *(_expect("ExpectColumnValuesToNotBeNull", "WARN", column=k) for k in keys),
-            _expect(
-                "ExpectColumnValuesToMatchRegex",
-                "WARN",
-                column="Offense Code",
-                regex=SPD_OFFENSE_CODE_REGEX,
-                mostly=0.95,
-            ),
-            # After the numeric parse: "not null" = parses as a number, "between" = in the bbox.
-            _expect("ExpectColumnValuesToNotBeNull", "WARN", column="Longitude", mostly=0.9),
-            _expect("ExpectColumnValuesToNotBeNull", "WARN", column="Latitude", mostly=0.9),
-            _expect(
-                "ExpectColumnValuesToBeBetween",
-                "WARN",
-                column="Longitude",
-                min_value=bbox.min_lon,
-                max_value=bbox.max_lon,
-                mostly=0.9,
-            ),
-            _expect(
-                "ExpectColumnValuesToBeBetween",
-                "WARN",
-                column="Latitude",
-                min_value=bbox.min_lat,
-                max_value=bbox.max_lat,
-                mostly=0.9,
-            ),
-            _expect(
-                "ExpectColumnValuesToMatchRegex",
-                "WARN",
-                column="Offense Start DateTime",
-                regex=SPD_DATETIME_REGEX,
-                mostly=0.95,
-            ),
-        ),
-        numeric_columns=("Longitude", "Latitude"),
-        blank_as_null_columns=keys,
+        name=f"police_{source}_raw",
+        expectations=tuple(expectations),
+        numeric_columns=numeric,
+        blank_as_null_columns=(*keys, *required),
     )
 
 
@@ -460,60 +451,6 @@ def write_data_docs_index(data_docs_dir: Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return target
-
-
-def police_raw_suite(
-    layout: PoliceLayout,
-    *,
-    source: str,
-    bbox: BBox | None = None,
-    min_rows: int = 1,
-    include_lineage: bool = True,
-) -> SuiteSpec:
-    """A police landing in any layout: its exact published columns, ids, and mostly-sane points."""
-    columns = (*layout.columns, *(LINEAGE_COLUMNS if include_lineage else ()))
-    keys = tuple(k for k in (layout.record_id, layout.report_number) if k)
-    expectations: list[ExpectationSpec] = []
-    if layout.columns:
-        expectations += _shape(columns, min_rows, None)
-    else:
-        expectations.append(
-            _expect("ExpectTableRowCountToBeBetween", "ERROR", min_value=min_rows, max_value=None)
-        )
-    expectations += [_expect("ExpectColumnValuesToNotBeNull", "WARN", column=k) for k in keys]
-    expectations += [
-        _expect("ExpectColumnValuesToNotBeNull", "WARN", column=c, mostly=0.95)
-        for c in (layout.offense_codes[0], layout.occurred.column)
-    ]
-    numeric: tuple[str, ...] = ()
-    first = layout.location[0]
-    if bbox is not None and first.kind == "lonlat":
-        lon, lat = first.columns
-        numeric = (lon, lat)
-        expectations += [
-            _expect(
-                "ExpectColumnValuesToBeBetween",
-                "WARN",
-                column=lon,
-                min_value=bbox.min_lon,
-                max_value=bbox.max_lon,
-                mostly=0.9,
-            ),
-            _expect(
-                "ExpectColumnValuesToBeBetween",
-                "WARN",
-                column=lat,
-                min_value=bbox.min_lat,
-                max_value=bbox.max_lat,
-                mostly=0.9,
-            ),
-        ]
-    return SuiteSpec(
-        name=f"police_{source}_raw",
-        expectations=tuple(expectations),
-        numeric_columns=numeric,
-        blank_as_null_columns=keys,
-    )
 
 
 def read_partitions(directory: Path) -> pd.DataFrame:

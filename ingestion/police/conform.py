@@ -14,6 +14,7 @@ The SQL needs DuckDB's spatial extension only for ``projected``, ``wkt``, ``wkb_
 from __future__ import annotations
 
 from ingestion.police.layout import HHMM, DateTimeField, LocationField, PoliceLayout
+from ingestion.sql import quote_ident, sql_literal
 
 WGS84 = "EPSG:4326"
 RAW_RECORD = "raw_record"
@@ -35,14 +36,6 @@ CONFORMED_COLUMNS: tuple[str, ...] = (
     "cm_location_source",
     "cm_location_raw",
 )
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _col(name: str, alias: str) -> str:

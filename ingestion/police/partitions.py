@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingestion.landing import LINEAGE_COLUMNS
-from ingestion.police.conform import quote_ident, sql_literal, timestamp_sql
+from ingestion.police.conform import timestamp_sql
 from ingestion.police.layout import PoliceLayout
+from ingestion.sql import quote_ident, sql_literal
 
 if TYPE_CHECKING:
     import duckdb

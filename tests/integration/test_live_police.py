@@ -42,19 +42,25 @@ def socrata_rows(seattle_csv: Path) -> list[dict[str, str]]:
     return rows
 
 
-def jurisdiction_yaml(root: Path, base_url: str, files) -> Path:
-    path = root / "live.yml"
+def socrata_live(portal: FakePortals) -> str:
+    return f'{{base_url: "{portal.base_url}", page_size: 400}}'
+
+
+def jurisdiction_yaml(
+    root: Path, files, live: str, layout: str = "seattle_spd", name: str = "live.yml"
+) -> Path:
+    path = root / name
     path.write_text(
         f"""
 name: Live City
 timezone: America/Los_Angeles
 projected_crs: EPSG:32610
 police:
-  - name: seattle_live
-    layout: seattle_spd
+  - name: live_source
+    layout: {layout}
     mode: live
     start_month: 2024-07
-    live: {{base_url: "{base_url}", page_size: 400}}
+    live: {live}
 boundaries: {{mode: file, path: {files.areas_geojson}}}
 indicators: {{mode: file, path: {files.acs_json}}}
 facilities: {{mode: file, path: {files.facilities_csv}}}
@@ -70,7 +76,7 @@ def test_live_month_lands_exactly_that_months_rows(tmp_path: Path) -> None:
     with FakePortals() as portal:
         fields = list(builtin_layout("seattle_spd").live.fields)
         portal.add_socrata("tazs-3rd5", rows, date_field="offense_start_datetime", fields=fields)
-        config = load_jurisdiction(jurisdiction_yaml(tmp_path, portal.base_url, files))
+        config = load_jurisdiction(jurisdiction_yaml(tmp_path, files, socrata_live(portal)))
         (source,) = config.police
         asset = raw_police_asset(source, config, police_partitions(config))
         feed = police_feed(source, config, data_paths().sources)
@@ -84,7 +90,7 @@ def test_live_month_lands_exactly_that_months_rows(tmp_path: Path) -> None:
     assert len(requests) == 1 + -(-len(july) // 400) + (len(july) % 400 == 0)  # 503 + pages
     assert all("offense_start_datetime >= '2024-07-01T00:00:00'" in r.params["$where"]
                for r in requests)  # fmt: skip
-    landed = data_paths().raw_police("seattle_live") / "month=2024-07" / "part.parquet"
+    landed = data_paths().raw_police("live_source") / "month=2024-07" / "part.parquet"
     got = duckdb.sql(f"SELECT \"Offense ID\" FROM read_parquet('{landed}')").fetchall()
     assert sorted(i for (i,) in got) == sorted(r["offense_id"] for r in july)
     columns = [c for c in duckdb.sql(f"SELECT * FROM read_parquet('{landed}')").columns]
@@ -100,7 +106,7 @@ def test_live_schema_drift_stops_the_source(tmp_path: Path) -> None:
             fields=fields,
         )  # fmt: skip
         portal.rename_socrata_field("tazs-3rd5", "offense_code", "nibrs_offense_code")
-        config = load_jurisdiction(jurisdiction_yaml(tmp_path, portal.base_url, files))
+        config = load_jurisdiction(jurisdiction_yaml(tmp_path, files, socrata_live(portal)))
         (source,) = config.police
         asset = raw_police_asset(source, config, police_partitions(config))
         feed = police_feed(source, config, data_paths().sources)
@@ -146,12 +152,8 @@ def test_live_arcgis_month_for_baltimore(tmp_path: Path) -> None:
         url = portal.add_arcgis(
             path, fields, features, date_field="CrimeDateTime", max_record_count=40
         )
-        yaml_path = tmp_path / "baltimore.yml"
-        yaml_path.write_text(
-            jurisdiction_yaml(tmp_path, portal.base_url, files)
-            .read_text()
-            .replace("layout: seattle_spd", "layout: baltimore_nibrs")
-            .replace(f'base_url: "{portal.base_url}", page_size: 400', f'url: "{url}"')
+        yaml_path = jurisdiction_yaml(
+            tmp_path, files, f'{{url: "{url}"}}', layout="baltimore_nibrs", name="baltimore.yml"
         )
         config = load_jurisdiction(yaml_path)
         (source,) = config.police
@@ -163,7 +165,7 @@ def test_live_arcgis_month_for_baltimore(tmp_path: Path) -> None:
         queries = portal.requests_to(f"{path}/query")
     assert result.success
     assert july > 50 and len(queries) == -(-july // 40) + (july % 40 == 0)
-    landed = data_paths().raw_police("seattle_live") / "month=2024-07" / "part.parquet"
+    landed = data_paths().raw_police("live_source") / "month=2024-07" / "part.parquet"
     rows = duckdb.sql(f"SELECT \"CrimeDateTime\" FROM read_parquet('{landed}')").fetchall()
     assert len(rows) == july
     assert all(value.endswith("+00:00") for (value,) in rows)

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ingestion.police.layout import builtin_layout
 from quality import suites as S
 from quality.layouts import AREA_COLUMNS, LINEAGE_COLUMNS, SEATTLE_SPD_COLUMNS, BBox
 
@@ -59,7 +60,13 @@ def good_areas(n: int = 5) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def police_spec() -> S.SuiteSpec:
-    return S.police_incidents_raw_suite(bbox=SEATTLE_BBOX, min_rows=10, max_rows=1_000_000)
+    return S.police_raw_suite(
+        builtin_layout("seattle_spd"),
+        source="seattle_spd",
+        bbox=SEATTLE_BBOX,
+        min_rows=10,
+        max_rows=1_000_000,
+    )
 
 
 def failed_by(outcome: S.SuiteOutcome, expectation: str, column: str | None = None) -> list[dict]:
@@ -89,15 +96,15 @@ def test_renamed_column_fails_as_error_naming_both_columns(police_spec: S.SuiteS
     assert outcome.failed[0] is column_set  # blocking failures first
     # The expectation on the missing column errors, and says why. (GX resolves column names
     # case-insensitively, so only the exact set check catches a change of case.)
-    (regex,) = failed_by(outcome, "expect_column_values_to_match_regex", "Offense Code")
-    assert "does not exist" in regex["message"]
+    (present,) = failed_by(outcome, "expect_column_values_to_not_be_null", "Offense Code")
+    assert "does not exist" in present["message"]
 
 
 def test_bad_batch_fails_with_warnings_and_counts(police_spec: S.SuiteSpec) -> None:
     df = good_police()
     bad = df.index < N // 2  # half the rows: far above every `mostly` allowance
     df.loc[bad, "Longitude"] = "-118.24"  # Los Angeles: a number, outside the bbox
-    df.loc[bad, "Offense Start DateTime"] = "2024-05-01T22:30:00"
+    df.loc[bad, "Offense Start DateTime"] = " "  # blank counts as missing
     df.loc[0, "Offense ID"] = "  "  # blank counts as missing
     outcome = S.run_suite(police_spec, df)
 
@@ -106,9 +113,8 @@ def test_bad_batch_fails_with_warnings_and_counts(police_spec: S.SuiteSpec) -> N
     (lon,) = failed_by(outcome, "expect_column_values_to_be_between", "Longitude")
     assert lon["unexpected_count"] == N // 2
     assert lon["sample"][0] == pytest.approx(-118.24)
-    (dates,) = failed_by(outcome, "expect_column_values_to_match_regex", "Offense Start DateTime")
+    (dates,) = failed_by(outcome, "expect_column_values_to_not_be_null", "Offense Start DateTime")
     assert dates["unexpected_count"] == N // 2
-    assert dates["sample"][0] == "2024-05-01T22:30:00"
     (ids,) = failed_by(outcome, "expect_column_values_to_not_be_null", "Offense ID")
     assert ids["unexpected_count"] == 1
     assert failed_by(outcome, "expect_column_values_to_be_between", "Latitude") == []
@@ -124,7 +130,7 @@ def test_unparseable_coordinates_count_against_mostly(police_spec: S.SuiteSpec) 
 
 def test_within_mostly_still_passes(police_spec: S.SuiteSpec) -> None:
     df = good_police()
-    df.loc[0, "Offense Code"] = "not a code"  # 1 of 40 = 2.5% < 5%
+    df.loc[0, "Offense Code"] = ""  # 1 of 40 = 2.5% < 5%
     assert S.run_suite(police_spec, df).success
 
 
@@ -175,18 +181,18 @@ def test_validation_json_and_data_docs_are_written(
     police_spec: S.SuiteSpec, tmp_path: Path
 ) -> None:
     df = good_police()
-    df.loc[:, "Offense Code"] = "??"
+    df.loc[:, "Offense Code"] = ""  # every code blank: far over the allowance
     outcome = S.run_suite(
         police_spec, df, results_dir=tmp_path / "validations", data_docs_dir=tmp_path / "docs"
     )
-    assert outcome.validation_path == tmp_path / "validations" / "police_incidents_raw.json"
+    assert outcome.validation_path == tmp_path / "validations" / "police_seattle_spd_raw.json"
     written = json.loads(outcome.validation_path.read_text())
     assert written["success"] is False
     assert len(written["results"]) == len(police_spec.expectations)
     assert outcome.data_docs_path is not None and outcome.data_docs_path.is_file()
-    assert "police_incidents_raw" in outcome.data_docs_path.read_text()
+    assert "police_seattle_spd_raw" in outcome.data_docs_path.read_text()
     index = S.write_data_docs_index(tmp_path / "docs")
-    assert 'href="police_incidents_raw/index.html"' in index.read_text()
+    assert 'href="police_seattle_spd_raw/index.html"' in index.read_text()
 
 
 def test_metadata_is_plain_json(police_spec: S.SuiteSpec) -> None:
@@ -194,7 +200,7 @@ def test_metadata_is_plain_json(police_spec: S.SuiteSpec) -> None:
     df.loc[df.index < N // 2, "Longitude"] = ""  # NaN samples must not leak into metadata
     meta = S.run_suite(police_spec, df).to_metadata()
     text = json.dumps(meta, allow_nan=False)
-    assert json.loads(text)["suite"] == "police_incidents_raw"
+    assert json.loads(text)["suite"] == "police_seattle_spd_raw"
     assert meta["n_failed"] == len(meta["failed"]) > 0
 
 
@@ -229,14 +235,16 @@ def test_importing_suites_does_not_import_great_expectations() -> None:
 
 
 def test_severities_map_to_gx() -> None:
-    spec = S.police_incidents_raw_suite(bbox=SEATTLE_BBOX)
+    spec = S.police_raw_suite(
+        builtin_layout("seattle_spd"), source="seattle_spd", bbox=SEATTLE_BBOX
+    )
     suite = S.build_gx_suite(spec)
     got = {
         (e.expectation_type, str(getattr(e, "column", None))): e.severity.value
         for e in suite.expectations
     }
     assert got[("expect_table_columns_to_match_set", "None")] == "critical"
-    assert got[("expect_column_values_to_match_regex", "Offense Code")] == "warning"
+    assert got[("expect_column_values_to_not_be_null", "Offense Code")] == "warning"
 
 
 def test_outcome_from_a_result_dict_is_json_safe() -> None:

@@ -11,6 +11,7 @@ import warnings
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import polars as pl
 from dagster import (
     AssetExecutionContext,
@@ -33,6 +34,7 @@ from ingestion.jurisdiction import JurisdictionConfig, PoliceSource
 from ingestion.live.http import SchemaDriftError
 from ingestion.police.layout import LayoutError
 from ingestion.police.partitions import land_police_months, partition_path
+from ingestion.sql import sql_literal
 from orchestration.defs.jurisdiction import Jurisdiction
 from orchestration.defs.police.resources import feed_resource_key, scratch_path
 from orchestration.settings import data_paths
@@ -82,12 +84,13 @@ def partition_months(context: AssetExecutionContext) -> list[date]:
     return [date.fromisoformat(k) for k in context.partition_keys]
 
 
-def write_watermark(path: Path, source: str, offenses_glob: str) -> str | None:
+def write_watermark(
+    con: duckdb.DuckDBPyConnection, path: Path, source: str, offenses_glob: str
+) -> str | None:
     """Record the newest occurred time landed for a source: where the next live load starts."""
-    with connect() as con:
-        newest = con.execute(
-            f"SELECT max(occurred_at) FROM read_parquet('{offenses_glob}')"
-        ).fetchone()[0]
+    newest = con.execute(
+        f"SELECT max(occurred_at) FROM read_parquet({sql_literal(offenses_glob)})"
+    ).fetchone()[0]
     if newest is None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -229,11 +232,11 @@ def split_police_asset(
                 totals["quarantined_rows"] += result.quarantined_rows
                 for code, n in result.by_reason.items():
                     by_reason[code] = by_reason.get(code, 0) + n
+            conformed_glob = str(paths.conformed_police(source.name) / "month=*" / "*.parquet")
+            watermark = write_watermark(
+                con, paths.state / "police" / f"{source.name}.json", source.name, conformed_glob
+            )
         context.log.info(f"{source.name}: {totals} {by_reason}")
-        conformed_glob = str(paths.conformed_police(source.name) / "month=*" / "*.parquet")
-        watermark = write_watermark(
-            paths.state / "police" / f"{source.name}.json", source.name, conformed_glob
-        )
         yield MaterializeResult(
             asset_key=conformed_key(source.name),
             metadata={
