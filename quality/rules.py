@@ -49,6 +49,9 @@ REASON_CODES: tuple[str, ...] = (
     "offense_code_missing",
     "duplicate_record",
     "geometry_invalid",
+    "value_invalid",
+    "type_unmapped",
+    "area_unknown",
 )
 DUPLICATE_RECORD = "duplicate_record"
 REASON_CODES_COLUMN = "_reason_codes"
