@@ -24,15 +24,26 @@ from ingestion.police.layout import (
     builtin_layout,
     parse_layout,
 )
+from ingestion.source_config import (
+    SAMPLE_BOUNDARY_SPEC,
+    BoundarySource,
+    ConfigError,
+    FacilitySource,
+    IndicatorSource,
+    ServiceRequestSource,
+    SurveySource,
+    boundary_source,
+    facility_source,
+    indicator_source,
+    parse_month,
+    service_request_source,
+    survey_source,
+)
 
 MODES = ("sample", "file", "live")
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "jurisdictions" / "sample_city.yml"
-
-
-class ConfigError(ValueError):
-    """A jurisdiction file that cannot be used; the message names the file and the key."""
 
 
 @dataclass(frozen=True)
@@ -54,21 +65,17 @@ class PoliceSource:
 
 
 @dataclass(frozen=True)
-class FileSourceConfig:
-    mode: str
-    path: Path | None = None
-
-
-@dataclass(frozen=True)
 class JurisdictionConfig:
     name: str
     timezone: str
     projected_crs: str
     path: Path
     police: tuple[PoliceSource, ...]
-    boundaries: FileSourceConfig
-    indicators: FileSourceConfig
-    facilities: FileSourceConfig
+    boundaries: BoundarySource
+    indicators: IndicatorSource
+    facilities: FacilitySource
+    service_requests: ServiceRequestSource
+    surveys: SurveySource
     boundary_tolerance_m: float = 50.0
     sample: SampleSettings = SampleSettings()
 
@@ -85,14 +92,6 @@ class JurisdictionConfig:
 
 def _where(path: Path, key: str) -> str:
     return f"{path.name}: {key}"
-
-
-def _month(value: Any, where: str) -> date:
-    text = str(value)
-    match = re.fullmatch(r"(\d{4})-(\d{2})(?:-01)?", text)
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise ConfigError(f"{where}: expected a month like 2024-07, got {value!r}")
-    return date(int(match.group(1)), int(match.group(2)), 1)
 
 
 def _mode(mapping: Mapping[str, Any], where: str) -> str:
@@ -173,22 +172,10 @@ def _police_source(entry: Any, index: int, base: Path, path: Path) -> PoliceSour
         name=name,
         layout=layout,
         mode=mode,
-        start_month=_month(entry.get("start_month", "2024-07"), f"{where}.start_month"),
+        start_month=parse_month(entry.get("start_month", "2024-07"), f"{where}.start_month"),
         path=_existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None,
         crosswalk_csv=crosswalk_csv,
         live=dict(entry.get("live") or {}),
-    )
-
-
-def _file_source(doc: Mapping[str, Any], key: str, base: Path, path: Path) -> FileSourceConfig:
-    entry = doc.get(key) or {"mode": "sample"}
-    where = _where(path, key)
-    mode = _mode(entry, where)
-    if mode == "live":
-        raise ConfigError(f"{where}.mode: live mode is not available for {key} yet; use file")
-    return FileSourceConfig(
-        mode=mode,
-        path=_existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None,
     )
 
 
@@ -225,9 +212,18 @@ def load_jurisdiction(path: Path | str = DEFAULT_CONFIG) -> JurisdictionConfig:
         projected_crs=doc["projected_crs"],
         path=path,
         police=police,
-        boundaries=_file_source(doc, "boundaries", base, path),
-        indicators=_file_source(doc, "indicators", base, path),
-        facilities=_file_source(doc, "facilities", base, path),
+        boundaries=boundary_source(
+            doc.get("boundaries"),
+            _where(path, "boundaries"),
+            base,
+            sample_spec=SAMPLE_BOUNDARY_SPEC,
+        ),
+        indicators=indicator_source(doc.get("indicators"), _where(path, "indicators"), base),
+        facilities=facility_source(doc.get("facilities"), _where(path, "facilities"), base),
+        service_requests=service_request_source(
+            doc.get("service_requests"), _where(path, "service_requests"), base
+        ),
+        surveys=survey_source(doc.get("surveys"), _where(path, "surveys")),
         boundary_tolerance_m=float(doc.get("boundary_tolerance_m", 50.0)),
         sample=SampleSettings(
             seed=int(sample.get("seed", SampleSettings.seed)),

@@ -2,8 +2,11 @@
 
 ``generate_sample_city`` writes the files listed in ``docs/data-contracts.md`` ("Sample city source
 files"): police incidents in the Seattle SPD "Crime Data" export layout with planted defects, tract
-boundaries (GeoJSON), ACS indicators (Census API JSON), social-service facilities (CSV), and the
-truth the pipeline's results are tested against (``truth.json``, ``truth_incidents.parquet``).
+boundaries (GeoJSON), ACS indicators (Census API JSON), social-service facilities (CSV), a
+resident survey and 311 service requests (CSV), and the truth the pipeline's results are tested
+against (``truth.json``, ``truth_incidents.parquet``, ``truth_service_requests.parquet``). The
+non-police sources are rendered by ``ingestion.sample_records``, which also writes the extra
+boundary formats (shapefile, WKT CSV, neighbourhoods) on demand.
 
 Same seed and config give byte-identical files: all randomness comes from one
 ``numpy.random.SeedSequence``, spawned per component so that, for example, changing the number of
@@ -35,6 +38,7 @@ import numpy as np
 import polars as pl
 from pyproj import Transformer
 
+from ingestion.census import SOCIAL_SERVICES_TABLE_SET, api_columns
 from ingestion.layouts import FACILITY_COLUMNS, SEATTLE_SPD_COLUMNS, SEATTLE_SPD_DATETIME_FORMAT
 
 SAMPLE_CITY_CRS = "EPSG:32610"  # UTM zone 10N, metres
@@ -43,17 +47,17 @@ POLICE_CSV_NAME = "seattle_spd_crime_data.csv"
 AREAS_GEOJSON_NAME = "areas.geojson"
 ACS_JSON_NAME = "acs_5yr_tract.json"
 FACILITIES_CSV_NAME = "facilities.csv"
+SURVEY_CSV_NAME = "resident_survey_2025.csv"
+SERVICE_REQUESTS_CSV_NAME = "sf311_cases.csv"
 TRUTH_JSON_NAME = "truth.json"
 TRUTH_INCIDENTS_NAME = "truth_incidents.parquet"
+TRUTH_SERVICE_REQUESTS_NAME = "truth_service_requests.parquet"
 
+# The Census API header of the whole social-services table set.
 ACS_COLUMNS: tuple[str, ...] = (
     "NAME",
-    "B01003_001E",  # total population
-    "B17001_001E",  # population for whom poverty status is determined
-    "B17001_002E",  # income in the past 12 months below poverty level
-    "B23025_003E",  # civilian labour force
-    "B23025_005E",  # civilian labour force, unemployed
-    "B19013_001E",  # median household income
+    "GEO_ID",
+    *api_columns(SOCIAL_SERVICES_TABLE_SET),
     "state",
     "county",
     "tract",
@@ -261,6 +265,9 @@ class SampleCityConfig:
             raise ValueError("n_facilities must be at least 1")
 
 
+_BESIDE_POLICE_CSV = Path()  # default of the later fields: the file next to police_csv
+
+
 @dataclass(frozen=True)
 class SampleCityFiles:
     police_csv: Path
@@ -269,6 +276,39 @@ class SampleCityFiles:
     facilities_csv: Path
     truth_json: Path
     truth_incidents: Path
+    # Defaults keep callers that list only the files above working: an unset path is the
+    # contract's file name in police_csv's directory.
+    survey_csv: Path = _BESIDE_POLICE_CSV
+    service_requests_csv: Path = _BESIDE_POLICE_CSV
+    truth_service_requests: Path = _BESIDE_POLICE_CSV
+
+    def __post_init__(self) -> None:
+        for name, file_name in _LATER_FILES.items():
+            if getattr(self, name) == _BESIDE_POLICE_CSV:
+                object.__setattr__(self, name, Path(self.police_csv).parent / file_name)
+
+    @classmethod
+    def in_directory(cls, directory: Path) -> SampleCityFiles:
+        """The sample city's files, by their contract names, in `directory`."""
+        directory = Path(directory)
+        return cls(
+            police_csv=directory / POLICE_CSV_NAME,
+            areas_geojson=directory / AREAS_GEOJSON_NAME,
+            acs_json=directory / ACS_JSON_NAME,
+            facilities_csv=directory / FACILITIES_CSV_NAME,
+            truth_json=directory / TRUTH_JSON_NAME,
+            truth_incidents=directory / TRUTH_INCIDENTS_NAME,
+            survey_csv=directory / SURVEY_CSV_NAME,
+            service_requests_csv=directory / SERVICE_REQUESTS_CSV_NAME,
+            truth_service_requests=directory / TRUTH_SERVICE_REQUESTS_NAME,
+        )
+
+
+_LATER_FILES = {
+    "survey_csv": SURVEY_CSV_NAME,
+    "service_requests_csv": SERVICE_REQUESTS_CSV_NAME,
+    "truth_service_requests": TRUTH_SERVICE_REQUESTS_NAME,
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -515,7 +555,20 @@ def _build_areas(
     return _Areas(deprivation=z, crime_weight=crime_weight, population=population, small=small)
 
 
-def _acs_rows(grid: _Grid, areas: _Areas, rng: np.random.Generator) -> list[list[str]]:
+@dataclass(frozen=True)
+class _AcsBase:
+    """The area stream's ACS estimates (int64 per area); the rest of the table set is drawn by
+    ``ingestion.sample_records`` from its own stream."""
+
+    population: np.ndarray  # B01003_001E
+    poverty_universe: np.ndarray  # B17001_001E
+    below_poverty: np.ndarray  # B17001_002E
+    labour_force: np.ndarray  # B23025_003E
+    unemployed: np.ndarray  # B23025_005E
+    median_income: np.ndarray  # B19013_001E
+
+
+def _acs_base(grid: _Grid, areas: _Areas, rng: np.random.Generator) -> _AcsBase:
     n = grid.n_areas
     z = areas.deprivation
     pop = areas.population
@@ -526,24 +579,14 @@ def _acs_rows(grid: _Grid, areas: _Areas, rng: np.random.Generator) -> list[list
     poverty = np.round(pov_universe * poverty_rate)
     labour_force = np.round(pop * rng.uniform(0.5, 0.62, n))
     unemployed = np.round(labour_force * unemployment_rate)
-    rows = [list(ACS_COLUMNS)]
-    for k in range(n):  # one row per area (~100s), not per incident
-        tract = grid.geoids[k][5:]
-        rows.append(
-            [
-                f"Census Tract {int(tract) // 100}; {COUNTY_NAME}; {STATE_NAME}",
-                str(int(pop[k])),
-                str(int(pov_universe[k])),
-                str(int(poverty[k])),
-                str(int(labour_force[k])),
-                str(int(unemployed[k])),
-                str(int(income[k])),
-                STATE_FIPS,
-                COUNTY_FIPS,
-                tract,
-            ]
-        )
-    return rows
+    return _AcsBase(
+        population=pop.astype(np.int64),
+        poverty_universe=pov_universe.astype(np.int64),
+        below_poverty=poverty.astype(np.int64),
+        labour_force=labour_force.astype(np.int64),
+        unemployed=unemployed.astype(np.int64),
+        median_income=income.astype(np.int64),
+    )
 
 
 def _area_police_codes(grid: _Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -1156,7 +1199,7 @@ class SampleCity:
     grid: _Grid
     areas: _Areas
     hotspots: tuple[_Hotspot, ...]
-    acs: tuple[tuple[str, ...], ...]
+    acs: _AcsBase
     facilities: pl.DataFrame
     reports: pl.DataFrame
     offenses: pl.DataFrame
@@ -1185,7 +1228,7 @@ def build_sample_city(config: SampleCityConfig = SampleCityConfig()) -> SampleCi
     z = _deprivation(grid, area_rng)
     hotspots, hot_areas = _choose_hotspots(grid, z, hot_rng)
     areas = _build_areas(grid, hot_areas, z, area_rng)
-    acs = _acs_rows(grid, areas, area_rng)
+    acs = _acs_base(grid, areas, area_rng)
     facilities = _build_facilities(grid, config.n_facilities, facility_rng)
     reports, offenses = _build_reports(grid, areas, hotspots, config, incident_rng)
     return SampleCity(
@@ -1193,7 +1236,7 @@ def build_sample_city(config: SampleCityConfig = SampleCityConfig()) -> SampleCi
         grid=grid,
         areas=areas,
         hotspots=tuple(hotspots),
-        acs=tuple(tuple(row) for row in acs),
+        acs=acs,
         facilities=facilities,
         reports=reports,
         offenses=offenses,

@@ -14,10 +14,14 @@ from orchestration.defs.police.checks import police_checks
 from orchestration.defs.police.resources import feed_resource_key, police_feed
 from orchestration.defs.police.schedules import INCREMENTAL_JOB, incremental_schedule
 from orchestration.defs.publish.assets import published_release
-from orchestration.defs.quality.assets import QUARANTINE_ASSETS
 from orchestration.defs.quality.checks import QUALITY_CHECKS
-from orchestration.defs.sources.assets import RAW_ASSETS
-from orchestration.defs.sources.resources import source_files
+from orchestration.defs.sources.assets import (
+    raw_assets,
+    same_geography_units_asset,
+    split_assets,
+)
+from orchestration.defs.sources.resources import source_resources
+from orchestration.defs.sources.surveys import SURVEY_JOB, survey_assets, survey_inbox_sensor
 from orchestration.defs.transform.assets import crimemap_dbt_models, dbt_project
 from orchestration.settings import export_environment
 
@@ -27,16 +31,19 @@ config = current_config()
 defs = Definitions(
     assets=[
         *police_assets(config),
-        *RAW_ASSETS,
-        *QUARANTINE_ASSETS,
+        *raw_assets(config),
+        *split_assets(config),
+        *([] if config.indicators.units else [same_geography_units_asset()]),
+        *survey_assets(config),
         crimemap_dbt_models,
         published_release,
     ],
     asset_checks=[*police_checks(config), *QUALITY_CHECKS],
-    jobs=[INCREMENTAL_JOB],
+    jobs=[INCREMENTAL_JOB, SURVEY_JOB],
     schedules=[incremental_schedule(config)],
+    sensors=[survey_inbox_sensor(config)],
     resources={
-        "source_files": source_files(config),
+        **source_resources(config, paths.sources),
         "jurisdiction": jurisdiction_resource(config),
         "dbt": DbtCliResource(project_dir=dbt_project),
         **{feed_resource_key(s.name): police_feed(s, config, paths.sources) for s in config.police},

@@ -87,6 +87,9 @@ class DataPaths:
     def quarantine_file(self, source: str) -> Path:
         return self.quarantine / source / f"{source}.parquet"
 
+    def conformed_file(self, source: str) -> Path:
+        return self.conformed / source / f"{source}.parquet"
+
 
 def data_paths() -> DataPaths:
     return DataPaths(Path(os.environ.get("CRIMEMAP_DATA_DIR", "data")).resolve())

@@ -339,6 +339,18 @@ def load_boundary(
     return table
 
 
+def load_areas(
+    con: duckdb.DuckDBPyConnection, conformed_areas: Path, *, table: str = "jurisdiction_areas"
+) -> str:
+    """The conformed areas (``quality/boundaries.py``) as a temp table ``(area_id, geom)``."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS "
+        "SELECT area_id, ST_GeomFromWKB(geom_wkb) AS geom "
+        f"FROM read_parquet({sql_literal(str(conformed_areas))})"
+    )
+    return table
+
+
 # --- the split ---------------------------------------------------------------------------------
 
 

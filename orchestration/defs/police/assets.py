@@ -39,7 +39,7 @@ from orchestration.defs.jurisdiction import Jurisdiction
 from orchestration.defs.police.resources import feed_resource_key, scratch_path
 from orchestration.settings import data_paths
 from quality.police import PoliceRuleSettings, split_police
-from quality.rules import load_boundary
+from quality.rules import load_areas
 from warehouse.duckdb_spatial import connect
 
 TRUE_TEXT = ["true", "1", "yes", "y"]
@@ -180,7 +180,7 @@ def split_police_asset(
         specs=[
             AssetSpec(
                 conformed_key(source.name),
-                deps=[raw_key(source.name), AssetKey(["raw", "areas"])],
+                deps=[raw_key(source.name), AssetKey(["conformed", "areas"])],
                 group_name="quality",
                 kinds={"duckdb", "parquet"},
                 description=(
@@ -190,7 +190,7 @@ def split_police_asset(
             ),
             AssetSpec(
                 quarantine_key(source.name),
-                deps=[raw_key(source.name), AssetKey(["raw", "areas"])],
+                deps=[raw_key(source.name), AssetKey(["conformed", "areas"])],
                 group_name="quality",
                 kinds={"duckdb", "parquet"},
                 description=(
@@ -209,7 +209,7 @@ def split_police_asset(
         by_reason: dict[str, int] = {}
         with connect() as con:
             settings = PoliceRuleSettings(
-                boundary_table=load_boundary(con, paths.raw_file("areas")),
+                boundary_table=load_areas(con, paths.conformed_file("areas")),
                 projected_crs=jurisdiction.projected_crs,
                 timezone=jurisdiction.timezone,
                 tolerance_m=jurisdiction.boundary_tolerance_m,

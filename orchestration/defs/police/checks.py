@@ -12,7 +12,7 @@ from dagster import (
 
 from ingestion.jurisdiction import JurisdictionConfig, PoliceSource
 from orchestration.defs.police.assets import conformed_key, quarantine_key, raw_key
-from orchestration.defs.quality.checks import raw_areas_bbox, validate_frame
+from orchestration.defs.quality.checks import areas_bbox, validate_frame
 from orchestration.settings import data_paths
 from quality.reconcile import count_parquet_rows, reconcile
 from quality.suites import police_raw_suite, read_partitions
@@ -69,14 +69,14 @@ def raw_suite_check(source: PoliceSource) -> AssetChecksDefinition:
     @asset_check(
         asset=raw_key(name),
         name=f"police_{name}_raw_suite",
-        additional_deps=[AssetKey(["raw", "areas"])],
+        additional_deps=[AssetKey(["conformed", "areas"])],
         description=f"Great Expectations suite police_{name}_raw: the {source.layout.name} "
         "columns exactly, ids present, points inside the jurisdiction's extent.",
         blocking=True,
     )
     def _suite(context: AssetCheckExecutionContext) -> AssetCheckResult:
         paths = data_paths()
-        spec = police_raw_suite(source.layout, source=name, bbox=raw_areas_bbox(paths))
+        spec = police_raw_suite(source.layout, source=name, bbox=areas_bbox(paths))
         return validate_frame(spec, read_partitions(paths.raw_police(name)), paths)
 
     return _suite

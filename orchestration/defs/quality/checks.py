@@ -6,21 +6,17 @@ Police sources have their own checks (suite + reconciliation) in ``defs/police/c
 from typing import TYPE_CHECKING
 
 from dagster import (
-    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
-    AssetKey,
     MetadataValue,
-    asset_check,
 )
 
-from orchestration.settings import DataPaths, data_paths
+from orchestration.settings import DataPaths
 from quality.layouts import BBox
-from quality.rules import load_boundary
+from quality.rules import load_areas
 from quality.suites import (
     SuiteOutcome,
     SuiteSpec,
-    areas_raw_suite,
     read_frame,
     run_suite,
     write_data_docs_index,
@@ -31,10 +27,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def raw_areas_bbox(paths: DataPaths) -> BBox:
-    """The jurisdiction's extent, from the raw boundaries, for coordinate range expectations."""
+def areas_bbox(paths: DataPaths) -> BBox:
+    """The jurisdiction's extent, from the conformed areas, for coordinate range expectations."""
     with connect() as con:
-        table = load_boundary(con, paths.raw_file("areas"))
+        table = load_areas(con, paths.conformed_file("areas"))
         xmin, ymin, xmax, ymax = con.execute(
             f"SELECT min(ST_XMin(geom)), min(ST_YMin(geom)), max(ST_XMax(geom)), "
             f"max(ST_YMax(geom)) FROM {table}"
@@ -76,14 +72,4 @@ def validate_raw(source: str, spec: SuiteSpec, paths: DataPaths) -> AssetCheckRe
     return validate_frame(spec, read_frame(paths.raw_file(source)), paths)
 
 
-@asset_check(
-    asset=AssetKey(["raw", "areas"]),
-    description="Great Expectations suite areas_raw: schema, GEOID unique and well formed.",
-    blocking=True,
-)
-def areas_raw_suite_check(context: AssetCheckExecutionContext) -> AssetCheckResult:
-    paths = data_paths()
-    return validate_raw("areas", areas_raw_suite(), paths)
-
-
-QUALITY_CHECKS = [areas_raw_suite_check]
+QUALITY_CHECKS: list = []

@@ -1,59 +1,368 @@
-"""Raw landing assets: every source lands as Parquet, columns exactly as published + lineage."""
+"""Survey and public-record sources: raw landing, then the split into conformed and quarantine.
 
-from collections.abc import Callable
+Each source lands its published file as Parquet of strings (``raw/<source>``), then one DuckDB
+pass judges every row, writes the accepted ones in canonical columns (``conformed/<source>``)
+and the rejected ones with reason codes (``quarantine/<source>``). Boundaries come first: every
+point source is checked against the conformed areas.
+"""
+
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
 
+from ingestion.boundaries import BoundaryError, land_boundaries
+from ingestion.census import TABLE_SETS
+from ingestion.jurisdiction import JurisdictionConfig
 from ingestion.landing import LandingResult, land_census_json, land_csv, land_geojson
-from orchestration.defs.sources.resources import SourceFiles
-from orchestration.settings import data_paths
+from ingestion.live.http import LiveSourceError
+from ingestion.sql import sql_literal
+from orchestration.defs.jurisdiction import Jurisdiction
+from orchestration.settings import DataPaths, data_paths
+from quality.boundaries import split_boundaries
+from quality.rules import SplitResult, load_areas
+from warehouse.duckdb_spatial import connect
 
-Lander = Callable[..., LandingResult]
+Splitter = Callable[[Any, DataPaths, Jurisdiction], SplitResult]
+
+
+def raw_key(source: str) -> AssetKey:
+    return AssetKey(["raw", source])
+
+
+def conformed_key(source: str) -> AssetKey:
+    return AssetKey(["conformed", source])
+
+
+def quarantine_key(source: str) -> AssetKey:
+    return AssetKey(["quarantine", source])
 
 
 def landing_metadata(result: LandingResult, source_file: Path) -> dict[str, object]:
     return {
         "dagster/row_count": result.rows,
-        "columns": MetadataValue.json(list(result.columns)),
+        "columns": MetadataValue.json([c for c in result.columns if not c.startswith("_")]),
         "source_file": source_file.name,
         "path": MetadataValue.path(str(result.path)),
     }
 
 
-def raw_asset(name: str, description: str, pick: str, lander: Lander) -> AssetsDefinition:
-    """A raw landing asset for one source: fetch its file via the source resource, land it."""
+def split_metadata(result: SplitResult) -> dict[str, object]:
+    return {
+        "raw_rows": result.raw_rows,
+        "accepted_rows": result.clean_rows,
+        "quarantined_rows": result.quarantined_rows,
+        "quarantined_by_reason": MetadataValue.json(result.by_reason),
+    }
 
+
+# --- raw landing -------------------------------------------------------------------------------
+
+
+def land_point_records(source_file: Path, dest: Path, load_id: str) -> LandingResult:
+    """Facilities and 311 exports: CSV, or GeoJSON points."""
+    if source_file.suffix.lower() in (".geojson", ".json"):
+        return land_geojson(source_file, dest, load_id=load_id)
+    return land_csv(source_file, dest, load_id=load_id)
+
+
+def raw_source_asset(
+    source: str,
+    description: str,
+    feed_key: str,
+    land: Callable[[Path, Path, str], LandingResult],
+    fetch: Callable[[Any, Callable[[str], None]], Path] | None = None,
+) -> AssetsDefinition:
     @asset(
-        key=["raw", name],
+        key=raw_key(source),
         group_name="sources",
         description=description,
         kinds={"parquet"},
+        required_resource_keys={feed_key},
     )
-    def _raw(context: AssetExecutionContext, source_files: SourceFiles) -> MaterializeResult:
+    def _raw(context: AssetExecutionContext) -> MaterializeResult:
         paths = data_paths()
-        source_file = getattr(source_files, pick)(paths.sources)
-        context.log.info(f"landing {source_file.name} as raw/{name}")
-        result = lander(source_file, paths.raw_file(name), load_id=context.run_id)
+        feed = getattr(context.resources, feed_key)
+        try:
+            source_file = fetch(feed, context.log.info) if fetch else feed.fetch(context.log.info)
+            result = land(source_file, paths.raw_file(source), context.run_id)
+        except (BoundaryError, LiveSourceError, FileNotFoundError, ValueError) as exc:
+            # A missing file, a changed schema or a malformed export: retrying cannot fix it.
+            raise Failure(description=f"{source}: {exc}", allow_retries=False) from exc
+        context.log.info(f"{source}: {result.rows:,} rows landed from {source_file.name}")
         return MaterializeResult(metadata=landing_metadata(result, source_file))
 
     return _raw
 
 
-raw_areas = raw_asset(
-    "areas", "Area boundaries (census tracts) as published.", "areas", land_geojson
-)
-raw_area_indicators = raw_asset(
-    "area_indicators",
-    "Census ACS 5-year indicators by tract, as returned by the Census API.",
-    "area_indicators",
-    land_census_json,
-)
-raw_facilities = raw_asset(
-    "facilities",
-    "Social-service facility locations (mental health, substance use, shelters, clinics, youth).",
-    "facilities",
-    land_csv,
-)
+def raw_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
+    def boundaries_lander(spec: Any) -> Callable[[Path, Path, str], LandingResult]:
+        def _land(source_file: Path, dest: Path, load_id: str) -> LandingResult:
+            with connect() as con:
+                return land_boundaries(source_file, dest, spec, load_id=load_id, con=con)
 
-RAW_ASSETS = [raw_areas, raw_area_indicators, raw_facilities]
+        return _land
+
+    layout = config.service_requests.layout
+    assets = [
+        raw_source_asset(
+            "areas",
+            f"Area boundaries, the unit of analysis ({config.boundaries.mode} mode), as "
+            "published: attributes as strings, geometry as GeoJSON or WKT text, source CRS.",
+            "areas_feed",
+            boundaries_lander(config.boundaries.spec),
+        ),
+        raw_source_asset(
+            "area_indicators",
+            f"Census ACS estimates ({config.indicators.table_set} table set, "
+            f"{config.indicators.mode} mode) as the Census API returns them.",
+            "area_indicators_feed",
+            lambda f, d, load_id: land_census_json(f, d, load_id=load_id),
+        ),
+        raw_source_asset(
+            "facilities",
+            f"Social-service facility locations ({config.facilities.mode} mode), as published.",
+            "facilities_feed",
+            land_point_records,
+        ),
+        raw_source_asset(
+            "service_requests",
+            f"311 service requests in the {layout.name} layout "
+            f"({config.service_requests.mode} mode), as published.",
+            "service_requests_feed",
+            land_point_records,
+            fetch=lambda feed, log: feed.fetch(layout, log),
+        ),
+    ]
+    units = config.indicators.units
+    if units is not None:
+        assets.append(
+            raw_source_asset(
+                "indicator_units",
+                "Boundaries of the geography the indicators come in (e.g. tracts), as published.",
+                "indicator_units_feed",
+                boundaries_lander(units.spec),
+            )
+        )
+    return assets
+
+
+# --- splits ------------------------------------------------------------------------------------
+
+
+def split_asset(
+    source: str,
+    description: str,
+    split: Splitter,
+    deps: list[AssetKey],
+    conformed_description: str,
+) -> AssetsDefinition:
+    @multi_asset(
+        name=f"split_{source}",
+        specs=[
+            AssetSpec(
+                conformed_key(source),
+                deps=[raw_key(source), *deps],
+                group_name="quality",
+                kinds={"duckdb", "parquet"},
+                description=conformed_description,
+            ),
+            AssetSpec(
+                quarantine_key(source),
+                deps=[raw_key(source), *deps],
+                group_name="quality",
+                kinds={"duckdb", "parquet"},
+                description=description,
+            ),
+        ],
+    )
+    def _split(
+        context: AssetExecutionContext, jurisdiction: Jurisdiction
+    ) -> Iterator[MaterializeResult]:
+        paths = data_paths()
+        with connect() as con:
+            try:
+                result = split(con, paths, jurisdiction)
+            except ValueError as exc:
+                raise Failure(description=f"{source}: {exc}", allow_retries=False) from exc
+        context.log.info(
+            f"{source}: {result.raw_rows:,} raw rows, {result.clean_rows:,} accepted, "
+            f"{result.quarantined_rows:,} quarantined {result.by_reason}"
+        )
+        conformed_rows = con_rows(result.clean_path)
+        yield MaterializeResult(
+            asset_key=conformed_key(source),
+            metadata={
+                "dagster/row_count": conformed_rows,
+                **split_metadata(result),
+                "path": MetadataValue.path(str(result.clean_path)),
+            },
+        )
+        yield MaterializeResult(
+            asset_key=quarantine_key(source),
+            metadata={
+                "dagster/row_count": result.quarantined_rows,
+                **split_metadata(result),
+                "path": MetadataValue.path(str(result.quarantine_path)),
+            },
+        )
+
+    return _split
+
+
+def con_rows(parquet: Path | None) -> int:
+    if parquet is None:
+        return 0
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(parquet).metadata.num_rows
+
+
+def split_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
+    from quality.census import split_acs
+    from quality.facilities import split_facilities
+    from quality.service_requests import ServiceRequestRuleSettings, split_service_requests
+
+    areas_key = conformed_key("areas")
+
+    def areas(con: Any, paths: DataPaths, jurisdiction: Jurisdiction) -> SplitResult:
+        return split_boundaries(
+            con,
+            config.boundaries.spec,
+            raw_parquet=paths.raw_file("areas"),
+            quarantine_path=paths.quarantine_file("areas"),
+            conformed_path=paths.conformed_file("areas"),
+        )
+
+    def indicators(con: Any, paths: DataPaths, jurisdiction: Jurisdiction) -> SplitResult:
+        return split_acs(
+            con,
+            TABLE_SETS[config.indicators.table_set],
+            raw_parquet=paths.raw_file("area_indicators"),
+            quarantine_path=paths.quarantine_file("area_indicators"),
+            conformed_path=paths.conformed_file("area_indicators"),
+            cv_threshold_pct=config.indicators.cv_threshold_pct,
+        )
+
+    def facilities(con: Any, paths: DataPaths, jurisdiction: Jurisdiction) -> SplitResult:
+        return split_facilities(
+            con,
+            config.facilities.mapping,
+            boundary_table=load_areas(con, paths.conformed_file("areas")),
+            projected_crs=jurisdiction.projected_crs,
+            tolerance_m=jurisdiction.boundary_tolerance_m,
+            raw_parquet=paths.raw_file("facilities"),
+            quarantine_path=paths.quarantine_file("facilities"),
+            conformed_path=paths.conformed_file("facilities"),
+        )
+
+    def service_requests(con: Any, paths: DataPaths, jurisdiction: Jurisdiction) -> SplitResult:
+        settings = ServiceRequestRuleSettings(
+            boundary_table=load_areas(con, paths.conformed_file("areas")),
+            projected_crs=jurisdiction.projected_crs,
+            timezone=jurisdiction.timezone,
+            tolerance_m=jurisdiction.boundary_tolerance_m,
+            now_sql='__raw."_ingested_at"',
+        )
+        return split_service_requests(
+            con,
+            config.service_requests.layout,
+            settings,
+            source="service_requests",
+            raw_parquet=paths.raw_file("service_requests"),
+            quarantine_path=paths.quarantine_file("service_requests"),
+            conformed_path=paths.conformed_file("service_requests"),
+        )
+
+    assets = [
+        split_asset(
+            "areas",
+            "Boundary rows with no usable id, or a geometry that does not parse, repair to a "
+            "polygon or reproject to lon/lat.",
+            areas,
+            [],
+            "One row per area: pieces sharing an id merged, repaired, in EPSG:4326.",
+        ),
+        split_asset(
+            "area_indicators",
+            "ACS rows with no usable GEOID, a non-numeric estimate, or a repeated GEOID.",
+            indicators,
+            [],
+            "One row per geography unit x indicator: estimate, margin, CV, reliability flag.",
+        ),
+        split_asset(
+            "facilities",
+            "Facility rows with a missing id or location, an unmapped type, or a location "
+            "outside the jurisdiction.",
+            facilities,
+            [areas_key],
+            "Facilities with a canonical service type and a WGS84 point.",
+        ),
+        split_asset(
+            "service_requests",
+            "311 rows with a missing id, an unusable date or location, or a repeated id.",
+            service_requests,
+            [areas_key],
+            "311 requests: type, status, zoned created/closed times, WGS84 point.",
+        ),
+    ]
+    units = config.indicators.units
+    if units is not None:
+
+        def indicator_units(con: Any, paths: DataPaths, jurisdiction: Jurisdiction) -> SplitResult:
+            return split_boundaries(
+                con,
+                units.spec,
+                raw_parquet=paths.raw_file("indicator_units"),
+                quarantine_path=paths.quarantine_file("indicator_units"),
+                conformed_path=paths.conformed_file("indicator_units"),
+                source="indicator_units",
+            )
+
+        assets.append(
+            split_asset(
+                "indicator_units",
+                "Indicator-geography boundary rows with no usable id or geometry.",
+                indicator_units,
+                [],
+                "One row per indicator unit (e.g. tract), merged, repaired, in EPSG:4326.",
+            )
+        )
+    return assets
+
+
+def same_geography_units_asset() -> AssetsDefinition:
+    """With indicators on the areas' own geography there are no separate units: an empty file
+    keeps the dbt source defined, and interpolation falls back to identity weights."""
+
+    @asset(
+        key=conformed_key("indicator_units"),
+        deps=[conformed_key("areas")],
+        group_name="quality",
+        kinds={"duckdb", "parquet"},
+        description="Indicators come on the areas' geography: no separate units (empty).",
+    )
+    def _units(context: AssetExecutionContext) -> MaterializeResult:
+        paths = data_paths()
+        target = paths.conformed_file("indicator_units")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with connect() as con:
+            areas = sql_literal(str(paths.conformed_file("areas")))
+            con.execute(
+                f"COPY (SELECT * FROM read_parquet({areas}) LIMIT 0) "
+                f"TO {sql_literal(str(target))} (FORMAT parquet)"
+            )
+        return MaterializeResult(metadata={"dagster/row_count": 0})
+
+    return _units

@@ -1,7 +1,9 @@
-"""Source resources: one interface per source family, the mode chosen by configuration.
+"""Source feeds: where each survey and public-record source's published file comes from.
 
-``sample`` renders the seeded sample city (the offline default); ``file`` reads exports exactly as
-downloaded from a portal. Assets only ever call the abstract interface.
+Every source has one interface, its mode chosen by the jurisdiction YAML: ``sample`` hands out the
+seeded sample city's file, ``file`` an export exactly as downloaded, ``live`` calls the API and
+saves the response as the publisher's own format. Assets land whatever file a feed returns, so a
+live response and a downloaded export take the same path through quality and dbt.
 """
 
 import hashlib
@@ -10,75 +12,32 @@ import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import asdict
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 from dagster import ConfigurableResource
 
+from ingestion import sample_city
+from ingestion.census import TABLE_SETS, table_set_variables
 from ingestion.jurisdiction import JurisdictionConfig
 from ingestion.sample_city import SampleCityConfig, SampleCityFiles, generate_sample_city
 
+Log = Callable[[str], None]
 
-class SourceFiles(ConfigurableResource, ABC):
-    """Hands out the published files of every source family for one jurisdiction."""
-
-    @abstractmethod
-    def areas(self, sources_dir: Path) -> Path: ...
-
-    @abstractmethod
-    def area_indicators(self, sources_dir: Path) -> Path: ...
-
-    @abstractmethod
-    def facilities(self, sources_dir: Path) -> Path: ...
+SAMPLE_SOURCE_FILES = {
+    "areas": "areas_geojson",
+    "area_indicators": "acs_json",
+    "facilities": "facilities_csv",
+    "service_requests": "service_requests_csv",
+    "surveys": "survey_csv",
+}
 
 
-class SampleCitySource(SourceFiles):
-    """The deterministic sample city, generated once per configuration and reused."""
-
-    seed: int = SampleCityConfig.seed
-    n_incidents: int = SampleCityConfig.n_incidents
-    defect_rate: float = SampleCityConfig.defect_rate
-
-    def config(self) -> SampleCityConfig:
-        return SampleCityConfig(
-            seed=self.seed, n_incidents=self.n_incidents, defect_rate=self.defect_rate
-        )
-
-    def files(self, sources_dir: Path) -> SampleCityFiles:
-        return ensure_sample_city(sources_dir / "sample", self.config())
-
-    def areas(self, sources_dir: Path) -> Path:
-        return self.files(sources_dir).areas_geojson
-
-    def area_indicators(self, sources_dir: Path) -> Path:
-        return self.files(sources_dir).acs_json
-
-    def facilities(self, sources_dir: Path) -> Path:
-        return self.files(sources_dir).facilities_csv
-
-
-class FileSource(SourceFiles):
-    """A jurisdiction's own downloads: paths to the files as exported by the portals."""
-
-    areas_path: str
-    area_indicators_path: str
-    facilities_path: str
-
-    @staticmethod
-    def _existing(path: str, what: str) -> Path:
-        resolved = Path(path).expanduser()
-        if not resolved.is_file():
-            raise FileNotFoundError(f"{what} source file not found: {resolved}")
-        return resolved
-
-    def areas(self, sources_dir: Path) -> Path:
-        return self._existing(self.areas_path, "areas")
-
-    def area_indicators(self, sources_dir: Path) -> Path:
-        return self._existing(self.area_indicators_path, "area indicators")
-
-    def facilities(self, sources_dir: Path) -> Path:
-        return self._existing(self.facilities_path, "facilities")
+# --- the sample city, generated once per configuration ------------------------------------------
 
 
 def sample_city_key(config: SampleCityConfig) -> str:
@@ -109,32 +68,244 @@ def ensure_sample_city(root: Path, config: SampleCityConfig) -> SampleCityFiles:
 
 
 def sample_city_files(directory: Path) -> SampleCityFiles:
+    """The files of a city generated into ``directory``."""
     return SampleCityFiles(
-        police_csv=directory / "seattle_spd_crime_data.csv",
-        areas_geojson=directory / "areas.geojson",
-        acs_json=directory / "acs_5yr_tract.json",
-        facilities_csv=directory / "facilities.csv",
-        truth_json=directory / "truth.json",
-        truth_incidents=directory / "truth_incidents.parquet",
+        police_csv=directory / sample_city.POLICE_CSV_NAME,
+        areas_geojson=directory / sample_city.AREAS_GEOJSON_NAME,
+        acs_json=directory / sample_city.ACS_JSON_NAME,
+        facilities_csv=directory / sample_city.FACILITIES_CSV_NAME,
+        survey_csv=directory / sample_city.SURVEY_CSV_NAME,
+        service_requests_csv=directory / sample_city.SERVICE_REQUESTS_CSV_NAME,
+        truth_json=directory / sample_city.TRUTH_JSON_NAME,
+        truth_incidents=directory / sample_city.TRUTH_INCIDENTS_NAME,
+        truth_service_requests=directory / sample_city.TRUTH_SERVICE_REQUESTS_NAME,
     )
 
 
-def source_files(config: JurisdictionConfig) -> SourceFiles:
-    """Boundaries, indicators and facilities of a jurisdiction, by the mode its YAML gives."""
-    modes = {config.boundaries.mode, config.indicators.mode, config.facilities.mode}
-    if modes == {"sample"}:
-        return SampleCitySource(
-            seed=config.sample.seed,
-            n_incidents=config.sample.incidents,
-            defect_rate=config.sample.defect_rate,
+class SampleCity(ConfigurableResource):
+    """Settings of the seeded sample city every sample-mode feed reads from."""
+
+    sources_dir: str
+    seed: int = SampleCityConfig.seed
+    n_incidents: int = SampleCityConfig.n_incidents
+    defect_rate: float = SampleCityConfig.defect_rate
+
+    def config(self) -> SampleCityConfig:
+        return SampleCityConfig(
+            seed=self.seed, n_incidents=self.n_incidents, defect_rate=self.defect_rate
         )
-    if modes == {"file"}:
-        return FileSource(
-            areas_path=str(config.boundaries.path),
-            area_indicators_path=str(config.indicators.path),
-            facilities_path=str(config.facilities.path),
+
+    def files(self) -> SampleCityFiles:
+        return ensure_sample_city(Path(self.sources_dir) / "sample", self.config())
+
+
+# --- one interface per source ------------------------------------------------------------------
+
+
+class SourceFeed(ConfigurableResource, ABC):
+    """Hands out one source's published file (a download, a sample, a saved API response)."""
+
+    @abstractmethod
+    def fetch(self, log: Log) -> Path: ...
+
+
+class SampleFeed(SourceFeed):
+    """One source of the sample city."""
+
+    source: str
+    city: SampleCity
+
+    def fetch(self, log: Log) -> Path:
+        path = getattr(self.city.files(), SAMPLE_SOURCE_FILES[self.source])
+        log(f"sample city {self.source}: {path.name}")
+        return path
+
+
+class ExportFileFeed(SourceFeed):
+    """A jurisdiction's own export, exactly as downloaded from the portal."""
+
+    source: str
+    path: str
+
+    def fetch(self, log: Log) -> Path:
+        path = Path(self.path)
+        if not path.exists():
+            raise FileNotFoundError(f"{self.source} source file not found: {path}")
+        log(f"{self.source}: {path.name} ({path.stat().st_size / 1e6:.2f} MB)")
+        return path
+
+
+class CensusApiFeed(SourceFeed):
+    """ACS estimates from the Census Data API, saved as the API's own JSON."""
+
+    sources_dir: str
+    table_set: str
+    year: int
+    geography_in: list[str]
+    dataset: str = "acs/acs5"
+    geography_for: str = "tract:*"
+    base_url: str = "https://api.census.gov/data"
+    api_key_env: str = "CENSUS_API_KEY"
+
+    def fetch(self, log: Log) -> Path:
+        from ingestion.live.census import CensusQuery, fetch_acs, write_census_json
+
+        query = CensusQuery(
+            base_url=self.base_url,
+            year=self.year,
+            dataset=self.dataset,
+            geography_for=self.geography_for,
+            geography_in=tuple(self.geography_in),
+            api_key_env=self.api_key_env,
         )
-    raise ValueError(
-        f"{config.path.name}: boundaries, indicators and facilities must all be 'sample' or all "
-        f"'file' (got {sorted(modes)})"
+        variables = [
+            f"{v}{suffix}"
+            for v in table_set_variables(TABLE_SETS[self.table_set])
+            for suffix in ("E", "M")
+        ]
+        rows = fetch_acs(query, variables)
+        log(f"{len(rows) - 1:,} geographies from the Census API ({self.dataset} {self.year})")
+        target = (
+            Path(self.sources_dir)
+            / "live"
+            / "area_indicators"
+            / f"acs_{self.year}_{self.dataset.replace('/', '_')}.json"
+        )
+        write_census_json(rows, target)
+        return target
+
+
+# --- 311: the layout travels with the call, like police feeds ----------------------------------
+
+
+class ServiceRequestFeed(ConfigurableResource, ABC):
+    @abstractmethod
+    def fetch(self, layout: Any, log: Log) -> Path: ...
+
+
+class SampleServiceRequestFeed(ServiceRequestFeed):
+    city: SampleCity
+
+    def fetch(self, layout: Any, log: Log) -> Path:
+        path = self.city.files().service_requests_csv
+        log(f"sample city 311 requests: {path.name}")
+        return path
+
+
+class FileServiceRequestFeed(ServiceRequestFeed):
+    path: str
+
+    def fetch(self, layout: Any, log: Log) -> Path:
+        return ExportFileFeed(source="service_requests", path=self.path).fetch(log)
+
+
+class NoServiceRequestFeed(ServiceRequestFeed):
+    """A jurisdiction without 311 data: an empty export in the layout, so marts stay defined."""
+
+    sources_dir: str
+
+    def fetch(self, layout: Any, log: Log) -> Path:
+        target = Path(self.sources_dir) / "none" / "service_requests.csv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pl.DataFrame(schema=dict.fromkeys(layout.columns, pl.String)).write_csv(target)
+        log("no 311 source configured: landing an empty export")
+        return target
+
+
+class LiveServiceRequestFeed(ServiceRequestFeed):
+    """The portal's Socrata API, from the configured start month to now."""
+
+    sources_dir: str
+    start_month: str  # YYYY-MM-DD
+    options: dict[str, Any]
+
+    def fetch(self, layout: Any, log: Log) -> Path:
+        from ingestion.service_requests.live import fetch_service_requests
+
+        start = datetime.combine(date.fromisoformat(self.start_month), datetime.min.time())
+        rows = fetch_service_requests(layout, self.options, start=start, end=None, log=log)
+        columns = list(layout.columns)
+        frame = pl.DataFrame(
+            {c: [r.get(c) for r in rows] for c in columns}, schema=dict.fromkeys(columns, pl.String)
+        )
+        target = Path(self.sources_dir) / "live" / "service_requests" / f"{layout.name}.csv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_csv(target)
+        log(f"{frame.height:,} service requests from the Socrata API")
+        return target
+
+
+# --- resources of a jurisdiction ---------------------------------------------------------------
+
+
+def _boundary_feed(source: str, mode: str, path: Path | None, city: SampleCity) -> SourceFeed:
+    if mode == "sample":
+        return SampleFeed(source=source, city=city)
+    return ExportFileFeed(source=source, path=str(path))
+
+
+def _indicator_feed(config: JurisdictionConfig, city: SampleCity, sources_dir: Path) -> SourceFeed:
+    indicators = config.indicators
+    if indicators.mode == "live" and indicators.api is not None:
+        api = indicators.api
+        return CensusApiFeed(
+            sources_dir=str(sources_dir),
+            table_set=indicators.table_set,
+            year=api.year,
+            geography_in=list(api.geography_in),
+            dataset=api.dataset,
+            geography_for=api.geography_for,
+            base_url=api.base_url,
+            api_key_env=api.api_key_env,
+        )
+    return _boundary_feed("area_indicators", indicators.mode, indicators.path, city)
+
+
+def _service_request_feed(
+    config: JurisdictionConfig, city: SampleCity, sources_dir: Path
+) -> ServiceRequestFeed:
+    source = config.service_requests
+    if source.mode == "sample":
+        return SampleServiceRequestFeed(city=city)
+    if source.mode == "file":
+        return FileServiceRequestFeed(path=str(source.path))
+    if source.mode == "live":
+        layout_live = source.layout.live
+        options = dict(layout_live.options) if layout_live is not None else {}
+        options.update(source.live)
+        return LiveServiceRequestFeed(
+            sources_dir=str(sources_dir),
+            start_month=source.start_month.isoformat(),
+            options=options,
+        )
+    return NoServiceRequestFeed(sources_dir=str(sources_dir))
+
+
+def source_resources(config: JurisdictionConfig, sources_dir: Path) -> dict[str, Any]:
+    """The feed of every survey and public-record source, by resource key."""
+    city = SampleCity(
+        sources_dir=str(sources_dir),
+        seed=config.sample.seed,
+        n_incidents=config.sample.incidents,
+        defect_rate=config.sample.defect_rate,
     )
+    resources: dict[str, Any] = {
+        "sample_city": city,
+        "areas_feed": _boundary_feed("areas", config.boundaries.mode, config.boundaries.path, city),
+        "area_indicators_feed": _indicator_feed(config, city, sources_dir),
+        "facilities_feed": _boundary_feed(
+            "facilities", config.facilities.mode, config.facilities.path, city
+        ),
+        "service_requests_feed": _service_request_feed(config, city, sources_dir),
+    }
+    units = config.indicators.units
+    if units is not None:
+        resources["indicator_units_feed"] = ExportFileFeed(
+            source="indicator_units", path=str(units.path)
+        )
+    weights = config.indicators.weights
+    if weights is not None:
+        resources["population_weights_feed"] = ExportFileFeed(
+            source="population_weights", path=str(weights.path)
+        )
+    return resources

@@ -1,5 +1,6 @@
 """dbt models as Dagster assets: staging, intermediate and marts built in DuckDB."""
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -12,6 +13,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from ingestion.jurisdiction import JurisdictionConfig
 from orchestration.config import current_config
 from orchestration.defs.police.assets import conformed_key
 from orchestration.settings import DBT_PROJECT_DIR, data_paths, export_environment
@@ -81,4 +83,15 @@ def crimemap_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> 
     # Run artifacts belong with the data they describe, not in the source tree; one folder,
     # reused, because the warehouse has one writer at a time.
     target = data_paths().root / "dbt" / "target"
-    yield from dbt.cli(["build"], context=context, target_path=target).stream()
+    args = ["build", "--vars", json.dumps(dbt_vars(current_config()))]
+    yield from dbt.cli(args, context=context, target_path=target).stream()
+
+
+def dbt_vars(config: JurisdictionConfig) -> dict[str, Any]:
+    """The jurisdiction's settings the models read (dbt_project.yml holds the sample city's)."""
+    return {
+        "timezone": config.timezone,
+        "projected_crs": config.projected_crs,
+        "cv_threshold_pct": config.indicators.cv_threshold_pct,
+        "min_survey_responses": config.surveys.min_responses,
+    }

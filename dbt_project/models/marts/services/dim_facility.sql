@@ -19,6 +19,7 @@ final as (
         facilities.facility_id,
         facilities.facility_name                as name,
         facilities.facility_type,
+        facilities.facility_type_raw,
         facilities.address,
         facilities.geom,
         assignment.area_id,

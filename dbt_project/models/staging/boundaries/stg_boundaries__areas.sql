@@ -1,26 +1,27 @@
--- One row per area boundary (census tract), typed; quarantined features are excluded.
+-- One row per area, the unit of analysis: merged, repaired and in EPSG:4326 already.
 with
 
-accepted as (
+source as (
 
-    {{ without_quarantined_rows('areas') }}
+    select * from {{ source('boundaries', 'areas') }}
 
 ),
 
 renamed as (
 
     select
-        -- normalized key: digits only, the trailing 11 (drops a "1400000US" prefix),
-        -- left-padded when a leading zero was lost
-        {{ normalize_geoid('"GEOID"') }}                          as area_id,
-        nullif(trim("NAME"), '')                                  as area_name,
-        ST_MakeValid(ST_GeomFromGeoJSON(geometry))                as geom,
-        "GEOID"                                                   as raw_geoid,
+        area_id,
+        area_name,
+        ST_GeomFromWKB(geom_wkb)                                  as geom,
+        source_rows,
+        geometry_repaired,
+        raw_id,
+        source_crs,
         _source_file,
         _row_number,
         _ingested_at,
         _load_id
-    from accepted
+    from source
 
 )
 

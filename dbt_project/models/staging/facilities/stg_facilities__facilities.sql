@@ -1,52 +1,29 @@
--- One row per social-service facility, typed; quarantined rows are excluded.
+-- One row per social-service facility with its point.
 with
 
-accepted as (
+source as (
 
-    {{ without_quarantined_rows('facilities') }}
+    select * from {{ source('facilities', 'facilities') }}
 
 ),
 
 renamed as (
 
     select
-        nullif(trim(facility_id), '')                             as facility_id,
-        nullif(trim(name), '')                                    as facility_name,
-        nullif(trim(facility_type), '')                           as facility_type,
-        nullif(trim(address), '')                                 as address,
-        try_cast(trim(longitude) as double)                       as longitude,
-        try_cast(trim(latitude) as double)                        as latitude,
-        longitude                                                 as raw_longitude,
-        latitude                                                  as raw_latitude,
-        _source_file,
-        _row_number,
-        _ingested_at,
-        _load_id
-    from accepted
-
-),
-
-final as (
-
-    select
         facility_id,
         facility_name,
         facility_type,
+        facility_type_raw,
         address,
         longitude,
         latitude,
-        case
-            when longitude is not null and latitude is not null
-                then ST_Point(longitude, latitude)
-        end                                                       as geom,
-        raw_longitude,
-        raw_latitude,
+        ST_Point(longitude, latitude)                             as geom,
         _source_file,
         _row_number,
         _ingested_at,
         _load_id
-    from renamed
+    from source
 
 )
 
-select * from final
+select * from renamed

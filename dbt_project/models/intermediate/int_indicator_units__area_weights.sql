@@ -1,0 +1,87 @@
+-- How each indicator unit (say a tract) apportions to the areas of analysis (say
+-- neighbourhoods): weight = the share of the unit's area inside the area, measured in
+-- var('projected_crs') (area-weighted areal interpolation). A count apportions as
+-- weight x count; weights of a unit sum to the share of it inside the jurisdiction.
+-- When the indicators come on the areas' own geography (no separate units), every area is its
+-- own unit with weight 1, so the indicators pass through unchanged.
+{%- set crs = var('projected_crs') %}
+with
+
+units as (
+
+    select unit_id, geom from {{ ref('stg_boundaries__indicator_units') }}
+
+),
+
+areas as (
+
+    select area_id, geom from {{ ref('stg_boundaries__areas') }}
+
+),
+
+same_geography as (
+
+    select
+        area_id                                 as unit_id,
+        area_id,
+        1.0                                     as weight,
+        'identity'                              as method
+    from areas
+    where not exists (select 1 from units)
+
+),
+
+projected_units as (
+
+    select
+        unit_id,
+        ST_Transform(geom, 'EPSG:4326', '{{ crs }}', always_xy := true) as geom
+    from units
+
+),
+
+projected_areas as (
+
+    select
+        area_id,
+        ST_Transform(geom, 'EPSG:4326', '{{ crs }}', always_xy := true) as geom
+    from areas
+
+),
+
+overlaps as (
+
+    select
+        projected_units.unit_id,
+        projected_areas.area_id,
+        ST_Area(ST_Intersection(projected_units.geom, projected_areas.geom))
+            / nullif(ST_Area(projected_units.geom), 0) as weight
+    from projected_units
+    inner join projected_areas
+        on ST_Intersects(projected_units.geom, projected_areas.geom)
+
+),
+
+area_weighted as (
+
+    select
+        unit_id,
+        area_id,
+        weight,
+        'area'                                  as method
+    from overlaps
+    -- neighbours that only share an edge intersect in a line (area 0); reprojection noise
+    -- leaves slivers of a few square millimetres: neither carries any of the unit
+    where weight > 1e-9
+
+),
+
+final as (
+
+    select * from same_geography
+    union all
+    select * from area_weighted
+
+)
+
+select * from final

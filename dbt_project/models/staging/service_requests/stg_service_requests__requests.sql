@@ -1,0 +1,32 @@
+-- One row per 311 service request with its point.
+with
+
+source as (
+
+    select * from {{ source('service_requests', 'service_requests') }}
+
+),
+
+renamed as (
+
+    select
+        request_id,
+        request_type,
+        request_subtype,
+        status,
+        is_closed,
+        created_at,
+        closed_at,
+        address,
+        longitude,
+        latitude,
+        ST_Point(longitude, latitude)                             as geom,
+        _source_file,
+        _row_number,
+        _ingested_at,
+        _load_id
+    from source
+
+)
+
+select * from renamed

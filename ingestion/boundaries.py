@@ -1,0 +1,225 @@
+"""Area boundaries in the formats agencies download them: GeoJSON, ESRI shapefile, WKT in a CSV.
+
+Landing keeps every attribute as a string and the geometry as published text (GeoJSON for a
+GeoJSON file, WKT for a shapefile or a CSV) in a ``geometry`` column, plus ``_source_crs``: the
+CRS the coordinates are in, from the jurisdiction YAML, else the file's own declaration (a
+shapefile's ``.prj``, a GeoJSON ``crs`` member), else EPSG:4326 (RFC 7946). Reprojection, repair
+and merging happen in the split (``quality/boundaries.py``), so the raw file stays what was
+published.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ingestion.landing import GEOMETRY_COLUMN, LandingResult, land_csv, land_frame, land_geojson
+from ingestion.sql import quote_ident, sql_literal
+
+WGS84 = "EPSG:4326"
+SOURCE_CRS_COLUMN = "_source_crs"
+FORMATS = ("geojson", "shapefile", "csv_wkt")
+ID_KINDS = ("geoid", "code")
+_EXTENSION_FORMATS = {
+    ".geojson": "geojson",
+    ".json": "geojson",
+    ".shp": "shapefile",
+    ".zip": "shapefile",
+    ".csv": "csv_wkt",
+}
+_CRS_TEXT = re.compile(r"^(EPSG|ESRI):\d+$", re.IGNORECASE)
+_URN_CRS = re.compile(r"(?:EPSG|epsg)(?::[0-9.]*)?:+(\d+)$")
+_CRS84 = ("urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:OGC::CRS84", "OGC:CRS84")
+
+
+class BoundaryError(ValueError):
+    """A boundary file or mapping that cannot be read; the message names the file or key."""
+
+
+@dataclass(frozen=True)
+class BoundarySpec:
+    """How to read one boundary layer: its format, the id/name fields, the CRS if not declared."""
+
+    id_field: str
+    name_field: str | None = None
+    format: str | None = None  # None: from the file extension
+    geometry_field: str = "WKT"  # csv_wkt only
+    crs: str | None = None  # None: the file's own declaration, else EPSG:4326
+    id_kind: str = "geoid"  # geoid | code
+
+
+def parse_boundary_spec(mapping: Mapping[str, Any], where: str) -> BoundarySpec:
+    """A boundary spec from the jurisdiction YAML; errors name ``where`` and the key."""
+    if not isinstance(mapping, Mapping):
+        raise BoundaryError(f"{where}: expected a mapping")
+    id_field = mapping.get("id_field")
+    if not isinstance(id_field, str) or not id_field.strip():
+        raise BoundaryError(f"{where}.id_field: the field holding each area's id is required")
+    fmt = mapping.get("format")
+    if fmt is not None and fmt not in FORMATS:
+        raise BoundaryError(f"{where}.format: must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    id_kind = mapping.get("id_kind", "geoid")
+    if id_kind not in ID_KINDS:
+        raise BoundaryError(f"{where}.id_kind: must be one of {', '.join(ID_KINDS)}")
+    crs = mapping.get("crs")
+    if crs is not None and not _CRS_TEXT.match(str(crs)):
+        raise BoundaryError(f"{where}.crs: expected an authority code like EPSG:2926, got {crs!r}")
+    return BoundarySpec(
+        id_field=id_field,
+        name_field=mapping.get("name_field"),
+        format=fmt,
+        geometry_field=str(mapping.get("geometry_field", "WKT")),
+        crs=str(crs).upper() if crs else None,
+        id_kind=id_kind,
+    )
+
+
+def boundary_format(spec: BoundarySpec, source_file: Path) -> str:
+    if spec.format:
+        return spec.format
+    fmt = _EXTENSION_FORMATS.get(source_file.suffix.lower())
+    if fmt is None:
+        raise BoundaryError(
+            f"{source_file.name}: cannot tell the boundary format from the extension; "
+            f"set format to one of {', '.join(FORMATS)}"
+        )
+    return fmt
+
+
+# --- CRS declarations -----------------------------------------------------------------------
+
+
+def geojson_declared_crs(source_file: Path) -> str | None:
+    """The legacy ``crs`` member of a GeoJSON file ("urn:ogc:def:crs:EPSG::2926"), if any."""
+    try:
+        doc = json.loads(Path(source_file).read_bytes().decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None  # the lander reports the malformed file
+    name = (((doc or {}).get("crs") or {}).get("properties") or {}).get("name")
+    return crs_from_name(name) if isinstance(name, str) else None
+
+
+def crs_from_name(name: str) -> str | None:
+    if name in _CRS84:
+        return WGS84
+    if _CRS_TEXT.match(name):
+        return name.upper()
+    match = _URN_CRS.search(name)
+    return f"EPSG:{match.group(1)}" if match else None
+
+
+def _shapefile_path(source_file: Path) -> str:
+    """The GDAL path of a shapefile, looking inside a zip for its single ``.shp``."""
+    if source_file.suffix.lower() != ".zip":
+        return str(source_file)
+    try:
+        with zipfile.ZipFile(source_file) as archive:
+            shapes = [n for n in archive.namelist() if n.lower().endswith(".shp")]
+    except zipfile.BadZipFile as exc:
+        raise BoundaryError(f"{source_file.name}: not a readable zip archive") from exc
+    if len(shapes) != 1:
+        raise BoundaryError(
+            f"{source_file.name}: expected exactly one .shp in the archive, found {shapes}"
+        )
+    return f"/vsizip/{source_file}/{shapes[0]}"
+
+
+def shapefile_declared_crs(con: Any, gdal_path: str) -> str | None:
+    meta = con.execute(
+        f"SELECT layers[1].geometry_fields[1].crs FROM ST_Read_Meta({sql_literal(gdal_path)})"
+    ).fetchone()
+    crs = meta[0] if meta else None
+    if not crs or not crs.get("auth_name") or not crs.get("auth_code"):
+        return None
+    return f"{crs['auth_name']}:{crs['auth_code']}".upper()
+
+
+# --- landing ---------------------------------------------------------------------------------
+
+
+def _shapefile_frame(con: Any, gdal_path: str, source_name: str) -> pl.DataFrame:
+    try:
+        rel = con.execute(f"SELECT * FROM ST_Read({sql_literal(gdal_path)})")
+    except Exception as exc:  # GDAL's messages name the problem; keep them
+        raise BoundaryError(f"{source_name}: not a readable shapefile: {exc}") from exc
+    names = [c[0] for c in rel.description]
+    geom = next(
+        (
+            n
+            for n, t in zip(names, (c[1] for c in rel.description), strict=True)
+            if str(t).upper().startswith("GEOMETRY")
+        ),
+        None,
+    )
+    if geom is None:
+        raise BoundaryError(f"{source_name}: the shapefile has no geometry column")
+    attributes = [n for n in names if n not in (geom, "OGC_FID")]
+    if GEOMETRY_COLUMN in attributes:
+        raise BoundaryError(f"{source_name}: an attribute is named {GEOMETRY_COLUMN!r}")
+    select = ", ".join(
+        [f"CAST({quote_ident(n)} AS VARCHAR) AS {quote_ident(n)}" for n in attributes]
+        + [f"ST_AsText({quote_ident(geom)}) AS {GEOMETRY_COLUMN}"]
+    )
+    # OGC_FID is GDAL's feature order: rows land in the order they were published.
+    order = "ORDER BY OGC_FID" if "OGC_FID" in names else ""
+    return con.execute(f"SELECT {select} FROM ST_Read({sql_literal(gdal_path)}) {order}").pl()
+
+
+def land_boundaries(
+    source_file: Path,
+    dest: Path,
+    spec: BoundarySpec,
+    *,
+    load_id: str,
+    con: Any,
+    ingested_at: datetime | None = None,
+) -> LandingResult:
+    """Land a boundary file of any supported format, with ``_source_crs`` on every row."""
+    source_file = Path(source_file)
+    if not source_file.is_file():
+        raise FileNotFoundError(f"{source_file}: boundary file not found")
+    fmt = boundary_format(spec, source_file)
+    if fmt == "geojson":
+        crs = spec.crs or geojson_declared_crs(source_file) or WGS84
+        result = land_geojson(source_file, dest, load_id=load_id, ingested_at=ingested_at)
+    elif fmt == "csv_wkt":
+        crs = spec.crs or WGS84
+        result = land_csv(source_file, dest, load_id=load_id, ingested_at=ingested_at)
+        if spec.geometry_field not in result.columns:
+            raise BoundaryError(
+                f"{source_file.name}: no WKT column {spec.geometry_field!r} "
+                f"(columns: {[c for c in result.columns if not c.startswith('_')]})"
+            )
+    else:
+        gdal_path = _shapefile_path(source_file)
+        frame = _shapefile_frame(con, gdal_path, source_file.name)
+        crs = spec.crs or shapefile_declared_crs(con, gdal_path) or WGS84
+        result = land_frame(frame, source_file.name, dest, load_id=load_id, ingested_at=ingested_at)
+    _add_source_crs(result.path, crs)
+    return LandingResult(
+        path=result.path, rows=result.rows, columns=(*result.columns, SOURCE_CRS_COLUMN)
+    )
+
+
+def _add_source_crs(parquet: Path, crs: str) -> None:
+    frame = pl.read_parquet(parquet).with_columns(pl.lit(crs).alias(SOURCE_CRS_COLUMN))
+    tmp = parquet.with_name(f".{parquet.name}.crs.tmp")
+    frame.write_parquet(tmp, compression="zstd")
+    tmp.replace(parquet)
+
+
+def geometry_column_of(spec: BoundarySpec, fmt: str) -> str:
+    return spec.geometry_field if fmt == "csv_wkt" else GEOMETRY_COLUMN
+
+
+def geometry_text_kind(fmt: str) -> str:
+    """How the landed geometry text is written: GeoJSON for GeoJSON files, else WKT."""
+    return "geojson" if fmt == "geojson" else "wkt"

@@ -1,0 +1,226 @@
+"""Social-service facilities: which published fields hold what, and the SQL that reads them.
+
+A jurisdiction names its fields in YAML (``parse_facility_mapping``); a CSV gives the point as
+longitude/latitude columns, a GeoJSON file lands its geometry as GeoJSON text in ``geometry``
+(``ingestion.landing.land_geojson``), and a mapping may name both (tried in that order).
+
+Facility types are the jurisdiction's own labels ("Mental Health Center", "DETOX"); ``type_map``
+sends each onto one canonical type. Labels are matched case-insensitively with runs of whitespace
+collapsed, and a canonical name used as a label maps to itself, so a publisher already writing
+``shelter`` needs no entry. A label the map does not know leaves the type NULL, which the
+quality rules quarantine as ``type_unmapped``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingestion.police.layout import CONFORMED_PREFIX, LayoutError, LocationField
+from ingestion.service_requests.conform import (
+    collapsed_text_sql,
+    column_sql,
+    conformed_point_sql,
+    normalized_label_sql,
+    text_sql,
+)
+from ingestion.service_requests.layout import normalize_label
+from ingestion.sql import sql_literal
+
+FACILITY_TYPES: tuple[str, ...] = (
+    "mental_health",
+    "substance_use",
+    "shelter",
+    "clinic",
+    "youth_services",
+)
+COLUMN_KEYS: tuple[str, ...] = (
+    "id_field",
+    "name_field",
+    "type_field",
+    "address_field",
+    "longitude_field",
+    "latitude_field",
+    "geometry_field",
+)
+REQUIRED_KEYS: tuple[str, ...] = ("id_field", "name_field", "type_field")
+MAPPING_KEYS: tuple[str, ...] = (*COLUMN_KEYS, "type_map")
+
+
+@dataclass(frozen=True)
+class FacilityMapping:
+    id_field: str
+    name_field: str
+    type_field: str
+    type_map: Mapping[str, str] = field(default_factory=dict)  # published label -> canonical type
+    address_field: str | None = None
+    longitude_field: str | None = None
+    latitude_field: str | None = None
+    geometry_field: str | None = None  # GeoJSON geometry text (land_geojson's ``geometry``)
+
+    def __post_init__(self) -> None:
+        # A mapping built in code gets the checks a parsed one gets.
+        check_location(self.longitude_field, self.latitude_field, self.geometry_field, "mapping")
+        canonical_types(self.type_map, "mapping.type_map")
+
+    @property
+    def locations(self) -> tuple[LocationField, ...]:
+        """Point alternatives, tried in order: longitude/latitude, then the GeoJSON geometry."""
+        found = []
+        if self.longitude_field and self.latitude_field:
+            found.append(LocationField("lonlat", (self.longitude_field, self.latitude_field)))
+        if self.geometry_field:
+            found.append(LocationField("geojson", (self.geometry_field,)))
+        return tuple(found)
+
+    @property
+    def read_columns(self) -> tuple[str, ...]:
+        """Every published column the mapping reads (ordered, no repeats)."""
+        names = [self.id_field, self.name_field, self.type_field]
+        names += [c for c in (self.address_field,) if c]
+        for loc in self.locations:
+            names += loc.columns
+        return tuple(dict.fromkeys(names))
+
+    @property
+    def type_lookup(self) -> dict[str, str]:
+        """Normalized label -> canonical type: the canonical names, then the map (which wins)."""
+        return {**{t: t for t in FACILITY_TYPES}, **canonical_types(self.type_map, "type_map")}
+
+
+def check_location(lon: str | None, lat: str | None, geometry: str | None, where: str) -> None:
+    if bool(lon) != bool(lat):
+        raise LayoutError(f"{where}: longitude_field and latitude_field go together")
+    if not lon and not geometry:
+        raise LayoutError(
+            f"{where}: a location is required: longitude_field and latitude_field, "
+            "or geometry_field (GeoJSON)"
+        )
+
+
+def canonical_types(type_map: Mapping[Any, Any], where: str) -> dict[str, str]:
+    """``type_map`` keyed by normalized label; every target must be a canonical type."""
+    if not isinstance(type_map, Mapping):
+        raise LayoutError(f"{where}: expected a mapping of label -> type, got {type_map!r}")
+    lookup: dict[str, str] = {}
+    for label, target in type_map.items():
+        # YAML reads an unquoted label such as 12 as a number; it is still a label.
+        if isinstance(label, bool) or not isinstance(label, str | int | float):
+            raise LayoutError(f"{where}: label {label!r} is not text")
+        key = normalize_label(str(label))
+        if not key:
+            raise LayoutError(f"{where}: a label cannot be blank")
+        if target not in FACILITY_TYPES:
+            raise LayoutError(
+                f"{where}[{str(label)!r}]: {target!r} is not one of {', '.join(FACILITY_TYPES)}"
+            )
+        if lookup.get(key, target) != target:
+            raise LayoutError(
+                f"{where}[{str(label)!r}]: maps to {target!r}, but the same label "
+                f"(ignoring case and spaces) maps to {lookup[key]!r}"
+            )
+        lookup[key] = target
+    return lookup
+
+
+def _column(mapping: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = mapping.get(key)
+    if value is None:
+        if key in REQUIRED_KEYS:
+            raise LayoutError(f"{where}: missing required key {key!r}")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise LayoutError(f"{where}.{key}: expected a column name, got {value!r}")
+    if value.lower().startswith(CONFORMED_PREFIX):
+        # DuckDB names are case-insensitive: it would shadow a conformed cm_ column.
+        raise LayoutError(f"{where}.{key}: names starting with {CONFORMED_PREFIX!r} are reserved")
+    return value
+
+
+def parse_facility_mapping(mapping: Mapping[str, Any], where: str) -> FacilityMapping:
+    """Build a mapping from YAML; ``where`` names the file and key for error messages."""
+    if not isinstance(mapping, Mapping):
+        raise LayoutError(f"{where}: expected a mapping, got {type(mapping).__name__}")
+    unknown = [k for k in mapping if k not in MAPPING_KEYS]
+    if unknown:
+        raise LayoutError(f"{where}: unknown keys {unknown} (known: {', '.join(MAPPING_KEYS)})")
+    columns = {key: _column(mapping, key, where) for key in COLUMN_KEYS}
+    check_location(
+        columns["longitude_field"], columns["latitude_field"], columns["geometry_field"], where
+    )
+    type_map = mapping.get("type_map") or {}
+    canonical_types(type_map, f"{where}.type_map")
+    return FacilityMapping(
+        id_field=str(columns["id_field"]),
+        name_field=str(columns["name_field"]),
+        type_field=str(columns["type_field"]),
+        type_map={str(label): target for label, target in type_map.items()},
+        address_field=columns["address_field"],
+        longitude_field=columns["longitude_field"],
+        latitude_field=columns["latitude_field"],
+        geometry_field=columns["geometry_field"],
+    )
+
+
+# The sample city publishes canonical type names, so it needs no type_map.
+SAMPLE_FACILITY_MAPPING = FacilityMapping(
+    id_field="facility_id",
+    name_field="name",
+    type_field="facility_type",
+    address_field="address",
+    longitude_field="longitude",
+    latitude_field="latitude",
+)
+
+
+# --- SQL ---------------------------------------------------------------------------------------
+
+
+def facility_type_sql(mapping: FacilityMapping, value_sql: str) -> str:
+    """The canonical type of a published label, NULL when the map does not know it."""
+    label = normalized_label_sql(value_sql)
+    branches = " ".join(
+        f"WHEN {sql_literal(key)} THEN {sql_literal(target)}"
+        for key, target in mapping.type_lookup.items()
+    )
+    return f"CAST(CASE {label} {branches} END AS VARCHAR)"
+
+
+def facility_columns_sql(
+    mapping: FacilityMapping, raw_relation: str, *, alias: str = "__src"
+) -> str:
+    """``SELECT`` of every raw column plus the ``cm_`` columns the facility rules judge."""
+    address = (
+        collapsed_text_sql(mapping.address_field, alias)
+        if mapping.address_field
+        else "NULL::VARCHAR"
+    )
+    columns = [
+        f"{text_sql(mapping.id_field, alias)} AS cm_facility_id",
+        f"{text_sql(mapping.name_field, alias)} AS cm_facility_name",
+        f"{facility_type_sql(mapping, column_sql(mapping.type_field, alias))} AS cm_facility_type",
+        f"CAST({column_sql(mapping.type_field, alias)} AS VARCHAR) AS cm_facility_type_raw",
+        f"{address} AS cm_address",
+    ]
+    return conformed_point_sql(raw_relation, mapping.locations, columns, alias=alias)
+
+
+def facility_rows_sql(accepted_relation: str, *, alias: str = "__acc") -> str:
+    """Conformed facilities (docs/data-contracts.md) of accepted ``facility_columns_sql`` rows."""
+    return f"""
+SELECT
+    {alias}.cm_facility_id AS facility_id,
+    {alias}.cm_facility_name AS facility_name,
+    {alias}.cm_facility_type AS facility_type,
+    {alias}.cm_facility_type AS facility_type_raw,
+    {alias}.cm_address AS address,
+    {alias}.cm_longitude AS longitude,
+    {alias}.cm_latitude AS latitude,
+    {alias}._source_file,
+    {alias}._row_number,
+    {alias}._ingested_at,
+    {alias}._load_id
+FROM {accepted_relation} AS {alias}
+ORDER BY {alias}._row_number
+"""

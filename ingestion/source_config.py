@@ -1,0 +1,301 @@
+"""The survey and public-record sources of a jurisdiction YAML: boundaries, ACS indicators,
+facilities, 311 service requests and resident surveys.
+
+Each entry names a mode (``sample`` | ``file`` | ``live`` where the source has an API) and how to
+read the publisher's fields. Omitted entries default to the sample city's sources, except 311
+(``none``: a city without 311 data) and surveys (``file``: whatever lands in the inbox).
+Errors are ``ConfigError`` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ingestion.boundaries import BoundaryError, BoundarySpec, parse_boundary_spec
+from ingestion.census import TABLE_SETS
+
+T = TypeVar("T")
+
+INTERPOLATION_METHODS = ("area", "population")
+SAMPLE_BOUNDARY_SPEC = BoundarySpec(id_field="GEOID", name_field="NAME", id_kind="geoid")
+DEFAULT_SURVEY_INBOX = "inbox/surveys"
+
+
+class ConfigError(ValueError):
+    """A jurisdiction file that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class BoundarySource:
+    mode: str  # sample | file
+    spec: BoundarySpec = SAMPLE_BOUNDARY_SPEC
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class CensusApi:
+    year: int
+    geography_in: tuple[str, ...]  # ("state:53", "county:033")
+    dataset: str = "acs/acs5"
+    geography_for: str = "tract:*"
+    base_url: str = "https://api.census.gov/data"
+    api_key_env: str = "CENSUS_API_KEY"
+
+
+@dataclass(frozen=True)
+class PopulationWeights:
+    """Small units with residents (census blocks) that population-weighted interpolation
+    apportions by: each unit's population counts where its interior point lies."""
+
+    spec: BoundarySpec
+    path: Path
+    population_field: str
+
+
+@dataclass(frozen=True)
+class IndicatorSource:
+    mode: str  # sample | file | live
+    path: Path | None = None
+    table_set: str = "social_services"
+    cv_threshold_pct: float = 30.0
+    api: CensusApi | None = None
+    units: BoundarySource | None = None  # the indicators' own geography, when not the areas'
+    interpolation: str = "area"
+    weights: PopulationWeights | None = None
+
+
+@dataclass(frozen=True)
+class FacilitySource:
+    mode: str  # sample | file
+    mapping: Any  # ingestion.facilities.FacilityMapping
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class ServiceRequestSource:
+    mode: str  # none | sample | file | live
+    layout: Any  # ingestion.service_requests.layout.ServiceRequestLayout
+    start_month: date = date(2024, 7, 1)
+    path: Path | None = None
+    live: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SurveySource:
+    mode: str  # sample | file
+    layout: Any  # ingestion.surveys.SurveyLayout
+    inbox: str = DEFAULT_SURVEY_INBOX  # relative to the data directory
+    min_responses: int = 10
+
+
+# --- small readers ---------------------------------------------------------------------------
+
+
+def parse_month(value: Any, where: str) -> date:
+    text = str(value)
+    match = re.fullmatch(r"(\d{4})-(\d{2})(?:-01)?", text)
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise ConfigError(f"{where}: expected a month like 2024-07, got {value!r}")
+    return date(int(match.group(1)), int(match.group(2)), 1)
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a mapping")
+    return value
+
+
+def _mode(entry: Mapping[str, Any], where: str, allowed: tuple[str, ...], default: str) -> str:
+    mode = entry.get("mode", default)
+    if mode not in allowed:
+        raise ConfigError(f"{where}.mode: must be one of {', '.join(allowed)}, not {mode!r}")
+    return mode
+
+
+def existing_file(base: Path, value: Any, where: str) -> Path:
+    if not value:
+        raise ConfigError(f"{where}: file mode needs a 'path'")
+    path = Path(str(value))
+    path = path if path.is_absolute() else (base / path).resolve()
+    if not path.exists():
+        raise ConfigError(f"{where}: file not found: {value}")
+    return path
+
+
+def _parsed(parse: Callable[[], T], where: str) -> T:
+    """Run a sub-parser; its ValueError becomes a ConfigError that names the file."""
+    try:
+        return parse()
+    except ConfigError:
+        raise
+    except (BoundaryError, ValueError) as exc:
+        message = str(exc)
+        file_name = where.split(":", 1)[0]
+        raise ConfigError(
+            message if message.startswith(file_name) else f"{where}: {message}"
+        ) from exc
+
+
+def _number(entry: Mapping[str, Any], key: str, default: float, where: str) -> float:
+    value = entry.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{where}.{key}: expected a positive number, got {value!r}")
+    return float(value)
+
+
+# --- per source ------------------------------------------------------------------------------
+
+
+def boundary_source(
+    entry: Any, where: str, base: Path, *, sample_spec: BoundarySpec
+) -> BoundarySource:
+    entry = _mapping(entry, where) or {"mode": "sample"}
+    mode = _mode(entry, where, ("sample", "file"), "sample")
+    if mode == "sample":
+        return BoundarySource(mode="sample", spec=sample_spec)
+    spec = _parsed(lambda: parse_boundary_spec(entry, where), where)
+    return BoundarySource(
+        mode="file", spec=spec, path=existing_file(base, entry.get("path"), f"{where}.path")
+    )
+
+
+def _census_api(entry: Mapping[str, Any], where: str) -> CensusApi:
+    api = _mapping(entry.get("api"), f"{where}.api")
+    if not api:
+        raise ConfigError(f"{where}: live mode needs an 'api' section (year, in)")
+    year = api.get("year")
+    if not isinstance(year, int) or not 2009 <= year <= 2100:
+        raise ConfigError(f"{where}.api.year: the ACS release year, e.g. 2022, got {year!r}")
+    geography_in = api.get("in", [])
+    if isinstance(geography_in, str):
+        geography_in = [geography_in]
+    if not geography_in or not all(isinstance(g, str) and ":" in g for g in geography_in):
+        raise ConfigError(
+            f"{where}.api.in: the enclosing geographies, e.g. ['state:53', 'county:033']"
+        )
+    return CensusApi(
+        year=year,
+        geography_in=tuple(geography_in),
+        dataset=str(api.get("dataset", CensusApi.dataset)),
+        geography_for=str(api.get("for", CensusApi.geography_for)),
+        base_url=str(api.get("base_url", CensusApi.base_url)),
+        api_key_env=str(api.get("api_key_env", CensusApi.api_key_env)),
+    )
+
+
+def indicator_source(entry: Any, where: str, base: Path) -> IndicatorSource:
+    entry = _mapping(entry, where) or {"mode": "sample"}
+    mode = _mode(entry, where, ("sample", "file", "live"), "sample")
+    table_set = entry.get("table_set", "social_services")
+    if table_set not in TABLE_SETS:
+        raise ConfigError(
+            f"{where}.table_set: unknown ACS table set {table_set!r}; known: {sorted(TABLE_SETS)}"
+        )
+    units = None
+    if entry.get("units") is not None:
+        units_entry = {"mode": "file", **_mapping(entry["units"], f"{where}.units")}
+        units = boundary_source(
+            units_entry, f"{where}.units", base, sample_spec=SAMPLE_BOUNDARY_SPEC
+        )
+    interpolation = entry.get("interpolation", "area")
+    if interpolation not in INTERPOLATION_METHODS:
+        raise ConfigError(
+            f"{where}.interpolation: must be one of {', '.join(INTERPOLATION_METHODS)}, "
+            f"not {interpolation!r}"
+        )
+    weights = None
+    if interpolation == "population":
+        if units is None:
+            raise ConfigError(
+                f"{where}.interpolation: population weighting needs 'units' (the indicators' "
+                "own geography) and 'weights'"
+            )
+        weights_entry = _mapping(entry.get("weights"), f"{where}.weights")
+        if not weights_entry.get("population_field"):
+            raise ConfigError(
+                f"{where}.weights: population weighting needs a weights layer with "
+                "'path', 'id_field' and 'population_field'"
+            )
+        weights = PopulationWeights(
+            spec=_parsed(lambda: parse_boundary_spec(weights_entry, f"{where}.weights"), where),
+            path=existing_file(base, weights_entry.get("path"), f"{where}.weights.path"),
+            population_field=str(weights_entry["population_field"]),
+        )
+    return IndicatorSource(
+        mode=mode,
+        path=existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None,
+        table_set=table_set,
+        cv_threshold_pct=_number(entry, "cv_threshold_pct", 30.0, where),
+        api=_census_api(entry, where) if mode == "live" else None,
+        units=units,
+        interpolation=interpolation,
+        weights=weights,
+    )
+
+
+def facility_source(entry: Any, where: str, base: Path) -> FacilitySource:
+    from ingestion.facilities import parse_facility_mapping
+    from ingestion.sample_records import SAMPLE_FACILITY_TYPE_MAP
+
+    entry = _mapping(entry, where) or {"mode": "sample"}
+    mode = _mode(entry, where, ("sample", "file"), "sample")
+    spec: dict[str, Any] = {"type_map": dict(SAMPLE_FACILITY_TYPE_MAP)} if mode == "sample" else {}
+    spec.update({k: v for k, v in entry.items() if k not in ("mode", "path")})
+    mapping = _parsed(lambda: parse_facility_mapping(spec, where), where)
+    path = existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None
+    return FacilitySource(mode=mode, mapping=mapping, path=path)
+
+
+def service_request_source(entry: Any, where: str, base: Path) -> ServiceRequestSource:
+    from ingestion.service_requests.layout import builtin_layout, parse_layout
+
+    entry = _mapping(entry, where) or {"mode": "none"}
+    mode = _mode(entry, where, ("none", "sample", "file", "live"), "none")
+    spec = entry.get("layout", "sf311")
+    if isinstance(spec, str):
+        layout = _parsed(lambda: builtin_layout(spec), f"{where}.layout")
+    elif isinstance(spec, Mapping):
+        layout = _parsed(lambda: parse_layout(spec, name="custom", where=f"{where}.layout"), where)
+    else:
+        raise ConfigError(f"{where}.layout: a built-in layout name or a column mapping")
+    if mode == "live" and getattr(layout, "live", None) is None and not entry.get("live"):
+        raise ConfigError(f"{where}: live mode needs a 'live' section (socrata)")
+    return ServiceRequestSource(
+        mode=mode,
+        layout=layout,
+        start_month=parse_month(entry.get("start_month", "2024-07"), f"{where}.start_month"),
+        path=existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None,
+        live=dict(_mapping(entry.get("live"), f"{where}.live")),
+    )
+
+
+def survey_source(entry: Any, where: str) -> SurveySource:
+    from ingestion.surveys import SAMPLE_CITY_SURVEY_LAYOUT, parse_survey_layout
+
+    entry = _mapping(entry, where)
+    mode = _mode(entry, where, ("sample", "file"), "file")
+    layout_entry = entry.get("layout")
+    layout = (
+        SAMPLE_CITY_SURVEY_LAYOUT
+        if layout_entry is None
+        else _parsed(
+            lambda: parse_survey_layout(
+                _mapping(layout_entry, f"{where}.layout"), f"{where}.layout"
+            ),
+            where,
+        )
+    )
+    inbox = str(entry.get("inbox", DEFAULT_SURVEY_INBOX))
+    if Path(inbox).is_absolute() or ".." in Path(inbox).parts:
+        raise ConfigError(f"{where}.inbox: a directory inside the data directory, got {inbox!r}")
+    min_responses = entry.get("min_responses", 10)
+    if isinstance(min_responses, bool) or not isinstance(min_responses, int) or min_responses < 1:
+        raise ConfigError(f"{where}.min_responses: a positive whole number, got {min_responses!r}")
+    return SurveySource(mode=mode, layout=layout, inbox=inbox, min_responses=min_responses)

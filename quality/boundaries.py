@@ -1,0 +1,181 @@
+"""Boundary rows judged, reprojected, repaired and merged into one row per area.
+
+A published geometry is parsed in its source CRS (GeoJSON or WKT text), repaired there with
+``ST_MakeValid`` (validity is a planar property of the coordinates as drawn), reduced to its
+polygonal parts and reprojected to EPSG:4326. Rows with no usable id or no polygon left go to
+quarantine. Rows sharing an id are one area published in pieces (islands, an area cut by a
+river): they are merged with ``ST_Union_Agg``, not treated as duplicates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ingestion.boundaries import SOURCE_CRS_COLUMN, WGS84, BoundarySpec
+from ingestion.sql import quote_ident, sql_literal
+from quality.rules import RAW_ALIAS, RowRule, SourceRules, SplitResult, split_quarantine
+
+if TYPE_CHECKING:
+    import duckdb
+
+PREFIX = "cm_"
+CONFORMED_AREA_COLUMNS: tuple[str, ...] = (
+    "area_id",
+    "area_name",
+    "geom_wkb",
+    "source_rows",
+    "geometry_repaired",
+    "raw_id",
+    "source_crs",
+    "_source_file",
+    "_row_number",
+    "_ingested_at",
+    "_load_id",
+)
+
+
+def _text(column: str, alias: str = "__src") -> str:
+    return f"NULLIF(trim(CAST({alias}.{quote_ident(column)} AS VARCHAR)), '')"
+
+
+def area_key_sql(value_sql: str, id_kind: str) -> str:
+    """A comparable area key: GEOIDs as 11 digits, other codes upper-cased, numbers unpadded."""
+    if id_kind == "geoid":
+        digits = f"regexp_replace({value_sql}, '[^0-9]', '', 'g')"
+        return (
+            f"CASE WHEN NULLIF({digits}, '') IS NULL THEN NULL "
+            f"WHEN length({digits}) > 11 THEN right({digits}, 11) "
+            f"ELSE lpad({digits}, 11, '0') END"
+        )
+    upper = f"upper(regexp_replace({value_sql}, '\\s+', ' ', 'g'))"
+    # "009" and "9" are one district; "0" stays "0".
+    return (
+        f"CASE WHEN regexp_full_match({upper}, '[0-9]+') "
+        f"THEN coalesce(NULLIF(ltrim({upper}, '0'), ''), '0') ELSE {upper} END"
+    )
+
+
+def _parsed_geometry(text_sql: str) -> str:
+    # GeoJSON files carry GeoJSON geometries, shapefiles and CSVs WKT: whichever parses.
+    return f"coalesce(TRY(ST_GeomFromGeoJSON({text_sql})), TRY(ST_GeomFromText({text_sql})))"
+
+
+def _polygonal(geom_sql: str) -> str:
+    return (
+        f"(CASE WHEN {geom_sql} IS NOT NULL AND ST_Dimension({geom_sql}) >= 2 "
+        f"THEN NULLIF(ST_CollectionExtract({geom_sql}, 3), ST_GeomFromText('MULTIPOLYGON EMPTY')) "
+        "END)"
+    )
+
+
+def boundary_relation_sql(spec: BoundarySpec, raw_relation: str, geometry_column: str) -> str:
+    """Every raw column plus ``cm_area_key``, ``cm_geom`` (EPSG:4326) and ``cm_repaired``."""
+    src = "__src"
+    text = _text(geometry_column)
+    crs = quote_ident(SOURCE_CRS_COLUMN)
+    parsed = f"TRY(ST_MakeValid({_parsed_geometry(text)}))"
+    reprojected = (
+        f"CASE WHEN {crs} = {sql_literal(WGS84)} THEN cm_valid "
+        f"ELSE TRY(ST_Transform(cm_valid, {crs}, {sql_literal(WGS84)}, always_xy := true)) END"
+    )
+    in_range = (
+        "(ST_XMin(cm_geom_any) >= -180 AND ST_XMax(cm_geom_any) <= 180 "
+        "AND ST_YMin(cm_geom_any) >= -90 AND ST_YMax(cm_geom_any) <= 90)"
+    )
+    name = _text(spec.name_field) if spec.name_field else "CAST(NULL AS VARCHAR)"
+    return (
+        "SELECT * EXCLUDE (cm_valid, cm_geom_any), "
+        f"CASE WHEN coalesce({in_range}, false) THEN cm_geom_any END AS cm_geom FROM ("
+        "SELECT *, "
+        f"({reprojected}) AS cm_geom_any FROM ("
+        f"SELECT {src}.*, {area_key_sql(_text(spec.id_field), spec.id_kind)} AS cm_area_key, "
+        f"{_text(spec.id_field)} AS cm_raw_id, {name} AS cm_area_name, "
+        f"{_polygonal(parsed)} AS cm_valid, "
+        f"NOT coalesce(TRY(ST_IsValid({_parsed_geometry(text)})), true) AS cm_repaired "
+        f"FROM {raw_relation} AS {src}))"
+    )
+
+
+def boundary_rules(spec: BoundarySpec, geometry_column: str, *, source: str) -> SourceRules:
+    return SourceRules(
+        source=source,
+        key_columns=(spec.id_field,),
+        rules=(
+            RowRule(
+                code="missing_key",
+                predicate_sql=f"({RAW_ALIAS}.cm_area_key IS NULL)",
+                description=f"{spec.id_field} blank",
+                columns=("cm_area_key",),
+            ),
+            RowRule(
+                code="geometry_invalid",
+                predicate_sql=f"({RAW_ALIAS}.cm_geom IS NULL)",
+                description=(
+                    f"{geometry_column} does not parse, repair to a polygon, or reproject to "
+                    "lon/lat (a wrong CRS puts it outside -180..180 / -90..90)"
+                ),
+                columns=("cm_geom",),
+            ),
+        ),
+    )
+
+
+def merged_areas_sql(accepted: str) -> str:
+    """One row per area key: pieces unioned, the first row's name and lineage."""
+    first = "arg_min({col}, _row_number)"
+    return (
+        "SELECT cm_area_key AS area_id, "
+        f"{first.format(col='cm_area_name')} AS area_name, "
+        "ST_AsWKB(ST_CollectionExtract(ST_MakeValid(ST_Union_Agg(cm_geom)), 3)) AS geom_wkb, "
+        "count(*) AS source_rows, bool_or(cm_repaired) AS geometry_repaired, "
+        f"{first.format(col='cm_raw_id')} AS raw_id, "
+        f"{first.format(col=quote_ident(SOURCE_CRS_COLUMN))} AS source_crs, "
+        f"{first.format(col='_source_file')} AS _source_file, min(_row_number) AS _row_number, "
+        f"{first.format(col='_ingested_at')} AS _ingested_at, "
+        f"{first.format(col='_load_id')} AS _load_id "
+        f"FROM {accepted} GROUP BY cm_area_key ORDER BY area_id"
+    )
+
+
+def split_boundaries(
+    con: duckdb.DuckDBPyConnection,
+    spec: BoundarySpec,
+    *,
+    raw_parquet: Path,
+    quarantine_path: Path,
+    conformed_path: Path,
+    source: str = "areas",
+) -> SplitResult:
+    """Quarantine unusable boundary rows; write one merged, repaired EPSG:4326 row per area."""
+    raw_parquet = Path(raw_parquet)
+    columns = [
+        c[0]
+        for c in con.execute(
+            f"SELECT * FROM read_parquet({sql_literal(str(raw_parquet))}) LIMIT 0"
+        ).description
+    ]
+    geometry_column = spec.geometry_field if spec.geometry_field in columns else "geometry"
+    needed = [spec.id_field, geometry_column, SOURCE_CRS_COLUMN]
+    if spec.name_field:
+        needed.append(spec.name_field)
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        published = [c for c in columns if not c.startswith("_")]
+        raise ValueError(
+            f"{source} ({raw_parquet.name}): columns named in the jurisdiction YAML are "
+            f"missing: {missing}; the file has {published}"
+        )
+    relation = boundary_relation_sql(
+        spec, f"read_parquet({sql_literal(str(raw_parquet))})", geometry_column
+    )
+    return split_quarantine(
+        con,
+        raw_parquet,
+        boundary_rules(spec, geometry_column, source=source),
+        quarantine_path=quarantine_path,
+        clean_path=conformed_path,
+        relation_sql=relation,
+        clean_select=merged_areas_sql,
+        derived_prefix=PREFIX,
+    )

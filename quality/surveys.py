@@ -1,0 +1,167 @@
+"""Row rules for resident surveys, and the split into quarantine and one row per answer.
+
+The rules read the ``cm_`` columns ``ingestion.surveys.conformed_columns_sql`` derives from the
+layout. A respondent is placed by the area id when one is given (the point is then not judged: a
+respondent may answer for where they live from anywhere), else by the point. Each rule is guarded
+so a row with one defect carries exactly that one reason code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ingestion.sql import quote_ident, sql_literal
+from ingestion.surveys import (
+    CONFORMED_PREFIX,
+    SurveyLayout,
+    answer_rows_sql,
+    conformed_columns_sql,
+)
+from quality.rules import (
+    DEFAULT_TOLERANCE_M,
+    RAW_ALIAS,
+    ROW_NUMBER_COLUMN,
+    RowRule,
+    SourceRules,
+    SplitResult,
+    out_of_jurisdiction,
+    split_quarantine,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+
+SOURCE_FILE_COLUMN = "_source_file"
+
+
+def _c(column: str) -> str:
+    return f"{RAW_ALIAS}.{quote_ident(column)}"
+
+
+def _rule(code: str, predicate: str, description: str, *columns: str) -> RowRule:
+    return RowRule(
+        code=code, predicate_sql=f"({predicate})", description=description, columns=columns
+    )
+
+
+def survey_rules(
+    layout: SurveyLayout,
+    *,
+    survey: str,
+    area_table: str,
+    boundary_table: str,
+    projected_crs: str,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
+) -> SourceRules:
+    """The survey rule set over a layout's ``cm_`` columns."""
+    area_given = _c("cm_area_given")
+    # IN over a table with a NULL key is NULL, not false: coalesce so the row is still judged.
+    known = (
+        f"coalesce({_c('cm_area_key')} IN "
+        f"(SELECT __areas.area_key FROM {quote_ident(area_table)} AS __areas), false)"
+    )
+    outside = out_of_jurisdiction(
+        "cm_longitude", "cm_latitude", boundary_table, tolerance_m, projected_crs=projected_crs
+    )
+    place = f"{layout.area} or " if layout.area else ""
+    rules = (
+        _rule(
+            "missing_key",
+            f"{_c('cm_response_id')} IS NULL",
+            f"blank {layout.response_id}",
+            "cm_response_id",
+        ),
+        _rule(
+            "coordinates_missing",
+            f"NOT {area_given} AND {_c('cm_longitude')} IS NULL",
+            f"neither {place}a usable point",
+            "cm_area_given",
+            "cm_longitude",
+        ),
+        _rule(
+            "area_unknown",
+            f"{area_given} AND NOT {known}",
+            f"{layout.area} names no area of {area_table}",
+            "cm_area_given",
+            "cm_area_key",
+        ),
+        # The area places a respondent who names one; only the others are placed by the point.
+        replace(
+            outside,
+            predicate_sql=f"(NOT {area_given} AND {outside.predicate_sql})",
+            columns=(*outside.columns, "cm_area_given"),
+        ),
+        _rule(
+            "value_invalid",
+            _c("cm_value_invalid"),
+            "submitted date, weight or an answer outside its domain, or no question answered",
+            "cm_value_invalid",
+        ),
+    )
+    # Copies are judged within one file: two files may reuse a response id.
+    return SourceRules(
+        source=survey,
+        key_columns=(layout.response_id,),
+        rules=rules,
+        dedupe_on=(layout.response_id, SOURCE_FILE_COLUMN),
+    )
+
+
+def _raw_columns(con: duckdb.DuckDBPyConnection, raw_parquet: Path) -> tuple[str, ...]:
+    rel = con.execute(f"SELECT * FROM read_parquet({sql_literal(str(raw_parquet))}) LIMIT 0")
+    return tuple(c[0] for c in rel.description)
+
+
+def check_survey_columns(layout: SurveyLayout, present: tuple[str, ...], *, where: str) -> None:
+    """A renamed or dropped column stops the file with the names, before any row is judged."""
+    needed = (*layout.read_columns, SOURCE_FILE_COLUMN, ROW_NUMBER_COLUMN)
+    missing = [c for c in needed if c not in present]
+    if missing:
+        raise ValueError(f"{where}: raw file lacks columns the survey layout reads: {missing}")
+
+
+def split_survey(
+    con: duckdb.DuckDBPyConnection,
+    layout: SurveyLayout,
+    *,
+    survey: str,
+    raw_parquet: Path,
+    quarantine_path: Path,
+    conformed_path: Path,
+    area_table: str,
+    projected_crs: str,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
+    boundary_table: str,
+) -> SplitResult:
+    """Quarantine rejected respondents of one landing file; write the rest one row per answer.
+
+    ``area_table`` has a column ``area_key`` with the normalized ids of the known areas;
+    ``boundary_table`` is ``(area_id, geom)`` in EPSG:4326 for the jurisdiction check.
+    ``SplitResult.clean_rows`` counts accepted respondents, not answer rows.
+    """
+    raw_parquet = Path(raw_parquet)
+    check_survey_columns(
+        layout, _raw_columns(con, raw_parquet), where=f"{survey} ({raw_parquet.name})"
+    )
+    rules = survey_rules(
+        layout,
+        survey=survey,
+        area_table=area_table,
+        boundary_table=boundary_table,
+        projected_crs=projected_crs,
+        tolerance_m=tolerance_m,
+    )
+    return split_quarantine(
+        con,
+        raw_parquet,
+        rules,
+        quarantine_path=quarantine_path,
+        clean_path=conformed_path,
+        relation_sql=conformed_columns_sql(
+            layout, f"read_parquet({sql_literal(str(raw_parquet))})"
+        ),
+        clean_select=lambda accepted: answer_rows_sql(layout, survey, accepted),
+        derived_prefix=CONFORMED_PREFIX,
+    )
