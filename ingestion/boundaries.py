@@ -3,15 +3,20 @@
 Landing keeps every attribute as a string and the geometry as published text (GeoJSON for a
 GeoJSON file, WKT for a shapefile or a CSV) in a ``geometry`` column, plus ``_source_crs``: the
 CRS the coordinates are in, from the jurisdiction YAML, else the file's own declaration (a
-shapefile's ``.prj``, a GeoJSON ``crs`` member), else EPSG:4326 (RFC 7946). Reprojection, repair
-and merging happen in the split (``quality/boundaries.py``), so the raw file stays what was
-published.
+shapefile's ``.prj``, a GeoJSON ``crs`` member), else EPSG:4326 (RFC 7946). A declaration with
+an authority code lands as that code ("EPSG:2926"); a ``.prj`` that names no code lands as its
+WKT. A GeoJSON ``crs`` member that cannot be read is an error, not a silent EPSG:4326.
+Reprojection, repair and merging happen in the split (``quality/boundaries.py``), so the raw
+file stays what was published. The landing file is written whole or not at all: a file that
+fails a check never replaces the previous landing.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import uuid
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,8 +41,13 @@ _EXTENSION_FORMATS = {
     ".csv": "csv_wkt",
 }
 _CRS_TEXT = re.compile(r"^(EPSG|ESRI):\d+$", re.IGNORECASE)
-_URN_CRS = re.compile(r"(?:EPSG|epsg)(?::[0-9.]*)?:+(\d+)$")
-_CRS84 = ("urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:OGC::CRS84", "OGC:CRS84")
+# "urn:ogc:def:crs:EPSG::2926", "urn:ogc:def:crs:EPSG:6.3:2926", and the OGC URL form
+# "http://www.opengis.net/def/crs/EPSG/0/2926".
+_URN_CRS = re.compile(r"(EPSG|ESRI)(?::[0-9.]*)?:+(\d+)$", re.IGNORECASE)
+_URL_CRS = re.compile(r"/(EPSG|ESRI)/[^/]*/(\d+)$", re.IGNORECASE)
+_CRS84 = re.compile(r"(^|[:/])CRS:?84$", re.IGNORECASE)  # OGC:CRS84, urn:...:OGC:1.3:CRS84
+# Zip tools add these beside the real files (macOS resource forks): never the layer.
+_ZIP_NOISE = re.compile(r"(^|/)(__MACOSX/|\._)")
 
 
 class BoundaryError(ValueError):
@@ -63,6 +73,14 @@ def parse_boundary_spec(mapping: Mapping[str, Any], where: str) -> BoundarySpec:
     id_field = mapping.get("id_field")
     if not isinstance(id_field, str) or not id_field.strip():
         raise BoundaryError(f"{where}.id_field: the field holding each area's id is required")
+    name_field = mapping.get("name_field")
+    if name_field is not None and (not isinstance(name_field, str) or not name_field.strip()):
+        raise BoundaryError(f"{where}.name_field: expected a field name, got {name_field!r}")
+    geometry_field = mapping.get("geometry_field", "WKT")
+    if not isinstance(geometry_field, str) or not geometry_field.strip():
+        raise BoundaryError(
+            f"{where}.geometry_field: expected the name of the WKT column, got {geometry_field!r}"
+        )
     fmt = mapping.get("format")
     if fmt is not None and fmt not in FORMATS:
         raise BoundaryError(f"{where}.format: must be one of {', '.join(FORMATS)}, not {fmt!r}")
@@ -74,9 +92,9 @@ def parse_boundary_spec(mapping: Mapping[str, Any], where: str) -> BoundarySpec:
         raise BoundaryError(f"{where}.crs: expected an authority code like EPSG:2926, got {crs!r}")
     return BoundarySpec(
         id_field=id_field,
-        name_field=mapping.get("name_field"),
+        name_field=name_field,
         format=fmt,
-        geometry_field=str(mapping.get("geometry_field", "WKT")),
+        geometry_field=geometry_field,
         crs=str(crs).upper() if crs else None,
         id_kind=id_kind,
     )
@@ -98,22 +116,45 @@ def boundary_format(spec: BoundarySpec, source_file: Path) -> str:
 
 
 def geojson_declared_crs(source_file: Path) -> str | None:
-    """The legacy ``crs`` member of a GeoJSON file ("urn:ogc:def:crs:EPSG::2926"), if any."""
+    """The legacy ``crs`` member of a GeoJSON file ("urn:ogc:def:crs:EPSG::2926"), if any.
+
+    A ``crs`` member that is present but names no CRS this reader understands is an error: the
+    coordinates are then in some CRS other than EPSG:4326, and the YAML's ``crs`` must say which.
+    """
+    source_file = Path(source_file)
     try:
-        doc = json.loads(Path(source_file).read_bytes().decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None  # the lander reports the malformed file
-    name = (((doc or {}).get("crs") or {}).get("properties") or {}).get("name")
-    return crs_from_name(name) if isinstance(name, str) else None
+        doc = json.loads(source_file.read_bytes().decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None  # the lander reports the unreadable file
+    if not isinstance(doc, dict) or doc.get("crs") is None:
+        return None  # not a FeatureCollection (the lander says so), or no declaration
+    declared = doc["crs"]
+    properties = declared.get("properties") if isinstance(declared, dict) else None
+    properties = properties if isinstance(properties, dict) else {}
+    crs = None
+    if isinstance(declared, str):  # a bare name instead of the {"type": "name"} object
+        crs = crs_from_name(declared.strip())
+    elif isinstance(properties.get("name"), str):
+        crs = crs_from_name(properties["name"].strip())
+    elif isinstance(declared, dict) and str(declared.get("type", "")).upper() in ("EPSG", "ESRI"):
+        code = str(properties.get("code", "")).strip()  # the 2008 draft's {"type": "EPSG"}
+        crs = f"{str(declared['type']).upper()}:{code}" if code.isdigit() else None
+    if crs is None:
+        raise BoundaryError(
+            f"{source_file.name}: cannot read the file's crs declaration {declared!r}; "
+            "set crs (e.g. EPSG:2926) in the jurisdiction YAML"
+        )
+    return crs
 
 
 def crs_from_name(name: str) -> str | None:
-    if name in _CRS84:
+    """An authority code ("EPSG:2926") from a GeoJSON CRS name; None when there is none."""
+    if _CRS84.search(name):
         return WGS84
     if _CRS_TEXT.match(name):
         return name.upper()
-    match = _URN_CRS.search(name)
-    return f"EPSG:{match.group(1)}" if match else None
+    match = _URN_CRS.search(name) or _URL_CRS.search(name)
+    return f"{match.group(1).upper()}:{match.group(2)}" if match else None
 
 
 def _shapefile_path(source_file: Path) -> str:
@@ -122,7 +163,11 @@ def _shapefile_path(source_file: Path) -> str:
         return str(source_file)
     try:
         with zipfile.ZipFile(source_file) as archive:
-            shapes = [n for n in archive.namelist() if n.lower().endswith(".shp")]
+            shapes = [
+                n
+                for n in archive.namelist()
+                if n.lower().endswith(".shp") and not _ZIP_NOISE.search(n)
+            ]
     except zipfile.BadZipFile as exc:
         raise BoundaryError(f"{source_file.name}: not a readable zip archive") from exc
     if len(shapes) != 1:
@@ -133,13 +178,20 @@ def _shapefile_path(source_file: Path) -> str:
 
 
 def shapefile_declared_crs(con: Any, gdal_path: str) -> str | None:
+    """The CRS of a shapefile's ``.prj``: its authority code, else its WKT; None without one.
+
+    A ``.prj`` GDAL cannot match to a code (a custom projection) still says where the
+    coordinates are; falling back to EPSG:4326 would throw every row out as out of range.
+    """
     meta = con.execute(
         f"SELECT layers[1].geometry_fields[1].crs FROM ST_Read_Meta({sql_literal(gdal_path)})"
     ).fetchone()
     crs = meta[0] if meta else None
-    if not crs or not crs.get("auth_name") or not crs.get("auth_code"):
+    if not crs:
         return None
-    return f"{crs['auth_name']}:{crs['auth_code']}".upper()
+    if crs.get("auth_name") and crs.get("auth_code"):
+        return f"{crs['auth_name']}:{crs['auth_code']}".upper()
+    return crs.get("wkt") or None
 
 
 # --- landing ---------------------------------------------------------------------------------
@@ -182,38 +234,52 @@ def land_boundaries(
     con: Any,
     ingested_at: datetime | None = None,
 ) -> LandingResult:
-    """Land a boundary file of any supported format, with ``_source_crs`` on every row."""
-    source_file = Path(source_file)
+    """Land a boundary file of any supported format, with ``_source_crs`` on every row.
+
+    The file is landed beside ``dest`` first and moved into place only once it passed every
+    check and carries ``_source_crs``, so a failed landing leaves the previous one untouched.
+    """
+    source_file, dest = Path(source_file), Path(dest)
     if not source_file.is_file():
         raise FileNotFoundError(f"{source_file}: boundary file not found")
     fmt = boundary_format(spec, source_file)
-    if fmt == "geojson":
-        crs = spec.crs or geojson_declared_crs(source_file) or WGS84
-        result = land_geojson(source_file, dest, load_id=load_id, ingested_at=ingested_at)
-    elif fmt == "csv_wkt":
-        crs = spec.crs or WGS84
-        result = land_csv(source_file, dest, load_id=load_id, ingested_at=ingested_at)
-        if spec.geometry_field not in result.columns:
-            raise BoundaryError(
-                f"{source_file.name}: no WKT column {spec.geometry_field!r} "
-                f"(columns: {[c for c in result.columns if not c.startswith('_')]})"
+    staged = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.landing")
+    try:
+        if fmt == "geojson":
+            crs = spec.crs or geojson_declared_crs(source_file) or WGS84
+            result = land_geojson(source_file, staged, load_id=load_id, ingested_at=ingested_at)
+        elif fmt == "csv_wkt":
+            crs = spec.crs or WGS84
+            result = land_csv(source_file, staged, load_id=load_id, ingested_at=ingested_at)
+            if spec.geometry_field not in result.columns:
+                raise BoundaryError(
+                    f"{source_file.name}: no WKT column {spec.geometry_field!r} "
+                    f"(columns: {[c for c in result.columns if not c.startswith('_')]})"
+                )
+        else:
+            gdal_path = _shapefile_path(source_file)
+            frame = _shapefile_frame(con, gdal_path, source_file.name)
+            crs = spec.crs or shapefile_declared_crs(con, gdal_path) or WGS84
+            result = land_frame(
+                frame, source_file.name, staged, load_id=load_id, ingested_at=ingested_at
             )
-    else:
-        gdal_path = _shapefile_path(source_file)
-        frame = _shapefile_frame(con, gdal_path, source_file.name)
-        crs = spec.crs or shapefile_declared_crs(con, gdal_path) or WGS84
-        result = land_frame(frame, source_file.name, dest, load_id=load_id, ingested_at=ingested_at)
-    _add_source_crs(result.path, crs)
-    return LandingResult(
-        path=result.path, rows=result.rows, columns=(*result.columns, SOURCE_CRS_COLUMN)
+        _with_source_crs(staged, dest, crs)
+    finally:
+        staged.unlink(missing_ok=True)
+    return LandingResult(path=dest, rows=result.rows, columns=(*result.columns, SOURCE_CRS_COLUMN))
+
+
+def _with_source_crs(staged: Path, dest: Path, crs: str) -> None:
+    """Write ``staged`` plus the ``_source_crs`` column to ``dest``, atomically."""
+    frame = pl.read_parquet(staged).with_columns(
+        pl.lit(crs, dtype=pl.String).alias(SOURCE_CRS_COLUMN)
     )
-
-
-def _add_source_crs(parquet: Path, crs: str) -> None:
-    frame = pl.read_parquet(parquet).with_columns(pl.lit(crs).alias(SOURCE_CRS_COLUMN))
-    tmp = parquet.with_name(f".{parquet.name}.crs.tmp")
-    frame.write_parquet(tmp, compression="zstd")
-    tmp.replace(parquet)
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        frame.write_parquet(tmp, compression="zstd")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def geometry_column_of(spec: BoundarySpec, fmt: str) -> str:

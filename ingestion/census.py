@@ -242,20 +242,20 @@ def acs_geoid_sql(columns: Collection[str], alias: str) -> str:
 
 # --- Census values: sentinels, margins, derived estimates ----------------------------------------
 
-# The API's "annotation" values, written in the estimate or margin cell instead of a number.
+# The API's annotation values, written in an estimate or margin cell instead of a number.
 SENTINELS: dict[int, str] = {
-    -666666666: "estimate could not be computed (too few sample observations)",
-    -999999999: "estimate or margin not computed (too few sample cases)",
-    -888888888: "margin not applicable (the estimate is not sampled)",
-    -222222222: "margin not computed (too few sample cases)",
-    -333333333: "median falls in the open-ended interval of its distribution",
-    -555555555: "estimate is controlled: no sampling error",
+    -666666666: "estimate not computed: too few sample observations",
+    -999999999: "estimate or margin not shown: too few sample cases",
+    -888888888: "estimate or margin not applicable or not available",
+    -222222222: "margin not computed: too few sample observations",
+    -333333333: "margin not computed: the median is in an open-ended interval",
+    -555555555: "no margin: the estimate is controlled to an independent estimate",
 }
 CONTROLLED_MARGIN = -555555555
 # ACS margins are 90% confidence: margin = 1.645 x standard error.
 Z_90 = 1.645
-# Rule of thumb for ACS estimates (also used by ESRI and many planning agencies): a coefficient
-# of variation up to 12% is reliable, 12-30% is to be used with caution, above 30% unreliable.
+# The widely used rule of thumb for ACS estimates: a coefficient of variation up to 12% is
+# reliable, 12-30% is to be used with caution, above 30% is unreliable.
 DEFAULT_CV_THRESHOLD_PCT = 30.0
 
 _NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
@@ -329,7 +329,8 @@ def is_unreliable(
     estimate: float | None, moe: float | None, threshold_pct: float = DEFAULT_CV_THRESHOLD_PCT
 ) -> bool:
     """Missing estimates are unreliable; otherwise only a CV above the threshold is. A zero
-    estimate has no CV and is not flagged: "none counted" is a usable answer for a count."""
+    estimate has no CV and is not flagged: "none counted" is a usable answer for a count. A
+    missing margin (a sentinel) leaves the CV unknown, and the estimate is not flagged either."""
     if estimate is None:
         return True
     cv = cv_pct(estimate, moe)
@@ -383,7 +384,7 @@ def proportion_moe_sql(
     minus, plus = f"({num_sq} - {den_sq})", f"({num_sq} + {den_sq})"
     return (
         f"(CASE WHEN {denominator} <> 0 THEN "
-        f"sqrt(abs({minus})) / {denominator} END)"
+        f"sqrt(CASE WHEN {minus} < 0 THEN {plus} ELSE {minus} END) / {denominator} END)"
     )
 
 

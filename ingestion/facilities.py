@@ -213,7 +213,7 @@ SELECT
     {alias}.cm_facility_id AS facility_id,
     {alias}.cm_facility_name AS facility_name,
     {alias}.cm_facility_type AS facility_type,
-    {alias}.cm_facility_type AS facility_type_raw,
+    {alias}.cm_facility_type_raw AS facility_type_raw,
     {alias}.cm_address AS address,
     {alias}.cm_longitude AS longitude,
     {alias}.cm_latitude AS latitude,

@@ -1191,6 +1191,9 @@ class SampleCity:
     ``offenses`` (one row per offense, grouped by report): ``report``, ``offense_seq`` (1-based),
     ``offense_id``, ``offense`` (index into ``NIBRS_OFFENSES``), ``nibrs_code``.
 
+    ``acs`` holds the area stream's ACS estimates and ``facilities`` the facilities with their
+    canonical types; ``ingestion.sample_records`` renders both as published.
+
     ``incident_rng_state`` is where the incident stream stands after drawing these tables: the
     Seattle export continues from it, so every publisher renders the very same city.
     """
@@ -1382,6 +1385,18 @@ _TRUTH_NOTES = {
     "on_edge": "point lies on an edge shared by two areas; area_id is either of the two",
     "hotspots": "Gaussian clusters; radius_m = 2 sigma_m; share = planned share of reports",
     "multiline": "a few clean rows break 100 Block Address over two lines (a quoted field)",
+    "acs": "indicators are the values of the published estimates (a tract quarantined for a "
+    "defect keeps its true values here); unreliable: CV above 30% or estimate missing, margins "
+    "combined as the contract says; not_computed: the Census wrote -666666666",
+    "facilities": "type is the canonical type (null when the label is unmapped); area_id is "
+    "null where the facility has no usable location",
+    "surveys": "per area over accepted rows; shares weighted by the weight column, over "
+    "respondents who answered (feel safe at night: 4-5; housing: Yes); a duplicate_record id is "
+    "also the id of the accepted first copy",
+    "service_requests": "counts of accepted requests per area, local month and service_name "
+    "are in truth_service_requests.parquet",
+    "neighbourhoods": "published code -> tract GEOIDs (write_neighbourhoods_geojson); the "
+    "normalized key drops the leading zeros",
 }
 
 
@@ -1391,6 +1406,7 @@ def _truth_document(
     areas: _Areas,
     hotspots: list[_Hotspot],
     incidents: SeattleExport,
+    records: dict[str, Any],
 ) -> dict[str, Any]:
     truth = incidents.truth
     clean = truth.filter(pl.col("defect").is_null())
@@ -1421,7 +1437,10 @@ def _truth_document(
             "areas_geojson": AREAS_GEOJSON_NAME,
             "acs_json": ACS_JSON_NAME,
             "facilities_csv": FACILITIES_CSV_NAME,
+            "survey_csv": SURVEY_CSV_NAME,
+            "service_requests_csv": SERVICE_REQUESTS_CSV_NAME,
             "truth_incidents": TRUTH_INCIDENTS_NAME,
+            "truth_service_requests": TRUTH_SERVICE_REQUESTS_NAME,
         },
         "counts": {
             "rows": frame.height,
@@ -1458,6 +1477,7 @@ def _truth_document(
             }
             for k in range(grid.n_areas)
         ],
+        **records,
     }
 
 
@@ -1465,28 +1485,38 @@ def generate_sample_city(
     out_dir: Path, config: SampleCityConfig = SampleCityConfig()
 ) -> SampleCityFiles:
     """Write the sample city's source files and truth into `out_dir` (created if needed)."""
+    # The record renderers build on this module; importing them here keeps the import one-way.
+    from ingestion import sample_records
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     city = build_sample_city(config)
     grid, areas, hotspots = city.grid, city.areas, list(city.hotspots)
     incidents = seattle_spd_export(city)
+    acs = sample_records.acs_records(city)
+    facilities = sample_records.facility_directory(city)
+    survey = sample_records.resident_survey(city)
+    requests = sample_records.service_requests(city)
 
-    files = SampleCityFiles(
-        police_csv=out_dir / POLICE_CSV_NAME,
-        areas_geojson=out_dir / AREAS_GEOJSON_NAME,
-        acs_json=out_dir / ACS_JSON_NAME,
-        facilities_csv=out_dir / FACILITIES_CSV_NAME,
-        truth_json=out_dir / TRUTH_JSON_NAME,
-        truth_incidents=out_dir / TRUTH_INCIDENTS_NAME,
-    )
+    files = SampleCityFiles.in_directory(out_dir)
     _write_atomic(files.police_csv, incidents.frame.write_csv)
     _write_text(files.areas_geojson, _areas_geojson(grid))
-    _write_text(files.acs_json, _census_json([list(row) for row in city.acs]))
-    _write_atomic(files.facilities_csv, city.facilities.write_csv)
-    _write_atomic(
-        files.truth_incidents,
-        lambda tmp: incidents.truth.write_parquet(tmp, compression="zstd"),
-    )
-    truth = _truth_document(config, grid, areas, hotspots, incidents)
+    _write_text(files.acs_json, _census_json(acs.rows))
+    _write_atomic(files.facilities_csv, facilities.frame.write_csv)
+    _write_atomic(files.survey_csv, survey.frame.write_csv)
+    _write_atomic(files.service_requests_csv, requests.frame.write_csv)
+    for path, table in (
+        (files.truth_incidents, incidents.truth),
+        (files.truth_service_requests, requests.counts),
+    ):
+        _write_atomic(path, lambda tmp, t=table: t.write_parquet(tmp, compression="zstd"))
+    records = {
+        "acs": acs.truth,
+        "facilities": facilities.truth,
+        "surveys": survey.truth,
+        "service_requests": requests.truth,
+        "neighbourhoods": sample_records.neighbourhood_membership(grid),
+    }
+    truth = _truth_document(config, grid, areas, hotspots, incidents, records)
     _write_text(files.truth_json, json.dumps(truth, indent=2) + "\n")
     return files

@@ -35,8 +35,6 @@ from pyproj import Transformer
 from ingestion.census import SOCIAL_SERVICES_TABLE_SET, AcsIndicator, table_set_variables
 from ingestion.layouts import FACILITY_COLUMNS
 from ingestion.sample_city import (
-    _EDGE_SHARE,
-    _FACILITY_NAME_PREFIXES,
     ACS_COLUMNS,
     COUNTY_NAME,
     STATE_NAME,
@@ -112,13 +110,13 @@ STATE_PLANE_CRS = "EPSG:2926"  # Washington North, US survey feet
 # Planted defects of each source, in the order they are reported (the contract's reason codes).
 ACS_DEFECTS: tuple[str, ...] = ("value_invalid", "duplicate_record")
 FACILITY_DEFECTS: tuple[str, ...] = ("out_of_jurisdiction", "type_unmapped", "coordinates_missing")
-SURVEY_DEFECTS: tuple[str, ...] = (
-    "value_invalid",  # a Likert answer of 7
-    "coordinates_missing",
-    "area_unknown",
-    "weight_zero",  # reported as value_invalid; kept apart here so both rows are planted
-    "duplicate_record",
-)
+# value_invalid twice: a Likert answer of 7 and a weight of 0.
+SURVEY_DEFECTS: dict[str, int] = {
+    "value_invalid": 2,
+    "coordinates_missing": 1,
+    "area_unknown": 1,
+    "duplicate_record": 1,
+}
 SERVICE_REQUEST_DEFECTS: tuple[str, ...] = (
     "coordinates_missing",
     "coordinates_zero",
@@ -267,15 +265,15 @@ def acs_records(city: SampleCity) -> AcsRecords:
     grid, small = city.grid, city.areas.small
     estimates, moes = _acs_estimates(city, rng)
     n = grid.n_areas
-    everyone = np.arange(n)
     not_computed = _pick_distinct(rng, np.flatnonzero(small), 1)
     controlled = _pick_distinct(rng, np.flatnonzero(~small), 2, not_computed)
     defect_areas = _pick_distinct(rng, np.flatnonzero(~small), 2, np.r_[not_computed, controlled])
-    planted = city.config.defect_rate > 0
-    invalid, duplicate = (defect_areas[:1], defect_areas[1:2]) if planted else (everyone[:0],) * 2
+    if city.config.defect_rate == 0:
+        defect_areas = defect_areas[:0]
+    invalid, duplicate = defect_areas[:1], defect_areas[1:2]
 
-    text = {f"{v}{s}": [str(int(x)) for x in a] for v, e, m in _triples(estimates, moes)
-            for s, a in (("E", e), ("M", m))}  # fmt: skip
+    text = {f"{v}E": [str(int(x)) for x in e] for v, e in estimates.items()}
+    text.update({f"{v}M": [str(int(x)) for x in m] for v, m in moes.items()})
     for k in not_computed:
         text["B19013_001E"][k], text["B19013_001M"][k] = NOT_COMPUTED, NOT_COMPUTED_MOE
     for k in controlled:
@@ -302,12 +300,6 @@ def acs_records(city: SampleCity) -> AcsRecords:
         rows=rows,
         truth=_acs_truth(city, indicators, not_computed, controlled, invalid, duplicate, len(rows)),
     )
-
-
-def _triples(
-    estimates: dict[str, np.ndarray], moes: dict[str, np.ndarray]
-) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    return [(v, estimates[v], moes[v]) for v in estimates]
 
 
 _ACS_TRUTH_INDICATORS = (
@@ -442,18 +434,15 @@ def facility_directory(city: SampleCity) -> FacilityRecords:
     ).select(FACILITY_COLUMNS)
 
     geoids = _geoids(city)
-    ids = frame.get_column("facility_id").to_list()
+    placed = [d in (None, "type_unmapped") and area[i] >= 0 for i, d in enumerate(defect)]
     truth = {
         fid: {
             "type": None if defect[i] == "type_unmapped" else canonical[i],
-            "area_id": geoids[area[i]] if area[i] >= 0 and defect[i] is None else None,
+            "area_id": geoids[area[i]] if placed[i] else None,
             "defect": defect[i],
         }
-        for i, fid in enumerate(ids)
+        for i, fid in enumerate(frame.get_column("facility_id").to_list())
     }
-    for i, fid in enumerate(ids):  # an unmapped type still has a place
-        if defect[i] == "type_unmapped" and area[i] >= 0:
-            truth[fid]["area_id"] = geoids[area[i]]
     return FacilityRecords(frame=published, truth=truth)
 
 
@@ -495,8 +484,8 @@ def crime_intensity(city: SampleCity) -> np.ndarray:
     """
     grid, weight = city.grid, city.areas.crime_weight
     hot_share = np.array([h.share for h in city.hotspots])
+    # Edge points are spread by the same weights as the background, so they count with it.
     expected = (1.0 - hot_share.sum()) * weight / weight.sum()
-    del _EDGE_SHARE  # edge points are spread by the same weights as the background
     centre = _locate_utm(
         grid, np.array([h.x for h in city.hotspots]), np.array([h.y for h in city.hotspots])
     )
@@ -512,9 +501,7 @@ def _in_area_points(
     corner_r, corner_c = _quad_corners(grid.rows, grid.cols)
     quads = grid.vert_xy[corner_r, corner_c]
 
-    def draw(
-        g: np.random.Generator, idx: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def draw(g: np.random.Generator, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         u, v = g.random(idx.size), g.random(idx.size)
         w = np.stack([(1 - u) * (1 - v), u * (1 - v), u * v, (1 - u) * v], axis=1)
         xy = (w[..., None] * quads[area[idx]]).sum(axis=1)
@@ -574,7 +561,7 @@ def _survey_table(city: SampleCity, rng: np.random.Generator) -> tuple[pl.DataFr
     n = area.size
     intensity = np.log(crime_intensity(city))
     danger = (intensity - intensity.mean()) / intensity.std()
-    night = 0.2 - 0.9 * danger[area] + rng.normal(0, 1, n)
+    night = 0.2 - 0.7 * danger[area] + rng.normal(0, 1, n)
     answers: dict[str, np.ndarray] = {
         "feel_safe_day": _likert_text(night + 1.0 + rng.normal(0, 0.4, n)),
         "feel_safe_night": _likert_text(night),
@@ -599,10 +586,10 @@ def _survey_table(city: SampleCity, rng: np.random.Generator) -> tuple[pl.DataFr
         {
             "response_id": [f"R{i + 1:05d}" for i in range(n)],
             "submitted_at": pl.Series(submitted).dt.strftime("%Y-%m-%d"),
-            "tract_geoid": pl.Series(np.where(by_tract, tract, None), dtype=pl.String),
+            "tract_geoid": pl.Series(np.where(by_tract, tract, None).tolist(), dtype=pl.String),
             "latitude": _degrees_text(lat_e9, 6).scatter(np.flatnonzero(by_tract), None),
             "longitude": _degrees_text(lon_e9, 6).scatter(np.flatnonzero(by_tract), None),
-            **{q: pl.Series(v, dtype=pl.String) for q, v in answers.items()},
+            **{q: pl.Series(v.tolist(), dtype=pl.String) for q, v in answers.items()},
             "weight": [f"{c // 100}.{c % 100:02d}" for c in cents],
         }
     ).select(SURVEY_COLUMNS)
@@ -610,67 +597,59 @@ def _survey_table(city: SampleCity, rng: np.random.Generator) -> tuple[pl.DataFr
 
 
 def _insert_copy(
-    frame: pl.DataFrame, defect: np.ndarray, area: np.ndarray, rng: np.random.Generator
-) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, int]:
-    """A later exact copy of an earlier clean row; returns the copy's position."""
-    clean = np.flatnonzero(defect < 0)
+    frame: pl.DataFrame, reason: np.ndarray, area: np.ndarray, rng: np.random.Generator
+) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """Insert a later exact copy of an earlier clean row (a double submission or export)."""
+    clean = np.flatnonzero(reason == None)  # noqa: E711 (element-wise on an object array)
     source = int(rng.choice(clean[: max(1, clean.size // 2)]))
     after = int(rng.integers(source, frame.height))
     order = np.r_[np.arange(after + 1), source, np.arange(after + 1, frame.height)]
-    return frame[order], np.r_[defect[: after + 1], -2, defect[after + 1 :]], area[order], after + 1
+    reason = np.r_[reason[: after + 1], np.array(["duplicate_record"], dtype=object),
+                   reason[after + 1 :]]  # fmt: skip
+    return frame[order], reason, area[order]
+
+
+def _no_defects(n: int) -> np.ndarray:
+    return np.full(n, None, dtype=object)
 
 
 def resident_survey(city: SampleCity) -> SurveyRecords:
     """``resident_survey_2025.csv`` with planted defects, and its truth."""
     rng = record_rng(city.config, "survey")
     frame, area = _survey_table(city, rng)
-    n = frame.height
-    plant = city.config.defect_rate > 0
-    rows = rng.choice(n, size=len(SURVEY_DEFECTS) - 1, replace=False)
-    defect = np.full(n, -1)
-    if plant:
-        defect[rows] = np.arange(rows.size)
-        at = dict(zip(SURVEY_DEFECTS, rows, strict=False))
-        likert, nowhere, unknown, weightless = (
-            at["value_invalid"],
-            at["coordinates_missing"],
-            at["area_unknown"],
-            at["weight_zero"],
-        )
+    rows = rng.choice(frame.height, size=4, replace=False)
+    reason = _no_defects(frame.height)
+    if city.config.defect_rate > 0:
+        likert, nowhere, unknown, weightless = (int(r) for r in rows)
+        reason[[likert, weightless]] = "value_invalid"
+        reason[nowhere], reason[unknown] = "coordinates_missing", "area_unknown"
         frame = frame.with_columns(
             frame.get_column("feel_safe_night").scatter(likert, "7"),
-            frame.get_column("tract_geoid")
-            .scatter(nowhere, None)
-            .scatter(unknown, _UNKNOWN_TRACT),
+            frame.get_column("tract_geoid").scatter([nowhere, unknown], [None, _UNKNOWN_TRACT]),
             frame.get_column("latitude").scatter([nowhere, unknown], None),
             frame.get_column("longitude").scatter([nowhere, unknown], None),
             frame.get_column("weight").scatter(weightless, "0"),
         )
-        frame, defect, area, _ = _insert_copy(frame, defect, area, rng)
-    return SurveyRecords(frame=frame, truth=_survey_truth(city, frame, defect, area))
+        frame, reason, area = _insert_copy(frame, reason, area, rng)
+    return SurveyRecords(frame=frame, truth=_survey_truth(city, frame, reason, area))
+
+
+def _weighted_share(column: str, positive: list[str]) -> pl.Expr:
+    answered = pl.col("weight").filter(pl.col(column).is_not_null()).sum()
+    return (pl.col("weight").filter(pl.col(column).is_in(positive)).sum() / answered).alias(column)
 
 
 def _survey_truth(
-    city: SampleCity, frame: pl.DataFrame, defect: np.ndarray, area: np.ndarray
+    city: SampleCity, frame: pl.DataFrame, reason: np.ndarray, area: np.ndarray
 ) -> dict[str, Any]:
-    codes = [*SURVEY_DEFECTS[:3], "value_invalid", "duplicate_record"]
-    ids = frame.get_column("response_id").to_list()
     accepted = frame.with_columns(
         pl.Series("area_id", np.array(_geoids(city))[area]),
         pl.col("weight").cast(pl.Float64),
-    ).filter(pl.Series(defect == -1))
-
-    def weighted_share(column: str, positive: list[str]) -> pl.Expr:
-        answered = pl.col(column).is_not_null()
-        hit = pl.col(column).is_in(positive)
-        return (pl.col("weight").filter(hit).sum() / pl.col("weight").filter(answered).sum()).alias(
-            column
-        )
-
+    ).filter(pl.Series(reason == None))  # noqa: E711
     per_area = accepted.group_by("area_id").agg(
         pl.len().alias("respondents"),
-        weighted_share("feel_safe_night", ["4", "5"]),
-        weighted_share("unmet_need_housing", ["Yes"]),
+        _weighted_share("feel_safe_night", ["4", "5"]),
+        _weighted_share("unmet_need_housing", ["Yes"]),
     )
     found = {row["area_id"]: row for row in per_area.iter_rows(named=True)}
     areas = {}
@@ -685,12 +664,12 @@ def _survey_truth(
         "rows": frame.height,
         "accepted_rows": accepted.height,
         "areas": areas,
-        "defects": {
-            ids[i]: codes[d] if d >= 0 else "duplicate_record"
-            for i, d in enumerate(defect)
-            if d != -1
-        },
+        "defects": _defects_by_id(frame.get_column("response_id"), reason),
     }
+
+
+def _defects_by_id(ids: pl.Series, reason: np.ndarray) -> dict[str, str]:
+    return {ids[int(i)]: str(reason[i]) for i in np.flatnonzero(reason != None)}  # noqa: E711
 
 
 def _finite(value: float | None) -> float | None:
@@ -751,7 +730,12 @@ _SERVICE_TYPES: tuple[_ServiceType, ...] = (
 )  # fmt: skip
 _REQUEST_SOURCES = ("Phone", "Mobile/Open311", "Web", "Integrated Agency")
 _REQUEST_SOURCE_PROBS = (0.35, 0.4, 0.2, 0.05)
-_CLOSED_NOTES = ("Case Resolved", "Case Resolved - Cleaned", "Case is a Duplicate", "Unable to Locate")
+_CLOSED_NOTES = (
+    "Case Resolved",
+    "Case Resolved - Cleaned",
+    "Case is a Duplicate",
+    "Unable to Locate",
+)
 _OPEN_NOTES = (None, "Case Transferred", "Pending")
 _REQUEST_HOUR_WEIGHTS = (
     1, 0.7, 0.5, 0.4, 0.5, 1, 2, 4, 6, 7, 7, 7, 7, 7, 7, 7, 6, 5, 4, 3.5, 3, 2.5, 2, 1.5,
@@ -821,48 +805,68 @@ def _service_request_table(
     updated = np.where(is_closed, closed_at, np.minimum(touched, end - np.timedelta64(1, "s")))
 
     x, y, lon_e9, lat_e9 = _in_area_points(city, area, rng, _POINT_DECIMALS)
-    lon, lat = _degrees_text(lon_e9, _POINT_DECIMALS), _degrees_text(lat_e9, _POINT_DECIMALS)
-    subtype = np.array([rng.integers(0, len(_SERVICE_TYPES[k].subtypes)) for k in kind])
-    detail = np.array([rng.integers(0, len(_SERVICE_TYPES[k].details)) for k in kind])
+    # Per type: a subtype and a detail, each picked uniformly from the type's own list.
+    pick_subtype, pick_detail = rng.random(n), rng.random(n)
+    subtype = _pick_options([t.subtypes for t in _kinds(kind)], pick_subtype)
+    detail = [d or None for d in _pick_options([t.details for t in _kinds(kind)], pick_detail)]
+    closed_note = rng.choice(len(_CLOSED_NOTES), n, p=[0.7, 0.15, 0.1, 0.05])
+    open_note = rng.integers(0, len(_OPEN_NOTES), n)
     notes = np.where(
-        is_closed,
-        _choose(_CLOSED_NOTES, rng.choice(len(_CLOSED_NOTES), n, p=[0.7, 0.15, 0.1, 0.05])),
-        _choose(_OPEN_NOTES, rng.integers(0, len(_OPEN_NOTES), n)),
+        is_closed, _choose(_CLOSED_NOTES, closed_note), _choose(_OPEN_NOTES, open_note)
     )
+    source = _choose(
+        _REQUEST_SOURCES, rng.choice(len(_REQUEST_SOURCES), n, p=_REQUEST_SOURCE_PROBS)
+    )
+    ids = 17_000_000 + np.cumsum(rng.integers(1, 6, size=n))
     street, address = _request_addresses(city.grid, x, y, rng)
     precinct, *_ = _area_police_codes(city.grid)
-    nbhd_name = _area_neighbourhood_names(city.grid)
     r, c = np.divmod(area, city.grid.cols)
-    fmt = SF311_DATETIME_FORMAT
-    frame = pl.DataFrame(
+    text = _text_columns(
         {
-            "service_request_id": (17_000_000 + np.cumsum(rng.integers(1, 6, size=n))).astype(str),
-            "requested_datetime": pl.Series(requested.astype("datetime64[us]")).dt.strftime(fmt),
-            "closed_date": pl.Series(closed_at.astype("datetime64[us]"))
-            .dt.strftime(fmt)
-            .scatter(np.flatnonzero(~is_closed), None),
-            "updated_datetime": pl.Series(updated.astype("datetime64[us]")).dt.strftime(fmt),
+            "service_request_id": ids.astype(str),
             "status_description": np.where(is_closed, "Closed", "Open"),
-            "status_notes": pl.Series(notes, dtype=pl.String),
-            "agency_responsible": [_SERVICE_TYPES[k].agency for k in kind],
-            "service_name": [_SERVICE_TYPES[k].name for k in kind],
-            "service_subtype": [_SERVICE_TYPES[k].subtypes[s] for k, s in zip(kind, subtype)],  # noqa: B905
-            "service_details": [_SERVICE_TYPES[k].details[d] or None for k, d in zip(kind, detail)],  # noqa: B905
+            "status_notes": notes,
+            "agency_responsible": [t.agency for t in _kinds(kind)],
+            "service_name": [t.name for t in _kinds(kind)],
+            "service_subtype": subtype,
+            "service_details": detail,
             "address": address,
             "street": street,
-            "supervisor_district": ((r // 3) * 4 + c // 3) % 11 + 1,
-            "neighborhoods_sffind_boundaries": nbhd_name[area],
+            "supervisor_district": (((r // 3) * 4 + c // 3) % 11 + 1).astype(str),
+            "neighborhoods_sffind_boundaries": _area_neighbourhood_names(city.grid)[area],
             "police_district": [_POLICE_DISTRICTS[p] for p in precinct[area]],
-            "lat": lat,
-            "long": lon,
-            "point": pl.concat_str(pl.lit("POINT ("), lon, pl.lit(" "), lat, pl.lit(")"), eager=True),
-            "source": _choose(
-                _REQUEST_SOURCES, rng.choice(len(_REQUEST_SOURCES), n, p=_REQUEST_SOURCE_PROBS)
-            ),
-        },
-        schema_overrides={"supervisor_district": pl.String},
+            "source": source,
+        }
+    )
+    lon, lat = _degrees_text(lon_e9, _POINT_DECIMALS), _degrees_text(lat_e9, _POINT_DECIMALS)
+    frame = pl.DataFrame(
+        [
+            *text,
+            _local_text("requested_datetime", requested),
+            _local_text("closed_date", closed_at).scatter(np.flatnonzero(~is_closed), None),
+            _local_text("updated_datetime", updated),
+            lat.alias("lat"),
+            lon.alias("long"),
+            ("POINT (" + lon + " " + lat + ")").alias("point"),
+        ]
     ).select(SF311_COLUMNS)
     return frame, area
+
+
+def _pick_options(options: list[tuple[str, ...]], u: np.ndarray) -> list[str]:
+    return [o[int(x * len(o))] for o, x in zip(options, u, strict=True)]
+
+
+def _kinds(kind: np.ndarray) -> list[_ServiceType]:
+    return [_SERVICE_TYPES[k] for k in kind]
+
+
+def _text_columns(columns: dict[str, Any]) -> list[pl.Series]:
+    return [pl.Series(name, list(values), dtype=pl.String) for name, values in columns.items()]
+
+
+def _local_text(name: str, t: np.ndarray) -> pl.Series:
+    return pl.Series(name, t.astype("datetime64[us]")).dt.strftime(SF311_DATETIME_FORMAT)
 
 
 def _request_addresses(
@@ -885,59 +889,58 @@ def service_requests(city: SampleCity) -> ServiceRequestRecords:
     """``sf311_cases.csv`` with planted defects, accepted counts and truth."""
     rng = record_rng(city.config, "service_requests")
     frame, area = _service_request_table(city, rng)
-    n = frame.height
-    rows = rng.choice(n, size=len(SERVICE_REQUEST_DEFECTS) - 1, replace=False)
+    rows = rng.choice(frame.height, size=6, replace=False)
     far_lon, far_lat, _ = _out_of_jurisdiction_e9(city.grid, 1, rng)
     future = np.datetime64("2099-01-01T00:00:00") + np.timedelta64(
         int(rng.integers(0, 300 * 86_400)), "s"
     )
-    defect = np.full(n, -1)
+    reason = _no_defects(frame.height)
     if city.config.defect_rate > 0:
-        defect[rows] = np.arange(rows.size)
-        at = dict(zip(SERVICE_REQUEST_DEFECTS, rows, strict=False))
-        far = [
-            _degrees_text(_round_e9(e9, np.full(1, _POINT_DECIMALS)), _POINT_DECIMALS)[0]
-            for e9 in (far_lon, far_lat)
+        missing, zero, outside, unparseable, placeholder, later = (int(r) for r in rows)
+        reason[[missing, zero, outside]] = [
+            "coordinates_missing",
+            "coordinates_zero",
+            "out_of_jurisdiction",
         ]
-        dated = [at["date_unparseable"], at["date_placeholder"], at["date_future"]]
+        reason[[unparseable, placeholder, later]] = [
+            "date_unparseable",
+            "date_placeholder",
+            "date_future",
+        ]
+        decimals = np.full(1, _POINT_DECIMALS)
+        lon = _degrees_text(_round_e9(far_lon, decimals), _POINT_DECIMALS)[0]
+        lat = _degrees_text(_round_e9(far_lat, decimals), _POINT_DECIMALS)[0]
+        dated = [unparseable, placeholder, later]
+        requested = [
+            _UNPARSEABLE_REQUESTED,
+            _PLACEHOLDER_REQUESTED,
+            _local_text("future", np.array([future]))[0],
+        ]
         frame = frame.with_columns(
-            frame.get_column("lat")
-            .scatter(at["coordinates_missing"], None)
-            .scatter(at["coordinates_zero"], "0")
-            .scatter(at["out_of_jurisdiction"], far[1]),
-            frame.get_column("long")
-            .scatter(at["coordinates_missing"], None)
-            .scatter(at["coordinates_zero"], "0")
-            .scatter(at["out_of_jurisdiction"], far[0]),
-            frame.get_column("point")
-            .scatter([at["coordinates_missing"], at["coordinates_zero"]], None)
-            .scatter(at["out_of_jurisdiction"], f"POINT ({far[0]} {far[1]})"),
-            frame.get_column("requested_datetime")
-            .scatter(at["date_unparseable"], _UNPARSEABLE_REQUESTED)
-            .scatter(at["date_placeholder"], _PLACEHOLDER_REQUESTED)
-            .scatter(at["date_future"], str(future) + ".000"),
-            # A request with a broken date is still open: no close before or after it.
+            frame.get_column("lat").scatter([missing, zero, outside], [None, "0", lat]),
+            frame.get_column("long").scatter([missing, zero, outside], [None, "0", lon]),
+            frame.get_column("point").scatter(
+                [missing, zero, outside], [None, None, f"POINT ({lon} {lat})"]
+            ),
+            frame.get_column("requested_datetime").scatter(dated, requested),
+            # A request whose date is broken is left open: no close to compare it with.
             frame.get_column("closed_date").scatter(dated, None),
-            frame.get_column("status_description").scatter(dated, "Open"),
             frame.get_column("updated_datetime").scatter(dated, None),
+            frame.get_column("status_description").scatter(dated, "Open"),
         )
-        frame, defect, area, _ = _insert_copy(frame, defect, area, rng)
-    counts = _request_counts(city, frame, defect, area)
-    ids = frame.get_column("service_request_id").to_list()
+        frame, reason, area = _insert_copy(frame, reason, area, rng)
     truth = {
         "rows": frame.height,
-        "accepted_rows": int((defect == -1).sum()),
-        "defects": {
-            ids[i]: SERVICE_REQUEST_DEFECTS[d] if d >= 0 else "duplicate_record"
-            for i, d in enumerate(defect)
-            if d != -1
-        },
+        "accepted_rows": int((reason == None).sum()),  # noqa: E711
+        "defects": _defects_by_id(frame.get_column("service_request_id"), reason),
     }
-    return ServiceRequestRecords(frame=frame, counts=counts, truth=truth)
+    return ServiceRequestRecords(
+        frame=frame, counts=_request_counts(city, frame, reason, area), truth=truth
+    )
 
 
 def _request_counts(
-    city: SampleCity, frame: pl.DataFrame, defect: np.ndarray, area: np.ndarray
+    city: SampleCity, frame: pl.DataFrame, reason: np.ndarray, area: np.ndarray
 ) -> pl.DataFrame:
     return (
         frame.select(
@@ -945,7 +948,7 @@ def _request_counts(
             pl.col("requested_datetime").str.slice(0, 7).alias("month"),
             pl.col("service_name").alias("request_type"),
         )
-        .filter(pl.Series(defect == -1))
+        .filter(pl.Series(reason == None))  # noqa: E711
         .group_by("area_id", "month", "request_type")
         .agg(pl.len().cast(pl.Int64).alias("requests"))
         .sort("area_id", "month", "request_type")
@@ -999,9 +1002,7 @@ def neighbourhoods(grid: _Grid) -> list[Neighbourhood]:
 
 def neighbourhood_membership(grid: _Grid) -> dict[str, list[str]]:
     """Published neighbourhood code -> GEOIDs of its tracts."""
-    return {
-        n.code: [str(grid.geoids[k]) for k in n.areas(grid.cols)] for n in neighbourhoods(grid)
-    }
+    return {n.code: [str(grid.geoids[k]) for k in n.areas(grid.cols)] for n in neighbourhoods(grid)}
 
 
 def _area_neighbourhood_names(grid: _Grid) -> np.ndarray:

@@ -21,9 +21,18 @@ from ingestion.census import TABLE_SETS
 
 T = TypeVar("T")
 
-INTERPOLATION_METHODS = ("area", "population")
+INTERPOLATION_METHODS = ("area",)
 SAMPLE_BOUNDARY_SPEC = BoundarySpec(id_field="GEOID", name_field="NAME", id_kind="geoid")
 DEFAULT_SURVEY_INBOX = "inbox/surveys"
+SAMPLE_FACILITY_FIELDS = {
+    "id_field": "facility_id",
+    "name_field": "name",
+    "type_field": "facility_type",
+    "address_field": "address",
+    "longitude_field": "longitude",
+    "latitude_field": "latitude",
+}
+LON_LAT_FIELDS = ("longitude_field", "latitude_field")
 
 
 class ConfigError(ValueError):
@@ -48,16 +57,6 @@ class CensusApi:
 
 
 @dataclass(frozen=True)
-class PopulationWeights:
-    """Small units with residents (census blocks) that population-weighted interpolation
-    apportions by: each unit's population counts where its interior point lies."""
-
-    spec: BoundarySpec
-    path: Path
-    population_field: str
-
-
-@dataclass(frozen=True)
 class IndicatorSource:
     mode: str  # sample | file | live
     path: Path | None = None
@@ -66,7 +65,6 @@ class IndicatorSource:
     api: CensusApi | None = None
     units: BoundarySource | None = None  # the indicators' own geography, when not the areas'
     interpolation: str = "area"
-    weights: PopulationWeights | None = None
 
 
 @dataclass(frozen=True)
@@ -210,24 +208,6 @@ def indicator_source(entry: Any, where: str, base: Path) -> IndicatorSource:
             f"{where}.interpolation: must be one of {', '.join(INTERPOLATION_METHODS)}, "
             f"not {interpolation!r}"
         )
-    weights = None
-    if interpolation == "population":
-        if units is None:
-            raise ConfigError(
-                f"{where}.interpolation: population weighting needs 'units' (the indicators' "
-                "own geography) and 'weights'"
-            )
-        weights_entry = _mapping(entry.get("weights"), f"{where}.weights")
-        if not weights_entry.get("population_field"):
-            raise ConfigError(
-                f"{where}.weights: population weighting needs a weights layer with "
-                "'path', 'id_field' and 'population_field'"
-            )
-        weights = PopulationWeights(
-            spec=_parsed(lambda: parse_boundary_spec(weights_entry, f"{where}.weights"), where),
-            path=existing_file(base, weights_entry.get("path"), f"{where}.weights.path"),
-            population_field=str(weights_entry["population_field"]),
-        )
     return IndicatorSource(
         mode=mode,
         path=existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None,
@@ -236,7 +216,6 @@ def indicator_source(entry: Any, where: str, base: Path) -> IndicatorSource:
         api=_census_api(entry, where) if mode == "live" else None,
         units=units,
         interpolation=interpolation,
-        weights=weights,
     )
 
 
@@ -246,25 +225,31 @@ def facility_source(entry: Any, where: str, base: Path) -> FacilitySource:
 
     entry = _mapping(entry, where) or {"mode": "sample"}
     mode = _mode(entry, where, ("sample", "file"), "sample")
-    spec: dict[str, Any] = {"type_map": dict(SAMPLE_FACILITY_TYPE_MAP)} if mode == "sample" else {}
-    spec.update({k: v for k, v in entry.items() if k not in ("mode", "path")})
+    given = {k: v for k, v in entry.items() if k not in ("mode", "path")}
+    # Fields default to the sample city's column names; a GeoJSON export names its geometry.
+    defaults = {k: v for k, v in SAMPLE_FACILITY_FIELDS.items() if k not in given}
+    if "geometry_field" in given:
+        defaults = {k: v for k, v in defaults.items() if k not in LON_LAT_FIELDS}
+    spec: dict[str, Any] = {**defaults, **given}
+    if mode == "sample":
+        spec.setdefault("type_map", dict(SAMPLE_FACILITY_TYPE_MAP))
     mapping = _parsed(lambda: parse_facility_mapping(spec, where), where)
     path = existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None
     return FacilitySource(mode=mode, mapping=mapping, path=path)
 
 
 def service_request_source(entry: Any, where: str, base: Path) -> ServiceRequestSource:
-    from ingestion.service_requests.layout import builtin_layout, parse_layout
+    from ingestion.service_requests.layout import service_request_layout
 
     entry = _mapping(entry, where) or {"mode": "none"}
     mode = _mode(entry, where, ("none", "sample", "file", "live"), "none")
     spec = entry.get("layout", "sf311")
-    if isinstance(spec, str):
-        layout = _parsed(lambda: builtin_layout(spec), f"{where}.layout")
-    elif isinstance(spec, Mapping):
-        layout = _parsed(lambda: parse_layout(spec, name="custom", where=f"{where}.layout"), where)
-    else:
+    if not isinstance(spec, str | Mapping):
         raise ConfigError(f"{where}.layout: a built-in layout name or a column mapping")
+    layout = _parsed(
+        lambda: service_request_layout(spec, name="service_requests", where=f"{where}.layout"),
+        where,
+    )
     if mode == "live" and getattr(layout, "live", None) is None and not entry.get("live"):
         raise ConfigError(f"{where}: live mode needs a 'live' section (socrata)")
     return ServiceRequestSource(

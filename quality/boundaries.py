@@ -2,9 +2,12 @@
 
 A published geometry is parsed in its source CRS (GeoJSON or WKT text), repaired there with
 ``ST_MakeValid`` (validity is a planar property of the coordinates as drawn), reduced to its
-polygonal parts and reprojected to EPSG:4326. Rows with no usable id or no polygon left go to
-quarantine. Rows sharing an id are one area published in pieces (islands, an area cut by a
-river): they are merged with ``ST_Union_Agg``, not treated as duplicates.
+polygonal parts and reprojected to EPSG:4326. Z and M values are dropped: an area is a plane
+figure, and a piece with Z merged with one without would get invented heights. Rows with no
+usable id or no polygon left go to quarantine. Rows sharing an id are one area published in
+pieces (islands, an area cut by a river): they are merged with ``ST_Union_Agg``, not treated as
+duplicates. Area keys are normalized exactly as survey answers name areas
+(``ingestion.surveys.area_key_sql``), so the two always join.
 """
 
 from __future__ import annotations
@@ -12,7 +15,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingestion.boundaries import SOURCE_CRS_COLUMN, WGS84, BoundarySpec
+from ingestion import surveys
+from ingestion.boundaries import (
+    SOURCE_CRS_COLUMN,
+    WGS84,
+    BoundaryError,
+    BoundarySpec,
+    boundary_format,
+    geometry_column_of,
+)
 from ingestion.sql import quote_ident, sql_literal
 from quality.rules import RAW_ALIAS, RowRule, SourceRules, SplitResult, split_quarantine
 
@@ -40,25 +51,17 @@ def _text(column: str, alias: str = "__src") -> str:
 
 
 def area_key_sql(value_sql: str, id_kind: str) -> str:
-    """A comparable area key: GEOIDs as 11 digits, other codes upper-cased, numbers unpadded."""
-    if id_kind == "geoid":
-        digits = f"regexp_replace({value_sql}, '[^0-9]', '', 'g')"
-        return (
-            f"CASE WHEN NULLIF({digits}, '') IS NULL THEN NULL "
-            f"WHEN length({digits}) > 11 THEN right({digits}, 11) "
-            f"ELSE lpad({digits}, 11, '0') END"
-        )
-    upper = f"upper(regexp_replace({value_sql}, '\\s+', ' ', 'g'))"
-    # "009" and "9" are one district; "0" stays "0".
-    return (
-        f"CASE WHEN regexp_full_match({upper}, '[0-9]+') "
-        f"THEN coalesce(NULLIF(ltrim({upper}, '0'), ''), '0') ELSE {upper} END"
-    )
+    """A comparable area key: GEOIDs as 11 digits, other codes upper-cased, numbers unpadded.
+
+    The one normalization of docs/data-contracts.md, shared with the surveys that name areas.
+    """
+    return surveys.area_key_sql(value_sql, id_kind)
 
 
 def _parsed_geometry(text_sql: str) -> str:
     # GeoJSON files carry GeoJSON geometries, shapefiles and CSVs WKT: whichever parses.
-    return f"coalesce(TRY(ST_GeomFromGeoJSON({text_sql})), TRY(ST_GeomFromText({text_sql})))"
+    parsed = f"coalesce(TRY(ST_GeomFromGeoJSON({text_sql})), TRY(ST_GeomFromText({text_sql})))"
+    return f"TRY(ST_Force2D({parsed}))"
 
 
 def _polygonal(geom_sql: str) -> str:
@@ -122,7 +125,10 @@ def boundary_rules(spec: BoundarySpec, geometry_column: str, *, source: str) -> 
 
 
 def merged_areas_sql(accepted: str) -> str:
-    """One row per area key: pieces unioned, the first row's name and lineage."""
+    """One row per area key: pieces unioned, the first row's id, CRS and lineage.
+
+    The name is the first row's, or, when that row has none, the first name any piece gives.
+    """
     first = "arg_min({col}, _row_number)"
     return (
         "SELECT cm_area_key AS area_id, "
@@ -136,6 +142,29 @@ def merged_areas_sql(accepted: str) -> str:
         f"{first.format(col='_load_id')} AS _load_id "
         f"FROM {accepted} GROUP BY cm_area_key ORDER BY area_id"
     )
+
+
+def _landed_geometry_column(
+    con: duckdb.DuckDBPyConnection, spec: BoundarySpec, raw_parquet: Path, columns: list[str]
+) -> str:
+    """The column holding the geometry text: the CSV's WKT column, else ``geometry``.
+
+    The format comes from the spec, else from the landed file's name, so a GeoJSON property or
+    shapefile attribute that happens to share the WKT column's name is never read as geometry.
+    """
+    fmt = spec.format
+    if fmt is None and "_source_file" in columns:
+        row = con.execute(
+            f"SELECT _source_file FROM read_parquet({sql_literal(str(raw_parquet))}) LIMIT 1"
+        ).fetchone()
+        if row and row[0]:
+            try:
+                fmt = boundary_format(spec, Path(row[0]))
+            except BoundaryError:
+                fmt = None
+    if fmt is None:  # an empty landing or an unknown extension: whichever column is there
+        return spec.geometry_field if spec.geometry_field in columns else "geometry"
+    return geometry_column_of(spec, fmt)
 
 
 def split_boundaries(
@@ -155,7 +184,7 @@ def split_boundaries(
             f"SELECT * FROM read_parquet({sql_literal(str(raw_parquet))}) LIMIT 0"
         ).description
     ]
-    geometry_column = spec.geometry_field if spec.geometry_field in columns else "geometry"
+    geometry_column = _landed_geometry_column(con, spec, raw_parquet, columns)
     needed = [spec.id_field, geometry_column, SOURCE_CRS_COLUMN]
     if spec.name_field:
         needed.append(spec.name_field)

@@ -8,6 +8,11 @@ Severity: ERROR expectations guard what makes a batch unusable as a whole (the c
 count); a failure blocks downstream assets. WARN expectations measure row quality (nulls, formats,
 ranges); the rows behind those failures are quarantined by ``quality.rules``, so the batch can
 proceed and the warning reports the rate. They map to GX's own ``severity`` (critical / warning).
+
+Conformed suites (``*_conformed_suite``) check what a split wrote, after quarantine: there a key,
+a domain or a derived value out of contract means the split itself is wrong, so those are ERROR
+too; WARN is left for distributions (shares of repaired geometries, unreliable estimates, points
+outside the jurisdiction's bounding box).
 """
 
 from __future__ import annotations
@@ -35,6 +40,78 @@ _FROM_GX_SEVERITY: dict[str, Severity] = {"critical": "ERROR", "warning": "WARN"
 SAMPLE_SIZE = 5
 
 GEOID_TRACT_REGEX = r"^[0-9]{11}$"
+
+# Conformed files of the survey and public-record sources (docs/data-contracts.md), in order.
+AREAS_CONFORMED_COLUMNS: tuple[str, ...] = (
+    "area_id",
+    "area_name",
+    "geom_wkb",
+    "source_rows",
+    "geometry_repaired",
+    "raw_id",
+    "source_crs",
+    *LINEAGE_COLUMNS,
+)
+AREA_INDICATORS_CONFORMED_COLUMNS: tuple[str, ...] = (
+    "geoid",
+    "geography_name",
+    "indicator",
+    "kind",
+    "estimate",
+    "moe",
+    "cv_pct",
+    "unreliable",
+    "numerator",
+    "denominator",
+    *LINEAGE_COLUMNS,
+)
+FACILITIES_CONFORMED_COLUMNS: tuple[str, ...] = (
+    "facility_id",
+    "facility_name",
+    "facility_type",
+    "facility_type_raw",
+    "address",
+    "longitude",
+    "latitude",
+    *LINEAGE_COLUMNS,
+)
+SERVICE_REQUESTS_CONFORMED_COLUMNS: tuple[str, ...] = (
+    "request_id",
+    "request_type",
+    "request_subtype",
+    "status",
+    "is_closed",
+    "created_at",
+    "closed_at",
+    "address",
+    "longitude",
+    "latitude",
+    *LINEAGE_COLUMNS,
+)
+SURVEYS_CONFORMED_COLUMNS: tuple[str, ...] = (
+    "survey",
+    "response_id",
+    "submitted_on",
+    "area_key",
+    "longitude",
+    "latitude",
+    "weight",
+    "question",
+    "answer_value",
+    "answer_positive",
+    *LINEAGE_COLUMNS,
+)
+INDICATOR_KINDS: tuple[str, ...] = ("count", "median", "proportion")
+FACILITY_TYPES: tuple[str, ...] = (
+    "mental_health",
+    "substance_use",
+    "shelter",
+    "clinic",
+    "youth_services",
+)
+DEFAULT_CV_THRESHOLD_PCT = 30.0
+# Answer values of the survey scales: Likert 1-5, yes/no as 1/0.
+ANSWER_MIN, ANSWER_MAX = 0.0, 5.0
 
 
 @dataclass(frozen=True)
@@ -134,6 +211,64 @@ def _within(column: str, low: float, high: float) -> ExpectationSpec:
     )  # fmt: skip
 
 
+def _where(column: str, operator: str, value: Any) -> dict[str, Any]:
+    """A GX row condition as plain data (``column <operator> value``). GX 1.x parses the dict
+    into its condition objects when the suite is built, so specs need no GX import; on pandas a
+    null never satisfies a comparison."""
+    return {
+        "type": "comparison",
+        "column": {"name": column},
+        "operator": operator,
+        "parameter": value,
+    }
+
+
+def _where_null(column: str, *, is_null: bool = True) -> dict[str, Any]:
+    return {"type": "nullity", "column": {"name": column}, "is_null": is_null}
+
+
+def _not_null(column: str, severity: Severity = "ERROR", **kwargs: Any) -> ExpectationSpec:
+    return _expect("ExpectColumnValuesToNotBeNull", severity, column=column, **kwargs)
+
+
+def _key(column: str) -> tuple[ExpectationSpec, ...]:
+    return (
+        _not_null(column),
+        _expect("ExpectColumnValuesToBeUnique", "ERROR", column=column),
+    )
+
+
+def _domain(column: str, values: Sequence[Any]) -> tuple[ExpectationSpec, ...]:
+    """Present and one of ``values`` (a set check alone lets nulls through)."""
+    return (
+        _not_null(column),
+        _expect("ExpectColumnValuesToBeInSet", "ERROR", column=column, value_set=list(values)),
+    )
+
+
+def _point(bbox: BBox | None, *, required: bool) -> tuple[ExpectationSpec, ...]:
+    """Conformed WGS84 ``longitude`` / ``latitude``: present when the split requires a point,
+    mostly inside ``bbox`` (the jurisdiction check itself is the split's, with a tolerance)."""
+    found: list[ExpectationSpec] = []
+    if required:
+        found += [_not_null("longitude"), _not_null("latitude")]
+    if bbox is not None:
+        found += [
+            _within("longitude", bbox.min_lon, bbox.max_lon),
+            _within("latitude", bbox.min_lat, bbox.max_lat),
+        ]
+    return tuple(found)
+
+
+def _names(values: Sequence[str], what: str) -> list[str]:
+    if isinstance(values, str):
+        raise TypeError(f"{what}: expected a sequence of names, got the string {values!r}")
+    names = list(dict.fromkeys(values))
+    if not names:
+        raise ValueError(f"{what}: at least one name is required")
+    return names
+
+
 def police_raw_suite(
     layout: PoliceLayout,
     *,
@@ -202,6 +337,221 @@ def areas_raw_suite(
             _expect("ExpectColumnValuesToNotBeNull", "WARN", column="geometry"),
         ),
         blank_as_null_columns=("GEOID", "NAME", "geometry"),
+    )
+
+
+def areas_conformed_suite(
+    *,
+    min_rows: int = 1,
+    max_rows: int | None = None,
+    name: str = "areas_conformed",
+) -> SuiteSpec:
+    """Conformed boundaries, one row per area: exact columns; ``area_id`` present and unique;
+    a geometry and at least one source row per area. WARN when more than 5% of the areas
+    needed a geometry repair (the file is usable, but its publisher's polygons are suspect)."""
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *_shape(AREAS_CONFORMED_COLUMNS, min_rows, max_rows),
+            *_key("area_id"),
+            _not_null("geom_wkb"),
+            _not_null("source_rows"),
+            _expect("ExpectColumnValuesToBeBetween", "ERROR", column="source_rows", min_value=1),
+            _not_null("geometry_repaired"),
+            _expect(
+                "ExpectColumnValuesToBeInSet",
+                "WARN",
+                column="geometry_repaired",
+                value_set=[False],
+                mostly=0.95,
+            ),
+        ),
+        blank_as_null_columns=("area_id",),
+    )
+
+
+def area_indicators_conformed_suite(
+    indicators: Sequence[str],
+    *,
+    cv_threshold_pct: float = DEFAULT_CV_THRESHOLD_PCT,
+    min_reliable_share: float = 0.7,
+    min_rows: int = 1,
+    max_rows: int | None = None,
+    name: str = "area_indicators_conformed",
+) -> SuiteSpec:
+    """Conformed ACS indicators, one row per unit x indicator of the table set ``indicators``.
+
+    ERROR: exact columns; ``geoid`` 11 digits; (geoid, indicator) unique; indicator and kind in
+    their domains; estimates, margins and CVs non-negative, proportions within [0, 1] and naming
+    their numerator and denominator. WARN: ``unreliable`` disagrees with ``cv_pct`` and
+    ``cv_threshold_pct`` (or a missing estimate is not flagged), or fewer than
+    ``min_reliable_share`` of the estimates are reliable.
+    """
+    proportion = _where("kind", "==", "proportion")
+    non_negative = [
+        _expect("ExpectColumnValuesToBeBetween", "ERROR", column=c, min_value=0)
+        for c in ("estimate", "moe", "cv_pct")
+    ]
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *_shape(AREA_INDICATORS_CONFORMED_COLUMNS, min_rows, max_rows),
+            _not_null("geoid"),
+            _expect(
+                "ExpectColumnValuesToMatchRegex", "ERROR", column="geoid", regex=GEOID_TRACT_REGEX
+            ),
+            _expect("ExpectCompoundColumnsToBeUnique", "ERROR", column_list=["geoid", "indicator"]),
+            *_domain("indicator", _names(indicators, "indicators")),
+            *_domain("kind", INDICATOR_KINDS),
+            *non_negative,
+            _expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="estimate",
+                min_value=0,
+                max_value=1,
+                row_condition=proportion,
+            ),
+            _not_null("numerator", row_condition=proportion),
+            _not_null("denominator", row_condition=proportion),
+            _not_null("unreliable"),
+            _expect(
+                "ExpectColumnValuesToBeInSet",
+                "WARN",
+                column="unreliable",
+                value_set=[True],
+                row_condition=_where("cv_pct", ">", float(cv_threshold_pct)),
+            ),
+            _expect(
+                "ExpectColumnValuesToBeInSet",
+                "WARN",
+                column="unreliable",
+                value_set=[False],
+                row_condition=_where("cv_pct", "<=", float(cv_threshold_pct)),
+            ),
+            _expect(
+                "ExpectColumnValuesToBeInSet",
+                "WARN",
+                column="unreliable",
+                value_set=[True],
+                row_condition=_where_null("estimate"),
+            ),
+            _expect(
+                "ExpectColumnValuesToBeInSet",
+                "WARN",
+                column="unreliable",
+                value_set=[False],
+                mostly=min_reliable_share,
+            ),
+        ),
+        blank_as_null_columns=("geoid", "indicator", "kind"),
+    )
+
+
+def facilities_conformed_suite(
+    *,
+    bbox: BBox,
+    min_rows: int = 1,
+    max_rows: int | None = None,
+    name: str = "facilities_conformed",
+) -> SuiteSpec:
+    """Conformed facilities: exact columns; ``facility_id`` present and unique; a canonical
+    ``facility_type``; a point. WARN: names mostly present, points mostly inside ``bbox``."""
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *_shape(FACILITIES_CONFORMED_COLUMNS, min_rows, max_rows),
+            *_key("facility_id"),
+            *_domain("facility_type", FACILITY_TYPES),
+            _not_null("facility_name", "WARN", mostly=0.95),
+            *_point(bbox, required=True),
+        ),
+        blank_as_null_columns=("facility_id", "facility_type", "facility_name"),
+    )
+
+
+def service_requests_conformed_suite(
+    *,
+    bbox: BBox,
+    min_rows: int = 1,
+    max_rows: int | None = None,
+    name: str = "service_requests_conformed",
+) -> SuiteSpec:
+    """Conformed 311 requests: exact columns; ``request_id`` present and unique; a creation time,
+    a closed flag and a point on every row. WARN: types mostly present (the split does not judge
+    the type), points mostly inside ``bbox``, requests closed before they were created. With
+    ``min_rows=0`` an empty file (no requests in the window, no 311 feed) is valid."""
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *_shape(SERVICE_REQUESTS_CONFORMED_COLUMNS, min_rows, max_rows),
+            *_key("request_id"),
+            _not_null("created_at"),
+            _not_null("is_closed"),
+            _not_null("request_type", "WARN", mostly=0.95),
+            *_point(bbox, required=True),
+            _expect(
+                "ExpectColumnPairValuesAToBeGreaterThanB",
+                "WARN",
+                column_A="closed_at",
+                column_B="created_at",
+                or_equal=True,
+                mostly=0.99,
+            ),
+        ),
+        blank_as_null_columns=("request_id", "request_type"),
+    )
+
+
+def surveys_conformed_suite(
+    questions: Sequence[str],
+    *,
+    bbox: BBox | None = None,
+    min_rows: int = 1,
+    max_rows: int | None = None,
+    name: str = "surveys_conformed",
+) -> SuiteSpec:
+    """Conformed survey answers, one row per respondent x answered question.
+
+    ERROR: exact columns; (survey, response_id, question) unique; ``question`` one of
+    ``questions``; a submission date; a positive weight; an answer in [0, 5] with its positive
+    flag; a respondent without an area has a point. WARN: points mostly inside ``bbox`` (when
+    given). With ``min_rows=0`` an empty file (an empty inbox) is valid.
+    """
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *_shape(SURVEYS_CONFORMED_COLUMNS, min_rows, max_rows),
+            _not_null("survey"),
+            _not_null("response_id"),
+            _expect(
+                "ExpectCompoundColumnsToBeUnique",
+                "ERROR",
+                column_list=["survey", "response_id", "question"],
+            ),
+            *_domain("question", _names(questions, "questions")),
+            _not_null("submitted_on"),
+            _not_null("weight"),
+            _expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="weight",
+                min_value=0,
+                strict_min=True,
+            ),
+            _not_null("answer_value"),
+            _expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="answer_value",
+                min_value=ANSWER_MIN,
+                max_value=ANSWER_MAX,
+            ),
+            _not_null("answer_positive"),
+            _not_null("longitude", row_condition=_where_null("area_key")),
+            *_point(bbox, required=False),
+        ),
+        blank_as_null_columns=("survey", "response_id", "question"),
     )
 
 
@@ -351,13 +701,24 @@ def _failure(result: Mapping[str, Any]) -> FailedExpectation:
     severity = _FROM_GX_SEVERITY.get(str(config.get("severity", "critical")), "ERROR")
     return FailedExpectation(
         expectation=str(config.get("type", "?")),
-        column=kwargs.get("column"),
+        column=_failure_column(kwargs),
         severity=severity,
         unexpected_count=details.get("unexpected_count"),
         unexpected_percent=details.get("unexpected_percent"),
         sample=_json_safe(list(details.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]),
         message=_failure_message(kwargs, details, result.get("exception_info") or {}),
     )
+
+
+def _failure_column(kwargs: Mapping[str, Any]) -> str | None:
+    """The column a failure is about; multi-column expectations name theirs joined by ", "."""
+    if kwargs.get("column") is not None:
+        return str(kwargs["column"])
+    if kwargs.get("column_list"):
+        return ", ".join(str(c) for c in kwargs["column_list"])
+    if kwargs.get("column_A") is not None and kwargs.get("column_B") is not None:
+        return f"{kwargs['column_A']}, {kwargs['column_B']}"
+    return None
 
 
 def _failure_message(

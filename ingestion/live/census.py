@@ -5,9 +5,9 @@ variables plus ``NAME`` and ``GEO_ID``, and the chunks are joined on ``GEO_ID``.
 the API's own shape, an array of arrays with the header row first, so a saved response lands
 with ``ingestion.landing.land_census_json`` like a downloaded file.
 
-The API key is optional (without it the API allows a few hundred requests a day). It travels
-as the ``key`` query parameter, the only way the API accepts it, so it is masked in every
-message and log line this module lets out.
+The API key is optional (without one the API allows only a limited number of queries a day).
+It travels as the ``key`` query parameter, the only way the API accepts it, so it is masked in
+every message and log line this module lets out.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class CensusQuery:
     """One dataset and geography of the Census Data API.
 
     ``geography_in`` holds the parent predicates, e.g. ``("state:53", "county:033")``; they are
-    sent as one ``in`` parameter joined by spaces, as the API documents.
+    sent as one ``in`` parameter, joined by a space, one of the forms the API accepts.
     """
 
     year: int

@@ -71,7 +71,8 @@ GEOID_CASES = [
     ("53033000100", "53033000100"),
     (" 53-033-000100 ", "53033000100"),
     ("153033000100", "53033000100"),  # longer: the trailing 11 digits
-    ("14000US5303300010", "05303300010"),  # only the digits after "US" count
+    # Only the digits after "US" count: the summary level's never leak into a short id.
+    ("0500000US53033", "00000053033"),
     ("", None),
     ("   ", None),
     ("N/A", None),

@@ -1,11 +1,10 @@
 """The dbt project end to end on a tiny hand-made city with known answers.
 
-The fixture writes raw landing Parquet exactly as the data contract describes it (every column
-a string, plus lineage), quarantine Parquet (raw columns + lineage + reason codes) and the
-conformed police offenses the quality step hands to dbt (the accepted rows through the Seattle
-layout), runs
-``dbt build`` (seeds, models, data tests and dbt unit tests) into a temporary
-``CRIMEMAP_DATA_DIR``, then checks the answers with DuckDB.
+The fixture writes each source as its publisher does (GeoJSON boundaries, Census API JSON,
+facility and 311 CSVs, a survey CSV), lands and splits them with the real quality code into the
+conformed Parquet dbt reads, writes the conformed police offenses (the accepted rows through the
+Seattle layout), runs ``dbt build`` (seeds, models, data tests and dbt unit tests) into a
+temporary ``CRIMEMAP_DATA_DIR``, then checks the answers with DuckDB.
 
 The city: six square areas (census tracts) of 0.01 degrees in a 3 x 2 grid; the third column
 is shifted east by a 3 m hairline gap. Incidents include multi-offense reports, a point exactly
@@ -15,6 +14,7 @@ unassigned), a quarantined row, and a late-evening local time that is already ne
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -27,8 +27,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ingestion.boundaries import BoundarySpec, land_boundaries
+from ingestion.census import SOCIAL_SERVICES_TABLE_SET, table_set_variables
+from ingestion.facilities import SAMPLE_FACILITY_MAPPING
+from ingestion.landing import land_census_json, land_csv
 from ingestion.police.conform import conformed_columns_sql, offense_rows_sql
 from ingestion.police.layout import builtin_layout
+from ingestion.service_requests.layout import builtin_service_request_layout
+from ingestion.source_config import SAMPLE_BOUNDARY_SPEC
+from ingestion.surveys import SAMPLE_CITY_SURVEY_COLUMNS, SAMPLE_CITY_SURVEY_LAYOUT
+from quality.boundaries import split_boundaries
+from quality.census import split_acs
+from quality.facilities import split_facilities
+from quality.rules import load_areas
+from quality.service_requests import ServiceRequestRuleSettings, split_service_requests
+from quality.surveys import split_survey
 from warehouse.duckdb_spatial import connect, prepare_extension_directory
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,6 +49,8 @@ DBT_PROJECT_DIR = REPO / "dbt_project"
 DBT = Path(sys.executable).with_name("dbt")
 
 LOAD_ID = "load-0001"
+CRS = "EPSG:32610"
+TIMEZONE = "America/Los_Angeles"
 INGESTED_AT = datetime(2024, 1, 15, 12, 0, tzinfo=UTC)
 
 POLICE_COLUMNS = [
@@ -43,11 +58,6 @@ POLICE_COLUMNS = [
     "Report DateTime", "Group A B", "Crime Against Category", "Offense Parent Group", "Offense",
     "Offense Code", "Precinct", "Sector", "Beat", "MCPP", "100 Block Address", "Longitude",
     "Latitude",
-]  # fmt: skip
-AREA_COLUMNS = ["GEOID", "NAME", "geometry"]
-ACS_COLUMNS = [
-    "NAME", "B01003_001E", "B17001_001E", "B17001_002E", "B23025_003E", "B23025_005E",
-    "B19013_001E", "state", "county", "tract",
 ]  # fmt: skip
 FACILITY_COLUMNS = ["facility_id", "name", "facility_type", "address", "latitude", "longitude"]
 
@@ -65,9 +75,9 @@ def east(col: int) -> float:
     return round(XS[col] + CELL, 6)
 
 
-def square(x0: float, y0: float, x1: float, y1: float) -> str:
+def square(x0: float, y0: float, x1: float, y1: float) -> dict:
     ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
-    return json.dumps({"type": "Polygon", "coordinates": [ring]})
+    return {"type": "Polygon", "coordinates": [ring]}
 
 
 # (area_id, col, row, published GEOID, population)
@@ -88,23 +98,32 @@ def area_rows() -> list[dict]:
         y1 = round(Y0 + (row + 1) * CELL, 6)
         rows.append({"GEOID": geoid, "NAME": f"Tract {geoid[-6:]}",
                      "geometry": square(west(col), y0, east(col), y1)})  # fmt: skip
-    # a feature the quality rules rejected (geometry_invalid): must not reach staging
-    rows.append({"GEOID": "53033999999", "NAME": "Broken", "geometry": "not geojson"})
+    # a feature the quality rules reject (geometry_invalid): must not reach staging
+    rows.append({"GEOID": "53033999999", "NAME": "Broken", "geometry": {"type": "LineString",
+                 "coordinates": [[X0, Y0], [X0 + CELL, Y0]]}})  # fmt: skip
     return rows
 
 
 def acs_rows() -> list[dict]:
+    """Census API rows of the social_services table set; tract codes lose their zero-padding."""
     rows = []
     for area_id, _, _, _, population in AREAS:
         if population is None:
             continue
         income = "-666666666" if area_id == "53033000500" else "55000"  # Census sentinel
-        rows.append({
-            "NAME": f"Census Tract {area_id[-6:]}", "B01003_001E": str(population),
-            "B17001_001E": str(population), "B17001_002E": str(population // 10),
-            "B23025_003E": str(population // 2), "B23025_005E": str(population // 20),
-            "B19013_001E": income, "state": "53", "county": "33", "tract": area_id[-6:].lstrip("0"),
+        values = {f"{v}{s}": "0" for v in table_set_variables(SOCIAL_SERVICES_TABLE_SET)
+                  for s in ("E", "M")}  # fmt: skip
+        values.update({
+            "B01003_001E": str(population), "B01003_001M": "10",
+            "B01001_001E": str(population), "B01001_001M": "10",
+            "B17001_001E": str(population), "B17001_001M": "10",
+            "B17001_002E": str(population // 10), "B17001_002M": "5",
+            "B23025_003E": str(population // 2), "B23025_003M": "10",
+            "B23025_005E": str(population // 20), "B23025_005M": "5",
+            "B19013_001E": income, "B19013_001M": "4000",
         })  # fmt: skip
+        rows.append({"NAME": f"Census Tract {area_id[-6:]}", **values, "state": "53",
+                     "county": "33", "tract": area_id[-6:].lstrip("0")})  # fmt: skip
     return rows
 
 
@@ -135,7 +154,6 @@ INCIDENTS = [
     ("2023-000011", "1012", "03/12/2023 04:00:00 PM", "99X", inside(0, 1)),
 ]
 QUARANTINED_POLICE_ROWS = {9: ["coordinates_missing"]}  # 1-based row numbers
-QUARANTINED_AREA_ROWS = {7: ["geometry_invalid"]}
 
 
 def police_rows() -> list[dict]:
@@ -165,7 +183,152 @@ def facility_rows() -> list[dict]:
     ]
 
 
-# --- landing writers -------------------------------------------------------------------------
+# --- 311 requests and survey answers ------------------------------------------------------------
+SF311_ROW = dict.fromkeys(builtin_service_request_layout("sf311").columns, "")
+
+
+def service_request_rows() -> list[dict]:
+    def row(rid: str, kind: str, opened: str, closed: str, point: tuple[float, float]) -> dict:
+        return {**SF311_ROW, "service_request_id": rid, "requested_datetime": opened,
+                "closed_date": closed, "status_description": "Closed" if closed else "Open",
+                "service_name": kind, "long": repr(point[0]), "lat": repr(point[1])}  # fmt: skip
+
+    return [
+        row(
+            "R1", "Encampments", "2023-01-05T10:00:00.000", "2023-01-07T10:00:00.000", inside(0, 0)
+        ),
+        row(
+            "R2", "Encampments", "2023-01-09T10:00:00.000", "2023-01-10T10:00:00.000", inside(0, 0)
+        ),
+        row("R3", "Graffiti", "2023-01-20T10:00:00.000", "", inside(0, 0)),
+        row("R4", "Encampments", "2023-02-02T10:00:00.000", "", inside(1, 1)),
+        row("R4", "Encampments", "2023-02-02T10:00:00.000", "", inside(1, 1)),  # duplicate id
+        row("R5", "Graffiti", "2023-03-01T10:00:00.000", "", FAR_POINT),  # out of jurisdiction
+    ]
+
+
+def survey_rows() -> list[dict]:
+    """12 respondents in ...100 (by tract id, 9 feel safe at night), 3 in ...200 (by point)."""
+    rows = []
+    for i in range(12):
+        rows.append({"tract_geoid": "53033000100", "latitude": "", "longitude": "",
+                     "feel_safe_night": "4" if i < 9 else "2", "weight": "1"})  # fmt: skip
+    lon, lat = inside(1, 0)
+    for _ in range(3):
+        rows.append({"tract_geoid": "", "latitude": repr(lat), "longitude": repr(lon),
+                     "feel_safe_night": "5", "weight": "2"})  # fmt: skip
+    blank = dict.fromkeys(SAMPLE_CITY_SURVEY_COLUMNS, "")
+    return [
+        {**blank, "response_id": f"S{i + 1}", "submitted_at": "2023-02-01", **r}
+        for i, r in enumerate(rows)
+    ]
+
+
+# --- sources as published, landed and split by the real quality code -----------------------------
+def write_csv(path: Path, columns: list[str], rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def write_geojson(path: Path, features: list[dict], **members: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    collection = {"type": "FeatureCollection", **members, "features": [
+        {"type": "Feature", "properties": {k: v for k, v in f.items() if k != "geometry"},
+         "geometry": f["geometry"]} for f in features]}  # fmt: skip
+    path.write_text(json.dumps(collection), encoding="utf-8")
+    return path
+
+
+def write_census_json(path: Path, rows: list[dict]) -> Path:
+    header = list(rows[0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([header, *[[r[c] for c in header] for r in rows]]))
+    return path
+
+
+def conform_areas(con, data_dir: Path, source: str, spec: BoundarySpec, source_file: Path) -> None:
+    raw = data_dir / "raw" / source / f"{source}.parquet"
+    land_boundaries(source_file, raw, spec, load_id=LOAD_ID, con=con, ingested_at=INGESTED_AT)
+    split_boundaries(
+        con, spec, raw_parquet=raw, source=source,
+        quarantine_path=data_dir / "quarantine" / source / f"{source}.parquet",
+        conformed_path=data_dir / "conformed" / source / f"{source}.parquet",
+    )  # fmt: skip
+
+
+def conform_acs(con, data_dir: Path, source_file: Path) -> None:
+    raw = data_dir / "raw" / "area_indicators" / "area_indicators.parquet"
+    land_census_json(source_file, raw, load_id=LOAD_ID, ingested_at=INGESTED_AT)
+    split_acs(
+        con, SOCIAL_SERVICES_TABLE_SET, raw_parquet=raw,
+        quarantine_path=data_dir / "quarantine" / "area_indicators" / "area_indicators.parquet",
+        conformed_path=data_dir / "conformed" / "area_indicators" / "area_indicators.parquet",
+    )  # fmt: skip
+
+
+def no_indicator_units(con, data_dir: Path) -> None:
+    """Indicators on the areas' own geography: an empty units file, as the pipeline writes."""
+    areas = data_dir / "conformed" / "areas" / "areas.parquet"
+    target = data_dir / "conformed" / "indicator_units" / "indicator_units.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(f"COPY (SELECT * FROM '{areas}' LIMIT 0) TO '{target}' (FORMAT parquet)")
+
+
+def conform_points(con, data_dir: Path, sources: Path) -> None:
+    """Facilities, 311 and the survey, judged against the conformed areas."""
+    boundary = load_areas(con, data_dir / "conformed" / "areas" / "areas.parquet")
+
+    def paths(source: str) -> dict[str, Path]:
+        return {
+            "raw_parquet": data_dir / "raw" / source / f"{source}.parquet",
+            "quarantine_path": data_dir / "quarantine" / source / f"{source}.parquet",
+            "conformed_path": data_dir / "conformed" / source / f"{source}.parquet",
+        }
+
+    for source, columns, rows_ in (
+        ("facilities", FACILITY_COLUMNS, facility_rows()),
+        ("service_requests", list(SF311_ROW), service_request_rows()),
+        ("surveys", list(SAMPLE_CITY_SURVEY_COLUMNS), survey_rows()),
+    ):
+        exported = write_csv(sources / f"{source}.csv", columns, rows_)
+        land_csv(exported, paths(source)["raw_parquet"], load_id=LOAD_ID, ingested_at=INGESTED_AT)
+    split_facilities(
+        con, SAMPLE_FACILITY_MAPPING, boundary_table=boundary, projected_crs=CRS,
+        tolerance_m=50.0, **paths("facilities"),
+    )  # fmt: skip
+    settings = ServiceRequestRuleSettings(
+        boundary_table=boundary, projected_crs=CRS, timezone=TIMEZONE, now_sql="now()"
+    )
+    split_service_requests(
+        con, builtin_service_request_layout("sf311"), settings, source="service_requests",
+        **paths("service_requests"),
+    )  # fmt: skip
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE known_areas AS SELECT area_id AS area_key FROM {boundary}"
+    )
+    split_survey(
+        con, SAMPLE_CITY_SURVEY_LAYOUT, survey="surveys", area_table="known_areas",
+        boundary_table=boundary, projected_crs=CRS, tolerance_m=50.0, **paths("surveys"),
+    )  # fmt: skip
+
+
+def write_sources(data_dir: Path) -> None:
+    sources = data_dir / "sources"
+    police = lineage_table(police_rows(), POLICE_COLUMNS, "seattle_spd_crime_data.csv")
+    write_conformed_police(data_dir, police)
+    areas = write_geojson(sources / "areas.geojson", area_rows())
+    acs = write_census_json(sources / "acs_5yr_tract.json", acs_rows())
+    with connect() as con:
+        conform_areas(con, data_dir, "areas", SAMPLE_BOUNDARY_SPEC, areas)
+        no_indicator_units(con, data_dir)
+        conform_acs(con, data_dir, acs)
+        conform_points(con, data_dir, sources)
+
+
 def lineage_table(rows: list[dict], columns: list[str], source_file: str) -> pa.Table:
     data = {c: pa.array([r[c] for r in rows], pa.string()) for c in columns}
     data["_source_file"] = pa.array([source_file] * len(rows), pa.string())
@@ -173,33 +336,6 @@ def lineage_table(rows: list[dict], columns: list[str], source_file: str) -> pa.
     data["_ingested_at"] = pa.array([INGESTED_AT] * len(rows), pa.timestamp("us", tz="UTC"))
     data["_load_id"] = pa.array([LOAD_ID] * len(rows), pa.string())
     return pa.table(data)
-
-
-def quarantine_table(raw: pa.Table, rejected: dict[int, list[str]]) -> pa.Table:
-    numbers = raw.column("_row_number").to_pylist()
-    keep = [i for i, n in enumerate(numbers) if n in rejected]
-    table = raw.take(pa.array(keep, pa.int64()))
-    codes = [rejected[numbers[i]] for i in keep]
-    table = table.append_column("_reason_codes", pa.array(codes, pa.list_(pa.string())))
-    return table.append_column("_reason", pa.array([c[0] for c in codes], pa.string()))
-
-
-def write_landing(data_dir: Path) -> None:
-    def write(kind: str, source: str, table: pa.Table) -> None:
-        path = data_dir / kind / source / f"{source}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, path)
-
-    police = lineage_table(police_rows(), POLICE_COLUMNS, "seattle_spd_crime_data.csv")
-    areas = lineage_table(area_rows(), AREA_COLUMNS, "areas.geojson")
-    acs = lineage_table(acs_rows(), ACS_COLUMNS, "acs_5yr_tract.json")
-    facilities = lineage_table(facility_rows(), FACILITY_COLUMNS, "facilities.csv")
-    write_conformed_police(data_dir, police)
-    write("raw", "areas", areas)
-    write("raw", "area_indicators", acs)
-    write("raw", "facilities", facilities)
-    write("quarantine", "areas", quarantine_table(areas, QUARANTINED_AREA_ROWS))
-    write("quarantine", "facilities", quarantine_table(facilities, {}))  # empty, with schema
 
 
 def write_conformed_police(data_dir: Path, police: pa.Table) -> None:
@@ -256,7 +392,7 @@ def run_dbt(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
     data_dir = tmp_path_factory.mktemp("crimemap_data")
-    write_landing(data_dir)
+    write_sources(data_dir)
     run_dbt(data_dir, "build")  # seeds, models, data tests and unit tests
     con = connect(
         data_dir / "warehouse.duckdb",
@@ -323,10 +459,8 @@ def test_gap_point_snaps_and_far_point_stays_unassigned(warehouse):
     assert (area_id, method, covering) == ("53033000200", "snapped", 0)
     assert 0.5 < distance < 1.0  # ~0.75 m
     assert assignment(warehouse, "2023-000005")[:2] == (None, "unassigned")
-    facility = rows(
-        warehouse, "select area_id, assignment_method from dim_facility where facility_id = 'F3'"
-    )
-    assert facility == [(None, "unassigned")]
+    # a facility far outside never reaches the marts: quality quarantines it
+    assert rows(warehouse, "select count(*) from dim_facility where facility_id = 'F3'") == [(0,)]
 
 
 def test_offense_keys_and_codes(warehouse):
@@ -428,3 +562,74 @@ def test_area_month_rates(warehouse):
     )
     assigned = rows(warehouse, "select count(*) from fct_incidents where area_id is not null")
     assert counted == assigned
+
+
+def test_indicators_on_the_areas_geography_pass_through(warehouse):
+    got = rows(
+        warehouse,
+        """
+        select indicator, estimate, moe, unreliable, source_units, method
+        from area_indicators
+        where area_id = '53033000100' and indicator in ('population', 'poverty_rate')
+        order by indicator
+        """,
+    )
+    poverty_moe = (5**2 - 0.1**2 * 10**2) ** 0.5 / 1000  # ACS ratio formula
+    assert got == [
+        ("population", 1000.0, 10.0, False, 1, "identity"),
+        ("poverty_rate", 0.1, pytest.approx(poverty_moe), False, 1, "identity"),
+    ]
+    # 50 residents with a margin of 10: CV = 10 / 1.645 / 50 = 12% (reliable); 5 in poverty with
+    # a margin of 5: CV 61% (unreliable)
+    flags = rows(
+        warehouse,
+        """
+        select population_unreliable, poverty_rate_unreliable, median_household_income_unreliable
+        from dim_area where area_id = '53033000300'
+        """,
+    )
+    assert flags == [(False, True, False)]
+    # the Census sentinel and the area with no ACS row are flagged
+    missing = rows(
+        warehouse,
+        """
+        select area_id, median_household_income_unreliable, population_unreliable
+        from dim_area where area_id in ('53033000500', '53033000600') order by area_id
+        """,
+    )
+    assert missing == [("53033000500", True, False), ("53033000600", True, True)]
+
+
+def test_service_requests_by_area_month_and_type(warehouse):
+    def cell(area: str, month: str, kind: str) -> tuple:
+        return rows(
+            warehouse,
+            f"""
+            select requests, closed_requests, median_days_to_close
+            from service_requests_area_month
+            where area_id = '{area}' and month = date '{month}' and request_type = '{kind}'
+            """,
+        )[0]
+
+    assert cell("53033000100", "2023-01-01", "Encampments") == (2, 2, 1.5)
+    assert cell("53033000100", "2023-01-01", "Graffiti") == (1, 0, None)
+    assert cell("53033000500", "2023-02-01", "Encampments") == (1, 0, None)  # copy quarantined
+    assert cell("53033000500", "2023-01-01", "Encampments") == (0, 0, None)  # zero-filled
+    # 6 areas x 2 months (Jan-Feb: the far request was quarantined) x 2 request types
+    assert rows(warehouse, "select count(*) from service_requests_area_month") == [(24,)]
+
+
+def test_survey_shares_and_small_sample_suppression(warehouse):
+    got = rows(
+        warehouse,
+        """
+        select area_id, respondents, suppressed, weighted_share
+        from survey_area_responses
+        where question = 'feel_safe_night'
+        order by area_id
+        """,
+    )
+    assert got == [
+        ("53033000100", 12, False, 0.75),  # named by tract id: 9 of 12 feel safe
+        ("53033000200", 3, True, None),  # located by point; 3 < 10 respondents
+    ]

@@ -21,7 +21,7 @@ from ingestion.facilities import (
     FacilityMapping,
     parse_facility_mapping,
 )
-from ingestion.landing import land_csv, land_geojson
+from ingestion.landing import LandingResult, land_csv, land_geojson
 from ingestion.layouts import FACILITY_COLUMNS
 from ingestion.police.layout import LayoutError
 from quality.facilities import split_facilities
@@ -95,7 +95,9 @@ def boundary(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> str:
     return load_boundary(con, landed.path, table="test_areas")
 
 
-def land_facilities_csv(tmp_path: Path, rows: Sequence[Mapping[str, str]], columns=CSV_COLUMNS):
+def land_facilities_csv(
+    tmp_path: Path, rows: Sequence[Mapping[str, str]], columns: Sequence[str] = CSV_COLUMNS
+) -> LandingResult:
     source = tmp_path / "exports" / "facilities.csv"
     source.parent.mkdir(parents=True, exist_ok=True)
     with source.open("w", newline="", encoding="utf-8") as f:
@@ -169,7 +171,10 @@ CASES: list[tuple[dict[str, str], list[str]]] = [
     # A defective row is not the original: its clean later copy is accepted.
     (site("F13", **{"Service Type": "Library"}), ["type_unmapped"]),
     (site("F13"), []),
-    (site("", Lon="", **{"Service Type": "Food Bank"}), ["missing_key", "coordinates_missing", "type_unmapped"]),  # noqa: E501
+    (
+        site("", Lon="", **{"Service Type": "Food Bank"}),
+        ["missing_key", "coordinates_missing", "type_unmapped"],
+    ),
 ]
 
 
@@ -195,7 +200,9 @@ def test_type_lookup_is_canonical_names_plus_the_normalized_map() -> None:
 
 
 def test_explicit_label_wins_over_the_canonical_name() -> None:
-    mapping = parse_facility_mapping({**CSV_MAPPING, "type_map": {"Clinic": "mental_health"}}, WHERE)
+    mapping = parse_facility_mapping(
+        {**CSV_MAPPING, "type_map": {"Clinic": "mental_health"}}, WHERE
+    )
     assert mapping.type_lookup["clinic"] == "mental_health"
 
 
@@ -231,7 +238,9 @@ def test_mapping_errors_name_the_key(change: dict[str, Any], expected: str) -> N
 
 def test_a_mapping_built_in_code_is_checked_too() -> None:
     with pytest.raises(LayoutError, match="'hospital' is not one of"):
-        FacilityMapping("id", "name", "type", {"ER": "hospital"}, longitude_field="x", latitude_field="y")  # noqa: E501
+        FacilityMapping(
+            "id", "name", "type", {"ER": "hospital"}, longitude_field="x", latitude_field="y"
+        )
     with pytest.raises(LayoutError, match="a location is required"):
         FacilityMapping("id", "name", "type")
 
@@ -408,11 +417,11 @@ def test_geojson_points_are_located_from_the_geometry(
         8: ["duplicate_record"],
     }
     rows = conformed_rows(con, result)
-    assert [tuple(r[c] for c in ("facility_id", "facility_type", "longitude", "latitude"))
-            for r in rows] == [
+    picked = ("facility_id", "facility_type", "longitude", "latitude")
+    assert [tuple(r[c] for c in picked) for r in rows] == [
         ("1", "shelter", -122.345, 47.605),
         ("2", "mental_health", -122.31, 47.59),
-    ]  # fmt: skip
+    ]
     assert [r["address"] for r in rows] == [None, None]  # no address field mapped
     assert result.balanced and result.raw_rows == len(features)
 
@@ -420,11 +429,11 @@ def test_geojson_points_are_located_from_the_geometry(
 def test_lon_lat_columns_win_over_the_geometry(
     con: duckdb.DuckDBPyConnection, boundary: str, tmp_path: Path
 ) -> None:
+    common = {"name": "n", "type": "clinic"}
     features = [
-        ({"id": "A", "name": "a", "type": "clinic", "x": "-122.31", "y": "47.61"},
-         point(-122.35, 47.59)),
-        ({"id": "B", "name": "b", "type": "clinic", "x": "", "y": ""}, point(-122.35, 47.59)),
-    ]  # fmt: skip
+        ({"id": "A", **common, "x": "-122.31", "y": "47.61"}, point(-122.35, 47.59)),
+        ({"id": "B", **common, "x": "", "y": ""}, point(-122.35, 47.59)),
+    ]
     source = tmp_path / "facilities.geojson"
     source.write_text(feature_collection(features))
     landed = land_geojson(source, tmp_path / "raw" / "facilities.parquet", load_id="fac/test")

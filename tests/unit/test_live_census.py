@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 import pytest
 
@@ -26,6 +26,7 @@ from ingestion.live.census import (
 from ingestion.live.http import LiveSourceError, RetryPolicy, SchemaDriftError, get_json
 from quality.census import split_acs
 from tests.support.fake_census import CensusTable, Failure, FakeCensus, tract_rows
+from warehouse.duckdb_spatial import connect
 
 YEAR, DATASET = 2022, "acs/acs5"
 PATH = f"/data/{YEAR}/{DATASET}"
@@ -117,8 +118,6 @@ def test_chunks_are_joined_on_geo_id_not_position(census: FakeCensus) -> None:
     def reversed_second_chunk(path: str, params: dict[str, str]) -> Any:
         answer = original(path, params)
         if VARIABLES[-1] in params.get("get", ""):
-            import json
-
             header, *rows = json.loads(answer.body)
             answer.body = json.dumps([header, *reversed(rows)]).encode()
         return answer
@@ -222,9 +221,6 @@ def test_a_saved_response_lands_and_splits(census: FakeCensus, tmp_path: Path) -
     assert frame.height == len(rows) - 1
     assert frame["GEO_ID"].to_list() == [r[1] for r in rows[1:]]
     assert frame["tract"].to_list() == ["000100", "000200", "026500"]  # zeros kept
-    from warehouse.duckdb_spatial import connect
-
-    con: duckdb.DuckDBPyConnection
     with connect() as con:
         result = split_acs(
             con,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 from datetime import date, datetime
@@ -27,10 +28,26 @@ from ingestion.sample_city import (
     SampleCityFiles,
     generate_sample_city,
 )
+from ingestion.sample_records import SAMPLE_FACILITY_TYPE_MAP
 from warehouse.duckdb_spatial import connect
 
 CONFIG = SampleCityConfig(n_incidents=2_000)
 EDGE_TOLERANCE_DEG = 1e-6
+# The ACS columns published before the whole table set, for CONFIG's seed: sha256 of one
+# "|"-joined line per tract (file order, first copy), with the not-computed median blanked.
+LEGACY_ACS_COLUMNS = (
+    "NAME",
+    "B01003_001E",
+    "B17001_001E",
+    "B17001_002E",
+    "B23025_003E",
+    "B23025_005E",
+    "B19013_001E",
+    "state",
+    "county",
+    "tract",
+)
+LEGACY_ACS_DIGEST = "74a491050cd1d6c84942ffd871f384609b6590156b5dfb3a0a91016b3abc1066"
 
 
 @pytest.fixture(scope="module")
@@ -121,10 +138,17 @@ def test_other_seed_differs_and_incident_count_keeps_geography(
     )
     assert other.police_csv.read_bytes() != city.police_csv.read_bytes()
     assert other.areas_geojson.read_bytes() != city.areas_geojson.read_bytes()
-    # Areas, indicators and facilities come from their own streams of the seed.
+    # Areas, indicators, facilities, survey and 311 come from their own streams of the seed.
     smaller = generate_sample_city(tmp_path / "small", dataclasses.replace(CONFIG, n_incidents=300))
-    for name in ("areas_geojson", "acs_json", "facilities_csv"):
-        assert getattr(smaller, name).read_bytes() == getattr(city, name).read_bytes()
+    for name in (
+        "areas_geojson",
+        "acs_json",
+        "facilities_csv",
+        "survey_csv",
+        "service_requests_csv",
+        "truth_service_requests",
+    ):
+        assert getattr(smaller, name).read_bytes() == getattr(city, name).read_bytes(), name
 
 
 def test_file_names_follow_the_contract(city: SampleCityFiles) -> None:
@@ -133,12 +157,30 @@ def test_file_names_follow_the_contract(city: SampleCityFiles) -> None:
         "areas.geojson",
         "acs_5yr_tract.json",
         "facilities.csv",
+        "resident_survey_2025.csv",
+        "sf311_cases.csv",
         "truth.json",
         "truth_incidents.parquet",
+        "truth_service_requests.parquet",
     }
     assert sorted(p.name for p in city.police_csv.parent.iterdir()) == sorted(
         p.name for p in (getattr(city, f.name) for f in dataclasses.fields(city))
     )
+
+
+def test_files_listed_without_the_later_fields_sit_beside_the_police_csv(
+    city: SampleCityFiles,
+) -> None:
+    directory = city.police_csv.parent
+    older = SampleCityFiles(
+        police_csv=directory / "seattle_spd_crime_data.csv",
+        areas_geojson=directory / "areas.geojson",
+        acs_json=directory / "acs_5yr_tract.json",
+        facilities_csv=directory / "facilities.csv",
+        truth_json=directory / "truth.json",
+        truth_incidents=directory / "truth_incidents.parquet",
+    )
+    assert older == city == SampleCityFiles.in_directory(directory)
 
 
 def test_config_is_validated() -> None:
@@ -376,27 +418,56 @@ def _ring_area_km2(ring: list[list[float]]) -> float:
 # Indicators and facilities -------------------------------------------------------------------
 
 
+def acs_frame(path: Path) -> pl.DataFrame:
+    rows = json.loads(path.read_text())
+    return pl.DataFrame(rows[1:], schema=rows[0], orient="row").with_columns(
+        (pl.col("state") + pl.col("county") + pl.col("tract")).alias("area_id")
+    )
+
+
 def test_acs_json_has_the_census_api_shape(city: SampleCityFiles, areas: list[dict]) -> None:
     rows = json.loads(city.acs_json.read_text())
     assert rows[0] == list(ACS_COLUMNS)
-    assert len(rows) == len(areas) + 1
+    assert rows[0][:4] == ["NAME", "GEO_ID", "B01003_001E", "B01003_001M"]
+    assert rows[0][-3:] == ["state", "county", "tract"]
+    assert set(LEGACY_ACS_COLUMNS) <= set(rows[0])
+    assert len(rows) == len(areas) + 2  # one tract published twice (a planted duplicate)
     assert all(isinstance(v, str) for row in rows for v in row)
-    assert rows[1][0] == "Census Tract 1; Sample County; Washington"
-    geoids = {f["properties"]["GEOID"] for f in areas}
-    assert {row[7] + row[8] + row[9] for row in rows[1:]} == geoids
-    population = [int(row[1]) for row in rows[1:]]
-    assert 2 <= sum(p < 300 for p in population) <= 6
-    assert all(p < 300 or 1_500 <= p <= 9_000 for p in population)
-    for row in rows[1:]:
-        pop, universe, poor, labour, unemployed = (int(v) for v in row[1:6])
+    assert rows[1][:2] == ["Census Tract 1; Sample County; Washington", "1400000US53999000100"]
+    acs = acs_frame(city.acs_json).unique("area_id", keep="first", maintain_order=True)
+    assert set(acs.get_column("area_id")) == {f["properties"]["GEOID"] for f in areas}
+    assert (acs.get_column("GEO_ID") == "1400000US" + acs.get_column("area_id")).all()
+
+
+def test_acs_columns_published_before_keep_their_values(city: SampleCityFiles, truth: dict) -> None:
+    acs = acs_frame(city.acs_json).unique("area_id", keep="first", maintain_order=True)
+    population = {a["area_id"]: str(a["population"]) for a in truth["areas"]}
+    assert dict(acs.select("area_id", "B01003_001E").iter_rows()) == population
+    assert (acs.get_column("B01001_001E") == acs.get_column("B01003_001E")).all()
+    not_computed = set(truth["acs"]["not_computed"])
+    assert len(not_computed) == 1
+    legacy = acs.with_columns(
+        pl.when(pl.col("area_id").is_in(sorted(not_computed)))
+        .then(pl.lit(""))
+        .otherwise(pl.col("B19013_001E"))
+        .alias("B19013_001E")
+    ).select(LEGACY_ACS_COLUMNS)
+    lines = "\n".join("|".join(row) for row in legacy.iter_rows())
+    assert hashlib.sha256(lines.encode()).hexdigest() == LEGACY_ACS_DIGEST
+    for row in legacy.filter(pl.col("B19013_001E") != "").iter_rows(named=True):
+        pop, universe, poor = (int(row[c]) for c in LEGACY_ACS_COLUMNS[1:4])
+        labour, unemployed = int(row["B23025_003E"]), int(row["B23025_005E"])
         assert poor <= universe <= pop and unemployed <= labour <= pop
-        assert int(row[6]) > 0
+        assert int(row["B19013_001E"]) > 0
+    population_values = [int(p) for p in population.values()]
+    assert 2 <= sum(p < 300 for p in population_values) <= 6
+    assert all(p < 300 or 1_500 <= p <= 9_000 for p in population_values)
 
 
 def test_indicators_correlate_with_crime(city: SampleCityFiles, clean: pl.DataFrame) -> None:
-    rows = json.loads(city.acs_json.read_text())
-    acs = pl.DataFrame(rows[1:], schema=rows[0], orient="row").select(
-        (pl.col("state") + pl.col("county") + pl.col("tract")).alias("area_id"),
+    published = acs_frame(city.acs_json).unique("area_id", keep="first", maintain_order=True)
+    acs = published.select(
+        "area_id",
         (pl.col("B17001_002E").cast(pl.Float64) / pl.col("B17001_001E").cast(pl.Float64)).alias(
             "poverty"
         ),
@@ -410,27 +481,48 @@ def test_indicators_correlate_with_crime(city: SampleCityFiles, clean: pl.DataFr
     crimes = joined.get_column("crimes")
     assert spearman(joined.get_column("poverty"), crimes) > 0.3
     assert spearman(joined.get_column("unemployment"), crimes) > 0.2
-    assert spearman(joined.get_column("income"), crimes) < -0.2
+    with_income = joined.filter(pl.col("income") > 0)  # the Census sentinel is negative
+    assert with_income.height == joined.height - 1
+    assert spearman(with_income.get_column("income"), with_income.get_column("crimes")) < -0.2
+
+
+def normalized_label(label: str) -> str:
+    return " ".join(label.split()).lower()
 
 
 def test_facilities_are_few_typed_and_clustered(
-    city: SampleCityFiles, areas: list[dict], con: duckdb.DuckDBPyConnection
+    city: SampleCityFiles, areas: list[dict], con: duckdb.DuckDBPyConnection, truth: dict
 ) -> None:
     facilities = pl.read_csv(city.facilities_csv, infer_schema=False)
     assert tuple(facilities.columns) == FACILITY_COLUMNS
     assert facilities.height == CONFIG.n_facilities >= 20
-    assert set(facilities.get_column("facility_type")) == set(FACILITY_TYPES)
+    type_map = {normalized_label(k): v for k, v in SAMPLE_FACILITY_TYPE_MAP.items()}
+    canonical = [type_map.get(normalized_label(t)) for t in facilities.get_column("facility_type")]
+    assert canonical.count(None) == 1  # the planted unmapped label
+    assert set(canonical) - {None} == set(FACILITY_TYPES)
     assert facilities.get_column("facility_id").n_unique() == facilities.height
     assert facilities.get_column("name").n_unique() == facilities.height
-    lon = facilities.get_column("longitude").cast(pl.Float64).to_numpy()
-    lat = facilities.get_column("latitude").cast(pl.Float64).to_numpy()
-    con.register("facility_points", pl.DataFrame({"lon": lon, "lat": lat}))
-    (outside,) = con.sql(
-        "select count(*) from facility_points f where not exists "
-        "(select 1 from areas a where ST_Covers(a.geom, ST_Point(f.lon, f.lat)))"
-    ).fetchone()
-    assert outside == 0
+    located = facilities.with_columns(
+        pl.col("longitude").cast(pl.Float64).alias("lon"),
+        pl.col("latitude").cast(pl.Float64).alias("lat"),
+    ).filter(pl.col("lon").is_not_null())
+    assert located.height == facilities.height - 1  # the planted blank coordinates
+    con.register("facility_points", located.select("facility_id", "lon", "lat"))
+    outside = {
+        fid
+        for (fid,) in con.sql(
+            "select facility_id from facility_points f where not exists "
+            "(select 1 from areas a where ST_Covers(a.geom, ST_Point(f.lon, f.lat)))"
+        ).fetchall()
+    }
+    planted = {fid for fid, t in truth["facilities"].items() if t["defect"]}
+    assert outside == {
+        fid for fid, t in truth["facilities"].items() if t["defect"] == "out_of_jurisdiction"
+    }
+    assert len(outside) == 1 and outside < planted
     # Closer to the centre than the areas are on average: some areas are far from services.
+    inside = located.filter(~pl.col("facility_id").is_in(sorted(outside)))
+    lon, lat = inside.get_column("lon").to_numpy(), inside.get_column("lat").to_numpy()
     ring = np.array([f["geometry"]["coordinates"][0][0] for f in areas])
     centre = ring.mean(axis=0)
     spread_facilities = np.hypot(lon - centre[0], lat - centre[1]).mean()
@@ -449,3 +541,11 @@ def test_truth_document(truth: dict) -> None:
     assert {h["hotspot_id"] for h in truth["hotspots"]} == {
         f"H{i}" for i in range(1, len(truth["hotspots"]) + 1)
     }
+    geoids = {a["area_id"] for a in truth["areas"]}
+    assert set(truth["acs"]["indicators"]) == geoids == set(truth["surveys"]["areas"])
+    assert set(truth["acs"]["defects"].values()) == {"value_invalid", "duplicate_record"}
+    assert len(truth["facilities"]) == CONFIG.n_facilities
+    assert truth["service_requests"]["rows"] == truth["service_requests"]["accepted_rows"] + 7
+    assert truth["files"]["truth_service_requests"] == "truth_service_requests.parquet"
+    members = [g for tracts in truth["neighbourhoods"].values() for g in tracts]
+    assert sorted(members) == sorted(geoids)

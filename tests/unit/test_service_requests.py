@@ -76,7 +76,9 @@ def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, st
     return path
 
 
-def land(tmp_path: Path, name: str, columns: Sequence[str], rows: Sequence[Mapping[str, str]]):
+def land(
+    tmp_path: Path, name: str, columns: Sequence[str], rows: Sequence[Mapping[str, str]]
+) -> Path:
     source = write_csv(tmp_path / "exports" / f"{name}.csv", columns, rows)
     return land_csv(source, tmp_path / "raw" / f"{name}.parquet", load_id=f"{name}/test").path
 
@@ -159,7 +161,10 @@ CASES: list[tuple[dict[str, str], list[str]]] = [
     # A defective row is not the original: its clean later copy is accepted.
     (sf_row("117", requested_datetime="garbage"), ["date_unparseable"]),
     (sf_row("117"), []),
-    (sf_row("119", service_request_id="", **NO_LONLAT, point=""), ["missing_key", "coordinates_missing"]),
+    (
+        sf_row("119", service_request_id="", **NO_LONLAT, point=""),
+        ["missing_key", "coordinates_missing"],
+    ),
 ]
 
 
@@ -272,9 +277,7 @@ def test_conformed_schema_and_values(
 ) -> None:
     result = split(con, tmp_path, [r for r, _ in CASES[:4]], settings(boundary))
 
-    schema = con.execute(
-        f"DESCRIBE SELECT * FROM read_parquet('{result.clean_path}')"
-    ).fetchall()
+    schema = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{result.clean_path}')").fetchall()
     assert [(name, kind) for name, kind, *_ in schema] == [
         ("request_id", "VARCHAR"),
         ("request_type", "VARCHAR"),
@@ -313,9 +316,8 @@ def test_quarantine_keeps_raw_columns_and_no_derived_ones(
 ) -> None:
     result = split(con, tmp_path, [sf_row("1", requested_datetime="soon")], settings(boundary))
 
-    names = [d[0] for d in con.execute(
-        f"SELECT * FROM read_parquet('{result.quarantine_path}')"
-    ).description]  # fmt: skip
+    cursor = con.execute(f"SELECT * FROM read_parquet('{result.quarantine_path}')")
+    names = [d[0] for d in cursor.description]
     assert names == [
         *SF311.columns, "_source_file", "_row_number", "_ingested_at", "_load_id",
         "_reason_codes", "_reason",
@@ -445,7 +447,10 @@ WHERE = "riverton.yml: service_requests.layout"
         ({"closed_values": [" "]}, f"{WHERE}.closed_values: a closed status cannot be blank"),
         ({"closed_values": {"a": 1}}, f"{WHERE}.closed_values: expected a status text"),
         ({"live": {"kind": "arcgis"}}, f"{WHERE}.live.kind: must be one of socrata"),
-        ({"live": {"kind": "socrata", "dataset_id": "abcd-1234"}}, f"{WHERE}.live: missing required key 'date_field'"),  # noqa: E501
+        (
+            {"live": {"kind": "socrata", "dataset_id": "abcd-1234"}},
+            f"{WHERE}.live: missing required key 'date_field'",
+        ),
         ({"request_type": "cm_type"}, f"{WHERE}: column names starting with 'cm_' are reserved"),
         ({"columns": ["Case ID"]}, f"{WHERE}: mapped columns missing from 'columns'"),
     ],
@@ -594,8 +599,8 @@ def test_live_fetch_pages_through_the_month_window(
     )
 
     # Landed like a downloaded export, the rows flow through the same split.
-    raw = land_frame(rows_frame(SF311, pages), "sf311-api-2024-07", tmp_path / "raw.parquet",
-                     load_id="sf311/2024-07/test").path  # fmt: skip
+    frame = rows_frame(SF311, pages)
+    raw = land_frame(frame, "sf311-api-2024-07", tmp_path / "raw.parquet", load_id="sf311/t").path
     result = split_service_requests(
         con,
         SF311,
@@ -628,3 +633,52 @@ def test_live_needs_a_live_section() -> None:
     layout = parse_service_request_layout(BASE_MAPPING, name="riverton", where=WHERE)
     with pytest.raises(ValueError, match="riverton has no live API"):
         list(fetch_service_requests(layout, None, None, None))
+
+
+def test_live_fields_map_api_names_onto_export_columns(portal: FakePortals) -> None:
+    mapping = {
+        **yaml.safe_load(CUSTOM_YAML),
+        "live": {
+            "kind": "socrata",
+            "base_url": "https://data.riverton.example",
+            "dataset_id": "rvtn-0311",
+            "date_field": "opened",
+            "fields": {
+                "case_id": "Case ID",
+                "opened": "Opened",
+                "closed_on": "Closed On",
+                "state": "State",
+                "category": "Category",
+                "detail": "Detail",
+                "street_address": "Street Address",
+                "location": "Location",
+            },
+        },
+    }
+    layout = parse_service_request_layout(mapping, name="riverton_311", where=WHERE)
+    served = {
+        "case_id": "R-9",
+        "opened": "2024-07-02T08:00:00.000",
+        "state": "Open",
+        "category": "Graffiti",
+        "location": "(47.6, -122.34)",
+    }
+    portal.add_socrata("rvtn-0311", [served], date_field="opened", fields=list(layout.live.fields))
+
+    [page] = fetch_service_requests(layout, {"base_url": portal.base_url}, None, None, policy=FAST)
+
+    assert page == [
+        {
+            "Case ID": "R-9",
+            "Opened": "2024-07-02T08:00:00.000",
+            "Closed On": None,
+            "State": "Open",
+            "Category": "Graffiti",
+            "Detail": None,
+            "Street Address": None,
+            "Location": "(47.6, -122.34)",
+        }
+    ]
+    assert list(rows_frame(layout, [page]).columns) == list(layout.columns)
+    (request,) = portal.requests_to("/resource/rvtn-0311.json")
+    assert "$where" not in request.params  # no window asked for: the whole dataset

@@ -49,7 +49,7 @@ projected_areas as (
 
 ),
 
-overlaps as (
+unit_pieces as (
 
     select
         projected_units.unit_id,
@@ -69,7 +69,7 @@ area_weighted as (
         area_id,
         weight,
         'area'                                  as method
-    from overlaps
+    from unit_pieces
     -- neighbours that only share an edge intersect in a line (area 0); reprojection noise
     -- leaves slivers of a few square millimetres: neither carries any of the unit
     where weight > 1e-9

@@ -303,9 +303,4 @@ def source_resources(config: JurisdictionConfig, sources_dir: Path) -> dict[str,
         resources["indicator_units_feed"] = ExportFileFeed(
             source="indicator_units", path=str(units.path)
         )
-    weights = config.indicators.weights
-    if weights is not None:
-        resources["population_weights_feed"] = ExportFileFeed(
-            source="population_weights", path=str(weights.path)
-        )
     return resources
