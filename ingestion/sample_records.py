@@ -270,7 +270,9 @@ def acs_records(city: SampleCity) -> AcsRecords:
     defect_areas = _pick_distinct(rng, np.flatnonzero(~small), 2, np.r_[not_computed, controlled])
     if city.config.defect_rate == 0:
         defect_areas = defect_areas[:0]
-    invalid, duplicate = defect_areas[:1], defect_areas[1:2]
+    planted = dict(zip(ACS_DEFECTS, defect_areas, strict=False))
+    invalid = [planted["value_invalid"]] if "value_invalid" in planted else []
+    duplicate = [planted["duplicate_record"]] if "duplicate_record" in planted else []
 
     text = {f"{v}E": [str(int(x)) for x in e] for v, e in estimates.items()}
     text.update({f"{v}M": [str(int(x)) for x in m] for v, m in moes.items()})
@@ -298,7 +300,7 @@ def acs_records(city: SampleCity) -> AcsRecords:
     indicators = _indicator_values(estimates, true_moes, missing)
     return AcsRecords(
         rows=rows,
-        truth=_acs_truth(city, indicators, not_computed, controlled, invalid, duplicate, len(rows)),
+        truth=_acs_truth(city, indicators, not_computed, controlled, planted, len(rows)),
     )
 
 
@@ -317,8 +319,7 @@ def _acs_truth(
     indicators: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
     not_computed: np.ndarray,
     controlled: np.ndarray,
-    invalid: np.ndarray,
-    duplicate: np.ndarray,
+    planted: dict[str, int],
     n_rows: int,
 ) -> dict[str, Any]:
     geoids = _geoids(city)
@@ -330,17 +331,16 @@ def _acs_truth(
         kind = next(i.kind for i in SOCIAL_SERVICES_TABLE_SET if i.name == name)
         return float(estimate[k]) if kind == "proportion" else int(estimate[k])
 
+    # A missing estimate is unreliable; a zero one has no CV and is not ("none counted").
     unreliable: dict[str, list[str]] = {}
     for k, geoid in enumerate(geoids):
         flagged = [
             name
-            for name, (_, cv, missing) in indicators.items()
-            if missing[k] or not cv[k] <= _CV_THRESHOLD_PCT
+            for name, (estimate, cv, missing) in indicators.items()
+            if missing[k] or (estimate[k] != 0 and cv[k] > _CV_THRESHOLD_PCT)
         ]
         if flagged:
             unreliable[geoid] = flagged
-    defects = {geoids[k]: "value_invalid" for k in invalid}
-    defects.update({geoids[k]: "duplicate_record" for k in duplicate})
     return {
         "rows": n_rows - 1,
         "indicators": {
@@ -350,7 +350,7 @@ def _acs_truth(
         "unreliable": unreliable,
         "not_computed": {geoids[k]: ["median_household_income"] for k in not_computed},
         "controlled_moe": {geoids[k]: ["B01001_001M"] for k in controlled},
-        "defects": defects,
+        "defects": {geoids[k]: reason for reason, k in planted.items()},
     }
 
 
@@ -603,10 +603,8 @@ def _insert_copy(
     clean = np.flatnonzero(reason == None)  # noqa: E711 (element-wise on an object array)
     source = int(rng.choice(clean[: max(1, clean.size // 2)]))
     after = int(rng.integers(source, frame.height))
-    order = np.r_[np.arange(after + 1), source, np.arange(after + 1, frame.height)]
-    reason = np.r_[reason[: after + 1], np.array(["duplicate_record"], dtype=object),
-                   reason[after + 1 :]]  # fmt: skip
-    return frame[order], reason, area[order]
+    order = np.insert(np.arange(frame.height), after + 1, source)
+    return frame[order], np.insert(reason, after + 1, "duplicate_record"), area[order]
 
 
 def _no_defects(n: int) -> np.ndarray:
@@ -801,7 +799,7 @@ def _service_request_table(
     lag = np.clip(rng.lognormal(np.log(20.0), 1.3, size=n), 0.05, 1_500) * 3_600
     closed_at = _skip_dst_gap(requested + np.round(lag).astype("timedelta64[s]"))
     is_closed = (rng.random(n) >= _OPEN_SHARE) & (closed_at < end)
-    touched = requested + np.round(rng.random(n) * lag / 2).astype("timedelta64[s]")
+    touched = _skip_dst_gap(requested + np.round(rng.random(n) * lag / 2).astype("timedelta64[s]"))
     updated = np.where(is_closed, closed_at, np.minimum(touched, end - np.timedelta64(1, "s")))
 
     x, y, lon_e9, lat_e9 = _in_area_points(city, area, rng, _POINT_DECIMALS)

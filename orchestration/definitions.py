@@ -14,7 +14,7 @@ from orchestration.defs.police.checks import police_checks
 from orchestration.defs.police.resources import feed_resource_key, police_feed
 from orchestration.defs.police.schedules import INCREMENTAL_JOB, incremental_schedule
 from orchestration.defs.publish.assets import published_release
-from orchestration.defs.quality.checks import QUALITY_CHECKS
+from orchestration.defs.quality.checks import source_checks
 from orchestration.defs.sources.assets import (
     raw_assets,
     same_geography_units_asset,
@@ -38,7 +38,7 @@ defs = Definitions(
         crimemap_dbt_models,
         published_release,
     ],
-    asset_checks=[*police_checks(config), *QUALITY_CHECKS],
+    asset_checks=[*police_checks(config), *source_checks(config)],
     jobs=[INCREMENTAL_JOB, SURVEY_JOB],
     schedules=[incremental_schedule(config)],
     sensors=[survey_inbox_sensor(config)],

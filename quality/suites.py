@@ -549,6 +549,7 @@ def surveys_conformed_suite(
                 max_value=ANSWER_MAX,
             ),
             _not_null("answer_positive"),
+            _not_null("longitude", row_condition=_where_null("area_key")),
             *_point(bbox, required=False),
         ),
         blank_as_null_columns=("survey", "response_id", "question"),

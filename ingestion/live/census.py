@@ -45,8 +45,6 @@ _VARIABLE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # "state:53", "county:033", "tract:*", "school district (unified):*"
 _PREDICATE = re.compile(r"^[A-Za-z][A-Za-z ()/-]*:(\*|[0-9A-Za-z,]+)$")
 _UNKNOWN_VARIABLE = re.compile(r"unknown variable '([^']+)'")
-# get_json reports an empty body (the API's 204 No Content) as malformed JSON of 0 bytes.
-_EMPTY_BODY = "malformed JSON body (0 bytes)"
 
 CensusRows = list[list[str | None]]
 
@@ -147,9 +145,6 @@ def _census_error(exc: LiveSourceError, query: CensusQuery, key: str | None) -> 
     unknown = _UNKNOWN_VARIABLE.search(reason) if exc.status == 400 else None
     if unknown:
         return CensusUnknownVariableError(url, reason, unknown[1], attempts=exc.attempts)
-    if exc.status is None and reason.startswith(_EMPTY_BODY):
-        message = f"the geography matched nothing ({query.label}): empty response"
-        return CensusEmptyResultError(url, message, attempts=exc.attempts)
     return LiveSourceError(url, reason, attempts=exc.attempts, status=exc.status)
 
 
@@ -175,6 +170,9 @@ def _request(
 
 def _check_table(query: CensusQuery, chunk: Sequence[str], body: Any, url: str) -> CensusRows:
     """The chunk's body as text rows, after checking its shape and header."""
+    if body is None:  # 204 No Content
+        message = f"the geography matched nothing ({query.label}): empty response"
+        raise CensusEmptyResultError(url, message)
     if not isinstance(body, list) or not body or not all(isinstance(r, list) for r in body):
         raise LiveSourceError(url, "expected a JSON array of arrays with a header row")
     header = [str(name) for name in body[0]]

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 RETRYABLE_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 RETRY_AFTER_STATUSES: frozenset[int] = frozenset({429, 503})
 # Query parameters that may carry a credential; their values are masked in messages.
-SECRET_PARAMS: frozenset[str] = frozenset({"$$app_token", "app_token", "token"})
+SECRET_PARAMS: frozenset[str] = frozenset({"$$app_token", "app_token", "token", "key"})
 USER_AGENT = "crimemap-ingestion/0.1 (+urllib)"
 
 Log = Callable[[str], None]
@@ -199,6 +199,7 @@ def _attempt(
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:
             raw = resp.read()
             headers = ResponseHeaders(resp.headers.items())
+            no_content = resp.status == 204
     except urllib.error.HTTPError as exc:
         with exc:
             status = exc.code
@@ -225,6 +226,8 @@ def _attempt(
         reason = f"network error: {type(exc).__name__}: {exc}"
         raise _Failed(reason, retryable=True) from exc
 
+    if no_content:
+        return None, headers  # an answer, not a failure: nothing matched (Census API)
     try:
         parsed = json.loads(raw)
     except ValueError as exc:  # includes UnicodeDecodeError

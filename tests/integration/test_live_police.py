@@ -17,6 +17,7 @@ from orchestration.defs.police.assets import police_partitions, raw_police_asset
 from orchestration.defs.police.resources import feed_resource_key, police_feed
 from orchestration.settings import data_paths
 from tests.support.fake_portals import Failure, FakePortals
+from tests.support.jurisdictions import file_sources_yaml
 
 pytestmark = pytest.mark.integration
 
@@ -61,10 +62,8 @@ police:
     mode: live
     start_month: 2024-07
     live: {live}
-boundaries: {{mode: file, path: {files.areas_geojson}}}
-indicators: {{mode: file, path: {files.acs_json}}}
-facilities: {{mode: file, path: {files.facilities_csv}}}
 """
+        + file_sources_yaml(str(files.areas_geojson.parent))
     )
     return path
 

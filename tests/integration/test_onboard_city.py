@@ -18,6 +18,7 @@ from pyproj import Transformer
 
 from ingestion.sample_city import SampleCityConfig, generate_sample_city
 from tests.integration.conftest import PROJECT_ROOT, run_crimemap
+from tests.support.jurisdictions import file_sources_yaml
 from warehouse.duckdb_spatial import connect
 
 pytestmark = pytest.mark.integration
@@ -49,10 +50,7 @@ police:
       location:
         - {kind: projected, x: X, y: Y, crs: "EPSG:2926"}
         - {kind: wkb_hex, column: Geo}
-boundaries: {mode: file, path: exports/areas.geojson}
-indicators: {mode: file, path: exports/acs_5yr_tract.json}
-facilities: {mode: file, path: exports/facilities.csv}
-"""
+""" + file_sources_yaml("exports")
 
 
 def local_code(nibrs: str) -> str:

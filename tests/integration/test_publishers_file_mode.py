@@ -16,6 +16,7 @@ import pytest
 from ingestion.sample_city import SampleCityConfig, generate_sample_city
 from ingestion.sample_publishers import PUBLISHER_LAYOUTS, PublisherSample, render_publisher_samples
 from tests.integration.conftest import PROJECT_ROOT, run_crimemap
+from tests.support.jurisdictions import file_sources_yaml
 from warehouse.duckdb_spatial import connect
 
 pytestmark = pytest.mark.integration
@@ -45,9 +46,7 @@ def jurisdiction_yaml(exports: Path) -> str:
     return (
         "name: Sample City (six publishers)\ntimezone: America/Los_Angeles\n"
         "projected_crs: EPSG:32610\npolice:\n" + "".join(sources) +
-        "boundaries: {mode: file, path: exports/areas.geojson}\n"
-        "indicators: {mode: file, path: exports/acs_5yr_tract.json}\n"
-        "facilities: {mode: file, path: exports/facilities.csv}\n"
+        + file_sources_yaml("exports")
     )  # fmt: skip
 
 

@@ -13,7 +13,6 @@ import yaml
 from ingestion.jurisdiction import (
     DEFAULT_CONFIG,
     ConfigError,
-    FileSourceConfig,
     SampleSettings,
     load_jurisdiction,
 )
@@ -85,8 +84,20 @@ def test_default_sample_city_loads() -> None:
     assert source.crosswalk_csv is None
     assert config.police_start_month == date(2024, 7, 1)
     assert config.police_source("seattle_spd") is source
-    for files in (config.boundaries, config.indicators, config.facilities):
-        assert files == FileSourceConfig(mode="sample")
+    assert (config.boundaries.mode, config.boundaries.spec.id_field) == ("sample", "GEOID")
+    assert (config.indicators.mode, config.indicators.table_set) == ("sample", "social_services")
+    assert config.indicators.units is None
+    assert config.facilities.mode == "sample"
+    assert config.facilities.mapping.type_lookup["mental health clinic"] == "mental_health"
+    assert (config.service_requests.mode, config.service_requests.layout.name) == (
+        "sample",
+        "sf311",
+    )
+    assert (config.surveys.mode, config.surveys.inbox, config.surveys.min_responses) == (
+        "sample",
+        "inbox/surveys",
+        10,
+    )
 
 
 def test_unknown_police_source_lookup_names_the_file() -> None:
@@ -244,13 +255,19 @@ def test_file_mode_requires_a_path(tmp_path: Path) -> None:
 def test_boundaries_file_mode_is_relative_to_the_yaml(tmp_path: Path) -> None:
     boundaries = touch(tmp_path / "geo" / "tracts.geojson", "{}")
     path = write_config(
-        tmp_path, document(boundaries={"mode": "file", "path": "geo/tracts.geojson"})
+        tmp_path,
+        document(boundaries={"mode": "file", "path": "geo/tracts.geojson", "id_field": "TRACTCE"}),
     )
 
     config = load_jurisdiction(path)
 
-    assert config.boundaries == FileSourceConfig(mode="file", path=boundaries.resolve())
-    assert config.indicators == FileSourceConfig(mode="sample")
+    assert config.boundaries.mode == "file"
+    assert config.boundaries.path == boundaries.resolve()
+    assert config.boundaries.spec.id_field == "TRACTCE"
+    assert config.indicators.mode == "sample"
+    # omitted: no 311 data, surveys from the inbox
+    assert config.service_requests.mode == "none"
+    assert config.surveys.mode == "file"
 
 
 # --- built-in layouts and overrides ------------------------------------------------------------
@@ -407,8 +424,48 @@ def test_start_month_accepts_month_or_first_day(
         ),
         pytest.param(
             document(indicators={"mode": "live"}),
-            "indicators.mode: live mode is not available for indicators yet",
-            id="live-indicators",
+            "indicators: live mode needs an 'api' section (year, in)",
+            id="live-indicators-without-api",
+        ),
+        pytest.param(
+            document(indicators={"mode": "live", "api": {"year": 2022, "in": "53"}}),
+            "indicators.api.in: the enclosing geographies",
+            id="live-indicators-bad-in",
+        ),
+        pytest.param(
+            document(indicators={"table_set": "housing"}),
+            "indicators.table_set: unknown ACS table set 'housing'",
+            id="unknown-table-set",
+        ),
+        pytest.param(
+            document(indicators={"interpolation": "dasymetric"}),
+            "indicators.interpolation: must be one of area",
+            id="unknown-interpolation",
+        ),
+        pytest.param(
+            document(boundaries={"mode": "file", "path": "springfield.yml"}),
+            "boundaries.id_field: the field holding each area's id is required",
+            id="boundaries-without-id-field",
+        ),
+        pytest.param(
+            document(facilities={"type_map": {"Dental Office": "dentistry"}}),
+            "facilities.type_map['Dental Office']: 'dentistry' is not one of mental_health",
+            id="facility-type-not-canonical",
+        ),
+        pytest.param(
+            document(service_requests={"mode": "cloud"}),
+            "service_requests.mode: must be one of none, sample, file, live",
+            id="service-requests-mode",
+        ),
+        pytest.param(
+            document(surveys={"inbox": "/srv/inbox"}),
+            "surveys.inbox: a directory inside the data directory",
+            id="survey-inbox-outside",
+        ),
+        pytest.param(
+            document(surveys={"min_responses": 0}),
+            "surveys.min_responses: a positive whole number",
+            id="survey-min-responses",
         ),
         pytest.param(document(police=[]), "'police' must list at least one", id="no-police"),
         pytest.param(

@@ -182,7 +182,7 @@ def test_census_json_header_becomes_columns(city: SampleCityFiles, tmp_path: Pat
     result = land_census_json(city.acs_json, tmp_path / "acs.parquet", load_id="c")
     landed = pl.read_parquet(result.path)
     assert landed.columns == [*ACS_COLUMNS, *LINEAGE_COLUMNS]
-    assert result.rows == 120
+    assert result.rows == 121  # 120 tracts and the one duplicated row the sample plants
     assert landed.get_column("tract")[0] == "000100"  # leading zeros survive
     assert landed.get_column("state").unique().to_list() == ["53"]
     assert_lineage(landed, "acs_5yr_tract.json", "c")

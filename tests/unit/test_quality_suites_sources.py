@@ -287,19 +287,6 @@ def test_areas_conformed_suite_warns_on_many_repairs(tmp_path: Path) -> None:
     assert failure["sample"] == [True, True, True]
 
 
-def test_areas_conformed_suite_row_bounds(tmp_path: Path) -> None:
-    frame = empty(tmp_path, AREAS_SCHEMA)
-    assert_passes(S.areas_conformed_suite(min_rows=0), frame)
-    failure = assert_blocks(S.areas_conformed_suite(), frame, ROW_COUNT, None)
-    assert failure["message"] == "observed 0"
-    assert_blocks(
-        S.areas_conformed_suite(max_rows=10),
-        written(tmp_path, AREAS_SCHEMA, good_areas()),
-        ROW_COUNT,
-        None,
-    )
-
-
 # --- area indicators ---------------------------------------------------------------------------
 
 
@@ -464,14 +451,6 @@ def test_area_indicators_warn_on_a_low_reliable_share(
     )
     assert failure["unexpected_count"] == 10  # 50% unreliable, 30% allowed
     assert failure["message"] == "10 unexpected values (50%, allowed 30%)"
-
-
-def test_area_indicators_suite_accepts_an_empty_file(
-    tmp_path: Path, indicators_spec: S.SuiteSpec
-) -> None:
-    frame = empty(tmp_path, INDICATORS_SCHEMA)
-    assert_passes(S.area_indicators_conformed_suite(INDICATORS, min_rows=0), frame)
-    assert_blocks(indicators_spec, frame, ROW_COUNT, None)
 
 
 def test_area_indicators_suite_needs_indicator_names() -> None:
@@ -901,3 +880,62 @@ def test_suites_are_plain_data_with_contract_checks_as_errors() -> None:
         ]
         assert keys and all(e.severity == "ERROR" for e in keys)
         assert all(e.severity == "WARN" for e in spec.expectations if e.kwargs.get("mostly"))
+
+
+# --- every suite: shape ------------------------------------------------------------------------
+
+SOURCES: dict[str, tuple[Callable[..., S.SuiteSpec], pa.Schema, Callable[[], Data], str]] = {
+    "areas": (lambda **kw: S.areas_conformed_suite(**kw), AREAS_SCHEMA, good_areas, "source_crs"),
+    "area_indicators": (
+        lambda **kw: S.area_indicators_conformed_suite(INDICATORS, **kw),
+        INDICATORS_SCHEMA,
+        good_indicators,
+        "moe",
+    ),
+    "facilities": (
+        lambda **kw: S.facilities_conformed_suite(bbox=SEATTLE_BBOX, **kw),
+        FACILITIES_SCHEMA,
+        good_facilities,
+        "facility_type_raw",
+    ),
+    "service_requests": (
+        lambda **kw: S.service_requests_conformed_suite(bbox=SEATTLE_BBOX, **kw),
+        REQUESTS_SCHEMA,
+        good_requests,
+        "request_subtype",
+    ),
+    "surveys": (
+        lambda **kw: S.surveys_conformed_suite(QUESTIONS, bbox=SEATTLE_BBOX, **kw),
+        SURVEYS_SCHEMA,
+        good_surveys,
+        "submitted_on",
+    ),
+}
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_a_missing_or_extra_column_blocks(tmp_path: Path, source: str) -> None:
+    build, schema, good, dropped = SOURCES[source]
+    data = good()
+    data.pop(dropped)
+    data["_reason"] = [None] * len(data["_load_id"])  # a quarantine column leaking in
+    changed = pa.schema(
+        [*(f for f in schema if f.name != dropped), pa.field("_reason", pa.string())]
+    )
+    failure = assert_blocks(build(), written(tmp_path, changed, data), COLUMN_SET, None)
+    assert f"missing columns: ['{dropped}']" in failure["message"]
+    assert "extra columns: ['_reason']" in failure["message"]
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_row_count_bounds_block(tmp_path: Path, source: str) -> None:
+    build, schema, good, _ = SOURCES[source]
+    nothing = empty(tmp_path, schema)
+    assert_passes(build(min_rows=0), nothing)
+    assert assert_blocks(build(), nothing, ROW_COUNT, None)["message"] == "observed 0"
+    rows = len(good()["_load_id"])
+    frame = written(tmp_path, schema, good())
+    assert_passes(build(max_rows=rows), frame)
+    failure = assert_blocks(build(max_rows=rows - 1), frame, ROW_COUNT, None)
+    assert failure["message"] == f"observed {rows}"
+    assert build(name="custom_name").name == "custom_name"

@@ -542,10 +542,12 @@ def test_clean_requests_break_no_rule(requests: pl.DataFrame, truth: dict) -> No
     assert (still_open["updated"] >= still_open["requested"]).all()
     assert 0.02 < still_open.height / clean.height < 0.1
     # Local wall-clock times: none in the spring-forward hour.
-    local = times["requested"].dt.replace_time_zone(
-        "America/Los_Angeles", ambiguous="earliest", non_existent="null"
-    )
-    assert local.null_count() == 0
+    for column in ("requested", "closed", "updated"):
+        stamps = times[column].drop_nulls()
+        local = stamps.dt.replace_time_zone(
+            "America/Los_Angeles", ambiguous="earliest", non_existent="null"
+        )
+        assert local.null_count() == 0, column
     point = "POINT (" + clean["long"] + " " + clean["lat"] + ")"
     assert (clean["point"] == point).all()
 

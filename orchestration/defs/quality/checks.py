@@ -1,24 +1,40 @@
-"""Quality checks: GX suites on the raw boundaries, and the suite runner the checks share.
+"""Quality checks: a GX suite on every conformed survey and public-record source, and the
+suite runner all checks share.
 
-Police sources have their own checks (suite + reconciliation) in ``defs/police/checks.py``.
+The suites read the conformed files (canonical columns), so one suite serves every publisher
+layout and CRS a jurisdiction declares. They block: a conformed file that breaks its contract
+never reaches dbt. Police sources have their own checks (suite + reconciliation) in
+``defs/police/checks.py``.
 """
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
+    AssetKey,
     MetadataValue,
+    asset_check,
 )
 
-from orchestration.settings import DataPaths
+from ingestion.census import TABLE_SETS
+from ingestion.jurisdiction import JurisdictionConfig
+from orchestration.settings import DataPaths, data_paths
 from quality.layouts import BBox
 from quality.rules import load_areas
 from quality.suites import (
     SuiteOutcome,
     SuiteSpec,
+    area_indicators_conformed_suite,
+    areas_conformed_suite,
+    facilities_conformed_suite,
     read_frame,
     run_suite,
+    service_requests_conformed_suite,
+    surveys_conformed_suite,
     write_data_docs_index,
 )
 from warehouse.duckdb_spatial import connect
@@ -68,8 +84,55 @@ def validate_frame(spec: SuiteSpec, frame: "pd.DataFrame", paths: DataPaths) -> 
     return suite_check_result(outcome)
 
 
-def validate_raw(source: str, spec: SuiteSpec, paths: DataPaths) -> AssetCheckResult:
-    return validate_frame(spec, read_frame(paths.raw_file(source)), paths)
+def conformed_suite_check(
+    source: str, description: str, suite: Callable[[DataPaths], SuiteSpec]
+) -> AssetChecksDefinition:
+    @asset_check(
+        asset=AssetKey(["conformed", source]),
+        name=f"{source}_conformed_suite",
+        description=description,
+        blocking=True,
+    )
+    def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        paths = data_paths()
+        return validate_frame(suite(paths), read_frame(paths.conformed_file(source)), paths)
+
+    return _check
 
 
-QUALITY_CHECKS: list = []
+def source_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
+    """One blocking GX suite per conformed survey and public-record source."""
+    indicators = [i.name for i in TABLE_SETS[config.indicators.table_set]]
+    questions = [q.name for q in config.surveys.layout.questions]
+    threshold = config.indicators.cv_threshold_pct
+    return [
+        conformed_suite_check(
+            "areas",
+            "GX suite areas_conformed: one row per area id, a geometry each, few repairs.",
+            lambda paths: areas_conformed_suite(),
+        ),
+        conformed_suite_check(
+            "area_indicators",
+            "GX suite area_indicators_conformed: 11-digit GEOIDs, one row per unit x "
+            "indicator, estimates and margins non-negative, proportions within 0..1.",
+            lambda paths: area_indicators_conformed_suite(indicators, cv_threshold_pct=threshold),
+        ),
+        conformed_suite_check(
+            "facilities",
+            "GX suite facilities_conformed: unique ids, canonical service types, points in the "
+            "jurisdiction's extent.",
+            lambda paths: facilities_conformed_suite(bbox=areas_bbox(paths)),
+        ),
+        conformed_suite_check(
+            "service_requests",
+            "GX suite service_requests_conformed: unique ids, created times, points in the "
+            "jurisdiction's extent, closed after created.",
+            lambda paths: service_requests_conformed_suite(bbox=areas_bbox(paths), min_rows=0),
+        ),
+        conformed_suite_check(
+            "surveys",
+            "GX suite surveys_conformed: one answer per respondent and question, answers on "
+            "their scale, positive weights.",
+            lambda paths: surveys_conformed_suite(questions, bbox=areas_bbox(paths), min_rows=0),
+        ),
+    ]
