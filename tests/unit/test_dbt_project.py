@@ -623,13 +623,13 @@ def test_survey_shares_and_small_sample_suppression(warehouse):
     got = rows(
         warehouse,
         """
-        select area_id, respondents, suppressed, weighted_share
+        select area_id, area_respondents, respondents, suppressed, weighted_share
         from survey_area_responses
         where question = 'feel_safe_night'
         order by area_id
         """,
     )
     assert got == [
-        ("53033000100", 12, False, 0.75),  # named by tract id: 9 of 12 feel safe
-        ("53033000200", 3, True, None),  # located by point; 3 < 10 respondents
+        ("53033000100", 12, 12, False, 0.75),  # named by tract id: 9 of 12 feel safe
+        ("53033000200", 3, 3, True, None),  # located by point; 3 < 10 respondents
     ]

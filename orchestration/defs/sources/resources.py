@@ -40,8 +40,15 @@ SAMPLE_SOURCE_FILES = {
 # --- the sample city, generated once per configuration ------------------------------------------
 
 
+# Bumped whenever the generator writes different files for the same config, so a city cached by
+# an older version is generated afresh instead of being reused with files missing.
+SAMPLE_CITY_FORMAT = 2
+
+
 def sample_city_key(config: SampleCityConfig) -> str:
-    payload = json.dumps(asdict(config), sort_keys=True, default=str).encode()
+    payload = json.dumps(
+        {"format": SAMPLE_CITY_FORMAT, **asdict(config)}, sort_keys=True, default=str
+    ).encode()
     return hashlib.sha256(payload).hexdigest()[:12]
 
 

@@ -1,7 +1,8 @@
--- Resident survey results per area x survey x question: respondents and the weighted share
--- answering positively (feels safe; has the unmet need). Shares of areas with fewer respondents
--- than var('min_survey_responses') are suppressed (NULL, suppressed = true): a handful of
--- answers neither estimates an area nor keeps its respondents anonymous.
+-- Resident survey results per area x survey x question: the area's respondents, those who
+-- answered the question, and the weighted share answering positively (feels safe; has the unmet
+-- need). Shares resting on fewer answers than var('min_survey_responses') are suppressed (NULL,
+-- suppressed = true): a handful of answers neither estimates an area nor keeps its respondents
+-- anonymous.
 with
 
 answers as (
@@ -19,6 +20,20 @@ assignment as (
 areas as (
 
     select area_id, area_name from {{ ref('stg_boundaries__areas') }}
+
+),
+
+area_respondents as (
+
+    select
+        assignment.area_id,
+        answers.survey,
+        count(distinct answers.respondent_key)                  as area_respondents
+    from answers
+    inner join assignment
+        on answers.respondent_key = assignment.respondent_key
+    where assignment.area_id is not null
+    group by assignment.area_id, answers.survey
 
 ),
 
@@ -47,6 +62,7 @@ final as (
         areas.area_name,
         aggregated.survey,
         aggregated.question,
+        area_respondents.area_respondents,
         aggregated.respondents,
         aggregated.respondents < {{ var('min_survey_responses') }}   as suppressed,
         case
@@ -60,6 +76,9 @@ final as (
     from aggregated
     inner join areas
         on aggregated.area_id = areas.area_id
+    inner join area_respondents
+        on aggregated.area_id = area_respondents.area_id
+        and aggregated.survey = area_respondents.survey
 
 )
 
