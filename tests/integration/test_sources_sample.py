@@ -24,9 +24,8 @@ def truth(run: PipelineRun) -> dict[str, Any]:
 def quarantined(data_dir: Path, source: str, key: str) -> dict[str, str]:
     pattern = data_dir / "quarantine" / source / "*.parquet"
     with duckdb.connect() as con:
-        return dict(
-            con.execute(f"SELECT trim(\"{key}\"), _reason FROM read_parquet('{pattern}')").fetchall()
-        )
+        query = f"SELECT trim(\"{key}\"), _reason FROM read_parquet('{pattern}')"
+        return dict(con.execute(query).fetchall())
 
 
 def warehouse(run: PipelineRun) -> duckdb.DuckDBPyConnection:
@@ -41,8 +40,9 @@ def test_every_source_quarantines_exactly_its_planted_defects(pipeline_run: Pipe
     assert quarantined(data, "facilities", "facility_id") == {
         fid: f["defect"] for fid, f in known["facilities"].items() if f["defect"]
     }
-    assert quarantined(data, "service_requests", "service_request_id") == (
-        known["service_requests"]["defects"]
+    assert (
+        quarantined(data, "service_requests", "service_request_id")
+        == (known["service_requests"]["defects"])
     )
     assert quarantined(data, "surveys", "response_id") == known["surveys"]["defects"]
     assert quarantined(data, "areas", "GEOID") == {}
