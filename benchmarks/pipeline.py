@@ -41,13 +41,13 @@ def run_stage_child(selection: str, incidents: int) -> float:
     """Inside the child: materialize one selection and return its own seconds (after imports)."""
     if not selection:
         from orchestration.config import current_config
-        from orchestration.defs.sources.resources import ensure_sample_city, source_files
+        from orchestration.defs.sources.resources import source_resources
         from orchestration.settings import export_environment
 
         paths = export_environment()
-        config = source_files(current_config()).config()  # same seed/defect rate as the pipeline
+        city = source_resources(current_config(), paths.sources)["sample_city"]
         started = time.perf_counter()
-        ensure_sample_city(paths.sources / "sample", config)
+        city.files()  # same seed and defect rate as the pipeline
         return time.perf_counter() - started
 
     from dagster import AssetSelection, DagsterInstance

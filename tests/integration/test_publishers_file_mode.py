@@ -45,7 +45,7 @@ def jurisdiction_yaml(exports: Path) -> str:
         sources.append(entry)
     return (
         "name: Sample City (six publishers)\ntimezone: America/Los_Angeles\n"
-        "projected_crs: EPSG:32610\npolice:\n" + "".join(sources) +
+        "projected_crs: EPSG:32610\npolice:\n" + "".join(sources)
         + file_sources_yaml("exports")
     )  # fmt: skip
 

@@ -42,7 +42,7 @@ PAGE_SIZE = 2500
 SF311 = builtin_service_request_layout("sf311")
 SF311_DATASET = str(SF311.live.options["dataset_id"])
 SF311_DATE_FIELD = str(SF311.live.options["date_field"])
-GEOGRAPHY = ("state", "county", "tract")
+UNUSED_URL = "http://127.0.0.1:9"  # a source the test does not materialize
 ACS_COMPARED = "geoid, geography_name, indicator, kind, estimate, moe, cv_pct, unreliable"
 
 
@@ -179,64 +179,53 @@ def city(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SampleCityFiles:
 # --- tests -------------------------------------------------------------------------------------
 
 
-def test_live_acs_and_311_land_what_the_files_give(
+def test_live_acs_lands_what_the_file_gives(
     city: SampleCityFiles,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    truth = json.loads(city.truth_json.read_text())
-    api_rows = socrata_rows(city.service_requests_csv)
+    defects = json.loads(city.truth_json.read_text())["acs"]["defects"]
     monkeypatch.setenv(KEY_ENV, KEY)
     caplog.set_level(logging.DEBUG)
     instance = DagsterInstance.ephemeral()
-    with FakeCensus(required_key=KEY) as census, FakePortals() as portal:
+    with FakeCensus(required_key=KEY) as census:
         census.add_table(YEAR, DATASET, census_rows(city.acs_json))
-        portal.add_socrata(
-            SF311_DATASET, api_rows, date_field=SF311_DATE_FIELD, fields=list(SF311.columns)
-        )
         census.fail(Failure.http(503, retry_after=0.01))  # retried, then served
-        portal.fail(Failure.http(503, retry_after=0.01))
-        config = load_jurisdiction(
-            jurisdiction_yaml(tmp_path, city, census.data_url, portal.base_url)
-        )
+        config = load_jurisdiction(jurisdiction_yaml(tmp_path, city, census.data_url, UNUSED_URL))
         result = materialize(
-            source_assets(config, "area_indicators", "service_requests"),
-            resources=resources(config),
-            instance=instance,
+            source_assets(config, "area_indicators"), resources=resources(config), instance=instance
         )
-        census_requests = census.requests_to(census.path(YEAR, DATASET))
-        portal_requests = portal.requests_to(f"/resource/{SF311_DATASET}.json")
+        requests = census.requests_to(census.path(YEAR, DATASET))
     assert result.success
     paths = data_paths()
 
-    # --- ACS: the same rows as the downloaded file, asked for in chunks, with the key
+    # The same conformed rows as the downloaded file split offline.
     conformed_offline, quarantine_offline = offline_acs_split(city.acs_json, tmp_path / "offline")
     conformed_live = paths.conformed_file("area_indicators")
-    assert parquet_rows(conformed_live)[0][0] == 120 * len(TABLE_SETS["social_services"])
+    assert parquet_rows(conformed_live)[0][0] == 119 * len(TABLE_SETS["social_services"])
     assert differing_rows(conformed_live, conformed_offline) == 0
 
-    defects = truth["acs"]["defects"]
-    assert sorted(defects.values()) == ["duplicate_record", "value_invalid"]
-    quarantined = dict(
-        parquet_rows(paths.quarantine_file("area_indicators"), "GEO_ID[-11:], _reason")
-    )
     # The API answers each unit once: only the invalid estimate is left to quarantine, and the
-    # tract the file repeats is accepted (once).
-    assert quarantined == {g: r for g, r in defects.items() if r == "value_invalid"}
+    # tract the file repeats is accepted, once.
+    assert sorted(defects.values()) == ["duplicate_record", "value_invalid"]
+    assert dict(parquet_rows(quarantine_offline, "GEO_ID[-11:], _reason")) == defects
+    quarantined = parquet_rows(paths.quarantine_file("area_indicators"), "GEO_ID[-11:], _reason")
+    assert dict(quarantined) == {g: r for g, r in defects.items() if r == "value_invalid"}
+    assert len(quarantined) == 1
     (duplicated,) = [g for g, r in defects.items() if r == "duplicate_record"]
     accepted = {g for (g,) in parquet_rows(conformed_live, "DISTINCT geoid")}
     assert duplicated in accepted and len(accepted) == 119
-    assert dict(parquet_rows(quarantine_offline, "GEO_ID[-11:], _reason")) == defects
 
-    assert len(census_requests) == 3  # the 503, then two chunks
-    served = [r.params for r in census_requests[1:]]
+    # Asked in chunks the API accepts, every variable once, the 503 retried, the key on each.
+    assert len(requests) == 3  # the 503, then two chunks
+    served = [r.params for r in requests[1:]]
     chunks = [p["get"].split(",") for p in served]
     assert all(len(names) <= MAX_GET_VARIABLES for names in chunks)
     asked = [n for names in chunks for n in names if n not in ("NAME", "GEO_ID")]
     assert sorted(asked) == sorted(api_columns(TABLE_SETS["social_services"]))
     assert all(p["in"] == "state:53 county:999" and p["for"] == "tract:*" for p in served)
-    assert all(r.params.get("key") == KEY for r in census_requests)
+    assert all(r.params.get("key") == KEY for r in requests)
 
     # The key is sent, never shown: not in the logs, the run's events or the saved response.
     assert "key=***" in caplog.text  # the retried request's URL, masked
@@ -246,31 +235,43 @@ def test_live_acs_and_311_land_what_the_files_give(
     for text in (caplog.text, events, saved.read_text()):
         assert KEY not in text
 
-    # --- 311: every accepted request of the truth, fetched in pages, the 503 retried
-    assert len(api_rows) == truth["service_requests"]["rows"] - 1  # the garbage date
+
+def test_live_311_pages_into_the_accepted_truth(city: SampleCityFiles, tmp_path: Path) -> None:
+    truth = json.loads(city.truth_json.read_text())["service_requests"]
+    api_rows = socrata_rows(city.service_requests_csv)
+    with FakePortals() as portal:
+        portal.add_socrata(
+            SF311_DATASET, api_rows, date_field=SF311_DATE_FIELD, fields=list(SF311.columns)
+        )
+        portal.fail(Failure.http(503, retry_after=0.01))  # retried, then served
+        config = load_jurisdiction(jurisdiction_yaml(tmp_path, city, UNUSED_URL, portal.base_url))
+        result = materialize(source_assets(config, "service_requests"), resources=resources(config))
+        requests = portal.requests_to(f"/resource/{SF311_DATASET}.json")
+    assert result.success
+
+    assert len(api_rows) == truth["rows"] - 1  # the garbage date
     in_window = [r for r in api_rows if r[SF311_DATE_FIELD] >= "2024-07-01"]
     pages = -(-len(in_window) // PAGE_SIZE) + (len(in_window) % PAGE_SIZE == 0)
     assert pages >= 8
-    assert len(portal_requests) == 1 + pages
-    offsets = [int(r.params["$offset"]) for r in portal_requests[1:]]
+    assert len(requests) == 1 + pages  # the 503, then every page once
+    offsets = [int(r.params["$offset"]) for r in requests[1:]]
     assert offsets == [PAGE_SIZE * i for i in range(pages)]
-    assert all(r.params["$limit"] == str(PAGE_SIZE) for r in portal_requests)
-    assert all(
-        r.params["$where"] == f"{SF311_DATE_FIELD} >= '2024-07-01T00:00:00'"
-        for r in portal_requests
-    )
-    conformed_311 = paths.conformed_file("service_requests")
-    assert parquet_rows(conformed_311)[0][0] == truth["service_requests"]["accepted_rows"]
+    assert all(r.params["$limit"] == str(PAGE_SIZE) for r in requests)
+    window = f"{SF311_DATE_FIELD} >= '2024-07-01T00:00:00'"
+    assert all(r.params["$where"] == window for r in requests)
+
+    paths = data_paths()
+    assert parquet_rows(paths.raw_file("service_requests"))[0][0] == len(in_window)
+    conformed = paths.conformed_file("service_requests")
+    assert parquet_rows(conformed)[0][0] == truth["accepted_rows"]
     # Rows the API cannot serve (a garbage date) or the window leaves out (1970) never arrive.
     not_served = {"date_unparseable", "date_placeholder"}
-    expected = {
-        i: r for i, r in truth["service_requests"]["defects"].items() if r not in not_served
-    }
-    quarantined_311 = parquet_rows(
+    expected = {i: r for i, r in truth["defects"].items() if r not in not_served}
+    quarantined = parquet_rows(
         paths.quarantine_file("service_requests"), "service_request_id, _reason"
     )
-    assert dict(quarantined_311) == expected
-    assert len(quarantined_311) == len(expected)
+    assert dict(quarantined) == expected
+    assert len(quarantined) == len(expected)
 
 
 def test_census_schema_drift_fails_the_raw_asset(
@@ -279,12 +280,10 @@ def test_census_schema_drift_fails_the_raw_asset(
     variables = api_columns(TABLE_SETS["social_services"])
     dropped = variables[-1]  # asked for in the second chunk
     monkeypatch.setenv(KEY_ENV, KEY)
-    with FakeCensus(required_key=KEY) as census, FakePortals() as portal:
+    with FakeCensus(required_key=KEY) as census:
         table = census.add_table(YEAR, DATASET, census_rows(city.acs_json))
         table.omitted.add(dropped)
-        config = load_jurisdiction(
-            jurisdiction_yaml(tmp_path, city, census.data_url, portal.base_url)
-        )
+        config = load_jurisdiction(jurisdiction_yaml(tmp_path, city, census.data_url, UNUSED_URL))
         (raw,) = [a for a in raw_assets(config) if a.key == AssetKey(["raw", "area_indicators"])]
         result = materialize([raw], resources=resources(config), raise_on_error=False)
         requests = census.requests_to(census.path(YEAR, DATASET))

@@ -28,54 +28,70 @@ unit_population as (
 
 ),
 
-counts as (
+-- every (area, unit) pair for every count and median indicator, with the unit's estimate when
+-- it has one: a unit without the indicator (its row quarantined, or not in the file) must make
+-- the area's value unknown, not silently smaller
+contributions as (
 
     select
         weights.area_id,
-        indicators.indicator,
-        indicators.kind,
-        -- a unit with a missing estimate makes the apportioned sum unknown, not smaller
-        case
-            when count(*) = count(indicators.estimate)
-                then sum(weights.weight * indicators.estimate)
-        end                                                     as estimate,
-        sqrt(sum(pow(weights.weight * indicators.moe, 2)))      as moe,
-        count(*)                                                as source_units,
-        any_value(weights.method)                               as method
+        weights.unit_id,
+        weights.weight,
+        weights.method,
+        catalogue.indicator,
+        catalogue.kind,
+        indicators.estimate,
+        indicators.moe,
+        unit_population.population
     from weights
-    inner join indicators
+    cross join (
+        select distinct indicator, kind from indicators where kind in ('count', 'median')
+    ) as catalogue
+    left join indicators
         on weights.unit_id = indicators.unit_id
-    where indicators.kind = 'count'
-    group by weights.area_id, indicators.indicator, indicators.kind
+        and catalogue.indicator = indicators.indicator
+    left join unit_population
+        on weights.unit_id = unit_population.unit_id
+
+),
+
+counts as (
+
+    select
+        area_id,
+        indicator,
+        kind,
+        case when count(*) = count(estimate) then sum(weight * estimate) end as estimate,
+        case when count(*) = count(estimate) then sqrt(sum(pow(weight * moe, 2))) end as moe,
+        count(*)                                                as source_units,
+        any_value(method)                                       as method
+    from contributions
+    where kind = 'count'
+    group by area_id, indicator, kind
 
 ),
 
 medians as (
 
     select
-        weights.area_id,
-        indicators.indicator,
-        indicators.kind,
+        area_id,
+        indicator,
+        kind,
         case
-            when count(*) = 1 then any_value(indicators.estimate)
-            when count(*) = count(indicators.estimate)
-                then sum(weights.weight * unit_population.population * indicators.estimate)
-                    / nullif(sum(weights.weight * unit_population.population), 0)
+            when count(*) = 1 then any_value(estimate)
+            when count(*) = count(estimate)
+                then sum(weight * population * estimate) / nullif(sum(weight * population), 0)
         end                                                     as estimate,
         case
-            when count(*) = 1 then any_value(indicators.moe)
-            else sum(weights.weight * unit_population.population * indicators.moe)
-                / nullif(sum(weights.weight * unit_population.population), 0)
+            when count(*) = 1 then any_value(moe)
+            when count(*) = count(estimate)
+                then sum(weight * population * moe) / nullif(sum(weight * population), 0)
         end                                                     as moe,
         count(*)                                                as source_units,
-        any_value(weights.method)                               as method
-    from weights
-    inner join indicators
-        on weights.unit_id = indicators.unit_id
-    left join unit_population
-        on weights.unit_id = unit_population.unit_id
-    where indicators.kind = 'median'
-    group by weights.area_id, indicators.indicator, indicators.kind
+        any_value(method)                                       as method
+    from contributions
+    where kind = 'median'
+    group by area_id, indicator, kind
 
 ),
 

@@ -70,9 +70,12 @@ area_weighted as (
         weight,
         'area'                                  as method
     from unit_pieces
-    -- neighbours that only share an edge intersect in a line (area 0); reprojection noise
-    -- leaves slivers of a few square millimetres: neither carries any of the unit
-    where weight > 1e-9
+    -- Neighbours that only share an edge intersect in a line (area 0), but two boundary files
+    -- never trace a shared street exactly: reprojection and digitizing leave slivers along it
+    -- (under a square metre for a shared source, far more for independent ones). A piece under
+    -- var('sliver_share') of its unit is such an artefact, not territory: it is dropped, so an
+    -- area only draws on the units it really overlaps.
+    where weight >= {{ var('sliver_share') }}
 
 ),
 

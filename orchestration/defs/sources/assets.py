@@ -96,7 +96,7 @@ def raw_source_asset(
         feed = getattr(context.resources, feed_key)
         try:
             source_file = fetch(feed, context.log.info) if fetch else feed.fetch(context.log.info)
-            result = land(source_file, paths.raw_file(source), context.run_id)
+            result = land(source_file, paths.raw_file(source), context.run.run_id)
         except (BoundaryError, LiveSourceError, FileNotFoundError, ValueError) as exc:
             # A missing file, a changed schema or a malformed export: retrying cannot fix it.
             raise Failure(description=f"{source}: {exc}", allow_retries=False) from exc

@@ -227,14 +227,11 @@ class LiveServiceRequestFeed(ServiceRequestFeed):
     options: dict[str, Any]
 
     def fetch(self, layout: Any, log: Log) -> Path:
-        from ingestion.service_requests.live import fetch_service_requests
+        from ingestion.service_requests.live import fetch_service_requests, rows_frame
 
         start = datetime.combine(date.fromisoformat(self.start_month), datetime.min.time())
-        rows = fetch_service_requests(layout, self.options, start=start, end=None, log=log)
-        columns = list(layout.columns)
-        frame = pl.DataFrame(
-            {c: [r.get(c) for r in rows] for c in columns}, schema=dict.fromkeys(columns, pl.String)
-        )
+        pages = fetch_service_requests(layout, self.options, start=start, end=None, log=log)
+        frame = rows_frame(layout, pages)
         target = Path(self.sources_dir) / "live" / "service_requests" / f"{layout.name}.csv"
         target.parent.mkdir(parents=True, exist_ok=True)
         frame.write_csv(target)

@@ -91,7 +91,7 @@ def survey_assets(config: JurisdictionConfig) -> list:
         landed: dict[str, int] = {}
         for path in files:
             try:
-                result = land_csv(path, target_dir / f"{path.stem}.parquet", load_id=context.run_id)
+                result = land_csv(path, target_dir / f"{path.stem}.parquet", load_id=context.run.run_id)
             except ValueError as exc:
                 raise Failure(description=f"surveys: {exc}", allow_retries=False) from exc
             landed[path.stem] = result.rows
@@ -99,7 +99,7 @@ def survey_assets(config: JurisdictionConfig) -> list:
             # An empty inbox still yields a (zero-row) landing so the marts stay defined.
             empty = pl.DataFrame(schema=dict.fromkeys(layout.read_columns, pl.String))
             land_frame(
-                empty, NO_SURVEYS, target_dir / f"{NO_SURVEYS}.parquet", load_id=context.run_id
+                empty, NO_SURVEYS, target_dir / f"{NO_SURVEYS}.parquet", load_id=context.run.run_id
             )
             landed[NO_SURVEYS] = 0
         for stale in target_dir.glob("*.parquet"):
@@ -207,7 +207,7 @@ def survey_assets(config: JurisdictionConfig) -> list:
 
 SURVEY_JOB = define_asset_job(
     "survey_intake",
-    selection=AssetSelection.keys(RAW_SURVEYS).downstream(),
+    selection=AssetSelection.assets(RAW_SURVEYS).downstream(),
     description="Land the inbox's survey files, judge them, rebuild the survey marts.",
 )
 
