@@ -91,7 +91,8 @@ def survey_assets(config: JurisdictionConfig) -> list:
         landed: dict[str, int] = {}
         for path in files:
             try:
-                result = land_csv(path, target_dir / f"{path.stem}.parquet", load_id=context.run.run_id)
+                target = target_dir / f"{path.stem}.parquet"
+                result = land_csv(path, target, load_id=context.run.run_id)
             except ValueError as exc:
                 raise Failure(description=f"surveys: {exc}", allow_retries=False) from exc
             landed[path.stem] = result.rows
