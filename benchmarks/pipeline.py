@@ -22,8 +22,16 @@ from pathlib import Path
 # name, asset selection (Dagster selection syntax) — in pipeline order
 STAGES: list[tuple[str, str]] = [
     ("generate sample city", ""),
-    ("land raw sources + GX suites", 'group:"sources"'),
-    ("quarantine + conform (row rules)", 'group:"quality" or key:"conformed/crosswalks"'),
+    # boundaries are conformed first: every point source is judged against them
+    (
+        "land raw sources + GX suites",
+        'group:"sources" or key:"conformed/areas" or key:"quarantine/areas"',
+    ),
+    (
+        "quarantine + conform (row rules)",
+        '(group:"quality" or key:"conformed/crosswalks") and not key:"conformed/areas" '
+        'and not key:"quarantine/areas"',
+    ),
     ("dbt build (staging, spatial join, marts, tests)", 'kind:"dbt"'),
     ("publish release + serving db", 'key:"published/*"'),
 ]
