@@ -8,24 +8,17 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ingestion.landing import LINEAGE_COLUMNS
-from ingestion.layouts import FACILITY_COLUMNS, SEATTLE_SPD_COLUMNS, SEATTLE_SPD_DATETIME_FORMAT
+from ingestion.layouts import SEATTLE_SPD_COLUMNS
 
 __all__ = [
-    "AREA_COLUMNS",
-    "FACILITY_COLUMNS",
     "LINEAGE_COLUMNS",
     "SEATTLE_PROJECTED_CRS",
     "SEATTLE_SPD_COLUMNS",
-    "SEATTLE_SPD_DATETIME_FORMAT",
-    "SEATTLE_TIMEZONE",
     "BBox",
 ]
 
-SEATTLE_TIMEZONE = "America/Los_Angeles"
 # UTM zone 10N: metres, covers Seattle.
 SEATTLE_PROJECTED_CRS = "EPSG:32610"
-
-AREA_COLUMNS: tuple[str, ...] = ("GEOID", "NAME", "geometry")
 
 
 class BBox(NamedTuple):

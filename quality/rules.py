@@ -170,12 +170,6 @@ def _to_projected(geom_sql: str, projected_crs: str) -> str:
     )
 
 
-def _geometry(geojson_column: str) -> str:
-    # Unparseable text -> NULL; an invalid but repairable polygon (self-touching ring, bow-tie)
-    # is repaired, as staging will repair it.
-    return f"TRY(ST_MakeValid(TRY(ST_GeomFromGeoJSON({_text(geojson_column)}))))"
-
-
 # --- rule builders -----------------------------------------------------------------------------
 
 
@@ -260,83 +254,7 @@ def out_of_jurisdiction(
     )
 
 
-def geometry_invalid(geojson_column: str) -> RowRule:
-    """Blank, unparseable GeoJSON, or not a non-empty polygonal geometry after repair."""
-    geom = _geometry(geojson_column)
-    return RowRule(
-        code="geometry_invalid",
-        predicate_sql=f"(NOT coalesce(ST_Dimension({geom}) = 2 AND NOT ST_IsEmpty({geom}), false))",
-        description=f"{geojson_column} does not parse as GeoJSON or repair to a polygon",
-        columns=(geojson_column,),
-    )
-
-
-# --- rule sets per source ----------------------------------------------------------------------
-
-
-def area_rules(
-    *,
-    geoid_column: str = "GEOID",
-    geometry_column: str = "geometry",
-    source: str = "areas",
-) -> SourceRules:
-    return SourceRules(
-        source=source,
-        key_columns=(geoid_column,),
-        rules=(missing_key(geoid_column), geometry_invalid(geometry_column)),
-        dedupe_on=(geoid_column,),
-    )
-
-
-def facility_rules(
-    *,
-    boundary_table: str,
-    projected_crs: str = SEATTLE_PROJECTED_CRS,
-    tolerance_m: float = DEFAULT_TOLERANCE_M,
-    id_column: str = "facility_id",
-    lon_column: str = "longitude",
-    lat_column: str = "latitude",
-    source: str = "facilities",
-) -> SourceRules:
-    return SourceRules(
-        source=source,
-        key_columns=(id_column,),
-        rules=(
-            missing_key(id_column),
-            coordinates_missing(lon_column, lat_column),
-            coordinates_zero(lon_column, lat_column),
-            out_of_jurisdiction(
-                lon_column, lat_column, boundary_table, tolerance_m, projected_crs=projected_crs
-            ),
-        ),
-        dedupe_on=(id_column,),
-    )
-
-
 # --- reference tables the rules read -----------------------------------------------------------
-
-
-def load_boundary(
-    con: duckdb.DuckDBPyConnection,
-    areas_parquet: Path,
-    *,
-    table: str = "jurisdiction_areas",
-    geometry_column: str = "geometry",
-    id_column: str = "GEOID",
-) -> str:
-    """Areas of a raw areas landing file as a temp table ``(area_id, geom)`` in EPSG:4326.
-
-    Geometries are parsed and repaired like ``geometry_invalid`` judges them; the ones that fail
-    are left out (they are quarantined on the areas side).
-    """
-    geom = _geometry(geometry_column)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS "
-        f"SELECT {_text(id_column)} AS area_id, {geom} AS geom "
-        f"FROM read_parquet({sql_literal(str(areas_parquet))}) AS {RAW_ALIAS} "
-        f"WHERE coalesce(ST_Dimension({geom}) = 2 AND NOT ST_IsEmpty({geom}), false)"
-    )
-    return table
 
 
 def load_areas(

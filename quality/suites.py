@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from ingestion.police.layout import PoliceLayout
-from quality.layouts import AREA_COLUMNS, LINEAGE_COLUMNS, BBox
+from quality.layouts import LINEAGE_COLUMNS, BBox
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -312,31 +312,6 @@ def police_raw_suite(
         expectations=tuple(expectations),
         numeric_columns=numeric,
         blank_as_null_columns=(*keys, *required),
-    )
-
-
-def areas_raw_suite(
-    *,
-    min_rows: int = 1,
-    max_rows: int | None = None,
-    include_lineage: bool = True,
-    name: str = "areas_raw",
-) -> SuiteSpec:
-    """Raw area boundaries: exact columns; GEOID present, unique, 11 digits; NAME and geometry."""
-    columns = (*AREA_COLUMNS, *(LINEAGE_COLUMNS if include_lineage else ()))
-    return SuiteSpec(
-        name=name,
-        expectations=(
-            *_shape(columns, min_rows, max_rows),
-            _expect("ExpectColumnValuesToNotBeNull", "WARN", column="GEOID"),
-            _expect("ExpectColumnValuesToBeUnique", "WARN", column="GEOID"),
-            _expect(
-                "ExpectColumnValuesToMatchRegex", "WARN", column="GEOID", regex=GEOID_TRACT_REGEX
-            ),
-            _expect("ExpectColumnValuesToNotBeNull", "WARN", column="NAME"),
-            _expect("ExpectColumnValuesToNotBeNull", "WARN", column="geometry"),
-        ),
-        blank_as_null_columns=("GEOID", "NAME", "geometry"),
     )
 
 

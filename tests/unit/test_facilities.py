@@ -1,7 +1,7 @@
 """Facilities: the YAML field mapping, the type map, and the split of CSV and GeoJSON landings.
 
 Raw fixtures are landed with ``ingestion.landing``; the boundary is two squares near Seattle
-loaded by ``quality.rules.load_boundary``.
+loaded by ``tests.support.boundaries.load_boundary``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from ingestion.landing import LandingResult, land_csv, land_geojson
 from ingestion.layouts import FACILITY_COLUMNS
 from ingestion.police.layout import LayoutError
 from quality.facilities import split_facilities
-from quality.rules import SplitResult, load_boundary
+from quality.rules import SplitResult
+from tests.support.boundaries import load_boundary
 
 PROJECTED_CRS = "EPSG:32610"
 # Two adjacent squares (~2.2 km x 4.4 km) sharing the edge lon = -122.33.

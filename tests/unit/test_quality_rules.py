@@ -14,13 +14,16 @@ import pytest
 
 from ingestion.police.layout import builtin_layout
 from quality import rules as R
-from quality.layouts import AREA_COLUMNS, FACILITY_COLUMNS, LINEAGE_COLUMNS, SEATTLE_SPD_COLUMNS
+from quality.layouts import LINEAGE_COLUMNS, SEATTLE_SPD_COLUMNS
 from quality.police import PoliceRuleSettings, split_police
+from tests.support.boundaries import load_boundary
 
 # Two adjacent 0.05° squares (~3.8 km x 5.6 km) sharing the edge lon = -122.35.
 WEST = (-122.40, 47.60, -122.35, 47.65)
 EAST = (-122.35, 47.60, -122.30, 47.65)
 FIXED_NOW = "TIMESTAMPTZ '2024-06-01 00:00:00+00'"
+# A raw areas landing as published: GeoJSON properties and the geometry as text.
+AREA_COLUMNS: tuple[str, ...] = ("GEOID", "NAME", "geometry")
 INGESTED_AT = datetime(2024, 6, 1, tzinfo=UTC)
 
 
@@ -84,21 +87,11 @@ def areas_rows() -> list[dict[str, str | None]]:
         {"GEOID": "53033000300", "NAME": "broken json", "geometry": '{"type": "Polygon", "coord'},
         {"GEOID": "53033000400", "NAME": "line", "geometry": json.dumps(line)},
         {"GEOID": "53033000500", "NAME": "blank", "geometry": None},
-        # Self-intersecting but repairable: staging repairs it, so it is not quarantined.
+        # Self-intersecting but repairable: the boundary keeps it, repaired.
         {"GEOID": "53033000600", "NAME": "bowtie", "geometry": json.dumps(bowtie)},
         {"GEOID": "53033000100", "NAME": "West", "geometry": square(WEST)},
         {"GEOID": "53033000700", "NAME": "flat", "geometry": json.dumps(flat)},
     ]
-
-
-AREAS_EXPECTED: dict[int, list[str]] = {
-    3: ["missing_key"],
-    4: ["geometry_invalid"],
-    5: ["geometry_invalid"],
-    6: ["geometry_invalid"],
-    8: ["duplicate_record"],
-    9: ["geometry_invalid"],
-}
 
 
 def spd_row(offense_id: str, **overrides: str | None) -> dict[str, str | None]:
@@ -166,7 +159,7 @@ POLICE_CASES: list[tuple[dict[str, str | None], list[str]]] = [
 @pytest.fixture(scope="module")
 def boundary(con: duckdb.DuckDBPyConnection, tmp_path_factory: pytest.TempPathFactory) -> str:
     path = write_raw(tmp_path_factory.mktemp("areas") / "areas.parquet", AREA_COLUMNS, areas_rows())
-    return R.load_boundary(con, path, table="test_boundary")
+    return load_boundary(con, path, table="test_boundary")
 
 
 @pytest.fixture()
@@ -377,14 +370,7 @@ def test_temp_tables_are_dropped(
     assert left == []
 
 
-# --- areas and facilities ----------------------------------------------------------------------
-
-
-def test_area_rules(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
-    raw = write_raw(tmp_path / "areas.parquet", AREA_COLUMNS, areas_rows())
-    result = R.split_quarantine(con, raw, R.area_rules(), quarantine_path=tmp_path / "q.parquet")
-    assert quarantine_codes(con, result.quarantine_path) == AREAS_EXPECTED
-    assert result.clean_rows == len(areas_rows()) - len(AREAS_EXPECTED)
+# --- the reference boundary --------------------------------------------------------------------
 
 
 def test_boundary_leaves_out_invalid_geometries(
@@ -394,37 +380,6 @@ def test_boundary_leaves_out_invalid_geometries(
     assert con.execute(f"SELECT count(*) FROM {boundary}").fetchone() == (5,)
     dims = con.execute(f"SELECT DISTINCT ST_Dimension(geom) FROM {boundary}").fetchall()
     assert dims == [(2,)]
-
-
-def test_facility_rules(con: duckdb.DuckDBPyConnection, boundary: str, tmp_path: Path) -> None:
-    def facility(fid: str, lat: str = "47.62", lon: str = "-122.32") -> dict[str, str | None]:
-        return {
-            "facility_id": fid,
-            "name": "Clinic " + fid,
-            "facility_type": "mental_health",
-            "address": "1 Main St",
-            "latitude": lat,
-            "longitude": lon,
-        }
-
-    rows = [
-        facility("f1"),
-        facility(""),
-        facility("f3", lat="", lon=""),
-        facility("f4", lat="0", lon="0"),
-        facility("f5", lat="47.70"),
-        facility("f1"),
-    ]
-    raw = write_raw(tmp_path / "facilities.parquet", FACILITY_COLUMNS, rows)
-    rules = R.facility_rules(boundary_table=boundary)
-    result = R.split_quarantine(con, raw, rules, quarantine_path=tmp_path / "q.parquet")
-    assert quarantine_codes(con, result.quarantine_path) == {
-        2: ["missing_key"],
-        3: ["coordinates_missing"],
-        4: ["coordinates_zero"],
-        5: ["out_of_jurisdiction"],
-        6: ["duplicate_record"],
-    }
 
 
 # --- rule values -------------------------------------------------------------------------------

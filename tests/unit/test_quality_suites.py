@@ -15,7 +15,7 @@ import pytest
 
 from ingestion.police.layout import builtin_layout
 from quality import suites as S
-from quality.layouts import AREA_COLUMNS, LINEAGE_COLUMNS, SEATTLE_SPD_COLUMNS, BBox
+from quality.layouts import LINEAGE_COLUMNS, SEATTLE_SPD_COLUMNS, BBox
 
 SEATTLE_BBOX = BBox(-122.46, 47.48, -122.22, 47.74)
 N = 40
@@ -44,16 +44,6 @@ def good_police(n: int = N) -> pd.DataFrame:
             "Latitude": [f"{47.55 + i * 0.001:.6f}" for i in range(n)],
         }
     )
-    data.update(lineage(n))
-    return pd.DataFrame(data)
-
-
-def good_areas(n: int = 5) -> pd.DataFrame:
-    data = {
-        "GEOID": [f"530330{i:05d}" for i in range(n)],
-        "NAME": [f"Census Tract {i}" for i in range(n)],
-        "geometry": ['{"type": "Polygon", "coordinates": []}'] * n,
-    }
     data.update(lineage(n))
     return pd.DataFrame(data)
 
@@ -139,39 +129,6 @@ def test_row_count_bounds_are_errors(police_spec: S.SuiteSpec) -> None:
     assert outcome.blocking
     (count,) = failed_by(outcome, "expect_table_row_count_to_be_between")
     assert count["message"] == "observed 0"
-
-
-# --- areas -------------------------------------------------------------------------------------
-
-
-def test_areas_suite_passes_on_good_data() -> None:
-    outcome = S.run_suite(S.areas_raw_suite(), good_areas())
-    assert outcome.success, outcome.failed
-
-
-def test_areas_suite_flags_duplicate_and_malformed_geoids() -> None:
-    df = good_areas()
-    df.loc[1, "GEOID"] = df.loc[0, "GEOID"]
-    df.loc[2, "GEOID"] = "5303300"  # not 11 digits
-    df.loc[3, "NAME"] = ""
-    outcome = S.run_suite(S.areas_raw_suite(), df)
-    assert not outcome.success and outcome.severity == "WARN"
-    assert (
-        failed_by(outcome, "expect_column_values_to_be_unique", "GEOID")[0]["unexpected_count"] == 2
-    )
-    assert failed_by(outcome, "expect_column_values_to_match_regex", "GEOID")[0]["sample"] == [
-        "5303300"
-    ]
-    assert failed_by(outcome, "expect_column_values_to_not_be_null", "NAME")
-
-
-def test_areas_suite_without_lineage_rejects_lineage_columns() -> None:
-    outcome = S.run_suite(S.areas_raw_suite(include_lineage=False), good_areas())
-    (column_set,) = failed_by(outcome, "expect_table_columns_to_match_set")
-    assert "extra columns" in column_set["message"] and "_load_id" in column_set["message"]
-    assert S.run_suite(
-        S.areas_raw_suite(include_lineage=False), good_areas()[list(AREA_COLUMNS)]
-    ).success
 
 
 # --- outputs -----------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """311 service requests: layouts, the conform SQL, the quarantine split and the live Socrata feed.
 
 Raw fixtures are landed with ``ingestion.landing`` from small CSV files; the boundary is two
-squares near Seattle loaded by ``quality.rules.load_boundary``. Expected instants come from
-``zoneinfo``, never from DuckDB.
+squares near Seattle loaded by ``tests.support.boundaries.load_boundary``. Expected instants come
+from ``zoneinfo``, never from DuckDB.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from ingestion.service_requests.layout import (
     parse_service_request_layout,
 )
 from ingestion.service_requests.live import fetch_service_requests, rows_frame
-from quality.rules import REASON_CODES, SplitResult, load_boundary
+from quality.rules import REASON_CODES, SplitResult
 from quality.service_requests import ServiceRequestRuleSettings, split_service_requests
+from tests.support.boundaries import load_boundary
 from tests.support.fake_portals import FakePortals
 
 LOS_ANGELES = "America/Los_Angeles"
