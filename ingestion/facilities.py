@@ -17,15 +17,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingestion.police.layout import CONFORMED_PREFIX, LayoutError, LocationField
-from ingestion.service_requests.conform import (
+from ingestion.landing import LINEAGE_COLUMNS
+from ingestion.points import (
     collapsed_text_sql,
     column_sql,
     conformed_point_sql,
+    conformed_rows_sql,
+    normalize_label,
     normalized_label_sql,
     text_sql,
 )
-from ingestion.service_requests.layout import normalize_label
+from ingestion.police.layout import CONFORMED_PREFIX, LayoutError, LocationField
 from ingestion.sql import sql_literal
 
 FACILITY_TYPES: tuple[str, ...] = (
@@ -34,6 +36,16 @@ FACILITY_TYPES: tuple[str, ...] = (
     "shelter",
     "clinic",
     "youth_services",
+)
+CONFORMED_COLUMNS: tuple[str, ...] = (
+    "facility_id",
+    "facility_name",
+    "facility_type",
+    "facility_type_raw",
+    "address",
+    "longitude",
+    "latitude",
+    *LINEAGE_COLUMNS,
 )
 COLUMN_KEYS: tuple[str, ...] = (
     "id_field",
@@ -206,21 +218,6 @@ def facility_columns_sql(
     return conformed_point_sql(raw_relation, mapping.locations, columns, alias=alias)
 
 
-def facility_rows_sql(accepted_relation: str, *, alias: str = "__acc") -> str:
-    """Conformed facilities (docs/data-contracts.md) of accepted ``facility_columns_sql`` rows."""
-    return f"""
-SELECT
-    {alias}.cm_facility_id AS facility_id,
-    {alias}.cm_facility_name AS facility_name,
-    {alias}.cm_facility_type AS facility_type,
-    {alias}.cm_facility_type_raw AS facility_type_raw,
-    {alias}.cm_address AS address,
-    {alias}.cm_longitude AS longitude,
-    {alias}.cm_latitude AS latitude,
-    {alias}._source_file,
-    {alias}._row_number,
-    {alias}._ingested_at,
-    {alias}._load_id
-FROM {accepted_relation} AS {alias}
-ORDER BY {alias}._row_number
-"""
+def facility_rows_sql(accepted_relation: str) -> str:
+    """Conformed facilities (``CONFORMED_COLUMNS``) of accepted ``facility_columns_sql`` rows."""
+    return conformed_rows_sql(accepted_relation, CONFORMED_COLUMNS[: -len(LINEAGE_COLUMNS)])

@@ -28,7 +28,16 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
+from ingestion.census import DEFAULT_CV_THRESHOLD_PCT
+from ingestion.facilities import CONFORMED_COLUMNS as FACILITIES_CONFORMED_COLUMNS
+from ingestion.facilities import FACILITY_TYPES
 from ingestion.police.layout import PoliceLayout
+from ingestion.service_requests.conform import (
+    CONFORMED_COLUMNS as SERVICE_REQUESTS_CONFORMED_COLUMNS,
+)
+from ingestion.surveys import CONFORMED_COLUMNS as SURVEYS_CONFORMED_COLUMNS
+from quality.boundaries import CONFORMED_AREA_COLUMNS as AREAS_CONFORMED_COLUMNS
+from quality.census import CONFORMED_COLUMNS as AREA_INDICATORS_CONFORMED_COLUMNS
 from quality.layouts import LINEAGE_COLUMNS, BBox
 
 if TYPE_CHECKING:
@@ -41,75 +50,7 @@ SAMPLE_SIZE = 5
 
 GEOID_TRACT_REGEX = r"^[0-9]{11}$"
 
-# Conformed files of the survey and public-record sources (docs/data-contracts.md), in order.
-AREAS_CONFORMED_COLUMNS: tuple[str, ...] = (
-    "area_id",
-    "area_name",
-    "geom_wkb",
-    "source_rows",
-    "geometry_repaired",
-    "raw_id",
-    "source_crs",
-    *LINEAGE_COLUMNS,
-)
-AREA_INDICATORS_CONFORMED_COLUMNS: tuple[str, ...] = (
-    "geoid",
-    "geography_name",
-    "indicator",
-    "kind",
-    "estimate",
-    "moe",
-    "cv_pct",
-    "unreliable",
-    "numerator",
-    "denominator",
-    *LINEAGE_COLUMNS,
-)
-FACILITIES_CONFORMED_COLUMNS: tuple[str, ...] = (
-    "facility_id",
-    "facility_name",
-    "facility_type",
-    "facility_type_raw",
-    "address",
-    "longitude",
-    "latitude",
-    *LINEAGE_COLUMNS,
-)
-SERVICE_REQUESTS_CONFORMED_COLUMNS: tuple[str, ...] = (
-    "request_id",
-    "request_type",
-    "request_subtype",
-    "status",
-    "is_closed",
-    "created_at",
-    "closed_at",
-    "address",
-    "longitude",
-    "latitude",
-    *LINEAGE_COLUMNS,
-)
-SURVEYS_CONFORMED_COLUMNS: tuple[str, ...] = (
-    "survey",
-    "response_id",
-    "submitted_on",
-    "area_key",
-    "longitude",
-    "latitude",
-    "weight",
-    "question",
-    "answer_value",
-    "answer_positive",
-    *LINEAGE_COLUMNS,
-)
 INDICATOR_KINDS: tuple[str, ...] = ("count", "median", "proportion")
-FACILITY_TYPES: tuple[str, ...] = (
-    "mental_health",
-    "substance_use",
-    "shelter",
-    "clinic",
-    "youth_services",
-)
-DEFAULT_CV_THRESHOLD_PCT = 30.0
 # Answer values of the survey scales: Likert 1-5, yes/no as 1/0.
 ANSWER_MIN, ANSWER_MAX = 0.0, 5.0
 

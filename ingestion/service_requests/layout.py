@@ -20,7 +20,6 @@ Mapping keys:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -29,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from ingestion.points import normalize_label
 from ingestion.police.layout import (
     CONFORMED_PREFIX,
     DateTimeField,
@@ -45,13 +45,6 @@ from ingestion.police.layout import _require as _police_require
 LAYOUTS_DIR = Path(__file__).with_name("layouts")
 DEFAULT_CLOSED_VALUES: tuple[str, ...] = ("closed",)
 LIVE_KINDS = ("socrata",)
-# The whitespace class of RE2's \s, so Python and DuckDB normalize a label identically.
-_SPACES = re.compile(r"[\t\n\f\r ]+")
-
-
-def normalize_label(text: str) -> str:
-    """Lower case, runs of whitespace as one space, no leading or trailing space."""
-    return _SPACES.sub(" ", text).strip(" ").lower()
 
 
 def datetime_field(value: Any, where: str) -> DateTimeField:
