@@ -32,17 +32,24 @@ from ingestion.census import (
     table_set_variables,
     unreliable_sql,
 )
+from ingestion.landing import LINEAGE_COLUMNS
+from ingestion.police.layout import CONFORMED_PREFIX
 from ingestion.sql import quote_ident, sql_literal
-from quality.rules import RAW_ALIAS, RowRule, SourceRules, SplitResult, split_quarantine
+from quality.rules import (
+    RAW_ALIAS,
+    RowRule,
+    SourceRules,
+    SplitResult,
+    raw_columns_of,
+    split_quarantine,
+)
 
 if TYPE_CHECKING:
     import duckdb
 
-CONFORMED_PREFIX = "cm_"
 GEOID = "cm_geoid"
 NAME = "cm_name"
 INVALID_CELLS = "cm_invalid_cells"
-LINEAGE: tuple[str, ...] = ("_source_file", "_row_number", "_ingested_at", "_load_id")
 # docs/data-contracts.md, area_indicators: the conformed columns, in order.
 CONFORMED_COLUMNS: tuple[str, ...] = (
     "geoid",
@@ -55,7 +62,7 @@ CONFORMED_COLUMNS: tuple[str, ...] = (
     "unreliable",
     "numerator",
     "denominator",
-    *LINEAGE,
+    *LINEAGE_COLUMNS,
 )
 
 TableSet = tuple[AcsIndicator, ...]
@@ -183,7 +190,7 @@ def indicator_rows_sql(
         "}"
         for position, i in enumerate(table_set, start=1)
     )
-    lineage = ", ".join(LINEAGE)
+    lineage = ", ".join(LINEAGE_COLUMNS)
     estimate, moe = "__i.estimate", "__i.moe"
     return f"""
 WITH __direct AS (
@@ -210,11 +217,6 @@ SELECT
 FROM __long
 ORDER BY _row_number, __i.ord
 """
-
-
-def raw_columns_of(con: duckdb.DuckDBPyConnection, raw_parquet: Path) -> tuple[str, ...]:
-    rel = con.execute(f"SELECT * FROM read_parquet({sql_literal(str(raw_parquet))}) LIMIT 0")
-    return tuple(c[0] for c in rel.description)
 
 
 def split_acs(

@@ -13,19 +13,22 @@ from typing import TYPE_CHECKING
 
 from ingestion.facilities import FacilityMapping, facility_columns_sql, facility_rows_sql
 from ingestion.police.layout import CONFORMED_PREFIX
-from ingestion.sql import quote_ident, sql_literal
-from quality.police import raw_columns_of
-from quality.rules import RAW_ALIAS, RowRule, SourceRules, SplitResult, split_quarantine
-from quality.service_requests import location_rules
+from ingestion.sql import sql_literal
+from quality.rules import (
+    SourceRules,
+    SplitResult,
+    check_read_columns,
+    derived,
+    location_rules,
+    raw_columns_of,
+    rule,
+    split_quarantine,
+)
 
 if TYPE_CHECKING:
     import duckdb
 
 DEFAULT_SOURCE = "facilities"
-
-
-def _c(column: str) -> str:
-    return f"{RAW_ALIAS}.{quote_ident(column)}"
 
 
 def facility_rules(
@@ -38,18 +41,18 @@ def facility_rules(
 ) -> SourceRules:
     """The facility rule set over a mapping's conformed columns."""
     rules = (
-        RowRule(
-            code="missing_key",
-            predicate_sql=f"({_c('cm_facility_id')} IS NULL)",
-            description=f"blank {mapping.id_field}",
-            columns=("cm_facility_id",),
+        rule(
+            "missing_key",
+            f"{derived('cm_facility_id')} IS NULL",
+            f"blank {mapping.id_field}",
+            "cm_facility_id",
         ),
         *location_rules(boundary_table, projected_crs, tolerance_m),
-        RowRule(
-            code="type_unmapped",
-            predicate_sql=f"({_c('cm_facility_type')} IS NULL)",
-            description=f"{mapping.type_field} blank or not a label of the type_map",
-            columns=("cm_facility_type",),
+        rule(
+            "type_unmapped",
+            f"{derived('cm_facility_type')} IS NULL",
+            f"{mapping.type_field} blank or not a label of the type_map",
+            "cm_facility_type",
         ),
     )
     return SourceRules(
@@ -58,18 +61,6 @@ def facility_rules(
         rules=rules,
         dedupe_on=(mapping.id_field,),
     )
-
-
-def check_mapping_columns(
-    mapping: FacilityMapping, present: tuple[str, ...], *, where: str
-) -> None:
-    """A field the mapping names but the file lacks stops the source, naming both."""
-    missing = [c for c in mapping.read_columns if c not in present]
-    if missing:
-        raise ValueError(
-            f"{where}: columns the facility mapping reads are missing: {missing}; "
-            f"the file has: {list(present)}"
-        )
 
 
 def split_facilities(
@@ -86,8 +77,11 @@ def split_facilities(
 ) -> SplitResult:
     """Quarantine rejected facilities of one landing file, write the rest conformed."""
     raw_parquet = Path(raw_parquet)
-    check_mapping_columns(
-        mapping, raw_columns_of(con, raw_parquet), where=f"{source} ({raw_parquet.name})"
+    check_read_columns(
+        "the facility mapping",
+        mapping.read_columns,
+        raw_columns_of(con, raw_parquet),
+        where=f"{source} ({raw_parquet.name})",
     )
     relation = facility_columns_sql(mapping, f"read_parquet({sql_literal(str(raw_parquet))})")
     rules = facility_rules(

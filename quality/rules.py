@@ -254,6 +254,116 @@ def out_of_jurisdiction(
     )
 
 
+# --- rules over conformed (cm_) columns, shared by the point sources ---------------------------
+
+DEFAULT_MIN_VALID_DATE = "1990-01-01"
+
+
+@dataclass(frozen=True)
+class EventRuleSettings:
+    """What the rules of a dated, located record (an incident, a 311 request) are judged by."""
+
+    boundary_table: str
+    projected_crs: str
+    timezone: str
+    tolerance_m: float = DEFAULT_TOLERANCE_M
+    now_sql: str = "now()"
+    # Portals write 1970-01-01 or 1900-01-01 when a date is unknown: such dates are placeholders.
+    min_valid_date: str = DEFAULT_MIN_VALID_DATE
+
+
+def derived(column: str) -> str:
+    """A derived (``cm_``) column of the judged row."""
+    return f"{RAW_ALIAS}.{quote_ident(column)}"
+
+
+def rule(code: str, predicate: str, description: str, *columns: str) -> RowRule:
+    return RowRule(
+        code=code, predicate_sql=f"({predicate})", description=description, columns=columns
+    )
+
+
+def location_rules(
+    boundary_table: str, projected_crs: str, tolerance_m: float
+) -> tuple[RowRule, ...]:
+    """Missing, (0, 0) and out-of-jurisdiction points, over the ``cm_`` columns of
+    ``ingestion.points.conformed_point_sql``."""
+    return (
+        rule(
+            "coordinates_missing",
+            f"{derived('cm_longitude')} IS NULL AND NOT {derived('cm_location_zero')}",
+            "no location column parses as a point",
+            "cm_longitude",
+            "cm_location_zero",
+        ),
+        rule(
+            "coordinates_zero",
+            derived("cm_location_zero"),
+            "location is (0, 0), the portal placeholder for no location",
+            "cm_location_zero",
+        ),
+        out_of_jurisdiction(
+            "cm_longitude", "cm_latitude", boundary_table, tolerance_m, projected_crs=projected_crs
+        ),
+    )
+
+
+def event_date_rules(
+    settings: EventRuleSettings, column: str, published: str, formats: tuple[str, ...]
+) -> tuple[RowRule, ...]:
+    """Unparseable, placeholder and future dates of the derived TIMESTAMPTZ ``column``, read from
+    the ``published`` column in ``formats``; a placeholder is judged on the local day."""
+    value = derived(column)
+    local_day = f"CAST(timezone({sql_literal(settings.timezone)}, {value}) AS DATE)"
+    return (
+        rule(
+            "date_unparseable",
+            f"{value} IS NULL",
+            f"{published} blank or not in {list(formats)}",
+            column,
+        ),
+        rule(
+            "date_placeholder",
+            f"{local_day} < DATE {sql_literal(settings.min_valid_date)}",
+            f"{published} before {settings.min_valid_date} (a placeholder date)",
+            column,
+        ),
+        rule(
+            "date_future",
+            f"{value} > ({settings.now_sql})",
+            f"{published} after {settings.now_sql}",
+            column,
+        ),
+    )
+
+
+def raw_columns_of(con: duckdb.DuckDBPyConnection, raw_parquet: Path) -> tuple[str, ...]:
+    """The published columns of a landing file (lineage columns left out)."""
+    rel = con.execute(f"SELECT * FROM read_parquet({sql_literal(str(raw_parquet))}) LIMIT 0")
+    return tuple(c[0] for c in rel.description if not c[0].startswith("_"))
+
+
+def check_read_columns(
+    what: str,
+    read_columns: tuple[str, ...],
+    present: tuple[str, ...],
+    *,
+    where: str,
+    published: tuple[str, ...] = (),
+) -> None:
+    """Schema drift stops the source with the names that moved, before any row is judged.
+
+    ``what`` names the mapping ("the lapd layout"); ``published`` is the header it expects, if
+    it declares one, so unexpected columns can be named too."""
+    missing = [c for c in read_columns if c not in present]
+    if missing:
+        unexpected = [c for c in present if published and c not in published]
+        raise ValueError(
+            f"{where}: columns {what} reads are missing: {missing}"
+            + (f"; unexpected columns: {unexpected}" if unexpected else "")
+        )
+
+
 # --- reference tables the rules read -----------------------------------------------------------
 
 

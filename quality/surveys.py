@@ -21,12 +21,13 @@ from ingestion.surveys import (
 )
 from quality.rules import (
     DEFAULT_TOLERANCE_M,
-    RAW_ALIAS,
-    ROW_NUMBER_COLUMN,
-    RowRule,
     SourceRules,
     SplitResult,
+    check_read_columns,
+    derived,
     out_of_jurisdiction,
+    raw_columns_of,
+    rule,
     split_quarantine,
 )
 
@@ -34,16 +35,6 @@ if TYPE_CHECKING:
     import duckdb
 
 SOURCE_FILE_COLUMN = "_source_file"
-
-
-def _c(column: str) -> str:
-    return f"{RAW_ALIAS}.{quote_ident(column)}"
-
-
-def _rule(code: str, predicate: str, description: str, *columns: str) -> RowRule:
-    return RowRule(
-        code=code, predicate_sql=f"({predicate})", description=description, columns=columns
-    )
 
 
 def survey_rules(
@@ -56,10 +47,10 @@ def survey_rules(
     tolerance_m: float = DEFAULT_TOLERANCE_M,
 ) -> SourceRules:
     """The survey rule set over a layout's ``cm_`` columns."""
-    area_given = _c("cm_area_given")
+    area_given = derived("cm_area_given")
     # IN over a table with a NULL key is NULL, not false: coalesce so the row is still judged.
     known = (
-        f"coalesce({_c('cm_area_key')} IN "
+        f"coalesce({derived('cm_area_key')} IN "
         f"(SELECT __areas.area_key FROM {quote_ident(area_table)} AS __areas), false)"
     )
     outside = out_of_jurisdiction(
@@ -67,20 +58,20 @@ def survey_rules(
     )
     place = f"{layout.area} or " if layout.area else ""
     rules = (
-        _rule(
+        rule(
             "missing_key",
-            f"{_c('cm_response_id')} IS NULL",
+            f"{derived('cm_response_id')} IS NULL",
             f"blank {layout.response_id}",
             "cm_response_id",
         ),
-        _rule(
+        rule(
             "coordinates_missing",
-            f"NOT {area_given} AND {_c('cm_longitude')} IS NULL",
+            f"NOT {area_given} AND {derived('cm_longitude')} IS NULL",
             f"neither {place}a usable point",
             "cm_area_given",
             "cm_longitude",
         ),
-        _rule(
+        rule(
             "area_unknown",
             f"{area_given} AND NOT {known}",
             f"{layout.area} names no area of {area_table}",
@@ -93,9 +84,9 @@ def survey_rules(
             predicate_sql=f"(NOT {area_given} AND {outside.predicate_sql})",
             columns=(*outside.columns, "cm_area_given"),
         ),
-        _rule(
+        rule(
             "value_invalid",
-            _c("cm_value_invalid"),
+            derived("cm_value_invalid"),
             "submitted date, weight or an answer outside its domain, or no question answered",
             "cm_value_invalid",
         ),
@@ -107,19 +98,6 @@ def survey_rules(
         rules=rules,
         dedupe_on=(layout.response_id, SOURCE_FILE_COLUMN),
     )
-
-
-def _raw_columns(con: duckdb.DuckDBPyConnection, raw_parquet: Path) -> tuple[str, ...]:
-    rel = con.execute(f"SELECT * FROM read_parquet({sql_literal(str(raw_parquet))}) LIMIT 0")
-    return tuple(c[0] for c in rel.description)
-
-
-def check_survey_columns(layout: SurveyLayout, present: tuple[str, ...], *, where: str) -> None:
-    """A renamed or dropped column stops the file with the names, before any row is judged."""
-    needed = (*layout.read_columns, SOURCE_FILE_COLUMN, ROW_NUMBER_COLUMN)
-    missing = [c for c in needed if c not in present]
-    if missing:
-        raise ValueError(f"{where}: raw file lacks columns the survey layout reads: {missing}")
 
 
 def split_survey(
@@ -142,8 +120,11 @@ def split_survey(
     ``SplitResult.clean_rows`` counts accepted respondents, not answer rows.
     """
     raw_parquet = Path(raw_parquet)
-    check_survey_columns(
-        layout, _raw_columns(con, raw_parquet), where=f"{survey} ({raw_parquet.name})"
+    check_read_columns(
+        "the survey layout",
+        layout.read_columns,
+        raw_columns_of(con, raw_parquet),
+        where=f"{survey} ({raw_parquet.name})",
     )
     rules = survey_rules(
         layout,

@@ -39,8 +39,8 @@ from ingestion.surveys import SAMPLE_CITY_SURVEY_COLUMNS, SAMPLE_CITY_SURVEY_LAY
 from quality.boundaries import split_boundaries
 from quality.census import split_acs
 from quality.facilities import split_facilities
-from quality.rules import load_areas
-from quality.service_requests import ServiceRequestRuleSettings, split_service_requests
+from quality.rules import EventRuleSettings, load_areas
+from quality.service_requests import split_service_requests
 from quality.surveys import split_survey
 from warehouse.duckdb_spatial import connect, prepare_extension_directory
 
@@ -300,7 +300,7 @@ def conform_points(con, data_dir: Path, sources: Path) -> None:
         con, SAMPLE_FACILITY_MAPPING, boundary_table=boundary, projected_crs=CRS,
         tolerance_m=50.0, **paths("facilities"),
     )  # fmt: skip
-    settings = ServiceRequestRuleSettings(
+    settings = EventRuleSettings(
         boundary_table=boundary, projected_crs=CRS, timezone=TIMEZONE, now_sql="now()"
     )
     split_service_requests(

@@ -15,7 +15,8 @@ import pytest
 from ingestion.police.layout import builtin_layout
 from quality import rules as R
 from quality.layouts import LINEAGE_COLUMNS, SEATTLE_SPD_COLUMNS
-from quality.police import PoliceRuleSettings, split_police
+from quality.police import split_police
+from quality.rules import EventRuleSettings
 from tests.support.boundaries import load_boundary
 
 # Two adjacent 0.05° squares (~3.8 km x 5.6 km) sharing the edge lon = -122.35.
@@ -163,23 +164,23 @@ def boundary(con: duckdb.DuckDBPyConnection, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture()
-def police_rules(boundary: str) -> PoliceRuleSettings:
+def police_rules(boundary: str) -> EventRuleSettings:
     return settings_for(boundary, now_sql=FIXED_NOW)
 
 
-def settings_for(boundary: str, **overrides: object) -> PoliceRuleSettings:
+def settings_for(boundary: str, **overrides: object) -> EventRuleSettings:
     base = {
         "boundary_table": boundary,
         "projected_crs": "EPSG:32610",
         "timezone": "America/Los_Angeles",
     }
-    return PoliceRuleSettings(**{**base, **overrides})
+    return EventRuleSettings(**{**base, **overrides})
 
 
 def split(
     con: duckdb.DuckDBPyConnection,
     raw: Path,
-    settings: PoliceRuleSettings,
+    settings: EventRuleSettings,
     *,
     quarantine_path: Path,
     clean_path: Path | None = None,
@@ -208,7 +209,7 @@ def quarantine_codes(con: duckdb.DuckDBPyConnection, path: Path) -> dict[int, li
 
 
 def test_each_planted_defect_gets_exactly_its_reason(
-    con: duckdb.DuckDBPyConnection, police_rules: PoliceRuleSettings, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, police_rules: EventRuleSettings, tmp_path: Path
 ) -> None:
     raw = write_raw(tmp_path / "raw.parquet", SEATTLE_SPD_COLUMNS, [r for r, _ in POLICE_CASES])
     result = split(
@@ -224,7 +225,7 @@ def test_each_planted_defect_gets_exactly_its_reason(
 
 
 def test_counts_by_first_reason_and_by_code(
-    con: duckdb.DuckDBPyConnection, police_rules: PoliceRuleSettings, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, police_rules: EventRuleSettings, tmp_path: Path
 ) -> None:
     raw = write_raw(tmp_path / "raw.parquet", SEATTLE_SPD_COLUMNS, [r for r, _ in POLICE_CASES])
     result = split(con, raw, police_rules, quarantine_path=tmp_path / "q.parquet")
@@ -243,7 +244,7 @@ def test_counts_by_first_reason_and_by_code(
 
 
 def test_quarantine_keeps_raw_columns_and_lineage(
-    con: duckdb.DuckDBPyConnection, police_rules: PoliceRuleSettings, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, police_rules: EventRuleSettings, tmp_path: Path
 ) -> None:
     raw = write_raw(tmp_path / "raw.parquet", SEATTLE_SPD_COLUMNS, [r for r, _ in POLICE_CASES])
     out = tmp_path / "q.parquet"
@@ -265,7 +266,7 @@ def test_quarantine_keeps_raw_columns_and_lineage(
 
 
 def test_clean_output_holds_exactly_the_accepted_rows(
-    con: duckdb.DuckDBPyConnection, police_rules: PoliceRuleSettings, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, police_rules: EventRuleSettings, tmp_path: Path
 ) -> None:
     raw = write_raw(tmp_path / "raw.parquet", SEATTLE_SPD_COLUMNS, [r for r, _ in POLICE_CASES])
     clean = tmp_path / "clean.parquet"
@@ -292,7 +293,7 @@ def test_clean_output_holds_exactly_the_accepted_rows(
 
 
 def test_nothing_rejected_still_writes_an_empty_quarantine_with_schema(
-    con: duckdb.DuckDBPyConnection, police_rules: PoliceRuleSettings, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, police_rules: EventRuleSettings, tmp_path: Path
 ) -> None:
     raw = write_raw(tmp_path / "raw.parquet", SEATTLE_SPD_COLUMNS, [spd_row("1"), spd_row("2")])
     out = tmp_path / "q.parquet"
@@ -347,7 +348,7 @@ def test_tolerance_is_in_metres(
 
 
 def test_renamed_column_fails_naming_it(
-    con: duckdb.DuckDBPyConnection, police_rules: PoliceRuleSettings, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, police_rules: EventRuleSettings, tmp_path: Path
 ) -> None:
     columns = tuple("Offense_Code" if c == "Offense Code" else c for c in SEATTLE_SPD_COLUMNS)
     row = spd_row("1")
@@ -360,7 +361,7 @@ def test_renamed_column_fails_naming_it(
 
 
 def test_temp_tables_are_dropped(
-    con: duckdb.DuckDBPyConnection, police_rules: PoliceRuleSettings, tmp_path: Path
+    con: duckdb.DuckDBPyConnection, police_rules: EventRuleSettings, tmp_path: Path
 ) -> None:
     raw = write_raw(tmp_path / "raw.parquet", SEATTLE_SPD_COLUMNS, [spd_row("1")])
     split(con, raw, police_rules, quarantine_path=tmp_path / "q.parquet")

@@ -30,8 +30,8 @@ from ingestion.service_requests.layout import (
     parse_service_request_layout,
 )
 from ingestion.service_requests.live import fetch_service_requests, rows_frame
-from quality.rules import REASON_CODES, SplitResult
-from quality.service_requests import ServiceRequestRuleSettings, split_service_requests
+from quality.rules import REASON_CODES, EventRuleSettings, SplitResult
+from quality.service_requests import split_service_requests
 from tests.support.boundaries import load_boundary
 from tests.support.fake_portals import FakePortals
 
@@ -102,14 +102,14 @@ def boundary(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> str:
     return load_boundary(con, landed.path, table="test_areas")
 
 
-def settings(boundary: str, **overrides: Any) -> ServiceRequestRuleSettings:
+def settings(boundary: str, **overrides: Any) -> EventRuleSettings:
     base: dict[str, Any] = {
         "boundary_table": boundary,
         "projected_crs": PROJECTED_CRS,
         "timezone": LOS_ANGELES,
         "now_sql": FIXED_NOW,
     }
-    return ServiceRequestRuleSettings(**{**base, **overrides})
+    return EventRuleSettings(**{**base, **overrides})
 
 
 def sf_row(request_id: str, **overrides: str) -> dict[str, str]:
@@ -197,7 +197,7 @@ def split(
     con: duckdb.DuckDBPyConnection,
     tmp_path: Path,
     rows: Sequence[Mapping[str, str]],
-    rule_settings: ServiceRequestRuleSettings,
+    rule_settings: EventRuleSettings,
     layout: ServiceRequestLayout = SF311,
     columns: Sequence[str] | None = None,
 ) -> SplitResult:

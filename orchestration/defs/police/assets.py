@@ -38,8 +38,8 @@ from ingestion.sql import sql_literal
 from orchestration.defs.jurisdiction import Jurisdiction
 from orchestration.defs.police.resources import feed_resource_key, scratch_path
 from orchestration.settings import data_paths
-from quality.police import PoliceRuleSettings, split_police
-from quality.rules import load_areas
+from quality.police import split_police
+from quality.rules import EventRuleSettings, load_areas
 from warehouse.duckdb_spatial import connect
 
 TRUE_TEXT = ["true", "1", "yes", "y"]
@@ -208,7 +208,7 @@ def split_police_asset(
         totals = {"raw_rows": 0, "accepted_rows": 0, "quarantined_rows": 0}
         by_reason: dict[str, int] = {}
         with connect() as con:
-            settings = PoliceRuleSettings(
+            settings = EventRuleSettings(
                 boundary_table=load_areas(con, paths.conformed_file("areas")),
                 projected_crs=jurisdiction.projected_crs,
                 timezone=jurisdiction.timezone,

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -31,7 +32,10 @@ from ingestion.sql import sql_literal
 from orchestration.defs.jurisdiction import Jurisdiction
 from orchestration.settings import DataPaths, data_paths
 from quality.boundaries import split_boundaries
-from quality.rules import SplitResult, load_areas
+from quality.census import split_acs
+from quality.facilities import split_facilities
+from quality.rules import EventRuleSettings, SplitResult, load_areas
+from quality.service_requests import split_service_requests
 from warehouse.duckdb_spatial import connect
 
 Splitter = Callable[[Any, DataPaths, Jurisdiction], SplitResult]
@@ -200,7 +204,7 @@ def split_asset(
             f"{source}: {result.raw_rows:,} raw rows, {result.clean_rows:,} accepted, "
             f"{result.quarantined_rows:,} quarantined {result.by_reason}"
         )
-        conformed_rows = con_rows(result.clean_path)
+        conformed_rows = parquet_rows(result.clean_path)
         yield MaterializeResult(
             asset_key=conformed_key(source),
             metadata={
@@ -221,19 +225,11 @@ def split_asset(
     return _split
 
 
-def con_rows(parquet: Path | None) -> int:
-    if parquet is None:
-        return 0
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(parquet).metadata.num_rows
+def parquet_rows(parquet: Path | None) -> int:
+    return 0 if parquet is None else pq.ParquetFile(parquet).metadata.num_rows
 
 
 def split_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
-    from quality.census import split_acs
-    from quality.facilities import split_facilities
-    from quality.service_requests import ServiceRequestRuleSettings, split_service_requests
-
     areas_key = conformed_key("areas")
 
     def areas(con: Any, paths: DataPaths, jurisdiction: Jurisdiction) -> SplitResult:
@@ -268,7 +264,7 @@ def split_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
         )
 
     def service_requests(con: Any, paths: DataPaths, jurisdiction: Jurisdiction) -> SplitResult:
-        settings = ServiceRequestRuleSettings(
+        settings = EventRuleSettings(
             boundary_table=load_areas(con, paths.conformed_file("areas")),
             projected_crs=jurisdiction.projected_crs,
             timezone=jurisdiction.timezone,
