@@ -33,8 +33,10 @@ from ingestion.source_config import (
     ServiceRequestSource,
     SurveySource,
     boundary_source,
+    existing_file,
     facility_source,
     indicator_source,
+    parse_mode,
     parse_month,
     service_request_source,
     survey_source,
@@ -94,22 +96,6 @@ def _where(path: Path, key: str) -> str:
     return f"{path.name}: {key}"
 
 
-def _mode(mapping: Mapping[str, Any], where: str) -> str:
-    mode = mapping.get("mode", "sample")
-    if mode not in MODES:
-        raise ConfigError(f"{where}.mode: must be one of {', '.join(MODES)}, not {mode!r}")
-    return mode
-
-
-def _existing_file(base: Path, value: Any, where: str) -> Path:
-    if not value:
-        raise ConfigError(f"{where}: file mode needs a 'path'")
-    path = (base / str(value)).resolve() if not Path(str(value)).is_absolute() else Path(value)
-    if not path.is_file():
-        raise ConfigError(f"{where}: file not found: {value}")
-    return path
-
-
 def _merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in overrides.items():
@@ -160,10 +146,10 @@ def _police_source(entry: Any, index: int, base: Path, path: Path) -> PoliceSour
             f"{where}.name: a lower-case identifier (letters, digits, _) is required, got {name!r}"
         )
     layout = _police_layout(entry, name, where)
-    mode = _mode(entry, where)
+    mode = parse_mode(entry, where, MODES, "sample")
     crosswalk_csv = None
     if entry.get("crosswalk_csv"):
-        crosswalk_csv = _existing_file(base, entry["crosswalk_csv"], f"{where}.crosswalk_csv")
+        crosswalk_csv = existing_file(base, entry["crosswalk_csv"], f"{where}.crosswalk_csv")
     elif isinstance(entry.get("layout"), Mapping) and not entry["layout"].get("crosswalk"):
         raise ConfigError(f"{where}: a custom layout needs a 'crosswalk_csv' (local code -> NIBRS)")
     if mode == "live" and layout.live is None and not entry.get("live"):
@@ -173,7 +159,7 @@ def _police_source(entry: Any, index: int, base: Path, path: Path) -> PoliceSour
         layout=layout,
         mode=mode,
         start_month=parse_month(entry.get("start_month", "2024-07"), f"{where}.start_month"),
-        path=_existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None,
+        path=existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None,
         crosswalk_csv=crosswalk_csv,
         live=dict(entry.get("live") or {}),
     )

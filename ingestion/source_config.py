@@ -110,7 +110,7 @@ def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     return value
 
 
-def _mode(entry: Mapping[str, Any], where: str, allowed: tuple[str, ...], default: str) -> str:
+def parse_mode(entry: Mapping[str, Any], where: str, allowed: tuple[str, ...], default: str) -> str:
     mode = entry.get("mode", default)
     if mode not in allowed:
         raise ConfigError(f"{where}.mode: must be one of {', '.join(allowed)}, not {mode!r}")
@@ -122,7 +122,7 @@ def existing_file(base: Path, value: Any, where: str) -> Path:
         raise ConfigError(f"{where}: file mode needs a 'path'")
     path = Path(str(value))
     path = path if path.is_absolute() else (base / path).resolve()
-    if not path.exists():
+    if not path.is_file():
         raise ConfigError(f"{where}: file not found: {value}")
     return path
 
@@ -155,7 +155,7 @@ def boundary_source(
     entry: Any, where: str, base: Path, *, sample_spec: BoundarySpec
 ) -> BoundarySource:
     entry = _mapping(entry, where) or {"mode": "sample"}
-    mode = _mode(entry, where, ("sample", "file"), "sample")
+    mode = parse_mode(entry, where, ("sample", "file"), "sample")
     if mode == "sample":
         return BoundarySource(mode="sample", spec=sample_spec)
     spec = _parsed(lambda: parse_boundary_spec(entry, where), where)
@@ -190,7 +190,7 @@ def _census_api(entry: Mapping[str, Any], where: str) -> CensusApi:
 
 def indicator_source(entry: Any, where: str, base: Path) -> IndicatorSource:
     entry = _mapping(entry, where) or {"mode": "sample"}
-    mode = _mode(entry, where, ("sample", "file", "live"), "sample")
+    mode = parse_mode(entry, where, ("sample", "file", "live"), "sample")
     table_set = entry.get("table_set", "social_services")
     if table_set not in TABLE_SETS:
         raise ConfigError(
@@ -224,7 +224,7 @@ def facility_source(entry: Any, where: str, base: Path) -> FacilitySource:
     from ingestion.sample_records import SAMPLE_FACILITY_TYPE_MAP
 
     entry = _mapping(entry, where) or {"mode": "sample"}
-    mode = _mode(entry, where, ("sample", "file"), "sample")
+    mode = parse_mode(entry, where, ("sample", "file"), "sample")
     given = {k: v for k, v in entry.items() if k not in ("mode", "path")}
     # Fields default to the sample city's column names; a GeoJSON export names its geometry.
     defaults = {k: v for k, v in SAMPLE_FACILITY_FIELDS.items() if k not in given}
@@ -242,7 +242,7 @@ def service_request_source(entry: Any, where: str, base: Path) -> ServiceRequest
     from ingestion.service_requests.layout import service_request_layout
 
     entry = _mapping(entry, where) or {"mode": "none"}
-    mode = _mode(entry, where, ("none", "sample", "file", "live"), "none")
+    mode = parse_mode(entry, where, ("none", "sample", "file", "live"), "none")
     spec = entry.get("layout", "sf311")
     if not isinstance(spec, str | Mapping):
         raise ConfigError(f"{where}.layout: a built-in layout name or a column mapping")
@@ -265,7 +265,7 @@ def survey_source(entry: Any, where: str) -> SurveySource:
     from ingestion.surveys import SAMPLE_CITY_SURVEY_LAYOUT, parse_survey_layout
 
     entry = _mapping(entry, where)
-    mode = _mode(entry, where, ("sample", "file"), "file")
+    mode = parse_mode(entry, where, ("sample", "file"), "file")
     layout_entry = entry.get("layout")
     layout = (
         SAMPLE_CITY_SURVEY_LAYOUT

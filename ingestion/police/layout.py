@@ -120,7 +120,7 @@ class PoliceLayout:
         return tuple(dict.fromkeys(names))
 
 
-def _require(mapping: Mapping[str, Any], key: str, where: str) -> Any:
+def require_key(mapping: Mapping[str, Any], key: str, where: str) -> Any:
     if key not in mapping or mapping[key] in (None, "", []):
         raise LayoutError(f"{where}: missing required key {key!r}")
     return mapping[key]
@@ -133,7 +133,7 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _optional_column(mapping: Mapping[str, Any], key: str, where: str) -> str | None:
+def optional_column(mapping: Mapping[str, Any], key: str, where: str) -> str | None:
     value = mapping.get(key)
     if value is None:
         return None
@@ -142,32 +142,32 @@ def _optional_column(mapping: Mapping[str, Any], key: str, where: str) -> str | 
     return value
 
 
-def _datetime(value: Any, where: str) -> DateTimeField:
+def parse_datetime_field(value: Any, where: str) -> DateTimeField:
     if not isinstance(value, Mapping):
         raise LayoutError(f"{where}: expected {{column, formats}}, got {value!r}")
-    time_column = _optional_column(value, "time_column", where)
+    time_column = optional_column(value, "time_column", where)
     time_formats = _strings(value.get("time_formats", [HHMM]), f"{where}.time_formats")
     return DateTimeField(
-        column=_strings(_require(value, "column", where), f"{where}.column")[0],
-        formats=_strings(_require(value, "formats", where), f"{where}.formats"),
+        column=_strings(require_key(value, "column", where), f"{where}.column")[0],
+        formats=_strings(require_key(value, "formats", where), f"{where}.formats"),
         time_column=time_column,
         time_formats=time_formats if time_column else (),
     )
 
 
-def _location(value: Any, where: str) -> LocationField:
+def parse_location(value: Any, where: str) -> LocationField:
     if not isinstance(value, Mapping):
         raise LayoutError(f"{where}: expected a mapping with a 'kind', got {value!r}")
-    kind = _require(value, "kind", where)
+    kind = require_key(value, "kind", where)
     if kind not in LOCATION_KINDS:
         raise LayoutError(f"{where}.kind: {kind!r} is not one of {', '.join(LOCATION_KINDS)}")
     if kind == "lonlat":
-        columns = (_require(value, "lon", where), _require(value, "lat", where))
+        columns = (require_key(value, "lon", where), require_key(value, "lat", where))
     elif kind == "projected":
-        columns = (_require(value, "x", where), _require(value, "y", where))
-        _require(value, "crs", where)
+        columns = (require_key(value, "x", where), require_key(value, "y", where))
+        require_key(value, "crs", where)
     else:
-        columns = (_require(value, "column", where),)
+        columns = (require_key(value, "column", where),)
     order = value.get("order", "latlon")
     if order not in ("latlon", "lonlat"):
         raise LayoutError(f"{where}.order: must be 'latlon' or 'lonlat', not {order!r}")
@@ -177,6 +177,37 @@ def _location(value: Any, where: str) -> LocationField:
         crs=str(value.get("crs", "EPSG:4326")),
         order=order,
     )
+
+
+def required_column(mapping: Mapping[str, Any], key: str, where: str) -> str:
+    require_key(mapping, key, where)
+    name = optional_column(mapping, key, where)
+    assert name is not None
+    return name
+
+
+def parse_locations(value: Any, where: str) -> tuple[LocationField, ...]:
+    """``location``: one alternative or a list of them, tried in order; at least one."""
+    items = [value] if isinstance(value, Mapping) else (value or [])
+    if not items:
+        raise LayoutError(f"{where}: missing required key 'location' (at least one alternative)")
+    if not isinstance(items, list):
+        raise LayoutError(f"{where}.location: expected a list of alternatives, got {value!r}")
+    return tuple(parse_location(loc, f"{where}.location[{i}]") for i, loc in enumerate(items))
+
+
+def check_column_names(columns: tuple[str, ...], read_columns: tuple[str, ...], where: str) -> None:
+    """Mapped columns must be in the declared header, and none may look like a derived column:
+    DuckDB names are case-insensitive, so "CM_Block" would shadow the conformed cm_block."""
+    clashing = [c for c in (*columns, *read_columns) if c.lower().startswith(CONFORMED_PREFIX)]
+    if clashing:
+        raise LayoutError(
+            f"{where}: column names starting with {CONFORMED_PREFIX!r} are reserved: {clashing}"
+        )
+    if columns:
+        unknown = [c for c in read_columns if c not in columns]
+        if unknown:
+            raise LayoutError(f"{where}: mapped columns missing from 'columns': {unknown}")
 
 
 def _flags(value: Any, where: str) -> dict[str, FlagColumn]:
@@ -189,16 +220,16 @@ def _flags(value: Any, where: str) -> dict[str, FlagColumn]:
         if isinstance(true_values, str):
             true_values = [true_values]
         flags[name] = FlagColumn(
-            column=_strings(_require(spec, "column", f"{where}.{name}"), where)[0],
+            column=_strings(require_key(spec, "column", f"{where}.{name}"), where)[0],
             true_values=tuple(str(v).strip().lower() for v in true_values),
         )
     return flags
 
 
-def _live(value: Any, where: str) -> LiveSpec | None:
+def parse_live(value: Any, where: str) -> LiveSpec | None:
     if value is None:
         return None
-    kind = _require(value, "kind", where)
+    kind = require_key(value, "kind", where)
     if kind not in ("socrata", "arcgis"):
         raise LayoutError(f"{where}.kind: must be 'socrata' or 'arcgis', not {kind!r}")
     fields = value.get("fields") or {}
@@ -218,9 +249,6 @@ def parse_layout(
     width = mapping.get("offense_code_width")
     if width is not None and (not isinstance(width, int) or width < 1):
         raise LayoutError(f"{where}.offense_code_width: expected a positive integer")
-    location = mapping.get("location") or []
-    if isinstance(location, Mapping):
-        location = [location]
     layout = PoliceLayout(
         name=name,
         agency=str(mapping.get("agency", name)),
@@ -228,33 +256,25 @@ def parse_layout(
         description=str(mapping.get("description", "")).strip(),
         columns=tuple(mapping.get("columns") or ()),
         grain=grain,
-        record_id=_optional_column(mapping, "record_id", where),
-        report_number=_optional_column(mapping, "report_number", where),
-        occurred=_datetime(_require(mapping, "occurred", where), f"{where}.occurred"),
+        record_id=optional_column(mapping, "record_id", where),
+        report_number=optional_column(mapping, "report_number", where),
+        occurred=parse_datetime_field(require_key(mapping, "occurred", where), f"{where}.occurred"),
         reported=(
-            _datetime(mapping["reported"], f"{where}.reported") if mapping.get("reported") else None
+            parse_datetime_field(mapping["reported"], f"{where}.reported")
+            if mapping.get("reported")
+            else None
         ),
-        offense_codes=_strings(_require(mapping, "offense_codes", where), f"{where}.offense_codes"),
+        offense_codes=_strings(
+            require_key(mapping, "offense_codes", where), f"{where}.offense_codes"
+        ),
         offense_code_width=width,
-        offense_description=_optional_column(mapping, "offense_description", where),
-        block_address=_optional_column(mapping, "block_address", where),
-        location=tuple(_location(loc, f"{where}.location[{i}]") for i, loc in enumerate(location)),
+        offense_description=optional_column(mapping, "offense_description", where),
+        block_address=optional_column(mapping, "block_address", where),
+        location=parse_locations(mapping.get("location"), where),
         flags=_flags(mapping.get("flags"), f"{where}.flags"),
-        live=_live(mapping.get("live"), f"{where}.live"),
+        live=parse_live(mapping.get("live"), f"{where}.live"),
     )
-    if not layout.location:
-        raise LayoutError(f"{where}: missing required key 'location' (at least one alternative)")
-    # DuckDB names are case-insensitive: "CM_Block" would shadow the conformed cm_block column.
-    names = (*layout.columns, *layout.read_columns)
-    clashing = [c for c in names if c.lower().startswith(CONFORMED_PREFIX)]
-    if clashing:
-        raise LayoutError(
-            f"{where}: column names starting with {CONFORMED_PREFIX!r} are reserved: {clashing}"
-        )
-    if layout.columns:
-        unknown = [c for c in layout.read_columns if c not in layout.columns]
-        if unknown:
-            raise LayoutError(f"{where}: mapped columns missing from 'columns': {unknown}")
+    check_column_names(layout.columns, layout.read_columns, where)
     return layout
 
 

@@ -30,57 +30,22 @@ import yaml
 
 from ingestion.points import normalize_label
 from ingestion.police.layout import (
-    CONFORMED_PREFIX,
     DateTimeField,
     LayoutError,
     LiveSpec,
     LocationField,
+    check_column_names,
+    optional_column,
+    parse_datetime_field,
+    parse_live,
+    parse_locations,
+    require_key,
+    required_column,
 )
-from ingestion.police.layout import _datetime as _police_datetime
-from ingestion.police.layout import _live as _police_live
-from ingestion.police.layout import _location as _police_location
-from ingestion.police.layout import _optional_column as _police_optional_column
-from ingestion.police.layout import _require as _police_require
 
 LAYOUTS_DIR = Path(__file__).with_name("layouts")
 DEFAULT_CLOSED_VALUES: tuple[str, ...] = ("closed",)
 LIVE_KINDS = ("socrata",)
-
-
-def datetime_field(value: Any, where: str) -> DateTimeField:
-    """A ``{column, formats}`` mapping, parsed as a police layout parses ``occurred``."""
-    return _police_datetime(value, where)
-
-
-def location_field(value: Any, where: str) -> LocationField:
-    """One location alternative, parsed as a police layout parses ``location`` entries."""
-    return _police_location(value, where)
-
-
-def locations(value: Any, where: str) -> tuple[LocationField, ...]:
-    """A list of location alternatives (or one); at least one is required."""
-    items = [value] if isinstance(value, Mapping) else (value or [])
-    if not items:
-        raise LayoutError(f"{where}: missing required key 'location' (at least one alternative)")
-    if not isinstance(items, list):
-        raise LayoutError(f"{where}.location: expected a list of alternatives, got {value!r}")
-    return tuple(location_field(loc, f"{where}.location[{i}]") for i, loc in enumerate(items))
-
-
-def require(mapping: Mapping[str, Any], key: str, where: str) -> Any:
-    return _police_require(mapping, key, where)
-
-
-def optional_column(mapping: Mapping[str, Any], key: str, where: str) -> str | None:
-    return _police_optional_column(mapping, key, where)
-
-
-def column(mapping: Mapping[str, Any], key: str, where: str) -> str:
-    """A required column name."""
-    require(mapping, key, where)
-    name = optional_column(mapping, key, where)
-    assert name is not None
-    return name
 
 
 @dataclass(frozen=True)
@@ -133,13 +98,13 @@ def _live(value: Any, where: str) -> LiveSpec | None:
     if kind not in LIVE_KINDS:
         raise LayoutError(f"{where}.kind: must be one of {', '.join(LIVE_KINDS)}, not {kind!r}")
     for key in ("dataset_id", "date_field"):
-        require(value, key, where)
+        require_key(value, key, where)
     fields = value.get("fields") or {}
     if not isinstance(fields, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in fields.items()
     ):
         raise LayoutError(f"{where}.fields: expected a mapping of API field -> export column")
-    return _police_live(value, where)
+    return parse_live(value, where)
 
 
 def parse_service_request_layout(
@@ -156,29 +121,18 @@ def parse_service_request_layout(
         name=name,
         description=str(mapping.get("description", "")).strip(),
         columns=tuple(columns),
-        record_id=column(mapping, "record_id", where),
-        created=datetime_field(require(mapping, "created", where), f"{where}.created"),
-        closed=datetime_field(closed, f"{where}.closed") if closed else None,
-        status=column(mapping, "status", where),
+        record_id=required_column(mapping, "record_id", where),
+        created=parse_datetime_field(require_key(mapping, "created", where), f"{where}.created"),
+        closed=parse_datetime_field(closed, f"{where}.closed") if closed else None,
+        status=required_column(mapping, "status", where),
         closed_values=_closed_values(mapping.get("closed_values"), f"{where}.closed_values"),
-        request_type=column(mapping, "request_type", where),
+        request_type=required_column(mapping, "request_type", where),
         request_subtype=optional_column(mapping, "request_subtype", where),
         address=optional_column(mapping, "address", where),
-        location=locations(mapping.get("location"), where),
+        location=parse_locations(mapping.get("location"), where),
         live=_live(mapping.get("live"), f"{where}.live"),
     )
-    # DuckDB names are case-insensitive: "CM_Status" would shadow the conformed cm_status.
-    clashing = [
-        c for c in (*layout.columns, *layout.read_columns) if c.lower().startswith(CONFORMED_PREFIX)
-    ]
-    if clashing:
-        raise LayoutError(
-            f"{where}: column names starting with {CONFORMED_PREFIX!r} are reserved: {clashing}"
-        )
-    if layout.columns:
-        unknown = [c for c in layout.read_columns if c not in layout.columns]
-        if unknown:
-            raise LayoutError(f"{where}: mapped columns missing from 'columns': {unknown}")
+    check_column_names(layout.columns, layout.read_columns, where)
     return layout
 
 
