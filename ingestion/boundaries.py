@@ -14,9 +14,7 @@ fails a check never replaces the previous landing.
 from __future__ import annotations
 
 import json
-import os
 import re
-import uuid
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -236,56 +234,36 @@ def land_boundaries(
 ) -> LandingResult:
     """Land a boundary file of any supported format, with ``_source_crs`` on every row.
 
-    The file is landed beside ``dest`` first and moved into place only once it passed every
-    check and carries ``_source_crs``, so a failed landing leaves the previous one untouched.
+    Every check runs before anything is written, and the landing writer replaces ``dest``
+    atomically, so a failed landing leaves the previous one untouched.
     """
     source_file, dest = Path(source_file), Path(dest)
     if not source_file.is_file():
         raise FileNotFoundError(f"{source_file}: boundary file not found")
     fmt = boundary_format(spec, source_file)
-    staged = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.landing")
-    try:
-        if fmt == "geojson":
-            crs = spec.crs or geojson_declared_crs(source_file) or WGS84
-            result = land_geojson(source_file, staged, load_id=load_id, ingested_at=ingested_at)
-        elif fmt == "csv_wkt":
-            crs = spec.crs or WGS84
-            result = land_csv(source_file, staged, load_id=load_id, ingested_at=ingested_at)
-            if spec.geometry_field not in result.columns:
-                raise BoundaryError(
-                    f"{source_file.name}: no WKT column {spec.geometry_field!r} "
-                    f"(columns: {[c for c in result.columns if not c.startswith('_')]})"
-                )
-        else:
-            gdal_path = _shapefile_path(source_file)
-            frame = _shapefile_frame(con, gdal_path, source_file.name)
-            crs = spec.crs or shapefile_declared_crs(con, gdal_path) or WGS84
-            result = land_frame(
-                frame, source_file.name, staged, load_id=load_id, ingested_at=ingested_at
+    if fmt == "geojson":
+        crs = spec.crs or geojson_declared_crs(source_file) or WGS84
+        constants = {SOURCE_CRS_COLUMN: crs}
+        return land_geojson(
+            source_file, dest, load_id=load_id, ingested_at=ingested_at, constants=constants
+        )
+    if fmt == "csv_wkt":
+        header = [c.strip() for c in pl.read_csv(source_file, n_rows=0, infer_schema=False).columns]
+        if spec.geometry_field not in header:
+            raise BoundaryError(
+                f"{source_file.name}: no WKT column {spec.geometry_field!r} (columns: {header})"
             )
-        _with_source_crs(staged, dest, crs)
-    finally:
-        staged.unlink(missing_ok=True)
-    return LandingResult(path=dest, rows=result.rows, columns=(*result.columns, SOURCE_CRS_COLUMN))
-
-
-def _with_source_crs(staged: Path, dest: Path, crs: str) -> None:
-    """Write ``staged`` plus the ``_source_crs`` column to ``dest``, atomically."""
-    frame = pl.read_parquet(staged).with_columns(
-        pl.lit(crs, dtype=pl.String).alias(SOURCE_CRS_COLUMN)
+        constants = {SOURCE_CRS_COLUMN: spec.crs or WGS84}
+        return land_csv(
+            source_file, dest, load_id=load_id, ingested_at=ingested_at, constants=constants
+        )
+    gdal_path = _shapefile_path(source_file)
+    frame = _shapefile_frame(con, gdal_path, source_file.name)
+    constants = {SOURCE_CRS_COLUMN: spec.crs or shapefile_declared_crs(con, gdal_path) or WGS84}
+    return land_frame(
+        frame, source_file.name, dest, load_id=load_id, ingested_at=ingested_at, constants=constants
     )
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        frame.write_parquet(tmp, compression="zstd")
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def geometry_column_of(spec: BoundarySpec, fmt: str) -> str:
     return spec.geometry_field if fmt == "csv_wkt" else GEOMETRY_COLUMN
-
-
-def geometry_text_kind(fmt: str) -> str:
-    """How the landed geometry text is written: GeoJSON for GeoJSON files, else WKT."""
-    return "geojson" if fmt == "geojson" else "wkt"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +48,7 @@ def land_csv(
     *,
     load_id: str,
     ingested_at: datetime | None = None,
+    constants: Mapping[str, str] | None = None,
     separator: str = ",",
 ) -> LandingResult:
     """Land a CSV export: every column a string, header names stripped of stray spaces.
@@ -67,7 +68,7 @@ def land_csv(
     names = [(name or "").strip() or f"column_{i}" for i, name in enumerate(header, start=1)]
     _check_columns(source_file, names)
     frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
-    return _write_landing(frame, source_file, Path(dest), load_id, ingested_at)
+    return _write_landing(frame, source_file, Path(dest), load_id, ingested_at, constants)
 
 
 def land_frame(
@@ -77,6 +78,7 @@ def land_frame(
     *,
     load_id: str,
     ingested_at: datetime | None = None,
+    constants: Mapping[str, str] | None = None,
 ) -> LandingResult:
     """Land rows already in memory (an API's pages), every column as a string.
 
@@ -84,7 +86,7 @@ def land_frame(
     """
     _check_columns(Path(source_name), frame.columns)
     frame = frame.select(pl.all().cast(pl.String))
-    return _write_landing(frame, Path(source_name), Path(dest), load_id, ingested_at)
+    return _write_landing(frame, Path(source_name), Path(dest), load_id, ingested_at, constants)
 
 
 def land_geojson(
@@ -93,6 +95,7 @@ def land_geojson(
     *,
     load_id: str,
     ingested_at: datetime | None = None,
+    constants: Mapping[str, str] | None = None,
 ) -> LandingResult:
     """Land a GeoJSON FeatureCollection: one row per feature, each property a string column and
     ``geometry`` the feature's geometry as GeoJSON text (numbers exactly as published)."""
@@ -115,7 +118,7 @@ def land_geojson(
         None if f.get("geometry") is None else _dump_json(f["geometry"]) for f in features
     ]
     frame = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.String))
-    return _write_landing(frame, source_file, Path(dest), load_id, ingested_at)
+    return _write_landing(frame, source_file, Path(dest), load_id, ingested_at, constants)
 
 
 def land_census_json(
@@ -219,6 +222,7 @@ def _write_landing(
     dest: Path,
     load_id: str,
     ingested_at: datetime | None,
+    constants: Mapping[str, str] | None = None,
 ) -> LandingResult:
     if not load_id or not load_id.strip():
         raise ValueError("load_id must be a non-empty string")
@@ -227,6 +231,8 @@ def _write_landing(
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row_number"),
         pl.lit(_utc(ingested_at), dtype=pl.Datetime("us", "UTC")).alias("_ingested_at"),
         pl.lit(load_id, dtype=pl.String).alias("_load_id"),
+        # per-load facts every row carries, e.g. the CRS a boundary file is in
+        *(pl.lit(v, dtype=pl.String).alias(k) for k, v in (constants or {}).items()),
     )
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")

@@ -39,6 +39,7 @@ import polars as pl
 from pyproj import Transformer
 
 from ingestion.census import SOCIAL_SERVICES_TABLE_SET, api_columns
+from ingestion.facilities import FACILITY_TYPES
 from ingestion.layouts import FACILITY_COLUMNS, SEATTLE_SPD_COLUMNS, SEATTLE_SPD_DATETIME_FORMAT
 
 SAMPLE_CITY_CRS = "EPSG:32610"  # UTM zone 10N, metres
@@ -61,13 +62,6 @@ ACS_COLUMNS: tuple[str, ...] = (
     "state",
     "county",
     "tract",
-)
-FACILITY_TYPES: tuple[str, ...] = (
-    "mental_health",
-    "substance_use",
-    "shelter",
-    "clinic",
-    "youth_services",
 )
 
 # Planted defects, in the order their counts are reported. Codes are the contract's reason codes.

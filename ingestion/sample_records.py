@@ -60,7 +60,9 @@ from ingestion.sample_city import (
     _write_atomic,
     _write_text,
 )
+from ingestion.service_requests.layout import builtin_service_request_layout
 from ingestion.sql import sql_literal
+from ingestion.surveys import SAMPLE_CITY_SURVEY_COLUMNS as SURVEY_COLUMNS
 from warehouse.duckdb_spatial import connect
 
 # Sentinels the Census API writes in place of a number.
@@ -68,42 +70,7 @@ NOT_COMPUTED = "-666666666"  # estimate: too few sample observations
 NOT_COMPUTED_MOE = "-222222222"  # margin of an estimate that was not computed
 CONTROLLED_MOE = "-555555555"  # margin of a controlled estimate: no sampling error
 
-SURVEY_COLUMNS: tuple[str, ...] = (
-    "response_id",
-    "submitted_at",
-    "tract_geoid",
-    "latitude",
-    "longitude",
-    "feel_safe_day",
-    "feel_safe_night",
-    "unmet_need_housing",
-    "unmet_need_food",
-    "unmet_need_mental_health",
-    "unmet_need_substance_use",
-    "unmet_need_childcare",
-    "weight",
-)
-SF311_COLUMNS: tuple[str, ...] = (
-    "service_request_id",
-    "requested_datetime",
-    "closed_date",
-    "updated_datetime",
-    "status_description",
-    "status_notes",
-    "agency_responsible",
-    "service_name",
-    "service_subtype",
-    "service_details",
-    "address",
-    "street",
-    "supervisor_district",
-    "neighborhoods_sffind_boundaries",
-    "police_district",
-    "lat",
-    "long",
-    "point",
-    "source",
-)
+SF311_COLUMNS: tuple[str, ...] = builtin_service_request_layout("sf311").columns
 SF311_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.000"
 STATE_PLANE_CRS = "EPSG:2926"  # Washington North, US survey feet
 
