@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import polars as pl
 import pytest
+from pyproj import Transformer
 
 from ingestion.boundaries import (
     SOURCE_CRS_COLUMN,
@@ -210,21 +211,8 @@ def vertices(geojson: str) -> set[tuple[float, float]]:
     return set(walk(json.loads(geojson)["coordinates"]))
 
 
-def to_lonlat(
-    con: duckdb.DuckDBPyConnection, crs: str, points: list[tuple[float, float]]
-) -> list[tuple[float, float]]:
-    """The published points in lon/lat, by pyproj if installed, else by DuckDB ST_Transform."""
-    try:
-        from pyproj import Transformer
-    except ImportError:
-        return [
-            con.execute(
-                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_Point($x, $y), $crs, "
-                "'EPSG:4326', always_xy := true) AS p)",
-                {"x": x, "y": y, "crs": crs},
-            ).fetchone()
-            for x, y in points
-        ]
+def to_lonlat(crs: str, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The published points in lon/lat by pyproj, a reference independent of DuckDB."""
     transformer = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     return [transformer.transform(x, y) for x, y in points]
 
@@ -308,7 +296,7 @@ def test_geojson_legacy_crs_member_is_reprojected_from_state_plane(
     assert raw_frame(raw)[SOURCE_CRS_COLUMN].to_list() == [STATE_PLANE]
     area = conformed(con, split(con, raw, spec_of()))[GEOID_A]
     assert area["source_crs"] == STATE_PLANE
-    assert_same_vertices(vertices(area["geojson"]), to_lonlat(con, STATE_PLANE, corners(SP_WEST)))
+    assert_same_vertices(vertices(area["geojson"]), to_lonlat(STATE_PLANE, corners(SP_WEST)))
     # Sanity: Seattle, not the feet read as degrees.
     lon, lat = next(iter(vertices(area["geojson"])))
     assert -122.5 < lon < -122.2 and 47.5 < lat < 47.8
@@ -332,7 +320,7 @@ def test_yaml_crs_overrides_the_file_declaration(
     raw = land(con, source, spec)
     assert raw_frame(raw)[SOURCE_CRS_COLUMN].to_list() == [STATE_PLANE]
     area = conformed(con, split(con, raw, spec))[GEOID_A]
-    assert_same_vertices(vertices(area["geojson"]), to_lonlat(con, STATE_PLANE, corners(SP_WEST)))
+    assert_same_vertices(vertices(area["geojson"]), to_lonlat(STATE_PLANE, corners(SP_WEST)))
 
 
 def test_yaml_crs_wgs84_overrides_a_wrong_projected_declaration(
@@ -433,7 +421,7 @@ def assert_state_plane_tracts(
             source_name,
             row,
         )
-        assert_same_vertices(vertices(area["geojson"]), to_lonlat(con, STATE_PLANE, corners(box)))
+        assert_same_vertices(vertices(area["geojson"]), to_lonlat(STATE_PLANE, corners(box)))
 
 
 def test_shapefile_prj_crs_is_detected_and_reprojected(
@@ -500,7 +488,7 @@ def test_shapefile_with_a_custom_prj_is_reprojected_from_its_wkt(
     declared = raw_frame(raw)[SOURCE_CRS_COLUMN][0]
     assert declared.startswith("PROJCS[") and declared != WGS84
     area = conformed(con, split(con, raw, spec_of()))[GEOID_A]
-    assert_same_vertices(vertices(area["geojson"]), to_lonlat(con, CUSTOM_PROJ, corners(box)))
+    assert_same_vertices(vertices(area["geojson"]), to_lonlat(CUSTOM_PROJ, corners(box)))
 
 
 def test_shapefile_without_prj_is_lon_lat(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
@@ -523,7 +511,7 @@ def test_shapefile_yaml_crs_overrides_the_prj(
     )
     assert quarantined(con, run(con, shp)) == {1: ["geometry_invalid"]}
     area = conformed(con, run(con, shp, spec_of(crs=STATE_PLANE)))[GEOID_A]
-    assert_same_vertices(vertices(area["geojson"]), to_lonlat(con, STATE_PLANE, corners(SP_WEST)))
+    assert_same_vertices(vertices(area["geojson"]), to_lonlat(STATE_PLANE, corners(SP_WEST)))
 
 
 # --- CSV with WKT ------------------------------------------------------------------------------
@@ -553,7 +541,7 @@ def test_csv_wkt_in_utm_with_a_chosen_geometry_field(
     assert list(areas) == ["7"]
     beat = areas["7"]
     assert (beat["raw_id"], beat["area_name"], beat["source_crs"]) == ("007", "Beat 7", UTM_10N)
-    assert_same_vertices(vertices(beat["geojson"]), to_lonlat(con, UTM_10N, corners(UTM_SQUARE)))
+    assert_same_vertices(vertices(beat["geojson"]), to_lonlat(UTM_10N, corners(UTM_SQUARE)))
 
 
 def test_csv_wkt_without_crs_is_lon_lat(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
