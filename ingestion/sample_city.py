@@ -259,9 +259,6 @@ class SampleCityConfig:
             raise ValueError("n_facilities must be at least 1")
 
 
-_BESIDE_POLICE_CSV = Path()  # default of the later fields: the file next to police_csv
-
-
 @dataclass(frozen=True)
 class SampleCityFiles:
     police_csv: Path
@@ -270,16 +267,9 @@ class SampleCityFiles:
     facilities_csv: Path
     truth_json: Path
     truth_incidents: Path
-    # Defaults keep callers that list only the files above working: an unset path is the
-    # contract's file name in police_csv's directory.
-    survey_csv: Path = _BESIDE_POLICE_CSV
-    service_requests_csv: Path = _BESIDE_POLICE_CSV
-    truth_service_requests: Path = _BESIDE_POLICE_CSV
-
-    def __post_init__(self) -> None:
-        for name, file_name in _LATER_FILES.items():
-            if getattr(self, name) == _BESIDE_POLICE_CSV:
-                object.__setattr__(self, name, Path(self.police_csv).parent / file_name)
+    survey_csv: Path
+    service_requests_csv: Path
+    truth_service_requests: Path
 
     @classmethod
     def in_directory(cls, directory: Path) -> SampleCityFiles:
@@ -296,13 +286,6 @@ class SampleCityFiles:
             service_requests_csv=directory / SERVICE_REQUESTS_CSV_NAME,
             truth_service_requests=directory / TRUTH_SERVICE_REQUESTS_NAME,
         )
-
-
-_LATER_FILES = {
-    "survey_csv": SURVEY_CSV_NAME,
-    "service_requests_csv": SERVICE_REQUESTS_CSV_NAME,
-    "truth_service_requests": TRUTH_SERVICE_REQUESTS_NAME,
-}
 
 
 # --------------------------------------------------------------------------------------------

@@ -168,21 +168,6 @@ def test_file_names_follow_the_contract(city: SampleCityFiles) -> None:
     )
 
 
-def test_files_listed_without_the_later_fields_sit_beside_the_police_csv(
-    city: SampleCityFiles,
-) -> None:
-    directory = city.police_csv.parent
-    older = SampleCityFiles(
-        police_csv=directory / "seattle_spd_crime_data.csv",
-        areas_geojson=directory / "areas.geojson",
-        acs_json=directory / "acs_5yr_tract.json",
-        facilities_csv=directory / "facilities.csv",
-        truth_json=directory / "truth.json",
-        truth_incidents=directory / "truth_incidents.parquet",
-    )
-    assert older == city == SampleCityFiles.in_directory(directory)
-
-
 def test_config_is_validated() -> None:
     with pytest.raises(ValueError, match="first day"):
         SampleCityConfig(first_month=date(2024, 7, 2))

@@ -21,7 +21,6 @@ from typing import Any
 import polars as pl
 from dagster import ConfigurableResource
 
-from ingestion import sample_city
 from ingestion.census import TABLE_SETS, table_set_variables
 from ingestion.jurisdiction import JurisdictionConfig
 from ingestion.sample_city import SampleCityConfig, SampleCityFiles, generate_sample_city
@@ -71,22 +70,7 @@ def ensure_sample_city(root: Path, config: SampleCityConfig) -> SampleCityFiles:
                     raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    return sample_city_files(target)
-
-
-def sample_city_files(directory: Path) -> SampleCityFiles:
-    """The files of a city generated into ``directory``."""
-    return SampleCityFiles(
-        police_csv=directory / sample_city.POLICE_CSV_NAME,
-        areas_geojson=directory / sample_city.AREAS_GEOJSON_NAME,
-        acs_json=directory / sample_city.ACS_JSON_NAME,
-        facilities_csv=directory / sample_city.FACILITIES_CSV_NAME,
-        survey_csv=directory / sample_city.SURVEY_CSV_NAME,
-        service_requests_csv=directory / sample_city.SERVICE_REQUESTS_CSV_NAME,
-        truth_json=directory / sample_city.TRUTH_JSON_NAME,
-        truth_incidents=directory / sample_city.TRUTH_INCIDENTS_NAME,
-        truth_service_requests=directory / sample_city.TRUTH_SERVICE_REQUESTS_NAME,
-    )
+    return SampleCityFiles.in_directory(target)
 
 
 class SampleCity(ConfigurableResource):
