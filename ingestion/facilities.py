@@ -47,6 +47,14 @@ CONFORMED_COLUMNS: tuple[str, ...] = (
     "latitude",
     *LINEAGE_COLUMNS,
 )
+DEFAULT_FIELDS: dict[str, str] = {
+    "id_field": "facility_id",
+    "name_field": "name",
+    "type_field": "facility_type",
+    "longitude_field": "longitude",
+    "latitude_field": "latitude",
+}
+LON_LAT_FIELDS = ("longitude_field", "latitude_field")
 COLUMN_KEYS: tuple[str, ...] = (
     "id_field",
     "name_field",
@@ -157,6 +165,14 @@ def parse_facility_mapping(mapping: Mapping[str, Any], where: str) -> FacilityMa
     unknown = [k for k in mapping if k not in MAPPING_KEYS]
     if unknown:
         raise LayoutError(f"{where}: unknown keys {unknown} (known: {', '.join(MAPPING_KEYS)})")
+    # Required fields left out are the sample city's column names; an export that names its
+    # geometry column has no lon/lat columns to default. Optional fields are never guessed.
+    defaults = {
+        k: v
+        for k, v in DEFAULT_FIELDS.items()
+        if k not in mapping and not ("geometry_field" in mapping and k in LON_LAT_FIELDS)
+    }
+    mapping = {**defaults, **mapping}
     columns = {key: _column(mapping, key, where) for key in COLUMN_KEYS}
     check_location(
         columns["longitude_field"], columns["latitude_field"], columns["geometry_field"], where
@@ -175,15 +191,8 @@ def parse_facility_mapping(mapping: Mapping[str, Any], where: str) -> FacilityMa
     )
 
 
-# The sample city publishes canonical type names, so it needs no type_map.
-SAMPLE_FACILITY_MAPPING = FacilityMapping(
-    id_field="facility_id",
-    name_field="name",
-    type_field="facility_type",
-    address_field="address",
-    longitude_field="longitude",
-    latitude_field="latitude",
-)
+# The sample city's columns; its publisher labels need the sample type_map on top.
+SAMPLE_FACILITY_MAPPING = parse_facility_mapping({"address_field": "address"}, "sample facilities")
 
 
 # --- SQL ---------------------------------------------------------------------------------------

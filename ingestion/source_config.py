@@ -24,15 +24,6 @@ T = TypeVar("T")
 INTERPOLATION_METHODS = ("area",)
 SAMPLE_BOUNDARY_SPEC = BoundarySpec(id_field="GEOID", name_field="NAME", id_kind="geoid")
 DEFAULT_SURVEY_INBOX = "inbox/surveys"
-SAMPLE_FACILITY_FIELDS = {
-    "id_field": "facility_id",
-    "name_field": "name",
-    "type_field": "facility_type",
-    "address_field": "address",
-    "longitude_field": "longitude",
-    "latitude_field": "latitude",
-}
-LON_LAT_FIELDS = ("longitude_field", "latitude_field")
 
 
 class ConfigError(ValueError):
@@ -225,13 +216,9 @@ def facility_source(entry: Any, where: str, base: Path) -> FacilitySource:
 
     entry = _mapping(entry, where) or {"mode": "sample"}
     mode = parse_mode(entry, where, ("sample", "file"), "sample")
-    given = {k: v for k, v in entry.items() if k not in ("mode", "path")}
-    # Fields default to the sample city's column names; a GeoJSON export names its geometry.
-    defaults = {k: v for k, v in SAMPLE_FACILITY_FIELDS.items() if k not in given}
-    if "geometry_field" in given:
-        defaults = {k: v for k, v in defaults.items() if k not in LON_LAT_FIELDS}
-    spec: dict[str, Any] = {**defaults, **given}
+    spec: dict[str, Any] = {k: v for k, v in entry.items() if k not in ("mode", "path")}
     if mode == "sample":
+        spec.setdefault("address_field", "address")
         spec.setdefault("type_map", dict(SAMPLE_FACILITY_TYPE_MAP))
     mapping = _parsed(lambda: parse_facility_mapping(spec, where), where)
     path = existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None

@@ -15,5 +15,6 @@ def file_sources_yaml(exports: str) -> str:
         f"boundaries: {{mode: file, path: {exports}/areas.geojson, id_field: GEOID, "
         "name_field: NAME}\n"
         f"indicators: {{mode: file, path: {exports}/acs_5yr_tract.json}}\n"
-        f"facilities: {{mode: file, path: {exports}/facilities.csv, type_map: {type_map}}}\n"
+        f"facilities: {{mode: file, path: {exports}/facilities.csv, address_field: address, "
+        f"type_map: {type_map}}}\n"
     )
