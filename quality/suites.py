@@ -130,29 +130,29 @@ class SuiteOutcome:
 # --- suite definitions -------------------------------------------------------------------------
 
 
-def _expect(kind: str, severity: Severity, **kwargs: Any) -> ExpectationSpec:
+def expect(kind: str, severity: Severity, **kwargs: Any) -> ExpectationSpec:
     return ExpectationSpec(kind=kind, kwargs=kwargs, severity=severity)
 
 
-def _shape(
+def table_shape(
     columns: Sequence[str], min_rows: int, max_rows: int | None
 ) -> tuple[ExpectationSpec, ...]:
     return (
-        _expect(
+        expect(
             "ExpectTableColumnsToMatchSet", "ERROR", column_set=list(columns), exact_match=True
         ),
-        _expect("ExpectTableRowCountToBeBetween", "ERROR", min_value=min_rows, max_value=max_rows),
+        expect("ExpectTableRowCountToBeBetween", "ERROR", min_value=min_rows, max_value=max_rows),
     )
 
 
-def _within(column: str, low: float, high: float) -> ExpectationSpec:
-    return _expect(
+def mostly_within(column: str, low: float, high: float) -> ExpectationSpec:
+    return expect(
         "ExpectColumnValuesToBeBetween", "WARN", column=column, min_value=low, max_value=high,
         mostly=0.9,
     )  # fmt: skip
 
 
-def _where(column: str, operator: str, value: Any) -> dict[str, Any]:
+def where(column: str, operator: str, value: Any) -> dict[str, Any]:
     """A GX row condition as plain data (``column <operator> value``). GX 1.x parses the dict
     into its condition objects when the suite is built, so specs need no GX import; on pandas a
     null never satisfies a comparison."""
@@ -164,44 +164,44 @@ def _where(column: str, operator: str, value: Any) -> dict[str, Any]:
     }
 
 
-def _where_null(column: str, *, is_null: bool = True) -> dict[str, Any]:
+def where_null(column: str, *, is_null: bool = True) -> dict[str, Any]:
     return {"type": "nullity", "column": {"name": column}, "is_null": is_null}
 
 
-def _not_null(column: str, severity: Severity = "ERROR", **kwargs: Any) -> ExpectationSpec:
-    return _expect("ExpectColumnValuesToNotBeNull", severity, column=column, **kwargs)
+def not_null(column: str, severity: Severity = "ERROR", **kwargs: Any) -> ExpectationSpec:
+    return expect("ExpectColumnValuesToNotBeNull", severity, column=column, **kwargs)
 
 
-def _key(column: str) -> tuple[ExpectationSpec, ...]:
+def unique_key(column: str) -> tuple[ExpectationSpec, ...]:
     return (
-        _not_null(column),
-        _expect("ExpectColumnValuesToBeUnique", "ERROR", column=column),
+        not_null(column),
+        expect("ExpectColumnValuesToBeUnique", "ERROR", column=column),
     )
 
 
-def _domain(column: str, values: Sequence[Any]) -> tuple[ExpectationSpec, ...]:
+def in_domain(column: str, values: Sequence[Any]) -> tuple[ExpectationSpec, ...]:
     """Present and one of ``values`` (a set check alone lets nulls through)."""
     return (
-        _not_null(column),
-        _expect("ExpectColumnValuesToBeInSet", "ERROR", column=column, value_set=list(values)),
+        not_null(column),
+        expect("ExpectColumnValuesToBeInSet", "ERROR", column=column, value_set=list(values)),
     )
 
 
-def _point(bbox: BBox | None, *, required: bool) -> tuple[ExpectationSpec, ...]:
+def point_expectations(bbox: BBox | None, *, required: bool) -> tuple[ExpectationSpec, ...]:
     """Conformed WGS84 ``longitude`` / ``latitude``: present when the split requires a point,
     mostly inside ``bbox`` (the jurisdiction check itself is the split's, with a tolerance)."""
     found: list[ExpectationSpec] = []
     if required:
-        found += [_not_null("longitude"), _not_null("latitude")]
+        found += [not_null("longitude"), not_null("latitude")]
     if bbox is not None:
         found += [
-            _within("longitude", bbox.min_lon, bbox.max_lon),
-            _within("latitude", bbox.min_lat, bbox.max_lat),
+            mostly_within("longitude", bbox.min_lon, bbox.max_lon),
+            mostly_within("latitude", bbox.min_lat, bbox.max_lat),
         ]
     return tuple(found)
 
 
-def _names(values: Sequence[str], what: str) -> list[str]:
+def distinct_names(values: Sequence[str], what: str) -> list[str]:
     if isinstance(values, str):
         raise TypeError(f"{what}: expected a sequence of names, got the string {values!r}")
     names = list(dict.fromkeys(values))
@@ -226,16 +226,16 @@ def police_raw_suite(
     required = (layout.offense_codes[0], layout.occurred.column)
     expectations: list[ExpectationSpec] = []
     if layout.columns:
-        expectations += _shape(columns, min_rows, max_rows)
+        expectations += table_shape(columns, min_rows, max_rows)
     else:
         expectations.append(
-            _expect(
+            expect(
                 "ExpectTableRowCountToBeBetween", "ERROR", min_value=min_rows, max_value=max_rows
             )
         )
-    expectations += [_expect("ExpectColumnValuesToNotBeNull", "WARN", column=k) for k in keys]
+    expectations += [expect("ExpectColumnValuesToNotBeNull", "WARN", column=k) for k in keys]
     expectations += [
-        _expect("ExpectColumnValuesToNotBeNull", "WARN", column=c, mostly=0.95) for c in required
+        expect("ExpectColumnValuesToNotBeNull", "WARN", column=c, mostly=0.95) for c in required
     ]
     numeric: tuple[str, ...] = ()
     first = layout.location[0]
@@ -243,10 +243,10 @@ def police_raw_suite(
         lon, lat = numeric = first.columns
         # After the numeric parse: "not null" = parses as a number, "between" = in the bbox.
         expectations += [
-            _expect("ExpectColumnValuesToNotBeNull", "WARN", column=lon, mostly=0.9),
-            _expect("ExpectColumnValuesToNotBeNull", "WARN", column=lat, mostly=0.9),
-            _within(lon, bbox.min_lon, bbox.max_lon),
-            _within(lat, bbox.min_lat, bbox.max_lat),
+            expect("ExpectColumnValuesToNotBeNull", "WARN", column=lon, mostly=0.9),
+            expect("ExpectColumnValuesToNotBeNull", "WARN", column=lat, mostly=0.9),
+            mostly_within(lon, bbox.min_lon, bbox.max_lon),
+            mostly_within(lat, bbox.min_lat, bbox.max_lat),
         ]
     return SuiteSpec(
         name=f"police_{source}_raw",
@@ -268,13 +268,13 @@ def areas_conformed_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *_shape(AREAS_CONFORMED_COLUMNS, min_rows, max_rows),
-            *_key("area_id"),
-            _not_null("geom_wkb"),
-            _not_null("source_rows"),
-            _expect("ExpectColumnValuesToBeBetween", "ERROR", column="source_rows", min_value=1),
-            _not_null("geometry_repaired"),
-            _expect(
+            *table_shape(AREAS_CONFORMED_COLUMNS, min_rows, max_rows),
+            *unique_key("area_id"),
+            not_null("geom_wkb"),
+            not_null("source_rows"),
+            expect("ExpectColumnValuesToBeBetween", "ERROR", column="source_rows", min_value=1),
+            not_null("geometry_repaired"),
+            expect(
                 "ExpectColumnValuesToBeInSet",
                 "WARN",
                 column="geometry_repaired",
@@ -303,24 +303,24 @@ def area_indicators_conformed_suite(
     ``cv_threshold_pct`` (or a missing estimate is not flagged), or fewer than
     ``min_reliable_share`` of the estimates are reliable.
     """
-    proportion = _where("kind", "==", "proportion")
+    proportion = where("kind", "==", "proportion")
     non_negative = [
-        _expect("ExpectColumnValuesToBeBetween", "ERROR", column=c, min_value=0)
+        expect("ExpectColumnValuesToBeBetween", "ERROR", column=c, min_value=0)
         for c in ("estimate", "moe", "cv_pct")
     ]
     return SuiteSpec(
         name=name,
         expectations=(
-            *_shape(AREA_INDICATORS_CONFORMED_COLUMNS, min_rows, max_rows),
-            _not_null("geoid"),
-            _expect(
+            *table_shape(AREA_INDICATORS_CONFORMED_COLUMNS, min_rows, max_rows),
+            not_null("geoid"),
+            expect(
                 "ExpectColumnValuesToMatchRegex", "ERROR", column="geoid", regex=GEOID_TRACT_REGEX
             ),
-            _expect("ExpectCompoundColumnsToBeUnique", "ERROR", column_list=["geoid", "indicator"]),
-            *_domain("indicator", _names(indicators, "indicators")),
-            *_domain("kind", INDICATOR_KINDS),
+            expect("ExpectCompoundColumnsToBeUnique", "ERROR", column_list=["geoid", "indicator"]),
+            *in_domain("indicator", distinct_names(indicators, "indicators")),
+            *in_domain("kind", INDICATOR_KINDS),
             *non_negative,
-            _expect(
+            expect(
                 "ExpectColumnValuesToBeBetween",
                 "ERROR",
                 column="estimate",
@@ -328,31 +328,31 @@ def area_indicators_conformed_suite(
                 max_value=1,
                 row_condition=proportion,
             ),
-            _not_null("numerator", row_condition=proportion),
-            _not_null("denominator", row_condition=proportion),
-            _not_null("unreliable"),
-            _expect(
+            not_null("numerator", row_condition=proportion),
+            not_null("denominator", row_condition=proportion),
+            not_null("unreliable"),
+            expect(
                 "ExpectColumnValuesToBeInSet",
                 "WARN",
                 column="unreliable",
                 value_set=[True],
-                row_condition=_where("cv_pct", ">", float(cv_threshold_pct)),
+                row_condition=where("cv_pct", ">", float(cv_threshold_pct)),
             ),
-            _expect(
+            expect(
                 "ExpectColumnValuesToBeInSet",
                 "WARN",
                 column="unreliable",
                 value_set=[False],
-                row_condition=_where("cv_pct", "<=", float(cv_threshold_pct)),
+                row_condition=where("cv_pct", "<=", float(cv_threshold_pct)),
             ),
-            _expect(
+            expect(
                 "ExpectColumnValuesToBeInSet",
                 "WARN",
                 column="unreliable",
                 value_set=[True],
-                row_condition=_where_null("estimate"),
+                row_condition=where_null("estimate"),
             ),
-            _expect(
+            expect(
                 "ExpectColumnValuesToBeInSet",
                 "WARN",
                 column="unreliable",
@@ -376,11 +376,11 @@ def facilities_conformed_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *_shape(FACILITIES_CONFORMED_COLUMNS, min_rows, max_rows),
-            *_key("facility_id"),
-            *_domain("facility_type", FACILITY_TYPES),
-            _not_null("facility_name", "WARN", mostly=0.95),
-            *_point(bbox, required=True),
+            *table_shape(FACILITIES_CONFORMED_COLUMNS, min_rows, max_rows),
+            *unique_key("facility_id"),
+            *in_domain("facility_type", FACILITY_TYPES),
+            not_null("facility_name", "WARN", mostly=0.95),
+            *point_expectations(bbox, required=True),
         ),
         blank_as_null_columns=("facility_id", "facility_type", "facility_name"),
     )
@@ -400,13 +400,13 @@ def service_requests_conformed_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *_shape(SERVICE_REQUESTS_CONFORMED_COLUMNS, min_rows, max_rows),
-            *_key("request_id"),
-            _not_null("created_at"),
-            _not_null("is_closed"),
-            _not_null("request_type", "WARN", mostly=0.95),
-            *_point(bbox, required=True),
-            _expect(
+            *table_shape(SERVICE_REQUESTS_CONFORMED_COLUMNS, min_rows, max_rows),
+            *unique_key("request_id"),
+            not_null("created_at"),
+            not_null("is_closed"),
+            not_null("request_type", "WARN", mostly=0.95),
+            *point_expectations(bbox, required=True),
+            expect(
                 "ExpectColumnPairValuesAToBeGreaterThanB",
                 "WARN",
                 column_A="closed_at",
@@ -438,35 +438,35 @@ def surveys_conformed_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *_shape(SURVEYS_CONFORMED_COLUMNS, min_rows, max_rows),
-            _not_null("survey"),
-            _not_null("response_id"),
-            _expect(
+            *table_shape(SURVEYS_CONFORMED_COLUMNS, min_rows, max_rows),
+            not_null("survey"),
+            not_null("response_id"),
+            expect(
                 "ExpectCompoundColumnsToBeUnique",
                 "ERROR",
                 column_list=["survey", "response_id", "question"],
             ),
-            *_domain("question", _names(questions, "questions")),
-            _not_null("submitted_on"),
-            _not_null("weight"),
-            _expect(
+            *in_domain("question", distinct_names(questions, "questions")),
+            not_null("submitted_on"),
+            not_null("weight"),
+            expect(
                 "ExpectColumnValuesToBeBetween",
                 "ERROR",
                 column="weight",
                 min_value=0,
                 strict_min=True,
             ),
-            _not_null("answer_value"),
-            _expect(
+            not_null("answer_value"),
+            expect(
                 "ExpectColumnValuesToBeBetween",
                 "ERROR",
                 column="answer_value",
                 min_value=ANSWER_MIN,
                 max_value=ANSWER_MAX,
             ),
-            _not_null("answer_positive"),
-            _not_null("longitude", row_condition=_where_null("area_key")),
-            *_point(bbox, required=False),
+            not_null("answer_positive"),
+            not_null("longitude", row_condition=where_null("area_key")),
+            *point_expectations(bbox, required=False),
         ),
         blank_as_null_columns=("survey", "response_id", "question"),
     )
