@@ -30,6 +30,7 @@ from ingestion.source_config import (
     ConfigError,
     FacilitySource,
     IndicatorSource,
+    QualitySettings,
     ServiceRequestSource,
     SurveySource,
     boundary_source,
@@ -38,6 +39,7 @@ from ingestion.source_config import (
     indicator_source,
     parse_mode,
     parse_month,
+    quality_settings,
     service_request_source,
     survey_source,
 )
@@ -80,6 +82,7 @@ class JurisdictionConfig:
     surveys: SurveySource
     boundary_tolerance_m: float = 50.0
     sample: SampleSettings = SampleSettings()
+    quality: QualitySettings = field(default_factory=QualitySettings)
 
     @property
     def police_start_month(self) -> date:
@@ -211,6 +214,7 @@ def load_jurisdiction(path: Path | str = DEFAULT_CONFIG) -> JurisdictionConfig:
         ),
         surveys=survey_source(doc.get("surveys"), _where(path, "surveys")),
         boundary_tolerance_m=float(doc.get("boundary_tolerance_m", 50.0)),
+        quality=quality_settings(doc.get("quality"), _where(path, "quality")),
         sample=SampleSettings(
             seed=int(sample.get("seed", SampleSettings.seed)),
             incidents=int(sample.get("incidents", SampleSettings.incidents)),

@@ -82,6 +82,18 @@ class SurveySource:
     min_responses: int = 10
 
 
+@dataclass(frozen=True)
+class QualitySettings:
+    """Run-wide quality bounds (``quality:`` in the YAML); see ``quality/volume.py``."""
+
+    max_volume_drop: float = 0.5  # a load losing more than this share of its baseline fails
+    min_baseline_rows: int = 50  # smaller baselines are noise, not judged
+    volume_overrides: Mapping[str, float] = field(default_factory=dict)  # per source
+
+    def max_drop_for(self, source: str) -> float:
+        return self.volume_overrides.get(source, self.max_volume_drop)
+
+
 # --- small readers ---------------------------------------------------------------------------
 
 
@@ -271,3 +283,34 @@ def survey_source(entry: Any, where: str) -> SurveySource:
     if isinstance(min_responses, bool) or not isinstance(min_responses, int) or min_responses < 1:
         raise ConfigError(f"{where}.min_responses: a positive whole number, got {min_responses!r}")
     return SurveySource(mode=mode, layout=layout, inbox=inbox, min_responses=min_responses)
+
+
+def _drop_share(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise ConfigError(f"{where}: a share between 0 and 1 (exclusive), got {value!r}")
+    return float(value)
+
+
+def quality_settings(entry: Any, where: str) -> QualitySettings:
+    entry = _mapping(entry, where)
+    unknown = sorted(set(entry) - {"max_volume_drop", "min_baseline_rows", "sources"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {unknown}")
+    default = QualitySettings()
+    min_rows = entry.get("min_baseline_rows", default.min_baseline_rows)
+    if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 1:
+        raise ConfigError(f"{where}.min_baseline_rows: a positive whole number, got {min_rows!r}")
+    overrides = {
+        str(name): _drop_share(
+            _mapping(settings, f"{where}.sources.{name}").get("max_volume_drop"),
+            f"{where}.sources.{name}.max_volume_drop",
+        )
+        for name, settings in _mapping(entry.get("sources"), f"{where}.sources").items()
+    }
+    return QualitySettings(
+        max_volume_drop=_drop_share(
+            entry.get("max_volume_drop", default.max_volume_drop), f"{where}.max_volume_drop"
+        ),
+        min_baseline_rows=min_rows,
+        volume_overrides=overrides,
+    )

@@ -97,6 +97,17 @@ def command_run(args: argparse.Namespace) -> int:
             instance=instance, run_config=run_config, raise_on_error=False, tags=tags
         )
     elapsed = time.perf_counter() - started
+    failed_checks = [
+        evaluation
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed and evaluation.severity.value == "ERROR"
+    ]
+    for evaluation in failed_checks:
+        print(
+            f"crimemap: check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} "
+            f"failed: {evaluation.description}",
+            file=sys.stderr,
+        )
     if not result.success:
         failed = [event.step_key for event in result.get_step_failure_events()]
         print(f"crimemap: run FAILED after {elapsed:.1f}s; failed steps: {failed}", file=sys.stderr)
@@ -145,6 +156,46 @@ def command_dbt(args: argparse.Namespace) -> int:
     return subprocess.call([str(dbt), *args.dbt_args, *dirs], cwd=DBT_PROJECT_DIR)
 
 
+def command_quality(args: argparse.Namespace) -> int:
+    """Print the scorecard of the latest release; or accept a source's collapsed volume."""
+    from datetime import date
+
+    from quality.scorecard import RENDERERS, SCORECARD_LAYER, read_scorecard
+    from quality.volume import accept_latest, history_path
+    from warehouse.publish import latest_release
+
+    paths = configure(args.data_dir, None, None)
+    if args.accept_volume:
+        path = history_path(paths.state, args.accept_volume)
+        try:
+            load = accept_latest(path, args.accept_volume)
+        except ValueError as exc:
+            raise SystemExit(f"crimemap: {exc}") from exc
+        rows = sum(load.rows.values())
+        print(f"crimemap: {args.accept_volume}: load {load.load_id} ({rows:,} rows) accepted")
+        print("  it is the baseline of the next volume check; re-run `crimemap run` to go on")
+        return 0
+    release = latest_release(paths.published)
+    if release is None:
+        raise SystemExit(f"crimemap: no release under {paths.published} yet; run `crimemap run`")
+    since = None
+    if args.since:
+        try:
+            since = date.fromisoformat(f"{args.since}-01")
+        except ValueError as exc:
+            raise SystemExit(f"crimemap: --since {args.since}: expected YYYY-MM") from exc
+    try:
+        rows = read_scorecard(
+            release / f"{SCORECARD_LAYER}.parquet", sources=args.source or (), since=since
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"crimemap: {exc}") from exc
+    sys.stdout.write(RENDERERS[args.format](rows))
+    if args.format == "table":
+        print(f"\nrelease {release.name}; Data Docs: {paths.quality / 'data_docs' / 'index.html'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crimemap", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -176,6 +227,20 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=command_ui)
+
+    quality = sub.add_parser(
+        "quality", help="print the data-quality scorecard of the latest release"
+    )
+    quality.add_argument("--data-dir")
+    quality.add_argument("--source", action="append", help="only this source (repeatable)")
+    quality.add_argument("--since", help="only months from YYYY-MM on (undated rows are kept)")
+    quality.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    quality.add_argument(
+        "--accept-volume",
+        metavar="SOURCE",
+        help="accept SOURCE's latest load after its volume check failed (the drop is real)",
+    )
+    quality.set_defaults(func=command_quality)
 
     dbt = sub.add_parser(
         "dbt", help="run dbt on the crimemap project, e.g. `crimemap dbt -- docs generate`"

@@ -10,23 +10,38 @@ from dagster_dbt import DbtCliResource
 from orchestration.config import current_config
 from orchestration.defs.jurisdiction import jurisdiction_resource
 from orchestration.defs.police.assets import police_assets
+from orchestration.defs.police.assets import raw_key as police_raw_key
 from orchestration.defs.police.checks import police_checks
 from orchestration.defs.police.resources import feed_resource_key, police_feed
 from orchestration.defs.police.schedules import INCREMENTAL_JOB, incremental_schedule
 from orchestration.defs.publish.assets import published_release
 from orchestration.defs.quality.checks import source_checks
+from orchestration.defs.quality.volume import volume_check
 from orchestration.defs.sources.assets import (
     raw_assets,
+    raw_key,
     same_geography_units_asset,
     split_assets,
+    split_source_names,
 )
 from orchestration.defs.sources.resources import source_resources
-from orchestration.defs.sources.surveys import SURVEY_JOB, survey_assets, survey_inbox_sensor
+from orchestration.defs.sources.surveys import (
+    RAW_SURVEYS,
+    SURVEY_JOB,
+    survey_assets,
+    survey_inbox_sensor,
+)
 from orchestration.defs.transform.assets import crimemap_dbt_models, dbt_project
 from orchestration.settings import export_environment
 
 paths = export_environment()
 config = current_config()
+
+landed_sources = [
+    *((s.name, police_raw_key(s.name)) for s in config.police),
+    *((name, raw_key(name)) for name in split_source_names(config)),
+    ("surveys", RAW_SURVEYS),
+]
 
 defs = Definitions(
     assets=[
@@ -38,7 +53,11 @@ defs = Definitions(
         crimemap_dbt_models,
         published_release,
     ],
-    asset_checks=[*police_checks(config), *source_checks(config)],
+    asset_checks=[
+        *police_checks(config),
+        *source_checks(config),
+        *(volume_check(name, key, config) for name, key in landed_sources),
+    ],
     jobs=[INCREMENTAL_JOB, SURVEY_JOB],
     schedules=[incremental_schedule(config)],
     sensors=[survey_inbox_sensor(config)],

@@ -81,6 +81,14 @@ class DataPaths:
         """Accepted rows of one police source, one row per offense, partitioned like raw."""
         return self.conformed / "police" / source
 
+    @property
+    def profiles(self) -> Path:
+        """Per-load quality counts (``quality.rules.LoadProfile``), read by the scorecard."""
+        return self.quality / "profiles"
+
+    def profile_file(self, source: str) -> Path:
+        return self.profiles / source / f"{source}.parquet"
+
     def raw_file(self, source: str) -> Path:
         return self.raw / source / f"{source}.parquet"
 

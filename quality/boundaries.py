@@ -25,7 +25,14 @@ from ingestion.boundaries import (
     geometry_column_of,
 )
 from ingestion.sql import quote_ident, sql_literal
-from quality.rules import RAW_ALIAS, RowRule, SourceRules, SplitResult, split_quarantine
+from quality.rules import (
+    RAW_ALIAS,
+    LoadProfile,
+    RowRule,
+    SourceRules,
+    SplitResult,
+    split_quarantine,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -175,6 +182,7 @@ def split_boundaries(
     quarantine_path: Path,
     conformed_path: Path,
     source: str = "areas",
+    profile_path: Path | None = None,
 ) -> SplitResult:
     """Quarantine unusable boundary rows; write one merged, repaired EPSG:4326 row per area."""
     raw_parquet = Path(raw_parquet)
@@ -207,4 +215,5 @@ def split_boundaries(
         relation_sql=relation,
         clean_select=merged_areas_sql,
         derived_prefix=PREFIX,
+        profile=LoadProfile(profile_path, "boundaries") if profile_path else None,
     )

@@ -37,6 +37,7 @@ from ingestion.police.layout import CONFORMED_PREFIX
 from ingestion.sql import quote_ident, sql_literal
 from quality.rules import (
     RAW_ALIAS,
+    LoadProfile,
     RowRule,
     SourceRules,
     SplitResult,
@@ -228,6 +229,7 @@ def split_acs(
     conformed_path: Path,
     cv_threshold_pct: float = DEFAULT_CV_THRESHOLD_PCT,
     source: str = "area_indicators",
+    profile_path: Path | None = None,
 ) -> SplitResult:
     """Quarantine rejected rows of an ACS landing, write the rest as one row per indicator.
 
@@ -259,4 +261,5 @@ def split_acs(
         relation_sql=relation,
         clean_select=lambda accepted: indicator_rows_sql(resolved, accepted, cv_threshold_pct),
         derived_prefix=CONFORMED_PREFIX,
+        profile=LoadProfile(profile_path, "census") if profile_path else None,
     )

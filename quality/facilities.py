@@ -15,6 +15,7 @@ from ingestion.facilities import FacilityMapping, facility_columns_sql, facility
 from ingestion.police.layout import CONFORMED_PREFIX
 from ingestion.sql import sql_literal
 from quality.rules import (
+    LoadProfile,
     SourceRules,
     SplitResult,
     check_read_columns,
@@ -74,6 +75,7 @@ def split_facilities(
     quarantine_path: Path,
     conformed_path: Path,
     source: str = DEFAULT_SOURCE,
+    profile_path: Path | None = None,
 ) -> SplitResult:
     """Quarantine rejected facilities of one landing file, write the rest conformed."""
     raw_parquet = Path(raw_parquet)
@@ -100,4 +102,5 @@ def split_facilities(
         relation_sql=relation,
         clean_select=facility_rows_sql,
         derived_prefix=CONFORMED_PREFIX,
+        profile=LoadProfile(profile_path, "facilities", located=True) if profile_path else None,
     )

@@ -16,11 +16,13 @@ from ingestion.police.layout import CONFORMED_PREFIX, PoliceLayout
 from ingestion.sql import sql_literal
 from quality.rules import (
     EventRuleSettings,
+    LoadProfile,
     SourceRules,
     SplitResult,
     check_read_columns,
     derived,
     event_date_rules,
+    local_month_sql,
     location_rules,
     raw_columns_of,
     rule,
@@ -78,6 +80,7 @@ def split_police(
     raw_parquet: Path,
     quarantine_path: Path,
     offenses_path: Path,
+    profile_path: Path | None = None,
 ) -> SplitResult:
     """Quarantine rejected rows of one landing file, write the rest as one row per offense."""
     raw_parquet = Path(raw_parquet)
@@ -105,4 +108,14 @@ def split_police(
             + " ORDER BY _row_number, offense_index"
         ),
         derived_prefix=CONFORMED_PREFIX,
+        profile=(
+            LoadProfile(
+                profile_path,
+                "police",
+                month_sql=local_month_sql(derived("cm_occurred_at"), settings.timezone),
+                located=True,
+            )
+            if profile_path
+            else None
+        ),
     )

@@ -109,6 +109,31 @@ class SourceRules:
         return tuple(dict.fromkeys(names))
 
 
+# Codes that mean a value was absent (completeness), and that a row has no usable point.
+MISSING_VALUE_CODES: tuple[str, ...] = (
+    "missing_key",
+    "coordinates_missing",
+    "offense_code_missing",
+)
+NO_POINT_CODES: tuple[str, ...] = ("coordinates_missing", "coordinates_zero")
+DATE_CODES: tuple[str, ...] = ("date_unparseable", "date_placeholder", "date_future")
+
+
+@dataclass(frozen=True)
+class LoadProfile:
+    """Where a split writes its quality profile (the per-month counts behind the scorecard).
+
+    ``month_sql`` dates a judged row (SQL over its raw and derived columns, a DATE); a row whose
+    date was rejected, or a source without dates (``None``), is counted under a NULL month.
+    ``located`` sources report how many rows had a usable point.
+    """
+
+    path: Path
+    family: str
+    month_sql: str | None = None
+    located: bool = False
+
+
 @dataclass(frozen=True)
 class SplitResult:
     """Counts of one split. ``by_reason`` counts the first code (sums to ``quarantined_rows``);
@@ -122,6 +147,7 @@ class SplitResult:
     by_code: dict[str, int]
     quarantine_path: Path
     clean_path: Path | None = None
+    profile_path: Path | None = None
 
     @property
     def balanced(self) -> bool:
@@ -275,6 +301,11 @@ class EventRuleSettings:
 def derived(column: str) -> str:
     """A derived (``cm_``) column of the judged row."""
     return f"{RAW_ALIAS}.{quote_ident(column)}"
+
+
+def local_month_sql(timestamp_sql: str, timezone: str) -> str:
+    """The first day of a TIMESTAMPTZ's month on the jurisdiction's clock."""
+    return f"CAST(date_trunc('month', timezone({sql_literal(timezone)}, {timestamp_sql})) AS DATE)"
 
 
 def rule(code: str, predicate: str, description: str, *columns: str) -> RowRule:
@@ -447,6 +478,7 @@ def split_quarantine(
     relation_sql: str | None = None,
     clean_select: Callable[[str], str] | None = None,
     derived_prefix: str | None = None,
+    profile: LoadProfile | None = None,
 ) -> SplitResult:
     """Judge every raw row, write rejected rows to ``quarantine_path``, return the counts.
 
@@ -458,7 +490,7 @@ def split_quarantine(
     ``relation_sql`` replaces the plain read of ``raw_parquet`` with a query over it that adds
     derived columns for the rules to read (their names start with ``derived_prefix`` and are left
     out of the quarantine file); ``clean_select`` maps the accepted rows' table name to the query
-    written to ``clean_path``.
+    written to ``clean_path``. ``profile``, if given, receives the split's counts per month.
     """
     raw_parquet, quarantine_path = Path(raw_parquet), Path(quarantine_path)
     source_sql = relation_sql or f"SELECT * FROM read_parquet({sql_literal(str(raw_parquet))})"
@@ -506,6 +538,8 @@ def split_quarantine(
                 _copy_to_parquet(con, query, clean_path)
             finally:
                 con.execute(f"DROP VIEW IF EXISTS {accepted}")
+        if profile is not None:
+            _copy_to_parquet(con, profile_sql(table, rules.source, profile), profile.path)
         by_reason = dict(
             con.execute(
                 f"SELECT coalesce({reason_col}, ''), count(*) FROM {table} GROUP BY ALL"
@@ -530,6 +564,44 @@ def split_quarantine(
         by_code=_in_code_order(by_code),
         quarantine_path=quarantine_path,
         clean_path=clean_path,
+        profile_path=profile.path if profile is not None else None,
+    )
+
+
+def _codes_literal(codes: tuple[str, ...]) -> str:
+    return "[" + ", ".join(sql_literal(c) for c in codes) + "]"
+
+
+def profile_sql(table: str, source: str, profile: LoadProfile) -> str:
+    """Counts of a judged table per month: rows in, accepted, quarantined, complete, located,
+    and rows carrying each reason code (a row counts under every code it carries)."""
+    codes = quote_ident(REASON_CODES_COLUMN)
+    reason = quote_ident(REASON_COLUMN)
+
+    def carrying(names: tuple[str, ...]) -> str:
+        return f"list_has_any({codes}, {_codes_literal(names)})"
+
+    month = "CAST(NULL AS DATE)"
+    if profile.month_sql is not None:
+        month = f"CASE WHEN NOT {carrying(DATE_CODES)} THEN CAST({profile.month_sql} AS DATE) END"
+    located = (
+        f"count(*) FILTER (WHERE NOT {carrying(NO_POINT_CODES)})"
+        if profile.located
+        else "CAST(NULL AS BIGINT)"
+    )
+    per_code = ", ".join(
+        f"count(*) FILTER (WHERE list_contains({codes}, {sql_literal(code)})) "
+        f"AS {quote_ident(code + '_rows')}"
+        for code in REASON_CODES
+    )
+    return (
+        f"SELECT {sql_literal(source)} AS source, {sql_literal(profile.family)} AS family, "
+        f"{month} AS month, count(*) AS raw_rows, "
+        f"count(*) FILTER (WHERE {reason} IS NULL) AS accepted_rows, "
+        f"count(*) FILTER (WHERE {reason} IS NOT NULL) AS quarantined_rows, "
+        f"count(*) FILTER (WHERE NOT {carrying(MISSING_VALUE_CODES)}) AS complete_rows, "
+        f"{located} AS located_rows, {per_code} "
+        f"FROM {table} AS {RAW_ALIAS} GROUP BY ALL ORDER BY month NULLS LAST"
     )
 
 

@@ -16,11 +16,13 @@ from ingestion.service_requests.layout import ServiceRequestLayout
 from ingestion.sql import sql_literal
 from quality.rules import (
     EventRuleSettings,
+    LoadProfile,
     SourceRules,
     SplitResult,
     check_read_columns,
     derived,
     event_date_rules,
+    local_month_sql,
     location_rules,
     raw_columns_of,
     rule,
@@ -62,6 +64,7 @@ def split_service_requests(
     raw_parquet: Path,
     quarantine_path: Path,
     conformed_path: Path,
+    profile_path: Path | None = None,
 ) -> SplitResult:
     """Quarantine rejected rows of one landing file, write the rest as conformed requests."""
     raw_parquet = Path(raw_parquet)
@@ -84,4 +87,14 @@ def split_service_requests(
         relation_sql=relation,
         clean_select=request_rows_sql,
         derived_prefix=CONFORMED_PREFIX,
+        profile=(
+            LoadProfile(
+                profile_path,
+                "service_requests",
+                month_sql=local_month_sql(derived("cm_created_at"), settings.timezone),
+                located=True,
+            )
+            if profile_path
+            else None
+        ),
     )

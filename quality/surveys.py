@@ -21,6 +21,7 @@ from ingestion.surveys import (
 )
 from quality.rules import (
     DEFAULT_TOLERANCE_M,
+    LoadProfile,
     SourceRules,
     SplitResult,
     check_read_columns,
@@ -112,6 +113,7 @@ def split_survey(
     projected_crs: str,
     tolerance_m: float = DEFAULT_TOLERANCE_M,
     boundary_table: str,
+    profile_path: Path | None = None,
 ) -> SplitResult:
     """Quarantine rejected respondents of one landing file; write the rest one row per answer.
 
@@ -145,4 +147,14 @@ def split_survey(
         ),
         clean_select=lambda accepted: answer_rows_sql(layout, survey, accepted),
         derived_prefix=CONFORMED_PREFIX,
+        profile=(
+            LoadProfile(
+                profile_path,
+                "surveys",
+                month_sql=f"date_trunc('month', {derived('cm_submitted_on')})",
+                located=layout.area is None,
+            )
+            if profile_path
+            else None
+        ),
     )

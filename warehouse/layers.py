@@ -86,10 +86,27 @@ def area_month_rates_layer(rules: PrivacyRules) -> LayerSpec:
     )
 
 
+def quality_scorecard_layer() -> LayerSpec:
+    """The scorecard as built: counts of records per source and month, never per place, so
+    no small-cell rule applies."""
+    return LayerSpec(
+        name="quality_scorecard",
+        query="SELECT * FROM quality_scorecard ORDER BY family, source, month NULLS LAST",
+        spatial=False,
+        description=(
+            "Data quality per source and month: rows landed, accepted and quarantined, "
+            "completeness, geocoding, out-of-jurisdiction and duplicate rates, crosswalk "
+            "coverage, reporting lag percentiles and quarantined rows per reason code."
+        ),
+        time_column="month",
+    )
+
+
 def published_layers(
     rules: PrivacyRules, projected_crs: str, timezone: str, id_salt: str
 ) -> list[LayerSpec]:
     return [
         area_month_rates_layer(rules),
         incidents_layer(rules, projected_crs, timezone, id_salt),
+        quality_scorecard_layer(),
     ]

@@ -37,6 +37,7 @@ from ingestion.police.partitions import land_police_months, partition_path
 from ingestion.sql import sql_literal
 from orchestration.defs.jurisdiction import Jurisdiction
 from orchestration.defs.police.resources import feed_resource_key, scratch_path
+from orchestration.defs.quality.volume import record_volume
 from orchestration.settings import data_paths
 from quality.police import split_police
 from quality.rules import EventRuleSettings, load_areas
@@ -150,6 +151,9 @@ def raw_police_asset(
                 )
         finally:
             scratch.unlink(missing_ok=True)
+        record_volume(
+            source.name, context.run.run_id, feed, {f"{r.month:%Y-%m}": r.rows for r in results}
+        )
         written = [r for r in results if r.written]
         context.log.info(
             f"{source.name}: {sum(r.rows for r in results):,} rows in {len(results)} month(s); "
@@ -226,6 +230,7 @@ def split_police_asset(
                     raw_parquet=partition_path(paths.raw_police(source.name), month),
                     quarantine_path=partition_path(paths.quarantine_police(source.name), month),
                     offenses_path=partition_path(paths.conformed_police(source.name), month),
+                    profile_path=partition_path(paths.profiles / "police" / source.name, month),
                 )
                 totals["raw_rows"] += result.raw_rows
                 totals["accepted_rows"] += result.clean_rows

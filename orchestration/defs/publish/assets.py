@@ -18,6 +18,7 @@ PUBLISHED_MARTS = [
     AssetKey(["marts", "fct_incidents"]),
     AssetKey(["marts", "dim_area"]),
     AssetKey(["marts", "area_month_rates"]),
+    AssetKey(["marts", "quality_scorecard"]),
 ]
 
 

@@ -30,12 +30,14 @@ from ingestion.landing import LandingResult, land_census_json, land_csv, land_ge
 from ingestion.live.http import LiveSourceError
 from ingestion.sql import sql_literal
 from orchestration.defs.jurisdiction import Jurisdiction
+from orchestration.defs.quality.volume import record_volume
 from orchestration.settings import DataPaths, data_paths
 from quality.boundaries import split_boundaries
 from quality.census import split_acs
 from quality.facilities import split_facilities
 from quality.rules import EventRuleSettings, SplitResult, load_areas
 from quality.service_requests import split_service_requests
+from quality.volume import WHOLE_LOAD
 from warehouse.duckdb_spatial import connect
 
 Splitter = Callable[[Any, DataPaths, Jurisdiction], SplitResult]
@@ -104,6 +106,7 @@ def raw_source_asset(
         except (BoundaryError, LiveSourceError, FileNotFoundError, ValueError) as exc:
             # A missing file, a changed schema or a malformed export: retrying cannot fix it.
             raise Failure(description=f"{source}: {exc}", allow_retries=False) from exc
+        record_volume(source, context.run.run_id, feed, {WHOLE_LOAD: result.rows})
         context.log.info(f"{source}: {result.rows:,} rows landed from {source_file.name}")
         return MaterializeResult(metadata=landing_metadata(result, source_file))
 
@@ -225,6 +228,12 @@ def split_asset(
     return _split
 
 
+def split_source_names(config: JurisdictionConfig) -> list[str]:
+    """The survey and public-record sources landed as one file each (surveys land per wave)."""
+    names = ["areas", "area_indicators", "facilities", "service_requests"]
+    return [*names, "indicator_units"] if config.indicators.units is not None else names
+
+
 def parquet_rows(parquet: Path | None) -> int:
     return 0 if parquet is None else pq.ParquetFile(parquet).metadata.num_rows
 
@@ -239,6 +248,7 @@ def split_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
             raw_parquet=paths.raw_file("areas"),
             quarantine_path=paths.quarantine_file("areas"),
             conformed_path=paths.conformed_file("areas"),
+            profile_path=paths.profile_file("areas"),
         )
 
     def indicators(con: Any, paths: DataPaths, jurisdiction: Jurisdiction) -> SplitResult:
@@ -248,6 +258,7 @@ def split_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
             raw_parquet=paths.raw_file("area_indicators"),
             quarantine_path=paths.quarantine_file("area_indicators"),
             conformed_path=paths.conformed_file("area_indicators"),
+            profile_path=paths.profile_file("area_indicators"),
             cv_threshold_pct=config.indicators.cv_threshold_pct,
         )
 
@@ -261,6 +272,7 @@ def split_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
             raw_parquet=paths.raw_file("facilities"),
             quarantine_path=paths.quarantine_file("facilities"),
             conformed_path=paths.conformed_file("facilities"),
+            profile_path=paths.profile_file("facilities"),
         )
 
     def service_requests(con: Any, paths: DataPaths, jurisdiction: Jurisdiction) -> SplitResult:
@@ -279,6 +291,7 @@ def split_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
             raw_parquet=paths.raw_file("service_requests"),
             quarantine_path=paths.quarantine_file("service_requests"),
             conformed_path=paths.conformed_file("service_requests"),
+            profile_path=paths.profile_file("service_requests"),
         )
 
     assets = [
@@ -323,6 +336,7 @@ def split_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
                 raw_parquet=paths.raw_file("indicator_units"),
                 quarantine_path=paths.quarantine_file("indicator_units"),
                 conformed_path=paths.conformed_file("indicator_units"),
+                profile_path=paths.profile_file("indicator_units"),
                 source="indicator_units",
             )
 

@@ -35,6 +35,7 @@ from ingestion.landing import land_csv, land_frame
 from ingestion.sql import sql_literal
 from ingestion.surveys import inbox_files, inbox_fingerprint
 from orchestration.defs.jurisdiction import Jurisdiction
+from orchestration.defs.quality.volume import record_volume
 from orchestration.defs.sources.resources import SampleCity
 from orchestration.settings import DataPaths, data_paths
 from quality.rules import load_areas
@@ -106,6 +107,9 @@ def survey_assets(config: JurisdictionConfig) -> list:
         for stale in target_dir.glob("*.parquet"):
             if stale.stem not in landed:
                 stale.unlink()  # withdrawn from the inbox
+        # Each wave is its own scope: a smaller new wave is not an outage, a re-sent file that
+        # lost most of its rows is.
+        record_volume("surveys", context.run.run_id, inbox, landed)
         context.log.info(f"surveys: {len(files)} file(s) in the inbox {landed}")
         return MaterializeResult(
             metadata={
@@ -144,7 +148,13 @@ def survey_assets(config: JurisdictionConfig) -> list:
         raw_dir = raw_survey_dir(paths)
         quarantine_dir = paths.quarantine / "surveys"
         work_dir = paths.conformed / "surveys" / ".files"
-        for stale in [*quarantine_dir.glob("*.parquet"), *work_dir.glob("*.parquet")]:
+        profile_dir = paths.profiles / "surveys"
+        stale_files = [
+            *quarantine_dir.glob("*.parquet"),
+            *work_dir.glob("*.parquet"),
+            *profile_dir.glob("*.parquet"),
+        ]
+        for stale in stale_files:
             stale.unlink()
         totals = {"raw_rows": 0, "accepted_rows": 0, "quarantined_rows": 0}
         by_survey: dict[str, dict[str, int]] = {}
@@ -163,6 +173,7 @@ def survey_assets(config: JurisdictionConfig) -> list:
                         raw_parquet=raw,
                         quarantine_path=quarantine_dir / raw.name,
                         conformed_path=work_dir / raw.name,
+                        profile_path=profile_dir / raw.name,
                         area_table="known_areas",
                         boundary_table=boundary,
                         projected_crs=jurisdiction.projected_crs,

@@ -16,9 +16,13 @@ from dagster_dbt import (
 from ingestion.jurisdiction import JurisdictionConfig
 from orchestration.config import current_config
 from orchestration.defs.police.assets import conformed_key
+from orchestration.defs.police.assets import quarantine_key as police_quarantine_key
+from orchestration.defs.sources.assets import quarantine_key, split_source_names
+from orchestration.defs.sources.surveys import QUARANTINE_SURVEYS
 from orchestration.settings import DBT_PROJECT_DIR, data_paths, export_environment
 
 POLICE_SOURCE_KEY = AssetKey(["conformed", "police"])
+PROFILES_SOURCE_KEY = AssetKey(["quality", "load_profiles"])
 
 # dbt's profile reads the data directory from the environment, also when parsing.
 export_environment()
@@ -41,6 +45,19 @@ if manifest_is_stale(dbt_project):
     dbt_project.preparer.prepare(dbt_project)
 
 
+def police_keys(config: JurisdictionConfig) -> list[AssetKey]:
+    return [conformed_key(s.name) for s in config.police]
+
+
+def quarantine_keys(config: JurisdictionConfig) -> list[AssetKey]:
+    """Every split's quarantine asset: the splits write the load profiles beside them."""
+    return [
+        *(police_quarantine_key(s.name) for s in config.police),
+        *(quarantine_key(name) for name in split_source_names(config)),
+        QUARANTINE_SURVEYS,
+    ]
+
+
 class CrimemapDbtTranslator(DagsterDbtTranslator):
     """Models keyed by layer (``staging/``, ``intermediate/``, ``marts/``); sources by meta."""
 
@@ -56,13 +73,16 @@ class CrimemapDbtTranslator(DagsterDbtTranslator):
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: Any
     ) -> AssetSpec:
-        # The police source is one glob over every configured source's conformed files; in the
-        # asset graph the staging model depends on each source's own asset instead.
+        # The police source and the load profiles are each one glob over files that several
+        # assets write; in the asset graph the staging model depends on those assets instead.
         spec = super().get_asset_spec(manifest, unique_id, project)
-        if not any(dep.asset_key == POLICE_SOURCE_KEY for dep in spec.deps):
+        globbed = {POLICE_SOURCE_KEY: police_keys, PROFILES_SOURCE_KEY: quarantine_keys}
+        if not any(dep.asset_key in globbed for dep in spec.deps):
             return spec
-        deps = [d for d in spec.deps if d.asset_key != POLICE_SOURCE_KEY]
-        deps += [AssetDep(conformed_key(s.name)) for s in current_config().police]
+        deps = [d for d in spec.deps if d.asset_key not in globbed]
+        for dep in spec.deps:
+            if dep.asset_key in globbed:
+                deps += [AssetDep(key) for key in globbed[dep.asset_key](current_config())]
         return spec.replace_attributes(deps=deps)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
