@@ -16,6 +16,7 @@ from orchestration.defs.police.resources import feed_resource_key, police_feed
 from orchestration.defs.police.schedules import INCREMENTAL_JOB, incremental_schedule
 from orchestration.defs.publish.assets import published_release
 from orchestration.defs.quality.checks import source_checks
+from orchestration.defs.quality.raw_checks import raw_source_checks
 from orchestration.defs.quality.volume import volume_check
 from orchestration.defs.sources.assets import (
     raw_assets,
@@ -56,6 +57,7 @@ defs = Definitions(
     asset_checks=[
         *police_checks(config),
         *source_checks(config),
+        *raw_source_checks(config),
         *(volume_check(name, key, config) for name, key in landed_sources),
     ],
     jobs=[INCREMENTAL_JOB, SURVEY_JOB],

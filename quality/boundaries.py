@@ -12,6 +12,7 @@ duplicates. Area keys are normalized exactly as survey answers name areas
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -151,8 +152,8 @@ def merged_areas_sql(accepted: str) -> str:
     )
 
 
-def _landed_geometry_column(
-    con: duckdb.DuckDBPyConnection, spec: BoundarySpec, raw_parquet: Path, columns: list[str]
+def landed_geometry_column(
+    spec: BoundarySpec, columns: Collection[str], source_file: str | None
 ) -> str:
     """The column holding the geometry text: the CSV's WKT column, else ``geometry``.
 
@@ -160,18 +161,34 @@ def _landed_geometry_column(
     shapefile attribute that happens to share the WKT column's name is never read as geometry.
     """
     fmt = spec.format
-    if fmt is None and "_source_file" in columns:
-        row = con.execute(
-            f"SELECT _source_file FROM read_parquet({sql_literal(str(raw_parquet))}) LIMIT 1"
-        ).fetchone()
-        if row and row[0]:
-            try:
-                fmt = boundary_format(spec, Path(row[0]))
-            except BoundaryError:
-                fmt = None
+    if fmt is None and source_file:
+        try:
+            fmt = boundary_format(spec, Path(source_file))
+        except BoundaryError:
+            fmt = None
     if fmt is None:  # an empty landing or an unknown extension: whichever column is there
         return spec.geometry_field if spec.geometry_field in columns else "geometry"
     return geometry_column_of(spec, fmt)
+
+
+def boundary_read_columns(spec: BoundarySpec, geometry_column: str) -> tuple[str, ...]:
+    """The columns ``split_boundaries`` reads from a landing."""
+    names = [spec.id_field, geometry_column, SOURCE_CRS_COLUMN]
+    if spec.name_field:
+        names.append(spec.name_field)
+    return tuple(dict.fromkeys(names))
+
+
+def _landed_geometry_column(
+    con: duckdb.DuckDBPyConnection, spec: BoundarySpec, raw_parquet: Path, columns: list[str]
+) -> str:
+    source_file = None
+    if "_source_file" in columns:
+        row = con.execute(
+            f"SELECT _source_file FROM read_parquet({sql_literal(str(raw_parquet))}) LIMIT 1"
+        ).fetchone()
+        source_file = row[0] if row else None
+    return landed_geometry_column(spec, columns, source_file)
 
 
 def split_boundaries(
@@ -193,10 +210,7 @@ def split_boundaries(
         ).description
     ]
     geometry_column = _landed_geometry_column(con, spec, raw_parquet, columns)
-    needed = [spec.id_field, geometry_column, SOURCE_CRS_COLUMN]
-    if spec.name_field:
-        needed.append(spec.name_field)
-    missing = [c for c in needed if c not in columns]
+    missing = [c for c in boundary_read_columns(spec, geometry_column) if c not in columns]
     if missing:
         published = [c for c in columns if not c.startswith("_")]
         raise ValueError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -241,6 +241,47 @@ def test_counts_by_first_reason_and_by_code(
     assert result.by_code == every
     assert sum(result.by_reason.values()) == result.quarantined_rows
     assert list(result.by_reason) == [c for c in R.REASON_CODES if c in first]
+
+
+def test_profile_counts_each_month_and_code(
+    con: duckdb.DuckDBPyConnection, police_rules: EventRuleSettings, tmp_path: Path
+) -> None:
+    raw = write_raw(tmp_path / "raw.parquet", SEATTLE_SPD_COLUMNS, [r for r, _ in POLICE_CASES])
+    profile = tmp_path / "profiles" / "month=2024-05" / "part.parquet"
+    result = split_police(
+        con,
+        builtin_layout("seattle_spd"),
+        police_rules,
+        source="seattle_spd",
+        raw_parquet=raw,
+        quarantine_path=tmp_path / "q.parquet",
+        offenses_path=tmp_path / "offenses.parquet",
+        profile_path=profile,
+    )
+    assert result.profile_path == profile
+    # Every clean case occurred in May 2024 (local time); a rejected date has no month.
+    expected: dict[date | None, dict[str, int]] = {}
+    for _, codes in POLICE_CASES:
+        month = None if set(codes) & set(R.DATE_CODES) else date(2024, 5, 1)
+        counts = expected.setdefault(month, {"raw_rows": 0, "accepted_rows": 0})
+        counts["raw_rows"] += 1
+        counts["accepted_rows"] += not codes
+        counts["complete_rows"] = counts.get("complete_rows", 0) + (
+            not set(codes) & set(R.MISSING_VALUE_CODES)
+        )
+        counts["located_rows"] = counts.get("located_rows", 0) + (
+            not set(codes) & set(R.NO_POINT_CODES)
+        )
+        for code in R.REASON_CODES:
+            counts[f"{code}_rows"] = counts.get(f"{code}_rows", 0) + (code in codes)
+    rows = pq.read_table(profile).to_pylist()
+    assert {row["month"] for row in rows} == set(expected)
+    for row in rows:
+        assert (row["source"], row["family"]) == ("seattle_spd", "police")
+        assert row["quarantined_rows"] == row["raw_rows"] - row["accepted_rows"]
+        assert {k: row[k] for k in expected[row["month"]]} == expected[row["month"]]
+    assert sum(row["raw_rows"] for row in rows) == result.raw_rows
+    assert sum(row["accepted_rows"] for row in rows) == result.clean_rows
 
 
 def test_quarantine_keeps_raw_columns_and_lineage(

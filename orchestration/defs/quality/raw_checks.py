@@ -1,0 +1,290 @@
+"""Quality checks on the raw landings of the survey and public-record sources.
+
+One blocking GX suite per raw asset (``quality/source_suites.py``) judges the file as landed,
+before its split reads it. Schema drift, a column the jurisdiction's mapping reads renamed or
+gone, fails as ERROR naming the missing and unexpected columns (and likely renames); the split
+depends on the raw asset, so that source stops while the other sources go on. Row defects only
+warn: the split quarantines them row by row, and the warning reports the rate.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetKey,
+    MetadataValue,
+    asset_check,
+)
+
+from ingestion.boundaries import BoundarySpec
+from ingestion.census import TABLE_SETS
+from ingestion.jurisdiction import JurisdictionConfig
+from ingestion.surveys import SurveyLayout
+from orchestration.defs.quality.checks import areas_bbox
+from orchestration.defs.sources.assets import conformed_key, raw_key
+from orchestration.defs.sources.surveys import RAW_SURVEYS, raw_survey_dir
+from orchestration.settings import DataPaths, data_paths
+from quality.boundaries import landed_geometry_column
+from quality.layouts import BBox
+from quality.source_suites import (
+    COLUMN_SET,
+    acs_geography_columns,
+    area_indicators_raw_suite,
+    boundaries_raw_suite,
+    column_drift_message,
+    column_set_of,
+    facilities_raw_suite,
+    service_requests_raw_suite,
+    survey_raw_suite,
+)
+from quality.suites import SuiteOutcome, SuiteSpec, read_frame, run_suite, write_data_docs_index
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MAX_MESSAGES = 5
+
+
+@dataclass(frozen=True)
+class RawBatch:
+    """One landing file and the suite that judges it; ``label`` names the file in messages."""
+
+    label: str
+    spec: SuiteSpec
+    frame: "pd.DataFrame"
+
+
+@dataclass(frozen=True)
+class Judged:
+    label: str
+    outcome: SuiteOutcome
+    drift: str  # column_drift_message, "" when the columns did not move
+
+
+Batches = Callable[[DataPaths], list[RawBatch]]
+SuiteFor = Callable[["pd.DataFrame", DataPaths], SuiteSpec]
+
+
+# --- judging -----------------------------------------------------------------------------------
+
+
+def judge(batch: RawBatch, paths: DataPaths) -> Judged:
+    """Run the batch's suite (result and Data Docs under the quality dir), note column drift."""
+    outcome = run_suite(
+        batch.spec,
+        batch.frame,
+        results_dir=paths.quality / "validations",
+        data_docs_dir=paths.quality / "data_docs",
+    )
+    columns = column_set_of(batch.spec)
+    drift = ""
+    if columns is not None:
+        expected, exact = columns
+        drift = column_drift_message(expected, list(batch.frame.columns), exact=exact)
+    return Judged(batch.label, outcome, drift)
+
+
+def is_column_set(expectation: str) -> bool:
+    # GX reports an expectation by its snake_case type ("expect_table_columns_to_match_set").
+    return expectation.replace("_", "") == COLUMN_SET.lower()
+
+
+def failure_summary(judged: Judged) -> str:
+    """The drift message in place of GX's column-set message (it adds likely renames), then the
+    other failures, blocking ones first."""
+    messages = [judged.drift] if judged.drift else []
+    messages += [
+        f["message"]
+        for f in judged.outcome.failed
+        if not (judged.drift and is_column_set(f["expectation"]))
+    ]
+    return "; ".join(messages[:MAX_MESSAGES])
+
+
+def raw_check_result(judged: Sequence[Judged]) -> AssetCheckResult:
+    """One check result for every file of a raw asset: ERROR when any file's suite blocks."""
+    failing = [j for j in judged if not j.outcome.success]
+    if failing:
+        description = " | ".join(f"{j.label}: {failure_summary(j)}" for j in failing)
+    else:
+        description = "all expectations met" if judged else "no landing files to judge"
+    blocking = any(j.outcome.blocking for j in judged)
+    metadata: dict[str, Any] = {
+        "files": MetadataValue.json({j.label: j.outcome.suite for j in judged}),
+        "expectations": sum(j.outcome.n_expectations for j in judged),
+        "expectations_failed": sum(len(j.outcome.failed) for j in judged),
+        "failed": MetadataValue.json(
+            [{"file": j.label, **f} for j in judged for f in j.outcome.to_metadata()["failed"]]
+        ),
+        "validation_seconds": round(sum(j.outcome.seconds for j in judged), 2),
+    }
+    drift = {j.label: j.drift for j in judged if j.drift}
+    if drift:
+        metadata["column_drift"] = MetadataValue.json(drift)
+    if len(judged) == 1:
+        outcome = judged[0].outcome
+        if outcome.validation_path:
+            metadata["validation_result"] = MetadataValue.path(str(outcome.validation_path))
+        if outcome.data_docs_path:
+            metadata["data_docs"] = MetadataValue.url(outcome.data_docs_path.resolve().as_uri())
+    return AssetCheckResult(
+        passed=not failing,
+        severity=AssetCheckSeverity.ERROR if blocking else AssetCheckSeverity.WARN,
+        description=description,
+        metadata=metadata,
+    )
+
+
+# --- what each check reads ---------------------------------------------------------------------
+
+
+def source_file_of(frame: "pd.DataFrame") -> str | None:
+    """The published file's name, from the lineage (None for an empty landing)."""
+    if "_source_file" not in frame.columns or frame.empty:
+        return None
+    value = frame["_source_file"].iloc[0]
+    return str(value) if value is not None else None
+
+
+def extent(paths: DataPaths) -> BBox | None:
+    """The jurisdiction's extent; None before the first areas split (ranges are then skipped)."""
+    return areas_bbox(paths) if paths.conformed_file("areas").is_file() else None
+
+
+def single_file(source: str, suite: SuiteFor) -> Batches:
+    def _batches(paths: DataPaths) -> list[RawBatch]:
+        path = paths.raw_file(source)
+        frame = read_frame(path)
+        return [RawBatch(source_file_of(frame) or path.name, suite(frame, paths), frame)]
+
+    return _batches
+
+
+def boundaries_suite(spec: BoundarySpec, source: str) -> SuiteFor:
+    def _suite(frame: "pd.DataFrame", paths: DataPaths) -> SuiteSpec:
+        geometry = landed_geometry_column(spec, list(frame.columns), source_file_of(frame))
+        return boundaries_raw_suite(spec, geometry_column=geometry, source=source)
+
+    return _suite
+
+
+def survey_batches(layout: SurveyLayout) -> Batches:
+    """Every file the survey asset landed (the inbox's CSVs, or the empty stand-in)."""
+
+    def _batches(paths: DataPaths) -> list[RawBatch]:
+        bbox = extent(paths)
+        batches = []
+        for path in sorted(raw_survey_dir(paths).glob("*.parquet")):
+            frame = read_frame(path)
+            spec = survey_raw_suite(layout, survey=path.stem, bbox=bbox)
+            batches.append(RawBatch(source_file_of(frame) or path.name, spec, frame))
+        return batches
+
+    return _batches
+
+
+# --- checks ------------------------------------------------------------------------------------
+
+
+def raw_suite_check(
+    source: str, asset_key: AssetKey, description: str, batches: Batches, *, needs_extent: bool
+) -> AssetChecksDefinition:
+    @asset_check(
+        asset=asset_key,
+        name=f"{source}_raw_suite",
+        description=description,
+        # Point ranges read the conformed areas' extent, as the police raw suites do.
+        additional_deps=[conformed_key("areas")] if needs_extent else None,
+        blocking=True,
+    )
+    def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        paths = data_paths()
+        judged = [judge(batch, paths) for batch in batches(paths)]
+        write_data_docs_index(paths.quality / "data_docs")
+        return raw_check_result(judged)
+
+    return _check
+
+
+def raw_source_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
+    """One blocking GX suite per raw survey and public-record asset the definitions hold."""
+    table_set = TABLE_SETS[config.indicators.table_set]
+    facilities = config.facilities.mapping
+    requests = config.service_requests.layout
+    checks = [
+        raw_suite_check(
+            "areas",
+            raw_key("areas"),
+            "GX suite areas_raw: the id, name and geometry columns the boundary spec reads; "
+            "ids and polygons mostly present.",
+            single_file("areas", boundaries_suite(config.boundaries.spec, "areas")),
+            needs_extent=False,
+        ),
+        raw_suite_check(
+            "area_indicators",
+            raw_key("area_indicators"),
+            f"GX suite area_indicators_raw: every estimate and margin column of the "
+            f"{config.indicators.table_set} table set and a geography; GEOIDs mostly present "
+            "and unique.",
+            single_file(
+                "area_indicators",
+                lambda frame, paths: area_indicators_raw_suite(
+                    table_set, geography=acs_geography_columns(list(frame.columns))
+                ),
+            ),
+            needs_extent=False,
+        ),
+        raw_suite_check(
+            "facilities",
+            raw_key("facilities"),
+            "GX suite facilities_raw: the columns the facility mapping reads; ids mostly present "
+            "and unique, points mostly inside the jurisdiction's extent.",
+            single_file(
+                "facilities",
+                lambda frame, paths: facilities_raw_suite(facilities, bbox=extent(paths)),
+            ),
+            needs_extent=True,
+        ),
+        raw_suite_check(
+            "surveys",
+            RAW_SURVEYS,
+            "GX suite per survey file: the columns the survey layout reads; response ids mostly "
+            "present and unique, dates in a declared format, positive weights.",
+            survey_batches(config.surveys.layout),
+            needs_extent=True,
+        ),
+    ]
+    # Without 311 data the raw asset lands an empty export it writes itself: nothing to judge.
+    if config.service_requests.mode != "none":
+        checks.append(
+            raw_suite_check(
+                "service_requests",
+                raw_key("service_requests"),
+                f"GX suite service_requests_raw: the {requests.name} layout's columns; request "
+                "ids mostly present and unique, creation dates in a declared format, points "
+                "mostly inside the jurisdiction's extent.",
+                single_file(
+                    "service_requests",
+                    lambda frame, paths: service_requests_raw_suite(requests, bbox=extent(paths)),
+                ),
+                needs_extent=True,
+            )
+        )
+    units = config.indicators.units
+    if units is not None:
+        checks.append(
+            raw_suite_check(
+                "indicator_units",
+                raw_key("indicator_units"),
+                "GX suite indicator_units_raw: the id and geometry columns the units' boundary "
+                "spec reads; ids and polygons mostly present.",
+                single_file("indicator_units", boundaries_suite(units.spec, "indicator_units")),
+                needs_extent=False,
+            )
+        )
+    return checks
