@@ -43,10 +43,16 @@ class StageFigures:
     wall_s: float
     inner_s: float
     peak_rss_mb: float
+    validation_s: dict[str, float]
+
+    @property
+    def gx_s(self) -> float:
+        return sum(self.validation_s.values())
 
 
-def run_stage_child(selection: str, incidents: int) -> float:
-    """Inside the child: materialize one selection and return its own seconds (after imports)."""
+def run_stage_child(selection: str, incidents: int) -> tuple[float, dict[str, float]]:
+    """Inside the child: materialize one selection; return its own seconds (after imports) and
+    the seconds each GX suite check spent validating (from the checks' metadata)."""
     if not selection:
         from orchestration.config import current_config
         from orchestration.defs.sources.resources import source_resources
@@ -56,7 +62,7 @@ def run_stage_child(selection: str, incidents: int) -> float:
         city = source_resources(current_config(), paths.sources)["sample_city"]
         started = time.perf_counter()
         city.files()  # same seed and defect rate as the pipeline
-        return time.perf_counter() - started
+        return time.perf_counter() - started, {}
 
     from dagster import AssetSelection, DagsterInstance
     from dagster._core.storage.tags import (
@@ -72,7 +78,7 @@ def run_stage_child(selection: str, incidents: int) -> float:
     job = defs.resolve_implicit_global_asset_job_def()
     keys = AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())
     started = time.perf_counter()
-    job.execute_in_process(
+    result = job.execute_in_process(
         instance=DagsterInstance.ephemeral(),
         asset_selection=list(keys),
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
@@ -81,7 +87,13 @@ def run_stage_child(selection: str, incidents: int) -> float:
             ASSET_PARTITION_RANGE_END_TAG: months[-1],
         },
     )
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    validation = {
+        evaluation.check_name: float(evaluation.metadata["validation_seconds"].value)
+        for evaluation in result.get_asset_check_evaluations()
+        if "validation_seconds" in evaluation.metadata
+    }
+    return seconds, validation
 
 
 def measure(stage: str, selection: str, incidents: int, env: dict[str, str]) -> StageFigures:
@@ -104,9 +116,11 @@ def measure(stage: str, selection: str, incidents: int, env: dict[str, str]) -> 
         out = out_file.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"stage {stage!r} failed")
-    inner = json.loads(out.strip().splitlines()[-1])["seconds"]
+    reported = json.loads(out.strip().splitlines()[-1])
     # ru_maxrss (kB on Linux) from wait4 covers the child and the descendants it reaped (dbt).
-    return StageFigures(stage, wall, inner, usage.ru_maxrss / 1024)
+    return StageFigures(
+        stage, wall, reported["seconds"], usage.ru_maxrss / 1024, reported["validation"]
+    )
 
 
 def main() -> int:
@@ -118,8 +132,8 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.child is not None:
-        seconds = run_stage_child(args.child, args.incidents)
-        print(json.dumps({"seconds": seconds}))
+        seconds, validation = run_stage_child(args.child, args.incidents)
+        print(json.dumps({"seconds": seconds, "validation": validation}))
         return 0
 
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="crimemap-bench-"))
@@ -129,17 +143,23 @@ def main() -> int:
         "CRIMEMAP_SAMPLE_INCIDENTS": str(args.incidents),
     }
     print(f"crimemap benchmark: {args.incidents:,} incidents, data in {data_dir}", flush=True)
-    print(f"{'stage':<50} {'wall s':>8} {'work s':>8} {'peak MB':>9}", flush=True)
+    print(f"{'stage':<50} {'wall s':>8} {'work s':>8} {'GX s':>7} {'peak MB':>9}", flush=True)
     total = 0.0
+    validation: dict[str, float] = {}
     for stage, selection in STAGES:
         figures = measure(stage, selection, args.incidents, env)
         total += figures.wall_s
+        validation.update(figures.validation_s)
         print(
             f"{figures.stage:<50} {figures.wall_s:>8.1f} {figures.inner_s:>8.1f} "
-            f"{figures.peak_rss_mb:>9.0f}",
+            f"{figures.gx_s:>7.1f} {figures.peak_rss_mb:>9.0f}",
             flush=True,
         )
-    print(f"{'total':<50} {total:>8.1f}")
+    print(f"{'total':<50} {total:>8.1f} {'':>8} {sum(validation.values()):>7.1f}")
+    # What validation costs per suite, slowest first: the incident-sized suites are the budget.
+    print("\nGX validation seconds per suite (first suite of a process includes the GX import):")
+    for name, seconds in sorted(validation.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<48} {seconds:>7.1f}")
     if not args.keep and not args.data_dir:
         shutil.rmtree(data_dir, ignore_errors=True)
     return 0

@@ -17,6 +17,7 @@ from orchestration.defs.police.schedules import INCREMENTAL_JOB, incremental_sch
 from orchestration.defs.publish.assets import published_release
 from orchestration.defs.quality.checks import source_checks
 from orchestration.defs.quality.raw_checks import raw_source_checks
+from orchestration.defs.quality.reconcile import reconcile_checks
 from orchestration.defs.quality.volume import volume_check
 from orchestration.defs.sources.assets import (
     raw_assets,
@@ -58,6 +59,7 @@ defs = Definitions(
         *police_checks(config),
         *source_checks(config),
         *raw_source_checks(config),
+        *reconcile_checks(config),
         *(volume_check(name, key, config) for name, key in landed_sources),
     ],
     jobs=[INCREMENTAL_JOB, SURVEY_JOB],

@@ -53,3 +53,17 @@ def test_dagster_cli_loads_the_definitions(tmp_path: Path) -> None:
         timeout=300,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_loading_the_definitions_does_not_import_great_expectations(tmp_path: Path) -> None:
+    """Every step process loads the definitions first; GX (seconds to import) is left to the
+    checks that run a suite."""
+    env = {**os.environ, "CRIMEMAP_DATA_DIR": str(tmp_path)}
+    code = (
+        "import sys, orchestration.definitions; "
+        "sys.exit(1 if 'great_expectations' in sys.modules else 0)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr
