@@ -510,3 +510,38 @@ def test_shipped_configs_load() -> None:
         assert config.police and all(s.mode == "sample" for s in config.police)
     six = load_jurisdiction(configs[configs.index(path.with_name("sample_city_publishers.yml"))])
     assert {s.layout.name for s in six.police} == set(builtin_layout_names())
+
+
+# --- quality bounds ----------------------------------------------------------------------------
+
+
+def test_quality_bounds_default_and_override_per_source(tmp_path: Path) -> None:
+    assert (
+        load_jurisdiction(write_config(tmp_path / "a", document())).quality.max_volume_drop == 0.5
+    )
+    quality = {
+        "max_volume_drop": 0.3,
+        "min_baseline_rows": 10,
+        "sources": {"service_requests": {"max_volume_drop": 0.9}},
+    }
+    config = load_jurisdiction(write_config(tmp_path / "b", document(quality=quality)))
+    assert config.quality.min_baseline_rows == 10
+    assert config.quality.max_drop_for("spd") == 0.3
+    assert config.quality.max_drop_for("service_requests") == 0.9
+
+
+@pytest.mark.parametrize(
+    ("quality", "message"),
+    [
+        ({"max_volume_drop": 1.5}, "quality.max_volume_drop: a share between 0 and 1"),
+        ({"max_volume_drop": True}, "quality.max_volume_drop: a share between 0 and 1"),
+        ({"min_baseline_rows": 0}, "quality.min_baseline_rows: a positive whole number"),
+        ({"sources": {"spd": {"max_volume_drop": 0}}}, "quality.sources.spd.max_volume_drop"),
+        ({"max_drop": 0.5}, "quality: unknown keys ['max_drop']"),
+    ],
+)
+def test_bad_quality_bounds_name_the_key(
+    tmp_path: Path, quality: dict[str, Any], message: str
+) -> None:
+    error = config_error(write_config(tmp_path, document(quality=quality)))
+    assert error.startswith(CONFIG_NAME) and message in error
