@@ -16,6 +16,7 @@ from orchestration.defs.police.resources import feed_resource_key, police_feed
 from orchestration.defs.police.schedules import INCREMENTAL_JOB, incremental_schedule
 from orchestration.defs.publish.assets import published_release
 from orchestration.defs.quality.checks import source_checks
+from orchestration.defs.quality.mart_checks import mart_checks
 from orchestration.defs.quality.raw_checks import raw_source_checks
 from orchestration.defs.quality.reconcile import reconcile_checks
 from orchestration.defs.quality.volume import volume_check
@@ -60,6 +61,7 @@ defs = Definitions(
         *source_checks(config),
         *raw_source_checks(config),
         *reconcile_checks(config),
+        *mart_checks(config),
         *(volume_check(name, key, config) for name, key in landed_sources),
     ],
     jobs=[INCREMENTAL_JOB, SURVEY_JOB],

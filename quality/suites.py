@@ -47,6 +47,7 @@ Severity = Literal["ERROR", "WARN"]
 _GX_SEVERITY: dict[str, str] = {"ERROR": "critical", "WARN": "warning"}
 _FROM_GX_SEVERITY: dict[str, Severity] = {"critical": "ERROR", "warning": "WARN", "info": "WARN"}
 SAMPLE_SIZE = 5
+COLUMN_SET_EXPECTATION = "expect_table_columns_to_match_set"
 
 GEOID_TRACT_REGEX = r"^[0-9]{11}$"
 
@@ -138,9 +139,7 @@ def table_shape(
     columns: Sequence[str], min_rows: int, max_rows: int | None
 ) -> tuple[ExpectationSpec, ...]:
     return (
-        expect(
-            "ExpectTableColumnsToMatchSet", "ERROR", column_set=list(columns), exact_match=True
-        ),
+        expect("ExpectTableColumnsToMatchSet", "ERROR", column_set=list(columns), exact_match=True),
         expect("ExpectTableRowCountToBeBetween", "ERROR", min_value=min_rows, max_value=max_rows),
     )
 
@@ -596,7 +595,11 @@ def outcome_from_result(
     """Summarize a GX validation result (its JSON dict) into a ``SuiteOutcome``."""
     results = result_json.get("results", [])
     failed = [_failure(r) for r in results if not r.get("success")]
-    failed.sort(key=lambda f: f["severity"] != "ERROR")  # stable: blocking failures first
+    # Stable: blocking failures first, and among them a changed column set (the cause of the
+    # "column does not exist" errors that follow it).
+    failed.sort(
+        key=lambda f: (f["severity"] != "ERROR", f["expectation"] != COLUMN_SET_EXPECTATION)
+    )
     severity: Severity = "ERROR" if any(f["severity"] == "ERROR" for f in failed) else "WARN"
     return SuiteOutcome(
         suite=suite,
