@@ -137,11 +137,14 @@ def test_manifest_describes_the_files(pipeline_run: PipelineRun) -> None:
     release = pipeline_run.release_dir
     manifest = json.loads((release / "manifest.json").read_text())
     layers = {layer["name"]: layer for layer in manifest["layers"]}
-    assert set(layers) >= {"incidents", "area_month_rates"}
+    assert set(layers) >= {"incidents", "area_month_rates", "quality_scorecard"}
     for layer in layers.values():
         path = release / layer["file"]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == layer["sha256"]
         assert pq.read_metadata(path).num_rows == layer["rows"]
+        if not layer["spatial"]:
+            assert layer["bbox"] is None, layer["name"]
+            continue
         xmin, ymin, xmax, ymax = layer["bbox"]
         assert -180 <= xmin < xmax <= 180 and -90 <= ymin < ymax <= 90
     extent = layers["incidents"]["time_extent"]
