@@ -19,7 +19,6 @@ range expectations, ``blank_as_null_columns`` makes "" count as missing.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Collection, Sequence
 
@@ -43,8 +42,6 @@ POINT_MOSTLY = 0.9
 # GeoJSON ("type": "MultiPolygon") and WKT (POLYGON ((...))) alike; case-insensitive by hand so
 # the pattern means the same in every regex engine GX may hand it to.
 POLYGON_REGEX = "[Pp][Oo][Ll][Yy][Gg][Oo][Nn]"
-RENAME_CUTOFF = 0.8
-MAX_LISTED_COLUMNS = 20
 
 # strptime directives (Python's and DuckDB's) as the shape of what they parse. Lenient on widths:
 # the suite warns on a changed format, the split's ``date_unparseable`` judges each value.
@@ -81,63 +78,6 @@ _DIRECTIVE = re.compile(r"%-?(.)")
 def raw_columns(read_columns: Sequence[str]) -> tuple[str, ...]:
     """Columns a landing must have: the published ones read, then the lineage landing adds."""
     return tuple(dict.fromkeys((*read_columns, *LINEAGE_COLUMNS)))
-
-
-def column_set_of(spec: SuiteSpec) -> tuple[tuple[str, ...], bool] | None:
-    """The suite's required columns and whether they are the exact set, if it checks columns."""
-    for exp in spec.expectations:
-        if exp.kind == COLUMN_SET:
-            return tuple(exp.kwargs["column_set"]), bool(exp.kwargs.get("exact_match", True))
-    return None
-
-
-def normalized_name(name: str) -> str:
-    """A column name compared loosely: lower case, letters and digits only."""
-    return re.sub(r"[^0-9a-z]", "", name.lower())
-
-
-def likely_renames(missing: Sequence[str], extra: Sequence[str]) -> list[tuple[str, str]]:
-    """(missing, extra) pairs that are probably one column renamed: the same normalized name,
-    else the closest normalized name by ``difflib``. Each extra column pairs at most once."""
-    candidates = list(extra)
-    pairs: list[tuple[str, str]] = []
-    for old in missing:
-        by_key = {normalized_name(c): c for c in reversed(candidates)}
-        key = normalized_name(old)
-        match = by_key.get(key)
-        if match is None:
-            close = difflib.get_close_matches(key, list(by_key), n=1, cutoff=RENAME_CUTOFF)
-            match = by_key[close[0]] if close else None
-        if match is not None:
-            pairs.append((old, match))
-            candidates.remove(match)
-    return pairs
-
-
-def _listed(names: Sequence[str]) -> str:
-    shown = list(names[:MAX_LISTED_COLUMNS])
-    more = len(names) - len(shown)
-    return f"{shown}" + (f" and {more} more" if more > 0 else "")
-
-
-def column_drift_message(
-    expected: Sequence[str], present: Sequence[str], *, exact: bool = True
-) -> str:
-    """What moved between the columns a suite expects and a landing's: missing columns, the
-    unexpected ones, and likely renames. Empty when nothing the suite requires moved (with
-    ``exact=False``, extra columns alone are not drift: the mapping reads a subset)."""
-    present = list(present)
-    missing = [c for c in expected if c not in present]
-    extra = [c for c in present if c not in expected]
-    if not missing and not (exact and extra):
-        return ""
-    parts = [f"missing columns: {missing}"] if missing else []
-    if extra:
-        parts.append(f"unexpected columns: {_listed(extra)}")
-    renames = likely_renames(missing, extra)
-    if renames:
-        parts.append("renamed? " + ", ".join(f"{old!r} -> {new!r}" for old, new in renames))
-    return "; ".join(parts)
 
 
 # --- shared expectations -----------------------------------------------------------------------

@@ -17,6 +17,7 @@ outside the jurisdiction's bounding box).
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import os
@@ -48,6 +49,8 @@ _GX_SEVERITY: dict[str, str] = {"ERROR": "critical", "WARN": "warning"}
 _FROM_GX_SEVERITY: dict[str, Severity] = {"critical": "ERROR", "warning": "WARN", "info": "WARN"}
 SAMPLE_SIZE = 5
 COLUMN_SET_EXPECTATION = "expect_table_columns_to_match_set"
+# How alike two normalized column names must be (difflib ratio) to be reported as a rename.
+RENAME_CUTOFF = 0.8
 
 GEOID_TRACT_REGEX = r"^[0-9]{11}$"
 
@@ -649,11 +652,15 @@ def _failure_message(
         return "; ".join(errors)
     mismatched = (details.get("details") or {}).get("mismatched")
     if isinstance(mismatched, Mapping):
-        parts = [
-            f"{label} columns: {sorted(mismatched[key])}"
-            for key, label in (("missing", "missing"), ("unexpected", "extra"))
-            if mismatched.get(key)
-        ]
+        missing, extra = (
+            sorted(mismatched.get("missing") or []),
+            sorted(mismatched.get("unexpected") or []),
+        )
+        parts = [f"missing columns: {missing}"] if missing else []
+        parts += [f"extra columns: {extra}"] if extra else []
+        renames = likely_renames(missing, extra)
+        if renames:
+            parts.append("renamed? " + ", ".join(f"{old!r} -> {new!r}" for old, new in renames))
         return "; ".join(parts) or "column set differs"
     if details.get("unexpected_percent") is not None:
         mostly = kwargs.get("mostly", 1.0)
@@ -664,6 +671,29 @@ def _failure_message(
     if "observed_value" in details:
         return f"observed {details['observed_value']!r}"
     return "failed"
+
+
+def normalized_name(name: str) -> str:
+    """A column name compared loosely: lower case, letters and digits only."""
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def likely_renames(missing: Sequence[str], extra: Sequence[str]) -> list[tuple[str, str]]:
+    """(missing, extra) pairs that are probably one column renamed: the same normalized name,
+    else the closest normalized name by ``difflib``. Each extra column pairs at most once."""
+    candidates = list(extra)
+    pairs: list[tuple[str, str]] = []
+    for old in missing:
+        by_key = {normalized_name(c): c for c in reversed(candidates)}
+        key = normalized_name(old)
+        match = by_key.get(key)
+        if match is None:
+            close = difflib.get_close_matches(key, list(by_key), n=1, cutoff=RENAME_CUTOFF)
+            match = by_key[close[0]] if close else None
+        if match is not None:
+            pairs.append((old, match))
+            candidates.remove(match)
+    return pairs
 
 
 def _exception_messages(exception_info: Mapping[str, Any]) -> list[str]:

@@ -38,7 +38,14 @@ from orchestration.settings import DataPaths, data_paths
 from quality import source_suites as Q
 from quality.boundaries import landed_geometry_column, split_boundaries
 from quality.layouts import LINEAGE_COLUMNS, BBox
-from quality.suites import SuiteOutcome, SuiteSpec, read_frame, run_suite
+from quality.suites import (
+    SuiteOutcome,
+    SuiteSpec,
+    expect,
+    likely_renames,
+    read_frame,
+    run_suite,
+)
 from tests.support.jurisdictions import file_sources_yaml
 from warehouse.duckdb_spatial import connect
 
@@ -152,9 +159,8 @@ def test_suites_require_exactly_the_columns_the_mappings_read(
     facilities = config.facilities.mapping
 
     def required(spec: SuiteSpec) -> tuple[set[str], bool]:
-        columns = Q.column_set_of(spec)
-        assert columns is not None
-        return set(columns[0]) - lineage, columns[1]
+        (shape,) = [e for e in spec.expectations if e.kind == Q.COLUMN_SET]
+        return set(shape.kwargs["column_set"]) - lineage, shape.kwargs["exact_match"]
 
     assert required(Q.facilities_raw_suite(facilities)) == (set(facilities.read_columns), False)
     # sf311 declares its published header: the whole header, exactly.
@@ -204,11 +210,7 @@ def test_a_renamed_read_column_fails_as_error_naming_both(
     assert f"missing columns: [{old!r}]" in column_set["message"]
     assert repr(new) in column_set["message"]
     assert outcome.failed[0] is column_set  # blocking first
-
-    expected, exact = Q.column_set_of(spec) or ((), True)
-    drift = Q.column_drift_message(expected, list(frame.columns), exact=exact)
-    assert f"missing columns: [{old!r}]" in drift
-    assert f"renamed? {old!r} -> {new!r}" in drift
+    assert f"renamed? {old!r} -> {new!r}" in column_set["message"]
 
 
 @pytest.mark.parametrize(
@@ -394,26 +396,28 @@ def test_a_wkt_csv_boundary_reads_its_own_geometry_column(tmp_path: Path) -> Non
 # --- pure helpers ------------------------------------------------------------------------------
 
 
-def test_column_drift_message_names_missing_extra_and_renames() -> None:
+def test_a_column_set_failure_names_missing_extra_and_renames() -> None:
     expected = ["Report Number", "Offense Code", "Longitude", "Latitude"]
-    present = ["Report Number", "Offense_Code", "Longitud", "Latitude", "Beat"]
-    message = Q.column_drift_message(expected, present)
-    assert message == (
-        "missing columns: ['Offense Code', 'Longitude']; "
-        "unexpected columns: ['Offense_Code', 'Longitud', 'Beat']; "
-        "renamed? 'Offense Code' -> 'Offense_Code', 'Longitude' -> 'Longitud'"
+    frame = pd.DataFrame(
+        {c: ["x"] for c in ["Report Number", "Offense_Code", "Longitud", "Latitude", "Beat"]}
     )
-    assert Q.column_drift_message(expected, [*expected, "Beat"], exact=False) == ""
-    assert Q.column_drift_message(expected, [*expected, "Beat"]) == "unexpected columns: ['Beat']"
-    assert Q.column_drift_message(expected, expected) == ""
-    # Nothing alike: no guess.
-    assert "renamed?" not in Q.column_drift_message(["name"], ["facility_title"])
+    for exact in (True, False):  # a subset check names the extra columns too
+        spec = SuiteSpec(
+            "drift", (expect(Q.COLUMN_SET, "ERROR", column_set=expected, exact_match=exact),)
+        )
+        (failure,) = run_suite(spec, frame).failed
+        assert failure["message"] == (
+            "missing columns: ['Longitude', 'Offense Code']; "
+            "extra columns: ['Beat', 'Longitud', 'Offense_Code']; "
+            "renamed? 'Longitude' -> 'Longitud', 'Offense Code' -> 'Offense_Code'"
+        )
 
 
 def test_likely_renames_pair_each_extra_column_once() -> None:
-    assert Q.likely_renames(["geoid", "GEOID "], ["GEOID"]) == [("geoid", "GEOID")]
-    assert Q.likely_renames(["lat", "lon"], ["LAT", "LON"]) == [("lat", "LAT"), ("lon", "LON")]
-    assert Q.likely_renames(["x"], []) == []
+    assert likely_renames(["geoid", "GEOID "], ["GEOID"]) == [("geoid", "GEOID")]
+    assert likely_renames(["lat", "lon"], ["LAT", "LON"]) == [("lat", "LAT"), ("lon", "LON")]
+    assert likely_renames(["x"], []) == []
+    assert likely_renames(["name"], ["facility_title"]) == []  # nothing alike: no guess
 
 
 def test_strftime_regex_matches_the_declared_formats_only(config: JurisdictionConfig) -> None:
@@ -534,7 +538,7 @@ def test_schema_drift_stops_its_source_and_lets_the_others_go_on(
     facilities = checks["facilities_raw_suite"]
     assert not facilities.passed and facilities.severity == AssetCheckSeverity.ERROR
     assert facilities.description.startswith("facilities.csv: missing columns: ['facility_type']")
-    assert "unexpected columns: ['Facility Type']" in facilities.description
+    assert "extra columns: ['Facility Type']" in facilities.description
     assert "renamed? 'facility_type' -> 'Facility Type'" in facilities.description
     assert checks["areas_raw_suite"].passed and checks["area_indicators_raw_suite"].passed
 

@@ -7,7 +7,7 @@ never reaches dbt. Police sources have their own checks (suite + reconciliation)
 ``defs/police/checks.py``.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from dagster import (
@@ -54,26 +54,52 @@ def areas_bbox(paths: DataPaths) -> BBox:
     return BBox(xmin, ymin, xmax, ymax)
 
 
-def suite_check_result(outcome: SuiteOutcome) -> AssetCheckResult:
-    severity = AssetCheckSeverity.ERROR if outcome.severity == "ERROR" else AssetCheckSeverity.WARN
-    summary = "; ".join(f["message"] for f in outcome.failed[:5]) or "all expectations met"
+MAX_MESSAGES = 5
+
+
+def suite_check_result(outcomes: Mapping[str, SuiteOutcome]) -> AssetCheckResult:
+    """One check result for the suites run on one asset, keyed by what each judged: the suite's
+    own name, or a file (each file of a landing), which then prefixes its messages. Failed when
+    any failed, ERROR when any blocks."""
+    failing = {label: o for label, o in outcomes.items() if not o.success}
+
+    def summary(label: str, outcome: SuiteOutcome) -> str:
+        text = "; ".join(f["message"] for f in outcome.failed[:MAX_MESSAGES])
+        return text if label == outcome.suite else f"{label}: {text}"
+
+    description = " | ".join(summary(label, o) for label, o in failing.items())
     metadata: dict[str, object] = {
-        "expectations": outcome.n_expectations,
-        "expectations_failed": len(outcome.failed),
-        "failed": MetadataValue.json(outcome.to_metadata()["failed"]),
-        "validation_seconds": round(outcome.seconds, 2),
+        "expectations": sum(o.n_expectations for o in outcomes.values()),
+        "expectations_failed": sum(len(o.failed) for o in outcomes.values()),
+        "failed": MetadataValue.json(
+            [
+                {**({"file": label} if label != o.suite else {}), **f}
+                for label, o in outcomes.items()
+                for f in o.to_metadata()["failed"]
+            ]
+        ),
+        "validation_seconds": round(sum(o.seconds for o in outcomes.values()), 2),
     }
-    if outcome.validation_path:
-        metadata["validation_result"] = MetadataValue.path(str(outcome.validation_path))
-    if outcome.data_docs_path:
-        metadata["data_docs"] = MetadataValue.url(outcome.data_docs_path.resolve().as_uri())
+    files = {label: o.suite for label, o in outcomes.items() if label != o.suite}
+    if files:
+        metadata["files"] = MetadataValue.json(files)  # which suite (and Data Docs) judged each
+    if len(outcomes) == 1:
+        (outcome,) = outcomes.values()
+        if outcome.validation_path:
+            metadata["validation_result"] = MetadataValue.path(str(outcome.validation_path))
+        if outcome.data_docs_path:
+            metadata["data_docs"] = MetadataValue.url(outcome.data_docs_path.resolve().as_uri())
+    blocking = any(o.blocking for o in outcomes.values())
     return AssetCheckResult(
-        passed=outcome.success, severity=severity, description=summary, metadata=metadata
+        passed=not failing,
+        severity=AssetCheckSeverity.ERROR if blocking else AssetCheckSeverity.WARN,
+        description=description or ("all expectations met" if outcomes else "nothing to judge"),
+        metadata=metadata,
     )
 
 
-def validate_frame(spec: SuiteSpec, frame: "pd.DataFrame", paths: DataPaths) -> AssetCheckResult:
-    """Run a suite, keep its result and Data Docs under the quality dir, report it."""
+def validate(spec: SuiteSpec, frame: "pd.DataFrame", paths: DataPaths) -> SuiteOutcome:
+    """Run a suite, keeping its result and Data Docs under the quality dir."""
     outcome = run_suite(
         spec,
         frame,
@@ -81,7 +107,11 @@ def validate_frame(spec: SuiteSpec, frame: "pd.DataFrame", paths: DataPaths) -> 
         data_docs_dir=paths.quality / "data_docs",
     )
     write_data_docs_index(paths.quality / "data_docs")
-    return suite_check_result(outcome)
+    return outcome
+
+
+def validate_frame(spec: SuiteSpec, frame: "pd.DataFrame", paths: DataPaths) -> AssetCheckResult:
+    return suite_check_result({spec.name: validate(spec, frame, paths)})
 
 
 def conformed_suite_check(

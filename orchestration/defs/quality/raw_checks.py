@@ -7,17 +7,15 @@ depends on the raw asset, so that source stops while the other sources go on. Ro
 warn: the split quarantines them row by row, and the warning reports the rate.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
-    AssetCheckSeverity,
     AssetKey,
-    MetadataValue,
     asset_check,
 )
 
@@ -25,29 +23,24 @@ from ingestion.boundaries import BoundarySpec
 from ingestion.census import TABLE_SETS
 from ingestion.jurisdiction import JurisdictionConfig
 from ingestion.surveys import SurveyLayout
-from orchestration.defs.quality.checks import areas_bbox
+from orchestration.defs.quality.checks import areas_bbox, suite_check_result, validate
 from orchestration.defs.sources.assets import conformed_key, raw_key
 from orchestration.defs.sources.surveys import RAW_SURVEYS, raw_survey_dir
 from orchestration.settings import DataPaths, data_paths
 from quality.boundaries import landed_geometry_column
 from quality.layouts import BBox
 from quality.source_suites import (
-    COLUMN_SET,
     acs_geography_columns,
     area_indicators_raw_suite,
     boundaries_raw_suite,
-    column_drift_message,
-    column_set_of,
     facilities_raw_suite,
     service_requests_raw_suite,
     survey_raw_suite,
 )
-from quality.suites import SuiteOutcome, SuiteSpec, read_frame, run_suite, write_data_docs_index
+from quality.suites import SuiteSpec, read_frame
 
 if TYPE_CHECKING:
     import pandas as pd
-
-MAX_MESSAGES = 5
 
 
 @dataclass(frozen=True)
@@ -59,85 +52,8 @@ class RawBatch:
     frame: "pd.DataFrame"
 
 
-@dataclass(frozen=True)
-class Judged:
-    label: str
-    outcome: SuiteOutcome
-    drift: str  # column_drift_message, "" when the columns did not move
-
-
 Batches = Callable[[DataPaths], list[RawBatch]]
 SuiteFor = Callable[["pd.DataFrame", DataPaths], SuiteSpec]
-
-
-# --- judging -----------------------------------------------------------------------------------
-
-
-def judge(batch: RawBatch, paths: DataPaths) -> Judged:
-    """Run the batch's suite (result and Data Docs under the quality dir), note column drift."""
-    outcome = run_suite(
-        batch.spec,
-        batch.frame,
-        results_dir=paths.quality / "validations",
-        data_docs_dir=paths.quality / "data_docs",
-    )
-    columns = column_set_of(batch.spec)
-    drift = ""
-    if columns is not None:
-        expected, exact = columns
-        drift = column_drift_message(expected, list(batch.frame.columns), exact=exact)
-    return Judged(batch.label, outcome, drift)
-
-
-def is_column_set(expectation: str) -> bool:
-    # GX reports an expectation by its snake_case type ("expect_table_columns_to_match_set").
-    return expectation.replace("_", "") == COLUMN_SET.lower()
-
-
-def failure_summary(judged: Judged) -> str:
-    """The drift message in place of GX's column-set message (it adds likely renames), then the
-    other failures, blocking ones first."""
-    messages = [judged.drift] if judged.drift else []
-    messages += [
-        f["message"]
-        for f in judged.outcome.failed
-        if not (judged.drift and is_column_set(f["expectation"]))
-    ]
-    return "; ".join(messages[:MAX_MESSAGES])
-
-
-def raw_check_result(judged: Sequence[Judged]) -> AssetCheckResult:
-    """One check result for every file of a raw asset: ERROR when any file's suite blocks."""
-    failing = [j for j in judged if not j.outcome.success]
-    if failing:
-        description = " | ".join(f"{j.label}: {failure_summary(j)}" for j in failing)
-    else:
-        description = "all expectations met" if judged else "no landing files to judge"
-    blocking = any(j.outcome.blocking for j in judged)
-    metadata: dict[str, Any] = {
-        "files": MetadataValue.json({j.label: j.outcome.suite for j in judged}),
-        "expectations": sum(j.outcome.n_expectations for j in judged),
-        "expectations_failed": sum(len(j.outcome.failed) for j in judged),
-        "failed": MetadataValue.json(
-            [{"file": j.label, **f} for j in judged for f in j.outcome.to_metadata()["failed"]]
-        ),
-        "validation_seconds": round(sum(j.outcome.seconds for j in judged), 2),
-    }
-    drift = {j.label: j.drift for j in judged if j.drift}
-    if drift:
-        metadata["column_drift"] = MetadataValue.json(drift)
-    if len(judged) == 1:
-        outcome = judged[0].outcome
-        if outcome.validation_path:
-            metadata["validation_result"] = MetadataValue.path(str(outcome.validation_path))
-        if outcome.data_docs_path:
-            metadata["data_docs"] = MetadataValue.url(outcome.data_docs_path.resolve().as_uri())
-    return AssetCheckResult(
-        passed=not failing,
-        severity=AssetCheckSeverity.ERROR if blocking else AssetCheckSeverity.WARN,
-        description=description,
-        metadata=metadata,
-    )
 
 
 # --- what each check reads ---------------------------------------------------------------------
@@ -204,9 +120,9 @@ def raw_suite_check(
     )
     def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
         paths = data_paths()
-        judged = [judge(batch, paths) for batch in batches(paths)]
-        write_data_docs_index(paths.quality / "data_docs")
-        return raw_check_result(judged)
+        return suite_check_result(
+            {batch.label: validate(batch.spec, batch.frame, paths) for batch in batches(paths)}
+        )
 
     return _check
 
