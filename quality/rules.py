@@ -147,7 +147,6 @@ class SplitResult:
     by_code: dict[str, int]
     quarantine_path: Path
     clean_path: Path | None = None
-    profile_path: Path | None = None
 
     @property
     def balanced(self) -> bool:
@@ -564,7 +563,6 @@ def split_quarantine(
         by_code=_in_code_order(by_code),
         quarantine_path=quarantine_path,
         clean_path=clean_path,
-        profile_path=profile.path if profile is not None else None,
     )
 
 
