@@ -7,6 +7,7 @@ Errors name the file and the key, so a typo never surfaces as a stack trace deep
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from ingestion.analysis_config import AnalysisSettings, analysis_settings, initiatives
 from ingestion.police.layout import (
     LAYOUTS_DIR,
     LayoutError,
@@ -83,6 +85,7 @@ class JurisdictionConfig:
     boundary_tolerance_m: float = 50.0
     sample: SampleSettings = SampleSettings()
     quality: QualitySettings = field(default_factory=QualitySettings)
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
 
     @property
     def police_start_month(self) -> date:
@@ -215,6 +218,10 @@ def load_jurisdiction(path: Path | str = DEFAULT_CONFIG) -> JurisdictionConfig:
         surveys=survey_source(doc.get("surveys"), _where(path, "surveys")),
         boundary_tolerance_m=float(doc.get("boundary_tolerance_m", 50.0)),
         quality=quality_settings(doc.get("quality"), _where(path, "quality")),
+        analysis=dataclasses.replace(
+            analysis_settings(doc.get("analysis"), _where(path, "analysis")),
+            initiatives=initiatives(doc.get("initiatives"), _where(path, "initiatives")),
+        ),
         sample=SampleSettings(
             seed=int(sample.get("seed", SampleSettings.seed)),
             incidents=int(sample.get("incidents", SampleSettings.incidents)),

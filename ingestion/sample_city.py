@@ -816,6 +816,224 @@ def _build_facilities(grid: _Grid, n: int, rng: np.random.Generator) -> pl.DataF
 
 
 # --------------------------------------------------------------------------------------------
+# Planted dynamics: the answers the analytics marts must find
+
+_RISING_SHARE = 0.05  # of reports, moved into a cluster whose intensity grows over time
+_RISING_GROWTH = 3.0  # the cluster's last month is this many times as intense as its first
+_RISING_RADIUS_M = 300.0
+_SPIKE_CODE = "220"  # burglary
+_SPIKE_MIN_REPORTS = 12
+_SPIKE_MULTIPLE = 4.0  # extra reports = this many times the area's usual monthly burglaries
+_INITIATIVE_NAME = "Safe Streets pilot"
+_INITIATIVE_RELOCATED_SHARE = 0.4  # of the treated areas' reports from the start month on
+_UNDERSERVED_POPULATION = 2500
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where the dynamics are planted (area indices; None when the grid is too small)."""
+
+    rising_area: int | None
+    rising_xy: tuple[float, float] | None
+    spike_area: int | None
+    spike_month: int  # month index
+    initiative_areas: tuple[int, ...]
+    initiative_month: int
+    underserved_area: int | None
+
+
+def _neighbourhood(grid: _Grid, k: int) -> set[int]:
+    r, c = divmod(k, grid.cols)
+    return {
+        rr * grid.cols + cc
+        for rr in range(max(r - 1, 0), min(r + 2, grid.rows))
+        for cc in range(max(c - 1, 0), min(c + 2, grid.cols))
+    }
+
+
+def _facility_xy(facilities: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    lat = facilities.get_column("latitude").cast(pl.Float64).to_numpy()
+    lon = facilities.get_column("longitude").cast(pl.Float64).to_numpy()
+    x, y = _to_utm().transform(lon, lat)
+    return np.asarray(x), np.asarray(y)
+
+
+def _nearest_facility_m(grid: _Grid, facilities: pl.DataFrame) -> np.ndarray:
+    fx, fy = _facility_xy(facilities)
+    dx = grid.centroid_xy[:, 0, None] - fx[None, :]
+    dy = grid.centroid_xy[:, 1, None] - fy[None, :]
+    return np.hypot(dx, dy).min(axis=1)
+
+
+def _underserved_area(areas: _Areas, nearest_m: np.ndarray) -> int | None:
+    """Of the clearly deprived populated areas, the one farthest from every facility."""
+    candidates = np.flatnonzero((areas.deprivation > 1.0) & ~areas.small)
+    return int(candidates[np.argmax(nearest_m[candidates])]) if candidates.size else None
+
+
+def _plan_dynamics(
+    grid: _Grid,
+    config: SampleCityConfig,
+    areas: _Areas,
+    hot_areas: np.ndarray,
+    facilities: pl.DataFrame,
+    rng: np.random.Generator,
+) -> _Plan:
+    r, c = np.divmod(np.arange(grid.n_areas), grid.cols)
+    interior = (r > 0) & (r < grid.rows - 1) & (c > 0) & (c < grid.cols - 1)
+    taken: set[int] = set()
+    for k in hot_areas:
+        taken |= _neighbourhood(grid, int(k))
+    deprivation = areas.deprivation
+    underserved = _underserved_area(areas, _nearest_facility_m(grid, facilities))
+    if underserved is not None:
+        taken |= _neighbourhood(grid, underserved)
+
+    def free(k: int) -> bool:
+        return bool(interior[k]) and k not in taken
+
+    # The rising cluster sits in a deprived area, as emerging problems tend to.
+    rising_candidates = [k for k in range(grid.n_areas) if free(k) and deprivation[k] > 0]
+    rising = int(rng.choice(rising_candidates)) if rising_candidates else None
+    if rising is not None:
+        taken |= _neighbourhood(grid, rising)
+    blocks = [
+        (k, k + 1, k + grid.cols, k + grid.cols + 1)
+        for k in range(grid.n_areas)
+        if c[k] < grid.cols - 1
+        and r[k] < grid.rows - 1
+        and all(free(j) for j in (k, k + 1, k + grid.cols, k + grid.cols + 1))
+    ]
+    block = blocks[int(rng.integers(len(blocks)))] if blocks else ()
+    for k in block:
+        taken |= _neighbourhood(grid, k)
+    spike_candidates = [k for k in range(grid.n_areas) if free(k)]
+    spike = int(rng.choice(spike_candidates)) if spike_candidates else None
+    rising_xy = None
+    if rising is not None:
+        offset = rng.uniform(-0.1, 0.1, size=2) * grid.size
+        rising_xy = (
+            float(grid.centroid_xy[rising, 0] + offset[0]),
+            float(grid.centroid_xy[rising, 1] + offset[1]),
+        )
+    return _Plan(
+        rising_area=rising,
+        rising_xy=rising_xy,
+        spike_area=spike,
+        spike_month=max(config.n_months - 5, 0),
+        initiative_areas=tuple(int(k) for k in block),
+        initiative_month=config.n_months // 2,
+        underserved_area=underserved,
+    )
+
+
+def _relocate(
+    grid: _Grid,
+    state: dict[str, np.ndarray],
+    idx: np.ndarray,
+    draw: _Draw,
+    rng: np.random.Generator,
+) -> None:
+    """Move the reports `idx` to points drawn by `draw` (no longer on an edge or a hotspot)."""
+    pts = _sample_points(grid, rng, idx.size, draw, state["decimals"][idx])
+    for f in ("x", "y", "lon_e9", "lat_e9", "area", "raw_lon_e9", "raw_lat_e9"):
+        state[f][idx] = getattr(pts, f)
+    state["on_edge"][idx] = False
+    state["hot"][idx] = -1
+
+
+def _plant_dynamics(
+    grid: _Grid,
+    areas: _Areas,
+    plan: _Plan,
+    config: SampleCityConfig,
+    state: dict[str, np.ndarray],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Move reports to plant a rising cluster, a burglary spike and an initiative's effect.
+
+    ``state`` holds the per-report arrays (points, hot, on_edge, decimals, start/report/end) and
+    is changed in place. Reports are moved, never added, so the export keeps its size. Returns
+    the planted label per report ("" for none) and the forced primary offense (-1 for none).
+    """
+    n = state["x"].size
+    label = np.full(n, "", dtype=object)
+    forced = np.full(n, -1, dtype=np.int64)
+    treated = np.isin(state["area"], np.array(plan.initiative_areas, dtype=np.int64))
+    movable = (state["hot"] < 0) & ~state["on_edge"] & ~treated
+
+    if plan.rising_xy is not None:
+        n_rise = min(round(_RISING_SHARE * n), int(movable.sum()))
+        idx = np.sort(rng.choice(np.flatnonzero(movable), size=n_rise, replace=False))
+        x0, y0 = plan.rising_xy
+        sigma = np.full(n_rise, _RISING_RADIUS_M / 2)
+        draw = _gaussian_draw(np.full(n_rise, x0), np.full(n_rise, y0), sigma)
+        _relocate(grid, state, idx, draw, rng)
+        _, days, _ = _month_starts(config.first_month, config.n_months)
+        ramp = 1 + (_RISING_GROWTH - 1) * np.arange(config.n_months) / max(config.n_months - 1, 1)
+        month = rng.choice(config.n_months, size=n_rise, p=days * ramp / (days * ramp).sum())
+        state["start"][idx], state["report"][idx], state["end"][idx] = _times_in_months(
+            config, month, rng
+        )
+        label[idx] = "rising_hotspot"
+        movable[idx] = False
+
+    if plan.spike_area is not None:
+        n_spike = _spike_reports(areas, plan.spike_area, config, n)
+        idx = np.sort(rng.choice(np.flatnonzero(movable), size=n_spike, replace=False))
+        weights = np.zeros(grid.n_areas)
+        weights[plan.spike_area] = 1.0
+        draw = _background_draw(grid, weights)
+        _relocate(grid, state, idx, draw, rng)
+        month = np.full(n_spike, plan.spike_month)
+        state["start"][idx], state["report"][idx], state["end"][idx] = _times_in_months(
+            config, month, rng
+        )
+        label[idx] = "spike"
+        forced[idx] = _offense_index(_SPIKE_CODE)
+
+    if plan.initiative_areas:
+        starts, _, _ = _month_starts(config.first_month, config.n_months)
+        treated = np.isin(state["area"], np.array(plan.initiative_areas, dtype=np.int64))
+        after = state["start"] >= starts[plan.initiative_month]
+        candidates = np.flatnonzero(treated & after & (label == ""))
+        idx = candidates[rng.random(candidates.size) < _INITIATIVE_RELOCATED_SHARE]
+        weights = areas.crime_weight.copy()
+        weights[list(plan.initiative_areas)] = 0.0
+        draw = _background_draw(grid, weights)
+        _relocate(grid, state, idx, draw, rng)
+        label[idx] = "initiative_displaced"
+    return label, forced
+
+
+def _force_primary_offense(
+    offense: np.ndarray, forced: np.ndarray, first_of_report: np.ndarray
+) -> np.ndarray:
+    """Give planted reports their offense; their further offenses stay different from it."""
+    rows = np.arange(offense.size)
+    is_first = np.zeros(offense.size, dtype=bool)
+    is_first[first_of_report] = True
+    hit = forced >= 0
+    out = np.where(hit & is_first, forced, offense)
+    clash = hit & ~is_first & (out == forced)
+    out[rows[clash]] = (out[clash] + 1) % len(NIBRS_OFFENSES)
+    return out
+
+
+def _offense_index(code: str) -> int:
+    return next(i for i, o in enumerate(NIBRS_OFFENSES) if o.code == code)
+
+
+def _spike_reports(areas: _Areas, area: int, config: SampleCityConfig, n_reports: int) -> int:
+    """Enough extra burglaries to stand out: a multiple of the area's usual monthly count."""
+    w = np.array([o.weight for o in NIBRS_OFFENSES])
+    burglary_share = w[_offense_index(_SPIKE_CODE)] / w.sum()
+    area_share = (1 - _HOTSPOT_TOTAL_SHARE) * areas.crime_weight[area] / areas.crime_weight.sum()
+    usual = n_reports * burglary_share * area_share / config.n_months
+    return max(_SPIKE_MIN_REPORTS, int(np.ceil(_SPIKE_MULTIPLE * usual)))
+
+
+# --------------------------------------------------------------------------------------------
 # Police incidents
 
 
@@ -864,6 +1082,15 @@ def _offense_times(
     season = 1 + _SEASONAL_AMPLITUDE * np.cos(2 * np.pi * (moy - 7) / 12)  # peak in July
     p_month = days * season
     month = rng.choice(len(starts), size=n, p=p_month / p_month.sum())
+    return _times_in_months(config, month, rng)
+
+
+def _times_in_months(
+    config: SampleCityConfig, month: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start, report and end times of offenses in the given month indices."""
+    n = month.size
+    starts, days, _ = _month_starts(config.first_month, config.n_months)
     day = np.floor(rng.random(n) * days[month]).astype(np.int64)
     hw = np.array(_HOUR_WEIGHTS)
     hour = rng.choice(24, size=n, p=hw / hw.sum())
@@ -1099,14 +1326,24 @@ def _build_reports(
     areas: _Areas,
     hotspots: list[_Hotspot],
     config: SampleCityConfig,
+    plan: _Plan,
     rng: np.random.Generator,
+    plant_rng: np.random.Generator,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The city's reports and offenses before any publisher's layout (see ``SampleCity``)."""
     n_rows = config.n_incidents
     sizes = _report_sizes(n_rows, rng)
     n_reports = sizes.size
-    pts, hot, on_edge, decimals = _locate_reports(grid, areas, hotspots, n_reports, rng)
+    located = _locate_reports(grid, areas, hotspots, n_reports, rng)
     start, report, end = _offense_times(config, n_reports, rng)
+    point_fields = [f.name for f in dataclasses.fields(_Points)]
+    state = {f: getattr(located[0], f).copy() for f in point_fields}
+    state.update(hot=located[1].copy(), on_edge=located[2].copy(), decimals=located[3])
+    state.update(start=start, report=report, end=end)
+    planted, forced = _plant_dynamics(grid, areas, plan, config, state, plant_rng)
+    pts = _Points(**{f: state[f] for f in point_fields})
+    hot, on_edge, decimals = state["hot"], state["on_edge"], state["decimals"]
+    start, report, end = state["start"], state["report"], state["end"]
     parts = _block_parts(grid, pts.x, pts.y, rng)
 
     # Report order: by report time, as exports sorted on the report date-time.
@@ -1117,29 +1354,35 @@ def _build_reports(
     seq = np.cumsum(gaps)
     year_start = np.searchsorted(year, year, side="left")  # years ascend with report time
     seq = seq - np.concatenate([[0], seq])[year_start]
-    reports = pl.DataFrame(
-        {
-            "report": np.arange(n_reports, dtype=np.int64),
-            "report_year": year,
-            "report_seq": seq,
-            "occurred": start.astype("datetime64[us]"),
-            "reported": report.astype("datetime64[us]"),
-            "ended": end.astype("datetime64[us]"),
-            "n_offenses": sizes,
-            "x": pts.x[order],
-            "y": pts.y[order],
-            "lon_e9": pts.raw_lon_e9[order],
-            "lat_e9": pts.raw_lat_e9[order],
-            "spd_decimals": decimals[order],
-            "area": pts.area[order],
-            "hotspot": hot[order],
-            "on_edge": on_edge[order],
-        }
-    ).hstack(parts[order])
+    reports = (
+        pl.DataFrame(
+            {
+                "report": np.arange(n_reports, dtype=np.int64),
+                "report_year": year,
+                "report_seq": seq,
+                "occurred": start.astype("datetime64[us]"),
+                "reported": report.astype("datetime64[us]"),
+                "ended": end.astype("datetime64[us]"),
+                "n_offenses": sizes,
+                "x": pts.x[order],
+                "y": pts.y[order],
+                "lon_e9": pts.raw_lon_e9[order],
+                "lat_e9": pts.raw_lat_e9[order],
+                "spd_decimals": decimals[order],
+                "area": pts.area[order],
+                "hotspot": hot[order],
+                "on_edge": on_edge[order],
+                "planted": pl.Series(planted[order].tolist(), dtype=pl.String),
+            }
+        )
+        .with_columns(pl.col("planted").replace("", None))
+        .hstack(parts[order])
+    )
 
     report_of_row = np.repeat(np.arange(n_reports), sizes)
     first_of_report = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     offense = _offense_codes(report_of_row, first_of_report, rng)
+    offense = _force_primary_offense(offense, forced[order][report_of_row], first_of_report)
     offense_ids = 7_000_000_000 + np.cumsum(rng.integers(1, 30, size=n_rows))
     offenses = pl.DataFrame(
         {
@@ -1179,6 +1422,7 @@ class SampleCity:
     grid: _Grid
     areas: _Areas
     hotspots: tuple[_Hotspot, ...]
+    plan: _Plan
     acs: _AcsBase
     facilities: pl.DataFrame
     reports: pl.DataFrame
@@ -1200,22 +1444,31 @@ class SampleCity:
 
 def build_sample_city(config: SampleCityConfig = SampleCityConfig()) -> SampleCity:
     """Draw the whole city from the config's seed (nothing is written)."""
-    seeds = np.random.SeedSequence(config.seed).spawn(5)
-    grid_rng, area_rng, hot_rng, facility_rng, incident_rng = (
+    # A sixth stream for the planted dynamics: spawning one more child leaves the first five
+    # (and so every earlier component) unchanged.
+    seeds = np.random.SeedSequence(config.seed).spawn(6)
+    grid_rng, area_rng, hot_rng, facility_rng, incident_rng, plant_rng = (
         np.random.default_rng(s) for s in seeds
     )
     grid = _build_grid(config, grid_rng)
     z = _deprivation(grid, area_rng)
     hotspots, hot_areas = _choose_hotspots(grid, z, hot_rng)
     areas = _build_areas(grid, hot_areas, z, area_rng)
-    acs = _acs_base(grid, areas, area_rng)
     facilities = _build_facilities(grid, config.n_facilities, facility_rng)
-    reports, offenses = _build_reports(grid, areas, hotspots, config, incident_rng)
+    plan = _plan_dynamics(grid, config, areas, hot_areas, facilities, plant_rng)
+    if plan.underserved_area is not None:
+        # A mid-sized population, so the pocket's need shows in rates as well as indicators.
+        population = areas.population.copy()
+        population[plan.underserved_area] = _UNDERSERVED_POPULATION
+        areas = dataclasses.replace(areas, population=population)
+    acs = _acs_base(grid, areas, area_rng)
+    reports, offenses = _build_reports(grid, areas, hotspots, config, plan, incident_rng, plant_rng)
     return SampleCity(
         config=config,
         grid=grid,
         areas=areas,
         hotspots=tuple(hotspots),
+        plan=plan,
         acs=acs,
         facilities=facilities,
         reports=reports,
@@ -1458,6 +1711,63 @@ def _truth_document(
     }
 
 
+def planted_truth(city: SampleCity) -> dict[str, Any]:
+    """Where the dynamics were planted, for the analytics tests (``None`` where not planted)."""
+    plan, grid = city.plan, city.grid
+    counts = dict(city.reports.get_column("planted").drop_nulls().value_counts().iter_rows())
+    starts, _, _ = _month_starts(city.config.first_month, city.config.n_months)
+
+    def month(index: int) -> str:
+        return str(starts[index].astype("datetime64[D]"))
+
+    rising = None
+    if plan.rising_xy is not None and plan.rising_area is not None:
+        lon, lat = _lonlat(*plan.rising_xy)
+        rising = {
+            "id": "R1",
+            "lon": lon,
+            "lat": lat,
+            "x": round(plan.rising_xy[0], 3),
+            "y": round(plan.rising_xy[1], 3),
+            "radius_m": _RISING_RADIUS_M,
+            "area_id": str(grid.geoids[plan.rising_area]),
+            "reports": int(counts.get("rising_hotspot", 0)),
+            "growth": _RISING_GROWTH,
+        }
+    spike = None
+    if plan.spike_area is not None:
+        spike = {
+            "area_id": str(grid.geoids[plan.spike_area]),
+            "category": "burglary",
+            "nibrs_code": _SPIKE_CODE,
+            "month": month(plan.spike_month),
+            "reports": int(counts.get("spike", 0)),
+        }
+    initiative = None
+    if plan.initiative_areas:
+        initiative = {
+            "name": _INITIATIVE_NAME,
+            "areas": [str(grid.geoids[k]) for k in plan.initiative_areas],
+            "start_month": month(plan.initiative_month),
+            "relocated_share": _INITIATIVE_RELOCATED_SHARE,
+            "relocated_reports": int(counts.get("initiative_displaced", 0)),
+        }
+    underserved = None
+    if plan.underserved_area is not None:
+        nearest = _nearest_facility_m(grid, city.facilities)[plan.underserved_area]
+        underserved = {
+            "area_id": str(grid.geoids[plan.underserved_area]),
+            "population": _UNDERSERVED_POPULATION,
+            "nearest_facility_m": round(float(nearest), 1),
+        }
+    return {
+        "rising_hotspot": rising,
+        "spike": spike,
+        "initiative": initiative,
+        "underserved_area": underserved,
+    }
+
+
 def generate_sample_city(
     out_dir: Path, config: SampleCityConfig = SampleCityConfig()
 ) -> SampleCityFiles:
@@ -1493,6 +1803,7 @@ def generate_sample_city(
         "surveys": survey.truth,
         "service_requests": requests.truth,
         "neighbourhoods": sample_records.neighbourhood_membership(grid),
+        "planted": planted_truth(city),
     }
     truth = _truth_document(config, grid, areas, hotspots, incidents, records)
     _write_text(files.truth_json, json.dumps(truth, indent=2) + "\n")

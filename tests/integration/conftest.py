@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SMALL_SAMPLE_INCIDENTS = 6000
+SMALL_SAMPLE_INCIDENTS = 24_000
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ LEGACY_ACS_COLUMNS = (
     "county",
     "tract",
 )
-LEGACY_ACS_DIGEST = "74a491050cd1d6c84942ffd871f384609b6590156b5dfb3a0a91016b3abc1066"
+LEGACY_ACS_DIGEST = "0fd0fa18062a8dcec3ee7beae8983ca5eea95d7a6194053a76b44bfd4099ce48"
 
 
 @pytest.fixture(scope="module")

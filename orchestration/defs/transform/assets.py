@@ -114,4 +114,6 @@ def dbt_vars(config: JurisdictionConfig) -> dict[str, Any]:
         "projected_crs": config.projected_crs,
         "cv_threshold_pct": config.indicators.cv_threshold_pct,
         "min_survey_responses": config.surveys.min_responses,
+        "start_month": config.police_start_month.isoformat(),
+        **config.analysis.dbt_vars(),
     }
