@@ -96,6 +96,23 @@ def run_stage_child(selection: str, incidents: int) -> tuple[float, dict[str, fl
     return seconds, validation
 
 
+def dbt_node_seconds(target_dir: Path) -> dict[str, float]:
+    """Execution seconds per dbt node (``model.crimemap.hotspots`` ...) of the last dbt run."""
+    results = json.loads((target_dir / "run_results.json").read_text())["results"]
+    return {r["unique_id"]: float(r["execution_time"]) for r in results}
+
+
+def print_dbt_breakdown(seconds: dict[str, float]) -> None:
+    models = {k.split(".")[-1]: v for k, v in seconds.items() if k.startswith("model.")}
+    tests = sum(v for k, v in seconds.items() if k.startswith(("test.", "unit_test.")))
+    print(
+        f"\ndbt: {len(models)} models built in {sum(models.values()):.1f} s of execution "
+        f"(summed over threads), data + unit tests {tests:.1f} s. Models, slowest first:"
+    )
+    for name, s in sorted(models.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<48} {s:>7.2f}")
+
+
 def measure(stage: str, selection: str, incidents: int, env: dict[str, str]) -> StageFigures:
     started = time.perf_counter()
     cmd = [
@@ -160,6 +177,9 @@ def main() -> int:
     print("\nGX validation seconds per suite (first suite of a process includes the GX import):")
     for name, seconds in sorted(validation.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<48} {seconds:>7.1f}")
+    run_results = data_dir / "dbt" / "target"
+    if (run_results / "run_results.json").is_file():
+        print_dbt_breakdown(dbt_node_seconds(run_results))
     if not args.keep and not args.data_dir:
         shutil.rmtree(data_dir, ignore_errors=True)
     return 0
