@@ -42,9 +42,9 @@ class AnalysisSettings:
     hotspot_band_m: float | None = None  # Gi* distance band; None = 1.5 x grid_cell_m
     spike_baseline_months: int = 12  # trailing window the usual level is taken over
     spike_min_baseline_months: int = 6  # fewer months of history: no spike is judged
-    spike_alpha: float = 0.001  # Poisson tail probability (after FDR) a spike must beat
+    spike_alpha: float = 0.001  # the month's Poisson tail probability must be below this
     spike_min_ratio: float = 2.0  # and at least this many times the usual level
-    spike_min_count: int = 5  # and at least this many offenses
+    spike_min_count: int = 5  # and at least this many reports
     catchment_m: float = 3000.0  # 2SFCA catchment radius
     priority_weights: Mapping[str, float] = field(
         default_factory=lambda: dict(DEFAULT_PRIORITY_WEIGHTS)

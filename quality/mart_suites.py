@@ -133,6 +133,7 @@ AREA_MONTH_RATES_COLUMNS: tuple[str, ...] = (
     "population",
     "rate_suppressed",
     "rate_per_1000",
+    "eb_rate_per_1000",
 )
 DIM_FACILITY_COLUMNS: tuple[str, ...] = (
     "facility_id",
@@ -518,9 +519,10 @@ def area_month_rates_suite(
     ERROR: exact columns; (area_id, month, category) present and unique; ``category`` in the
     taxonomy or 'all'; months up to the current month; counts >= 0 and ``incident_reports`` <=
     ``incident_count``; ``population`` >= 0; ``rate_suppressed`` present, true exactly when the
-    population is unknown or below ``min_population``; a rate >= 0 exactly when not suppressed.
-    WARN: more than ``1 - min_reported_share`` of the rows with their rate withheld; months
-    before ``start`` (zero-filled months before the police data begin).
+    population is unknown or below ``min_population``; a rate >= 0 and an empirical-Bayes rate
+    >= 0 exactly when not suppressed. WARN: more than ``1 - min_reported_share`` of the rows
+    with their rate withheld; months before ``start`` (the mart starts its grid at the police
+    start month, so such a month means the model and the suite disagree on the start).
     """
     floor = max(int(min_population), 1)  # a zero population never gets a rate
     suppressed = where("rate_suppressed", "==", True)
@@ -539,13 +541,16 @@ def area_month_rates_suite(
             *count_column("incident_count"),
             *count_column("incident_reports"),
             at_most("incident_count", "incident_reports"),
-            *non_negative("population", "rate_per_1000"),
+            *non_negative("population", "rate_per_1000", "eb_rate_per_1000"),
             not_null("rate_suppressed"),
             flag_is("rate_suppressed", True, where_null("population")),
             flag_is("rate_suppressed", True, where("population", "<", floor)),
             flag_is("rate_suppressed", False, where("population", ">=", floor)),
             null_where("rate_per_1000", suppressed),
             not_null("rate_per_1000", row_condition=where("rate_suppressed", "==", False)),
+            # a smoothed rate would give the withheld raw rate back (population and prior known)
+            null_where("eb_rate_per_1000", suppressed),
+            not_null("eb_rate_per_1000", row_condition=where("rate_suppressed", "==", False)),
             mostly_in("rate_suppressed", [False], min_reported_share),
         ),
     )

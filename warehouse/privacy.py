@@ -20,9 +20,10 @@ from warehouse.geoparquet import sql_string
 class PrivacyRules:
     min_cell_count: int = 5  # k: aggregate cells with 0 < count < k are suppressed
     point_cell_m: float = 250.0  # incident points snap to the centroid of a cell this wide
-    # Column names that must never appear in a published layer.
+    # Column names that must never appear in a published layer ("person_crime" is the NIBRS
+    # crime-against category, an aggregate, not a person's attribute).
     forbidden_columns: str = (
-        r"(?i)(vict|suspect|person|narrative|address|description|report_number|mocodes|"
+        r"(?i)(vict|suspect|person(?!_crime)|narrative|address|description|report_number|mocodes|"
         r"gender|race|ethnicity|(^|_)age$|(^|_)sex$)"
     )
 

@@ -49,6 +49,7 @@ DBT_PROJECT_DIR = REPO / "dbt_project"
 DBT = Path(sys.executable).with_name("dbt")
 
 LOAD_ID = "load-0001"
+TINY_CITY_VARS = {"start_month": "2023-01-01", "initiatives": []}
 CRS = "EPSG:32610"
 TIMEZONE = "America/Los_Angeles"
 INGESTED_AT = datetime(2024, 1, 15, 12, 0, tzinfo=UTC)
@@ -393,7 +394,9 @@ def run_dbt(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
     data_dir = tmp_path_factory.mktemp("crimemap_data")
     write_sources(data_dir)
-    run_dbt(data_dir, "build")  # seeds, models, data tests and unit tests
+    # seeds, models, data tests and unit tests; the tiny city's police data start in 2023 and
+    # it has none of the sample city's initiatives
+    run_dbt(data_dir, "build", "--vars", json.dumps(TINY_CITY_VARS))
     con = connect(
         data_dir / "warehouse.duckdb",
         read_only=True,

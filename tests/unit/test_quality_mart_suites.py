@@ -105,7 +105,7 @@ AREA_INDICATORS_SCHEMA = fields(
 AREA_MONTH_RATES_SCHEMA = fields(
     ("area_id", STR), ("month", DATE), ("category", STR), ("incident_count", BIGINT),
     ("incident_reports", BIGINT), ("population", BIGINT), ("rate_suppressed", BOOL),
-    ("rate_per_1000", DOUBLE),
+    ("rate_per_1000", DOUBLE), ("eb_rate_per_1000", DOUBLE),
 )  # fmt: skip
 DIM_FACILITY_SCHEMA = fields(
     ("facility_id", STR), ("name", STR), ("facility_type", STR), ("facility_type_raw", STR),
@@ -668,6 +668,7 @@ def good_rates() -> Data:
                         "population": population,
                         "rate_suppressed": not reported,
                         "rate_per_1000": count / population * 1000 if reported else None,
+                        "eb_rate_per_1000": (count + 1) / population * 1000 if reported else None,
                     }
                 )
     return {c: [r[c] for r in rows] for c in rows[0]}
