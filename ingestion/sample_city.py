@@ -818,8 +818,8 @@ def _build_facilities(grid: _Grid, n: int, rng: np.random.Generator) -> pl.DataF
 # --------------------------------------------------------------------------------------------
 # Planted dynamics: the answers the analytics marts must find
 
-_RISING_SHARE = 0.05  # of reports, moved into a cluster whose intensity grows over time
-_RISING_GROWTH = 3.0  # the cluster's last month is this many times as intense as its first
+_RISING_SHARE = 0.07  # of reports, moved into a cluster whose intensity grows over time
+_RISING_GROWTH = 2.0  # the cluster's last month is this many times as intense as its first
 _RISING_RADIUS_M = 300.0
 _SPIKE_CODE = "220"  # burglary
 _SPIKE_MIN_REPORTS = 12

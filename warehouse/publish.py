@@ -67,6 +67,8 @@ class LayerSpec:
     time_column: str | None = None
     # Column name -> description, copied into the manifest and the serving database.
     column_descriptions: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # Aggregate counts the privacy audit checks for small cells (0 < count < k).
+    count_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from orchestration.settings import DataPaths, data_paths
 from warehouse.duckdb_spatial import connect
 from warehouse.layers import published_layers
 from warehouse.privacy import PrivacyRules, audit_columns, audit_counts, audit_incident_points
-from warehouse.publish import publish_release
+from warehouse.publish import LayerSpec, publish_release
 from warehouse.serving import build_serving_database
 
 PUBLISHED_MARTS = [
@@ -19,6 +19,16 @@ PUBLISHED_MARTS = [
     AssetKey(["marts", "dim_area"]),
     AssetKey(["marts", "area_month_rates"]),
     AssetKey(["marts", "quality_scorecard"]),
+    AssetKey(["marts", "offense_spikes"]),
+    AssetKey(["marts", "dim_grid_cell"]),
+    AssetKey(["marts", "hotspots"]),
+    AssetKey(["marts", "emerging_hotspots"]),
+    AssetKey(["marts", "service_access"]),
+    AssetKey(["marts", "priority_areas"]),
+    AssetKey(["marts", "crime_social_correlation"]),
+    AssetKey(["marts", "initiative_impact"]),
+    AssetKey(["marts", "hotspot_forecast"]),
+    AssetKey(["marts", "hotspot_forecast_scores"]),
 ]
 
 
@@ -36,18 +46,25 @@ def publication_salt(paths: DataPaths) -> str:
     return salt_file.read_text().strip()
 
 
-def privacy_audit(release_dir: Path, rules: PrivacyRules, projected_crs: str) -> list[str]:
+def privacy_audit(
+    release_dir: Path, rules: PrivacyRules, projected_crs: str, layers: list[LayerSpec]
+) -> list[str]:
     """Every violation found in the files of a release; empty when it may be published."""
     with connect() as con:
         problems: list[str] = []
-        for layer in sorted(release_dir.glob("*.parquet")):
-            problems += audit_columns(con, layer, rules)
+        for path in sorted(release_dir.glob("*.parquet")):
+            problems += audit_columns(con, path, rules)
         problems += audit_incident_points(
             con, release_dir / "incidents.parquet", rules, projected_crs
         )
-        problems += audit_counts(
-            con, release_dir / "area_month_rates.parquet", ["incident_count"], rules.min_cell_count
-        )
+        for layer in layers:
+            if layer.count_columns:
+                problems += audit_counts(
+                    con,
+                    release_dir / f"{layer.name}.parquet",
+                    list(layer.count_columns),
+                    rules.min_cell_count,
+                )
     return problems
 
 
@@ -72,7 +89,9 @@ def published_release(
             layers,
             paths.published,
             privacy_rules=rules.describe(),
-            audit=lambda release_dir: privacy_audit(release_dir, rules, jurisdiction.projected_crs),
+            audit=lambda release_dir: privacy_audit(
+                release_dir, rules, jurisdiction.projected_crs, layers
+            ),
         )
     build_serving_database(release.path, paths.serving)
     context.log.info(f"published release {release.release_id} to {release.path}")

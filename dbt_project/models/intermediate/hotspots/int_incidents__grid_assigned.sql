@@ -1,0 +1,68 @@
+-- The analysis-grid cell of every offense located in the jurisdiction (an area and a point),
+-- by arithmetic on its projected coordinates (macros/analysis_grid.sql): no spatial join, so it
+-- stays fast at a million points. Reads fct_incidents so that the month (local time) and the
+-- category are the ones every other mart counts by.
+{%- set crs = var('projected_crs') %}
+with
+
+offenses as (
+
+    select offense_key, occurred_month, category, is_sensitive, geom
+    from {{ ref('fct_incidents') }}
+    where area_id is not null
+        and geom is not null
+        and occurred_month is not null
+
+),
+
+projected as (
+
+    select
+        offense_key,
+        occurred_month,
+        category,
+        is_sensitive,
+        ST_Transform(geom, 'EPSG:4326', '{{ crs }}', always_xy := true)  as point_projected
+    from offenses
+
+),
+
+coordinates as (
+
+    select
+        offense_key,
+        occurred_month,
+        category,
+        is_sensitive,
+        ST_X(point_projected)                                           as x,
+        ST_Y(point_projected)                                           as y
+    from projected
+
+),
+
+assigned as (
+
+    select
+        *,
+        {{ grid_cell_of('x', 'y') }}                                    as cell
+    from coordinates
+
+),
+
+final as (
+
+    select
+        offense_key,
+        {{ grid_cell_id('cell.cell_row', 'cell.cell_col') }}            as cell_id,
+        cell.cell_row                                                   as cell_row,
+        cell.cell_col                                                   as cell_col,
+        occurred_month                                                  as month,
+        category,
+        is_sensitive,
+        x,
+        y
+    from assigned
+
+)
+
+select * from final
