@@ -2,8 +2,9 @@
 
 Distances are recomputed with pyproj and numpy from dim_area's polygons and dim_facility's
 points, the 2SFCA score with a numpy reference, and the need index with scipy from the mart's
-raw components. The generator plants an underserved area (deprived, farthest from every
-facility; ``truth.json`` ``planted.underserved_area``) that must rank in the top 10%.
+raw components (log-scale crime rates, components capped at +-3). The generator plants an
+underserved area (deprived, farthest from every facility; ``truth.json``
+``planted.underserved_area``) that must rank in the top 10%.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ingestion.analysis_config import PRIORITY_COMPONENTS
 from ingestion.jurisdiction import load_jurisdiction
 from orchestration.defs.transform.assets import dbt_vars
 from tests.integration.conftest import PipelineRun
-from tests.unit.test_analytics_services import reference_2sfca, reference_need_index
+from tests.unit.test_analytics_services import Z_CAP, reference_2sfca, reference_need_index
 from tests.unit.test_dbt_project import run_dbt
 from warehouse.duckdb_spatial import connect
 
@@ -196,6 +197,12 @@ def test_need_index_recomputed_from_raw_components(warehouse):
     # the Seattle crosswalk flags no offense as mental-health related: uninformative, not x / 0
     assert {r["uninformative_components"] for r in rows} == {"mental_health"}
     assert all(r["mental_health_z"] == 0.0 for r in rows)
+    # the hotspots stand out even on the log scale: the cap is at work on the sample city
+    capped = [r for r in rows if r["person_crime_z"] > Z_CAP]
+    assert capped
+    share = weights["person_crime"] / sum(weights.values())
+    for r in capped:
+        assert r["person_crime_contribution"] == pytest.approx(share * Z_CAP, abs=1e-12)
 
 
 def test_areas_left_out_are_explained(warehouse):
@@ -241,7 +248,7 @@ def test_other_weights_change_the_index_as_expected(pipeline_run, warehouse, tmp
     with open_warehouse(copy) as con:
         rows = ranked_rows(con)
     before = {r["area_id"]: r for r in ranked_rows(warehouse)}
-    index = sum(weights[c] * np.array([r[f"{c}_z"] for r in rows]) for c in weights)
+    index = sum(weights[c] * np.clip([r[f"{c}_z"] for r in rows], -Z_CAP, Z_CAP) for c in weights)
     np.testing.assert_allclose(
         [r["need_index"] for r in rows], index / sum(weights.values()), atol=1e-12
     )

@@ -33,6 +33,7 @@ CATCHMENT_M = 1500.0
 MIN_POPULATION = 300
 WEIGHTS = {"person_crime": 0.4, "mental_health": 0.1, "deprivation": 0.3, "access_gap": 0.2}
 COMPONENTS = tuple(WEIGHTS)
+Z_CAP = 3.0  # each standardized component is winsorized at +-3 before weighting
 MODELS = "service_access priority_areas"
 
 
@@ -58,7 +59,11 @@ def zscore(x: np.ndarray) -> np.ndarray:
 def reference_need_index(
     raw: Mapping[str, np.ndarray], weights: Mapping[str, float]
 ) -> dict[str, np.ndarray]:
-    """The documented index from the raw components of the ranked areas."""
+    """The documented index from the raw components of the ranked areas.
+
+    Crime rates are standardized on the log scale ln(1 + rate); each component z enters the
+    index clipped at +-Z_CAP (the ``*_z`` columns stay uncapped).
+    """
     deprivation = (
         zscore(raw["poverty_rate"])
         + zscore(raw["unemployment_rate"])
@@ -66,16 +71,19 @@ def reference_need_index(
     ) / 3
     access_gap = (-zscore(raw["access_2sfca"]) + zscore(raw["nearest_facility_m"])) / 2
     z = {
-        "person_crime": zscore(raw["person_crime_rate"]),
-        "mental_health": zscore(raw["mental_health_rate"]),
+        "person_crime": zscore(np.log1p(raw["person_crime_rate"])),
+        "mental_health": zscore(np.log1p(raw["mental_health_rate"])),
         "deprivation": zscore(deprivation),
         "access_gap": zscore(access_gap),
     }
-    index = sum(weights[c] * z[c] for c in COMPONENTS) / sum(weights.values())
+    total = sum(weights.values())
+    contribution = {c: weights[c] * np.clip(z[c], -Z_CAP, Z_CAP) / total for c in COMPONENTS}
+    index = sum(contribution.values())
     n = len(index)
     below = stats.rankdata(index, method="min") - 1
     return {
         **{f"{c}_z": z[c] for c in COMPONENTS},
+        **{f"{c}_contribution": contribution[c] for c in COMPONENTS},
         "deprivation": deprivation,
         "access_gap": access_gap,
         "need_index": index,
@@ -117,6 +125,11 @@ FACILITIES = [
 ]
 # clinic: no facility of the type at all
 
+# Two outliers on top of the random draws, so that the cap at +-3 is exercised on both sides
+HOTSPOT, HOTSPOT_OFFENSES = "A03", 400  # extra offenses against persons in 2024-01
+AFFLUENT = "A40"  # poverty, unemployment and income far beyond the others (income: log scale)
+AFFLUENT_INDICATORS = (0.01, 0.005, 1_500_000.0)
+
 
 def populations(rng: np.random.Generator) -> dict[str, int | None]:
     pops: dict[str, int | None] = {
@@ -148,6 +161,8 @@ def build_inputs(db: Path, *, empty: bool = False) -> None:
                 income = None if aid == "A24" else float(rng.integers(30_000, 120_000))
                 poverty, unemployment = rng.uniform(0.05, 0.4), rng.uniform(0.02, 0.15)
                 unreliable = bool(rng.random() < 0.2)
+                if aid == AFFLUENT:
+                    poverty, unemployment, income = AFFLUENT_INDICATORS
                 values = [aid, f"Area {aid}", square_wkt(r, c), pops[aid], float(poverty),
                           float(unemployment), income, unreliable]  # fmt: skip
                 con.execute(
@@ -192,6 +207,10 @@ def build_inputs(db: Path, *, empty: bool = False) -> None:
                     ["person", "property", "society"][int(rng.integers(0, 3))],
                     bool(rng.random() < 0.15),
                 ))  # fmt: skip
+        offenses += [
+            (f"{HOTSPOT}:x{k}", HOTSPOT, date(2024, 1, 1), "person", False)
+            for k in range(HOTSPOT_OFFENSES)
+        ]
         con.executemany("insert into fct_incidents values (?, ?, ?, ?, ?)", offenses)
 
 
@@ -376,8 +395,30 @@ def test_need_index_matches_scipy_reference(marts):
         assert r["need_drivers"] == (", ".join(drivers) or None)
 
 
+def test_outlying_components_are_capped_at_3(marts):
+    rows = priority(marts)
+    total = sum(WEIGHTS.values())
+    # the hotspot is an outlier even on the log scale, the affluent area on deprivation: the
+    # z columns keep the full value, the index takes +-Z_CAP
+    hotspot, affluent = rows[HOTSPOT], rows[AFFLUENT]
+    assert hotspot["person_crime_z"] > 3.5
+    assert hotspot["person_crime_contribution"] == pytest.approx(
+        WEIGHTS["person_crime"] * Z_CAP / total, abs=1e-12
+    )
+    assert affluent["deprivation_z"] < -3.5
+    assert affluent["deprivation_contribution"] == pytest.approx(
+        WEIGHTS["deprivation"] * -Z_CAP / total, abs=1e-12
+    )
+    # no other area reaches the cap, so only these two indexes differ from the uncapped sum
+    for aid, r in rows.items():
+        if not r["ranked"]:
+            continue
+        uncapped = sum(WEIGHTS[c] * r[f"{c}_z"] for c in COMPONENTS) / total
+        assert (abs(uncapped - r["need_index"]) > 1e-3) == (aid in (HOTSPOT, AFFLUENT)), aid
+
+
 def test_weights_change_the_index(warehouse, tmp_path):
-    # the same inputs with all the weight on deprivation: the index is its z-score
+    # the same inputs with all the weight on deprivation: the index is its capped z-score
     data_dir = tmp_path / "reweighted"
     data_dir.mkdir()
     (data_dir / "warehouse.duckdb").write_bytes(
@@ -391,7 +432,9 @@ def test_weights_change_the_index(warehouse, tmp_path):
     ) as con:  # fmt: skip
         rows = [r for r in priority(con).values() if r["ranked"]]
     for r in rows:
-        assert r["need_index"] == pytest.approx(r["deprivation_z"], abs=1e-12)
+        assert r["need_index"] == pytest.approx(
+            np.clip(r["deprivation_z"], -Z_CAP, Z_CAP), abs=1e-12
+        )
         assert r["deprivation_weight"] == 1.0 and r["person_crime_weight"] == 0.0
     best = max(rows, key=lambda r: r["deprivation_z"])
     assert best["need_rank"] == 1 and best["need_percentile"] == 100.0
@@ -411,6 +454,7 @@ def test_empty_facilities_and_incidents_build(tmp_path):
     assert rows[0]["uninformative_components"] == "person_crime, mental_health, access_gap"
     share = WEIGHTS["deprivation"] / sum(WEIGHTS.values())
     for r in rows:
-        # only deprivation informs: the index is its weighted z-score
-        assert r["need_index"] == pytest.approx(share * r["deprivation_z"], abs=1e-12)
+        # only deprivation informs: the index is its weighted, capped z-score
+        expected = share * np.clip(r["deprivation_z"], -Z_CAP, Z_CAP)
+        assert r["need_index"] == pytest.approx(expected, abs=1e-12)
         assert math.isfinite(r["need_index"])

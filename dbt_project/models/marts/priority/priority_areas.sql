@@ -1,13 +1,14 @@
 -- Composite need index per area, the answer to "where should outreach go"
 -- (docs/analytics/services-and-priority.md). Four components, each a z-score over the ranked
 -- areas (population standard deviation):
---   person_crime   offenses against persons per 1,000 residents per year
---   mental_health  mental-health-related offenses per 1,000 residents per year
+--   person_crime   ln(1 + offenses against persons per 1,000 residents per year)
+--   mental_health  ln(1 + mental-health-related offenses per 1,000 residents per year)
 --   deprivation    mean of z(poverty_rate), z(unemployment_rate), -z(ln median income)
 --   access_gap     mean of -z(2SFCA score) and z(distance to the nearest facility), type 'all'
--- need_index = sum(w * z) / sum(w), weights from var('priority_weights'). Areas without a
--- sound base (population unknown or below var('min_population'), an indicator missing) are
--- listed with the reason but not ranked.
+-- need_index = sum(w * clamp(z, -3, 3)) / sum(w), weights from var('priority_weights'): the
+-- *_z columns stay uncapped, the contributions carry the capped values. Areas without a sound
+-- base (population unknown or below var('min_population'), an indicator missing) are listed
+-- with the reason but not ranked.
 {%- set components = ['person_crime', 'mental_health', 'deprivation', 'access_gap'] %}
 {%- set configured = var('priority_weights') %}
 {%- set weights = {} %}
@@ -15,6 +16,9 @@
     {%- do weights.update({c: configured.get(c, 0) | float}) %}
 {%- endfor %}
 {%- set weight_total = weights.values() | sum %}
+{#- Winsorizing bound of a standardized component (OECD/JRC composite-indicator practice): an
+    outlier still ranks high, but cannot carry the index on one component alone. #}
+{%- set z_cap = 3.0 %}
 {%- if weight_total <= 0 %}
     {{ exceptions.raise_compiler_error("priority_weights: at least one weight must be positive") }}
 {%- endif %}
@@ -26,9 +30,12 @@
     ('low_access_z', 'access_2sfca', -1),
     ('distance_z', 'nearest_facility_m', 1),
 ] %}
+{#- Crime rates are right-skewed (hotspots): standardized on a log scale. The offset of one
+    offense per 1,000 residents per year keeps areas without offenses finite (0) and a
+    component without any offense uninformative. #}
 {%- set component_columns = {
-    'person_crime': 'person_crime_rate',
-    'mental_health': 'mental_health_rate',
+    'person_crime': 'ln(1 + person_crime_rate)',
+    'mental_health': 'ln(1 + mental_health_rate)',
     'deprivation': 'deprivation',
     'access_gap': 'access_gap',
 } %}
@@ -248,20 +255,32 @@ component_scores as (
 
 ),
 
+capped_scores as (
+
+    select
+        *,
+        {%- for c in components %}
+        greatest(-{{ z_cap }}, least({{ z_cap }}, {{ c }}_z)) as {{ c }}_z_capped
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from component_scores
+
+),
+
 contributions as (
 
     select
         *,
         -- each component's share of the index (+ 0.0: a zero weight gives 0, not IEEE -0)
         {%- for c in components %}
-        {{ weights[c] }} * {{ c }}_z / {{ weight_total }} + 0.0 as {{ c }}_contribution,
+        {{ weights[c] }} * {{ c }}_z_capped / {{ weight_total }} + 0.0 as {{ c }}_contribution,
         {%- endfor %}
         (
             {%- for c in components %}
-            {{ weights[c] }} * {{ c }}_z{{ ' +' if not loop.last }}
+            {{ weights[c] }} * {{ c }}_z_capped{{ ' +' if not loop.last }}
             {%- endfor %}
         ) / {{ weight_total }}                          as need_index
-    from component_scores
+    from capped_scores
 
 ),
 
