@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from ingestion.source_config import ConfigError, parse_month
+from ingestion.source_config import ConfigError, as_mapping, parse_month
 
 GRID_SHAPES = ("hexagon", "square")
 PRIORITY_COMPONENTS = ("person_crime", "mental_health", "deprivation", "access_gap")
@@ -87,14 +87,6 @@ class AnalysisSettings:
 # --- readers ---------------------------------------------------------------------------------
 
 
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}: expected a mapping")
-    return value
-
-
 def _known_keys(entry: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
     unknown = sorted(set(entry) - set(allowed))
     if unknown:
@@ -116,7 +108,7 @@ def _whole(value: Any, where: str, *, low: int) -> int:
 
 
 def _priority_weights(value: Any, where: str) -> dict[str, float]:
-    entry = _mapping(value, where)
+    entry = as_mapping(value, where)
     _known_keys(entry, PRIORITY_COMPONENTS, where)
     weights = {
         name: _number(entry.get(name, DEFAULT_PRIORITY_WEIGHTS[name]), f"{where}.{name}", low=0)
@@ -138,14 +130,14 @@ def _area_shares(value: Any, where: str) -> tuple[float, ...]:
 
 def analysis_settings(entry: Any, where: str) -> AnalysisSettings:
     """Parse ``analysis:`` (every key optional)."""
-    entry = _mapping(entry, where)
+    entry = as_mapping(entry, where)
     _known_keys(
         entry,
         ("min_population", "grid", "spikes", "service_access", "priority_weights", "forecast"),
         where,
     )
     d = AnalysisSettings()
-    grid = _mapping(entry.get("grid"), f"{where}.grid")
+    grid = as_mapping(entry.get("grid"), f"{where}.grid")
     _known_keys(grid, ("shape", "cell_size_m", "neighbourhood_m"), f"{where}.grid")
     shape = grid.get("shape", d.grid_shape)
     if shape not in GRID_SHAPES:
@@ -155,7 +147,7 @@ def analysis_settings(entry: Any, where: str) -> AnalysisSettings:
     if band is not None:
         # A band shorter than the centre spacing would leave every cell without neighbours.
         band = _number(band, f"{where}.grid.neighbourhood_m", low=cell)
-    spikes = _mapping(entry.get("spikes"), f"{where}.spikes")
+    spikes = as_mapping(entry.get("spikes"), f"{where}.spikes")
     _known_keys(
         spikes,
         ("baseline_months", "min_baseline_months", "alpha", "min_ratio", "min_count"),
@@ -175,9 +167,9 @@ def analysis_settings(entry: Any, where: str) -> AnalysisSettings:
         raise ConfigError(
             f"{where}.spikes.min_baseline_months: {min_baseline} exceeds baseline_months {baseline}"
         )
-    access = _mapping(entry.get("service_access"), f"{where}.service_access")
+    access = as_mapping(entry.get("service_access"), f"{where}.service_access")
     _known_keys(access, ("catchment_m",), f"{where}.service_access")
-    forecast = _mapping(entry.get("forecast"), f"{where}.forecast")
+    forecast = as_mapping(entry.get("forecast"), f"{where}.forecast")
     _known_keys(forecast, ("holdout_months", "area_shares"), f"{where}.forecast")
     return AnalysisSettings(
         min_population=_whole(
@@ -226,7 +218,7 @@ def initiatives(entries: Any, where: str) -> tuple[Initiative, ...]:
     parsed: list[Initiative] = []
     for i, raw in enumerate(entries):
         at = f"{where}[{i}]"
-        entry = _mapping(raw, at)
+        entry = as_mapping(raw, at)
         _known_keys(entry, ("name", "areas", "start"), at)
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip():

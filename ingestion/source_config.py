@@ -105,7 +105,7 @@ def parse_month(value: Any, where: str) -> date:
     return date(int(match.group(1)), int(match.group(2)), 1)
 
 
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+def as_mapping(value: Any, where: str) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -157,7 +157,7 @@ def _number(entry: Mapping[str, Any], key: str, default: float, where: str) -> f
 def boundary_source(
     entry: Any, where: str, base: Path, *, sample_spec: BoundarySpec
 ) -> BoundarySource:
-    entry = _mapping(entry, where) or {"mode": "sample"}
+    entry = as_mapping(entry, where) or {"mode": "sample"}
     mode = parse_mode(entry, where, ("sample", "file"), "sample")
     if mode == "sample":
         return BoundarySource(mode="sample", spec=sample_spec)
@@ -168,7 +168,7 @@ def boundary_source(
 
 
 def _census_api(entry: Mapping[str, Any], where: str) -> CensusApi:
-    api = _mapping(entry.get("api"), f"{where}.api")
+    api = as_mapping(entry.get("api"), f"{where}.api")
     if not api:
         raise ConfigError(f"{where}: live mode needs an 'api' section (year, in)")
     year = api.get("year")
@@ -192,7 +192,7 @@ def _census_api(entry: Mapping[str, Any], where: str) -> CensusApi:
 
 
 def indicator_source(entry: Any, where: str, base: Path) -> IndicatorSource:
-    entry = _mapping(entry, where) or {"mode": "sample"}
+    entry = as_mapping(entry, where) or {"mode": "sample"}
     mode = parse_mode(entry, where, ("sample", "file", "live"), "sample")
     table_set = entry.get("table_set", "social_services")
     if table_set not in TABLE_SETS:
@@ -201,7 +201,7 @@ def indicator_source(entry: Any, where: str, base: Path) -> IndicatorSource:
         )
     units = None
     if entry.get("units") is not None:
-        units_entry = {"mode": "file", **_mapping(entry["units"], f"{where}.units")}
+        units_entry = {"mode": "file", **as_mapping(entry["units"], f"{where}.units")}
         units = boundary_source(
             units_entry, f"{where}.units", base, sample_spec=SAMPLE_BOUNDARY_SPEC
         )
@@ -226,7 +226,7 @@ def facility_source(entry: Any, where: str, base: Path) -> FacilitySource:
     from ingestion.facilities import parse_facility_mapping
     from ingestion.sample_records import SAMPLE_FACILITY_TYPE_MAP
 
-    entry = _mapping(entry, where) or {"mode": "sample"}
+    entry = as_mapping(entry, where) or {"mode": "sample"}
     mode = parse_mode(entry, where, ("sample", "file"), "sample")
     spec: dict[str, Any] = {k: v for k, v in entry.items() if k not in ("mode", "path")}
     if mode == "sample":
@@ -240,7 +240,7 @@ def facility_source(entry: Any, where: str, base: Path) -> FacilitySource:
 def service_request_source(entry: Any, where: str, base: Path) -> ServiceRequestSource:
     from ingestion.service_requests.layout import service_request_layout
 
-    entry = _mapping(entry, where) or {"mode": "none"}
+    entry = as_mapping(entry, where) or {"mode": "none"}
     mode = parse_mode(entry, where, ("none", "sample", "file", "live"), "none")
     spec = entry.get("layout", "sf311")
     if not isinstance(spec, str | Mapping):
@@ -256,14 +256,14 @@ def service_request_source(entry: Any, where: str, base: Path) -> ServiceRequest
         layout=layout,
         start_month=parse_month(entry.get("start_month", "2024-07"), f"{where}.start_month"),
         path=existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None,
-        live=dict(_mapping(entry.get("live"), f"{where}.live")),
+        live=dict(as_mapping(entry.get("live"), f"{where}.live")),
     )
 
 
 def survey_source(entry: Any, where: str) -> SurveySource:
     from ingestion.surveys import SAMPLE_CITY_SURVEY_LAYOUT, parse_survey_layout
 
-    entry = _mapping(entry, where)
+    entry = as_mapping(entry, where)
     mode = parse_mode(entry, where, ("sample", "file"), "file")
     layout_entry = entry.get("layout")
     layout = (
@@ -271,7 +271,7 @@ def survey_source(entry: Any, where: str) -> SurveySource:
         if layout_entry is None
         else _parsed(
             lambda: parse_survey_layout(
-                _mapping(layout_entry, f"{where}.layout"), f"{where}.layout"
+                as_mapping(layout_entry, f"{where}.layout"), f"{where}.layout"
             ),
             where,
         )
@@ -292,7 +292,7 @@ def _drop_share(value: Any, where: str) -> float:
 
 
 def quality_settings(entry: Any, where: str) -> QualitySettings:
-    entry = _mapping(entry, where)
+    entry = as_mapping(entry, where)
     unknown = sorted(set(entry) - {"max_volume_drop", "min_baseline_rows", "sources"})
     if unknown:
         raise ConfigError(f"{where}: unknown keys {unknown}")
@@ -302,10 +302,10 @@ def quality_settings(entry: Any, where: str) -> QualitySettings:
         raise ConfigError(f"{where}.min_baseline_rows: a positive whole number, got {min_rows!r}")
     overrides = {
         str(name): _drop_share(
-            _mapping(settings, f"{where}.sources.{name}").get("max_volume_drop"),
+            as_mapping(settings, f"{where}.sources.{name}").get("max_volume_drop"),
             f"{where}.sources.{name}.max_volume_drop",
         )
-        for name, settings in _mapping(entry.get("sources"), f"{where}.sources").items()
+        for name, settings in as_mapping(entry.get("sources"), f"{where}.sources").items()
     }
     return QualitySettings(
         max_volume_drop=_drop_share(

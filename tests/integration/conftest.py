@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
+
+from warehouse.duckdb_spatial import connect
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SMALL_SAMPLE_INCIDENTS = 24_000
@@ -52,3 +57,25 @@ def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
             f"{completed.stderr[-8000:]}"
         )
     return PipelineRun(data_dir, completed.stdout, completed.stderr)
+
+
+def open_warehouse(data_dir: Path) -> duckdb.DuckDBPyConnection:
+    """The run's warehouse, read-only (any number of readers may hold it)."""
+    return connect(
+        data_dir / "warehouse.duckdb",
+        read_only=True,
+        extension_directory=data_dir / ".duckdb_extensions",
+    )
+
+
+@pytest.fixture(scope="session")
+def warehouse(pipeline_run: PipelineRun) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = open_warehouse(pipeline_run.data_dir)
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="session")
+def truth(pipeline_run: PipelineRun) -> dict:
+    """The sample city's known answers (``truth.json``)."""
+    return json.loads((pipeline_run.sample_dir / "truth.json").read_text())

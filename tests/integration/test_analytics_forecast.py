@@ -10,8 +10,6 @@ held-back months, beat the naive "last month" baseline.
 
 from __future__ import annotations
 
-import json
-
 import duckdb
 import numpy as np
 import pytest
@@ -19,7 +17,6 @@ from pyproj import Transformer
 
 from ingestion.jurisdiction import load_jurisdiction
 from orchestration.defs.transform.assets import dbt_vars
-from tests.integration.conftest import PipelineRun
 from tests.unit.test_analytics_forecast import (
     CellMonths,
     assert_rows_match,
@@ -27,25 +24,8 @@ from tests.unit.test_analytics_forecast import (
     ranking,
     reference_scores,
 )
-from warehouse.duckdb_spatial import connect
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def warehouse(pipeline_run: PipelineRun) -> duckdb.DuckDBPyConnection:
-    con = connect(
-        pipeline_run.data_dir / "warehouse.duckdb",
-        read_only=True,
-        extension_directory=pipeline_run.data_dir / ".duckdb_extensions",
-    )
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
-def truth(pipeline_run: PipelineRun) -> dict:
-    return json.loads((pipeline_run.sample_dir / "truth.json").read_text())
 
 
 @pytest.fixture(scope="module")

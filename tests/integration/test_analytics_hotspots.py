@@ -9,8 +9,6 @@ cell must be an intensifying hot spot.
 
 from __future__ import annotations
 
-import json
-
 import duckdb
 import numpy as np
 import pytest
@@ -22,8 +20,6 @@ from scipy.spatial import cKDTree
 
 from ingestion.jurisdiction import load_jurisdiction
 from orchestration.defs.transform.assets import dbt_vars
-from tests.integration.conftest import PipelineRun
-from warehouse.duckdb_spatial import connect
 
 pytestmark = pytest.mark.integration
 
@@ -31,22 +27,6 @@ HOT_PATTERNS = {
     "new_hot_spot", "consecutive_hot_spot", "intensifying_hot_spot", "persistent_hot_spot",
     "diminishing_hot_spot", "sporadic_hot_spot", "oscillating_hot_spot", "historical_hot_spot",
 }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def warehouse(pipeline_run: PipelineRun) -> duckdb.DuckDBPyConnection:
-    con = connect(
-        pipeline_run.data_dir / "warehouse.duckdb",
-        read_only=True,
-        extension_directory=pipeline_run.data_dir / ".duckdb_extensions",
-    )
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
-def truth(pipeline_run: PipelineRun) -> dict:
-    return json.loads((pipeline_run.sample_dir / "truth.json").read_text())
 
 
 @pytest.fixture(scope="module")

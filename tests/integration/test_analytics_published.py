@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
 from tests.integration.conftest import PipelineRun
-from warehouse.duckdb_spatial import connect
 from warehouse.layers import published_layers
 from warehouse.privacy import PrivacyRules
 
@@ -31,41 +31,37 @@ def manifest(pipeline_run: PipelineRun) -> dict:
     return json.loads((pipeline_run.release_dir / "manifest.json").read_text())
 
 
-def warehouse(pipeline_run: PipelineRun):
-    return connect(
-        pipeline_run.data_dir / "warehouse.duckdb",
-        read_only=True,
-        extension_directory=pipeline_run.data_dir / ".duckdb_extensions",
-    )
-
-
-def test_every_analytics_mart_is_a_layer(pipeline_run: PipelineRun, manifest: dict) -> None:
+def test_every_analytics_mart_is_a_layer(
+    pipeline_run: PipelineRun, warehouse: duckdb.DuckDBPyConnection, manifest: dict
+) -> None:
     layers = {layer["name"]: layer for layer in manifest["layers"]}
-    with warehouse(pipeline_run) as con:
-        for mart in (*SPATIAL, *TABLES):
-            rows = con.execute(f"SELECT count(*) FROM {mart}").fetchone()[0]
-            assert rows > 0, mart
-            assert layers[mart]["rows"] == rows, mart
-            assert layers[mart]["spatial"] == (mart in SPATIAL), mart
+    for mart in (*SPATIAL, *TABLES):
+        rows = warehouse.execute(f"SELECT count(*) FROM {mart}").fetchone()[0]
+        assert rows > 0, mart
+        assert layers[mart]["rows"] == rows, mart
+        assert layers[mart]["spatial"] == (mart in SPATIAL), mart
 
 
-def test_spatial_layers_carry_their_geometry(pipeline_run: PipelineRun) -> None:
+def test_spatial_layers_carry_their_geometry(
+    pipeline_run: PipelineRun, warehouse: duckdb.DuckDBPyConnection
+) -> None:
     release = pipeline_run.release_dir
-    with warehouse(pipeline_run) as con:
-        for mart, (dimension, key) in SPATIAL.items():
-            path = release / f"{mart}.parquet"
-            geo = json.loads(pq.read_metadata(path).metadata[b"geo"])
-            assert geo["version"] == "1.1.0", mart
-            assert set(geo["columns"]["geometry"]["geometry_types"]) <= {"Polygon", "MultiPolygon"}
-            # Each row's polygon is its own area's or cell's, not a neighbour's.
-            wrong = con.execute(
-                f"SELECT count(*) FROM read_parquet('{path}') AS p JOIN {dimension} AS d "
-                f"USING ({key}) WHERE NOT ST_Equals(p.geometry, d.geom)"
-            ).fetchone()[0]
-            assert wrong == 0, mart
+    for mart, (dimension, key) in SPATIAL.items():
+        path = release / f"{mart}.parquet"
+        geo = json.loads(pq.read_metadata(path).metadata[b"geo"])
+        assert geo["version"] == "1.1.0", mart
+        assert set(geo["columns"]["geometry"]["geometry_types"]) <= {"Polygon", "MultiPolygon"}
+        # Each row's polygon is its own area's or cell's, not a neighbour's.
+        wrong = warehouse.execute(
+            f"SELECT count(*) FROM read_parquet('{path}') AS p JOIN {dimension} AS d "
+            f"USING ({key}) WHERE NOT ST_Equals(p.geometry, d.geom)"
+        ).fetchone()[0]
+        assert wrong == 0, mart
 
 
-def test_small_counts_are_suppressed_in_every_layer(pipeline_run: PipelineRun) -> None:
+def test_small_counts_are_suppressed_in_every_layer(
+    pipeline_run: PipelineRun, warehouse: duckdb.DuckDBPyConnection
+) -> None:
     """The count columns the audit guards hold no 0 < n < k, yet the warehouse has such cells:
     the rule did something."""
     rules = PrivacyRules()
@@ -73,35 +69,34 @@ def test_small_counts_are_suppressed_in_every_layer(pipeline_run: PipelineRun) -
     layers = published_layers(rules, "EPSG:32610", "America/Los_Angeles", "salt")
     guarded = {layer.name: layer.count_columns for layer in layers if layer.count_columns}
     assert {"offense_spikes", "hotspots", "priority_areas"} <= set(guarded)
-    with warehouse(pipeline_run) as con:
-        for name, columns in guarded.items():
-            path = pipeline_run.release_dir / f"{name}.parquet"
-            for column in columns:
-                published_small = con.execute(
-                    f"SELECT count(*) FROM read_parquet('{path}') "
-                    f"WHERE {column} > 0 AND {column} < {k}"
-                ).fetchone()[0]
-                assert published_small == 0, (name, column)
-        built_small = con.execute(
-            f"SELECT count(*) FROM offense_spikes WHERE observed > 0 AND observed < {k}"
-        ).fetchone()[0]
-        assert built_small > 0
+    for name, columns in guarded.items():
+        path = pipeline_run.release_dir / f"{name}.parquet"
+        for column in columns:
+            published_small = warehouse.execute(
+                f"SELECT count(*) FROM read_parquet('{path}') WHERE {column} > 0 AND {column} < {k}"
+            ).fetchone()[0]
+            assert published_small == 0, (name, column)
+    built_small = warehouse.execute(
+        f"SELECT count(*) FROM offense_spikes WHERE observed > 0 AND observed < {k}"
+    ).fetchone()[0]
+    assert built_small > 0
 
 
-def test_grid_layers_leave_sensitive_offences_out(pipeline_run: PipelineRun) -> None:
+def test_grid_layers_leave_sensitive_offences_out(
+    pipeline_run: PipelineRun, warehouse: duckdb.DuckDBPyConnection
+) -> None:
     """Grid cells are finer than areas: their counts are of non-sensitive offences only."""
-    with warehouse(pipeline_run) as con:
-        grid_total = con.execute("SELECT sum(incident_count) FROM int_grid_cell_months").fetchone()[
-            0
-        ]
-        sensitive_located = con.execute(
-            "SELECT count(*) FROM fct_incidents WHERE is_sensitive AND geom IS NOT NULL "
-            "AND area_id IS NOT NULL"
-        ).fetchone()[0]
-        non_sensitive = con.execute(
-            "SELECT count(*) FROM fct_incidents WHERE NOT is_sensitive AND geom IS NOT NULL "
-            "AND area_id IS NOT NULL AND category <> 'non_criminal' "
-            "AND occurred_month >= DATE '2024-07-01'"
-        ).fetchone()[0]
+    grid_total = warehouse.execute(
+        "SELECT sum(incident_count) FROM int_grid_cell_months"
+    ).fetchone()[0]
+    sensitive_located = warehouse.execute(
+        "SELECT count(*) FROM fct_incidents WHERE is_sensitive AND geom IS NOT NULL "
+        "AND area_id IS NOT NULL"
+    ).fetchone()[0]
+    non_sensitive = warehouse.execute(
+        "SELECT count(*) FROM fct_incidents WHERE NOT is_sensitive AND geom IS NOT NULL "
+        "AND area_id IS NOT NULL AND category <> 'non_criminal' "
+        "AND occurred_month >= DATE '2024-07-01'"
+    ).fetchone()[0]
     assert sensitive_located > 0
     assert grid_total == non_sensitive

@@ -23,29 +23,13 @@ from orchestration.defs.transform.assets import dbt_vars
 from tests.integration.conftest import PipelineRun
 from tests.unit.test_analytics_rates import correlation_reference, esda_eb_per_1000
 from tests.unit.test_dbt_project import DBT, DBT_PROJECT_DIR, REPO, dbt_env
-from warehouse.duckdb_spatial import connect
 
 RTOL = 1e-9
 
 
-def open_warehouse(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    return connect(
-        data_dir / "warehouse.duckdb",
-        read_only=True,
-        extension_directory=data_dir / ".duckdb_extensions",
-    )
-
-
 @pytest.fixture(scope="module")
-def warehouse(pipeline_run: PipelineRun) -> duckdb.DuckDBPyConnection:
-    con = open_warehouse(pipeline_run.data_dir)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
-def planted(pipeline_run: PipelineRun) -> dict:
-    return json.loads((pipeline_run.sample_dir / "truth.json").read_text())["planted"]
+def planted(truth: dict) -> dict:
+    return truth["planted"]
 
 
 def records(con: duckdb.DuckDBPyConnection, sql: str, *params: object) -> list[dict]:

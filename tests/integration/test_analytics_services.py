@@ -10,7 +10,6 @@ underserved area (deprived, farthest from every facility; ``truth.json``
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -20,32 +19,15 @@ from pyproj import Transformer
 from ingestion.analysis_config import PRIORITY_COMPONENTS
 from ingestion.jurisdiction import load_jurisdiction
 from orchestration.defs.transform.assets import dbt_vars
-from tests.integration.conftest import PipelineRun
+from tests.integration.conftest import open_warehouse
 from tests.unit.test_analytics_services import Z_CAP, reference_2sfca, reference_need_index
 from tests.unit.test_dbt_project import run_dbt
-from warehouse.duckdb_spatial import connect
 
 FACILITY_TYPES = ("all", "mental_health", "substance_use", "shelter", "clinic", "youth_services")
 
 
-def open_warehouse(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    return connect(
-        data_dir / "warehouse.duckdb",
-        read_only=True,
-        extension_directory=data_dir / ".duckdb_extensions",
-    )
-
-
 @pytest.fixture(scope="module")
-def warehouse(pipeline_run: PipelineRun) -> duckdb.DuckDBPyConnection:
-    con = open_warehouse(pipeline_run.data_dir)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
-def planted(pipeline_run: PipelineRun) -> dict:
-    truth = json.loads((pipeline_run.sample_dir / "truth.json").read_text())
+def planted(truth: dict) -> dict:
     return truth["planted"]["underserved_area"]
 
 
