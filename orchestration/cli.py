@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, DataPaths, export_environment
 
@@ -146,14 +148,31 @@ def command_ui(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, cwd=PROJECT_ROOT)
 
 
-def command_dbt(args: argparse.Namespace) -> int:
-    configure(args.data_dir, None, None)
-    dbt = Path(sys.executable).with_name("dbt")
+# dbt commands that read project vars: they get the jurisdiction's, as a run does.
+DBT_COMMANDS_WITH_VARS = frozenset(
+    {"build", "run", "test", "compile", "show", "seed", "ls", "list", "docs", "snapshot"}
+)
+
+
+def dbt_command(dbt_args: Sequence[str], jurisdiction_vars: Mapping[str, Any]) -> list[str]:
+    """The dbt arguments with the project dirs, and the jurisdiction's vars unless given."""
     dirs = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    extra: list[str] = []
+    if dbt_args[0] in DBT_COMMANDS_WITH_VARS and "--vars" not in dbt_args:
+        extra = ["--vars", json.dumps(dict(jurisdiction_vars))]
+    return [*dbt_args, *extra, *dirs]
+
+
+def command_dbt(args: argparse.Namespace) -> int:
+    from orchestration.config import current_config, dbt_vars
+
+    configure(args.data_dir, None, None, args.config)
     if not args.dbt_args:
         print("usage: crimemap dbt -- <dbt command> [options], e.g. crimemap dbt -- test")
         return 2
-    return subprocess.call([str(dbt), *args.dbt_args, *dirs], cwd=DBT_PROJECT_DIR)
+    dbt = Path(sys.executable).with_name("dbt")
+    command = dbt_command(args.dbt_args, dbt_vars(current_config()))
+    return subprocess.call([str(dbt), *command], cwd=DBT_PROJECT_DIR)
 
 
 def command_quality(args: argparse.Namespace) -> int:
@@ -246,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         "dbt", help="run dbt on the crimemap project, e.g. `crimemap dbt -- docs generate`"
     )
     dbt.add_argument("--data-dir")
+    dbt.add_argument("--config", help="jurisdiction YAML whose settings dbt gets as --vars")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     dbt.set_defaults(func=command_dbt)
     return parser

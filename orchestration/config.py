@@ -10,6 +10,7 @@ import dataclasses
 import os
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from ingestion.jurisdiction import DEFAULT_CONFIG, JurisdictionConfig, load_jurisdiction
 
@@ -43,3 +44,15 @@ def current_config() -> JurisdictionConfig:
         env.get("CRIMEMAP_SAMPLE_SEED"),
         env.get("CRIMEMAP_SAMPLE_DEFECT_RATE"),
     )
+
+
+def dbt_vars(config: JurisdictionConfig) -> dict[str, Any]:
+    """The jurisdiction's settings the models read (dbt_project.yml holds the sample city's)."""
+    return {
+        "timezone": config.timezone,
+        "projected_crs": config.projected_crs,
+        "cv_threshold_pct": config.indicators.cv_threshold_pct,
+        "min_survey_responses": config.surveys.min_responses,
+        "start_month": config.police_start_month.isoformat(),
+        **config.analysis.dbt_vars(),
+    }

@@ -16,7 +16,7 @@ import pytest
 from pyproj import Transformer
 
 from ingestion.jurisdiction import load_jurisdiction
-from orchestration.defs.transform.assets import dbt_vars
+from orchestration.config import dbt_vars
 from tests.unit.test_analytics_forecast import (
     CellMonths,
     assert_rows_match,

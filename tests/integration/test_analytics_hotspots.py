@@ -19,7 +19,7 @@ from scipy import stats
 from scipy.spatial import cKDTree
 
 from ingestion.jurisdiction import load_jurisdiction
-from orchestration.defs.transform.assets import dbt_vars
+from orchestration.config import dbt_vars
 
 pytestmark = pytest.mark.integration
 

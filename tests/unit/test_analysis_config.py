@@ -18,7 +18,7 @@ from ingestion.analysis_config import (
 from ingestion.jurisdiction import DEFAULT_CONFIG, load_jurisdiction
 from ingestion.sample_city import SampleCityConfig, build_sample_city, planted_truth
 from ingestion.source_config import ConfigError
-from orchestration.defs.transform.assets import dbt_vars
+from orchestration.config import dbt_vars
 
 DBT_PROJECT_YML = Path(__file__).resolve().parents[2] / "dbt_project" / "dbt_project.yml"
 

@@ -1,10 +1,12 @@
-"""``crimemap run --months``: which police partitions a run loads."""
+"""The ``crimemap`` command: the police partitions a run loads, the arguments dbt gets."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from orchestration.cli import month_range
+from orchestration.cli import dbt_command, month_range
 
 KEYS = [f"2025-{m:02d}-01" for m in range(1, 13)]
 
@@ -27,3 +29,15 @@ def test_month_range(text: str | None, expected: tuple[str, str]) -> None:
 def test_month_range_refuses_what_is_not_a_partition_range(text: str) -> None:
     with pytest.raises(SystemExit):
         month_range(text, KEYS)
+
+
+def test_dbt_gets_the_jurisdiction_vars_unless_given() -> None:
+    """``crimemap dbt -- build`` builds what a run builds (the YAML's initiatives included)."""
+    settings = {"initiatives": [{"name": "Pilot", "areas": ["1"], "start_month": "2025-07-01"}]}
+    command = dbt_command(["build", "--select", "initiative_impact"], settings)
+    assert command[:3] == ["build", "--select", "initiative_impact"]
+    assert json.loads(command[command.index("--vars") + 1]) == settings
+    assert "--project-dir" in command and "--profiles-dir" in command
+    given = dbt_command(["run", "--vars", "{}"], settings)
+    assert given.count("--vars") == 1 and given[2] == "{}"
+    assert "--vars" not in dbt_command(["clean"], settings)

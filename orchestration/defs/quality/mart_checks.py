@@ -24,11 +24,22 @@ from orchestration.settings import DataPaths, data_paths
 from quality.mart_suites import (
     area_indicators_suite,
     area_month_rates_suite,
+    crime_social_correlation_suite,
     dim_area_suite,
     dim_facility_suite,
+    dim_grid_cell_suite,
+    emerging_hotspots_suite,
     fct_incidents_suite,
+    hotspot_forecast_predictions_suite,
+    hotspot_forecast_scores_suite,
+    hotspot_forecast_suite,
+    hotspots_suite,
+    initiative_impact_suite,
     mart_frame,
+    offense_spikes_suite,
+    priority_areas_suite,
     read_columns,
+    service_access_suite,
     service_requests_area_month_suite,
     survey_area_responses_suite,
 )
@@ -64,6 +75,8 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
     police_start = config.police_start_month
     requests_start = config.service_requests.start_month
     min_responses = config.surveys.min_responses
+    analysis = config.analysis
+    initiatives = [i.name for i in analysis.initiatives]
 
     def now() -> datetime:
         # Judged when the check runs, not when the definitions load.
@@ -95,7 +108,24 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
             "area_month_rates",
             "GX suite area_month_rates_mart: one row per area x month x category, months from "
             "the police start month, reports <= offenses, rates exactly when not suppressed.",
-            lambda paths: area_month_rates_suite(start=police_start, now=now()),
+            lambda paths: area_month_rates_suite(
+                start=police_start, now=now(), min_population=analysis.min_population
+            ),
+        ),
+        mart_suite_check(
+            "offense_spikes",
+            "GX suite offense_spikes_mart: one row per area x month x category, a usual level, "
+            "expected count, ratio and p-value exactly when there is history, is_spike exactly "
+            "as the jurisdiction's spike rules say.",
+            lambda paths: offense_spikes_suite(
+                start=police_start,
+                now=now(),
+                baseline_months=analysis.spike_baseline_months,
+                min_baseline_months=analysis.spike_min_baseline_months,
+                alpha=analysis.spike_alpha,
+                min_count=analysis.spike_min_count,
+                min_ratio=analysis.spike_min_ratio,
+            ),
         ),
         mart_suite_check(
             "dim_facility",
@@ -110,9 +140,85 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
             lambda paths: service_requests_area_month_suite(start=requests_start, now=now()),
         ),
         mart_suite_check(
+            "service_access",
+            "GX suite service_access_mart: one row per area x facility type (and 'all'), "
+            "distances >= 0 exactly with a nearest facility, the configured catchment, a 2SFCA "
+            "score of 0 with no facility in reach and the nearest within reach otherwise.",
+            lambda paths: service_access_suite(catchment_m=analysis.catchment_m),
+        ),
+        mart_suite_check(
+            "priority_areas",
+            "GX suite priority_areas_mart: one row per area, an exclusion reason exactly when "
+            "not ranked, the index and capped contributions in range, the configured weights.",
+            lambda paths: priority_areas_suite(
+                weights=analysis.priority_weights, min_population=analysis.min_population
+            ),
+        ),
+        mart_suite_check(
             "survey_area_responses",
             "GX suite survey_area_responses_mart: one row per area x survey x question, "
             "respondents <= area respondents, suppressed cells without a share.",
             lambda paths: survey_area_responses_suite(questions, min_responses=min_responses),
+        ),
+        mart_suite_check(
+            "crime_social_correlation",
+            "GX suite crime_social_correlation_mart: one row per crime measure x indicator, "
+            "no correlation under 4 areas, rho within its 95% interval, p-values within 0..1.",
+            lambda paths: crime_social_correlation_suite(),
+        ),
+        mart_suite_check(
+            "initiative_impact",
+            "GX suite initiative_impact_mart: one row per declared initiative, no "
+            "configuration error, estimates exactly with areas on both sides, the estimate "
+            "within its 95% interval, a relative effect of at least -100%.",
+            lambda paths: initiative_impact_suite(initiatives),
+        ),
+        mart_suite_check(
+            "dim_grid_cell",
+            "GX suite dim_grid_cell_mart: unique cell ids and lattice positions, the configured "
+            "grid shape and size, the cell's area, the part in the jurisdiction within it.",
+            lambda paths: dim_grid_cell_suite(
+                grid_shape=analysis.grid_shape,
+                cell_size_m=analysis.grid_cell_m,
+                bbox=areas_bbox(paths),
+            ),
+        ),
+        mart_suite_check(
+            "hotspots",
+            "GX suite hotspots_mart: one row per cell x month, p and q exactly with a z score, "
+            "q >= p, confidence bins as q and the sign of z say.",
+            lambda paths: hotspots_suite(start=police_start, now=now()),
+        ),
+        mart_suite_check(
+            "emerging_hotspots",
+            "GX suite emerging_hotspots_mart: one class per cell, run and period counts "
+            "consistent, the trend as Mann-Kendall's p and S say, hot / cold classes exactly "
+            "when the final month is hot / cold.",
+            lambda paths: emerging_hotspots_suite(start=police_start, now=now()),
+        ),
+        mart_suite_check(
+            "hotspot_forecast_predictions",
+            "GX suite hotspot_forecast_predictions_mart: one prediction per model x month x "
+            "cell and one cell per rank, actual counts exactly for held-back months.",
+            lambda paths: hotspot_forecast_predictions_suite(start=police_start, now=now()),
+        ),
+        mart_suite_check(
+            "hotspot_forecast",
+            "GX suite hotspot_forecast_mart: one row per cell and per rank, one forecast month "
+            "at most a month ahead, top area shares among the configured ones.",
+            lambda paths: hotspot_forecast_suite(
+                start=police_start, now=now(), area_shares=analysis.forecast_area_shares
+            ),
+        ),
+        mart_suite_check(
+            "hotspot_forecast_scores",
+            "GX suite hotspot_forecast_scores_mart: one row per model x share x scope x month, "
+            "hits <= offenses, hit rate and PEI within 0..1, a lift only for the forecast.",
+            lambda paths: hotspot_forecast_scores_suite(
+                start=police_start,
+                now=now(),
+                area_shares=analysis.forecast_area_shares,
+                holdout_months=analysis.forecast_holdout_months,
+            ),
         ),
     ]

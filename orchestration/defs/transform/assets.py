@@ -14,7 +14,7 @@ from dagster_dbt import (
 )
 
 from ingestion.jurisdiction import JurisdictionConfig
-from orchestration.config import current_config
+from orchestration.config import current_config, dbt_vars
 from orchestration.defs.police.assets import conformed_key
 from orchestration.defs.police.assets import quarantine_key as police_quarantine_key
 from orchestration.defs.sources.assets import quarantine_key, split_source_names
@@ -105,15 +105,3 @@ def crimemap_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> 
     target = data_paths().root / "dbt" / "target"
     args = ["build", "--vars", json.dumps(dbt_vars(current_config()))]
     yield from dbt.cli(args, context=context, target_path=target).stream()
-
-
-def dbt_vars(config: JurisdictionConfig) -> dict[str, Any]:
-    """The jurisdiction's settings the models read (dbt_project.yml holds the sample city's)."""
-    return {
-        "timezone": config.timezone,
-        "projected_crs": config.projected_crs,
-        "cv_threshold_pct": config.indicators.cv_threshold_pct,
-        "min_survey_responses": config.surveys.min_responses,
-        "start_month": config.police_start_month.isoformat(),
-        **config.analysis.dbt_vars(),
-    }
