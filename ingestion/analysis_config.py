@@ -1,7 +1,8 @@
 """The analytics settings of a jurisdiction (``analysis:`` and ``initiatives:`` in its YAML).
 
 They reach the dbt marts as ``--vars`` (``orchestration.config.dbt_vars``, used by runs and by
-``crimemap dbt``); the defaults here equal the ones in ``dbt_project/dbt_project.yml``. Every statistic the keys tune is documented in ``docs/analytics.md``.
+``crimemap dbt``); the defaults here equal the ones in ``dbt_project/dbt_project.yml``. Every
+statistic the keys tune is documented in ``docs/analytics.md``.
 """
 
 from __future__ import annotations

@@ -22,10 +22,12 @@ column a suite reads arrives as its geometry type name; the point marts' frames 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ingestion.analysis_config import DEFAULT_PRIORITY_WEIGHTS, GRID_SHAPES, PRIORITY_COMPONENTS
 from ingestion.census import DEFAULT_CV_THRESHOLD_PCT
 from ingestion.facilities import FACILITY_TYPES
 from ingestion.sql import quote_ident
@@ -37,6 +39,7 @@ from quality.suites import (
     distinct_names,
     expect,
     in_domain,
+    mostly_within,
     not_null,
     point_expectations,
     table_shape,
@@ -165,14 +168,213 @@ SURVEY_AREA_RESPONSES_COLUMNS: tuple[str, ...] = (
     "weight_total",
     "weighted_share",
 )
+OFFENSE_SPIKES_COLUMNS: tuple[str, ...] = (
+    "area_id",
+    "month",
+    "category",
+    "observed",
+    "baseline_mean",
+    "baseline_months",
+    "expected",
+    "ratio",
+    "p_value",
+    "is_spike",
+    "summary",
+)
+CRIME_SOCIAL_CORRELATION_COLUMNS: tuple[str, ...] = (
+    "measure",
+    "indicator",
+    "n",
+    "spearman_rho",
+    "ci_lower",
+    "ci_upper",
+    "p_value",
+    "method",
+)
+INITIATIVE_IMPACT_COLUMNS: tuple[str, ...] = (
+    "initiative",
+    "start_month",
+    "listed_areas",
+    "configuration_error",
+    "treated_areas",
+    "comparison_areas",
+    "pre_months",
+    "post_months",
+    "treated_pre_mean",
+    "treated_post_mean",
+    "comparison_pre_mean",
+    "comparison_post_mean",
+    "estimate",
+    "std_error",
+    "df",
+    "t_statistic",
+    "ci_lower",
+    "ci_upper",
+    "p_value",
+    "relative_effect",
+    "method",
+)
+SERVICE_ACCESS_COLUMNS: tuple[str, ...] = (
+    "area_id",
+    "facility_type",
+    "population",
+    "origin_x",
+    "origin_y",
+    "nearest_facility_m",
+    "nearest_facility_id",
+    "facilities_in_area",
+    "facilities_per_10k",
+    "catchment_m",
+    "facilities_in_catchment",
+    "access_2sfca",
+)
+DIM_GRID_CELL_COLUMNS: tuple[str, ...] = (
+    "cell_id",
+    "cell_row",
+    "cell_col",
+    "grid_shape",
+    "cell_size_m",
+    "centre_x",
+    "centre_y",
+    "centre_lon",
+    "centre_lat",
+    "cell_area_m2",
+    "area_in_jurisdiction_m2",
+    "geom",
+)
+HOTSPOTS_COLUMNS: tuple[str, ...] = (
+    "cell_id",
+    "month",
+    "incident_count",
+    "neighbour_cells",
+    "neighbourhood_count",
+    "expected_neighbourhood_count",
+    "cells_in_month",
+    "month_mean_count",
+    "month_sd_count",
+    "gi_star_z",
+    "p_value",
+    "q_value",
+    "confidence_bin",
+)
+EMERGING_HOTSPOTS_COLUMNS: tuple[str, ...] = (
+    "cell_id",
+    "periods",
+    "first_month",
+    "final_month",
+    "hot_periods",
+    "cold_periods",
+    "final_hot_run",
+    "final_cold_run",
+    "final_z",
+    "mk_n",
+    "mk_s",
+    "mk_var",
+    "mk_z",
+    "mk_p",
+    "trend",
+    "pattern",
+)
+HOTSPOT_FORECAST_PREDICTIONS_COLUMNS: tuple[str, ...] = (
+    "model",
+    "cell_id",
+    "month",
+    "period",
+    "history_months",
+    "predicted_count",
+    "predicted_rank",
+    "cells_total",
+    "actual_count",
+)
+HOTSPOT_FORECAST_COLUMNS: tuple[str, ...] = (
+    "cell_id",
+    "forecast_month",
+    "predicted_count",
+    "predicted_rank",
+    "top_area_share",
+    "model",
+    "method",
+    "history_months",
+)
+HOTSPOT_FORECAST_SCORES_COLUMNS: tuple[str, ...] = (
+    "model",
+    "area_share",
+    "scope",
+    "month",
+    "months_scored",
+    "cells_selected",
+    "offenses",
+    "offenses_in_selected",
+    "hit_rate",
+    "area_share_actual",
+    "pai",
+    "pai_max",
+    "pei",
+    "pai_lift_over_naive",
+)
+PRIORITY_AREAS_COLUMNS: tuple[str, ...] = (
+    "area_id",
+    "area_name",
+    "population",
+    "ranked",
+    "exclusion_reason",
+    "need_rank",
+    "need_percentile",
+    "need_index",
+    "need_drivers",
+    "period_start",
+    "period_end",
+    "period_months",
+    "person_crime_count",
+    "person_crime_rate",
+    "mental_health_count",
+    "mental_health_rate",
+    "poverty_rate",
+    "unemployment_rate",
+    "median_household_income",
+    "indicators_unreliable",
+    "poverty_rate_z",
+    "unemployment_rate_z",
+    "low_income_z",
+    "deprivation",
+    "access_2sfca",
+    "nearest_facility_m",
+    "low_access_z",
+    "distance_z",
+    "access_gap",
+    "person_crime_z",
+    "mental_health_z",
+    "deprivation_z",
+    "access_gap_z",
+    "person_crime_contribution",
+    "mental_health_contribution",
+    "deprivation_contribution",
+    "access_gap_contribution",
+    "person_crime_weight",
+    "mental_health_weight",
+    "deprivation_weight",
+    "access_gap_weight",
+    "uninformative_components",
+)
 MART_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "fct_incidents": FCT_INCIDENTS_COLUMNS,
     "dim_area": DIM_AREA_COLUMNS,
     "area_indicators": AREA_INDICATORS_COLUMNS,
     "area_month_rates": AREA_MONTH_RATES_COLUMNS,
+    "offense_spikes": OFFENSE_SPIKES_COLUMNS,
     "dim_facility": DIM_FACILITY_COLUMNS,
     "service_requests_area_month": SERVICE_REQUESTS_AREA_MONTH_COLUMNS,
+    "service_access": SERVICE_ACCESS_COLUMNS,
+    "priority_areas": PRIORITY_AREAS_COLUMNS,
     "survey_area_responses": SURVEY_AREA_RESPONSES_COLUMNS,
+    "crime_social_correlation": CRIME_SOCIAL_CORRELATION_COLUMNS,
+    "initiative_impact": INITIATIVE_IMPACT_COLUMNS,
+    "dim_grid_cell": DIM_GRID_CELL_COLUMNS,
+    "hotspots": HOTSPOTS_COLUMNS,
+    "emerging_hotspots": EMERGING_HOTSPOTS_COLUMNS,
+    "hotspot_forecast_predictions": HOTSPOT_FORECAST_PREDICTIONS_COLUMNS,
+    "hotspot_forecast": HOTSPOT_FORECAST_COLUMNS,
+    "hotspot_forecast_scores": HOTSPOT_FORECAST_SCORES_COLUMNS,
 }
 
 # --- domains -------------------------------------------------------------------------------------
@@ -201,8 +403,68 @@ LOCATION_PRECISIONS: tuple[str, ...] = ("exact", "block", "area", "none")
 ASSIGNMENT_METHODS: tuple[str, ...] = ("covered", "snapped", "unassigned")
 INDICATOR_METHODS: tuple[str, ...] = ("identity", "area")
 AREA_GEOMETRY_TYPES: tuple[str, ...] = ("POLYGON", "MULTIPOLYGON")
-# dbt var min_population (dbt_project.yml): the jurisdiction YAML does not override it.
+# dbt var min_population (dbt_project.yml); a jurisdiction sets its own under `analysis:`.
 DEFAULT_MIN_POPULATION = 300
+# crime_social_correlation: the crime measures and the dim_area indicators it correlates.
+CORRELATION_MEASURES: tuple[str, ...] = (
+    "all_offenses_rate",
+    "person_crime_rate",
+    "property_crime_rate",
+)
+CORRELATION_INDICATORS: tuple[str, ...] = (
+    "poverty_rate",
+    "unemployment_rate",
+    "median_household_income",
+    "share_under_18",
+    "share_65_plus",
+)
+# Fewer areas than this: the mart computes no correlation.
+MIN_CORRELATION_AREAS = 4
+# service_access: the canonical facility types plus the row over every facility.
+ALL_FACILITIES = "all"
+# priority_areas: why an area is not ranked; the cap on each component's z score and the
+# longest crime-rate period (the last 12 months with data).
+EXCLUSION_REASONS: tuple[str, ...] = (
+    "population_unknown",
+    "population_below_minimum",
+    "indicator_missing",
+    "access_missing",
+)
+PRIORITY_Z_CAP = 3.0
+PRIORITY_PERIOD_MONTHS = 12
+# dim_grid_cell ids: 'r<row>c<col>' (lattice indices, possibly negative).
+CELL_ID_REGEX = r"^r-?[0-9]+c-?[0-9]+$"
+# hotspots: Esri's Gi_Bin, -3 (cold, q <= 0.01) .. 3 (hot, q <= 0.01).
+CONFIDENCE_BINS: tuple[int, ...] = (-3, -2, -1, 0, 1, 2, 3)
+# emerging_hotspots: Mann-Kendall trends and Esri's emerging hot spot classes.
+EMERGING_TRENDS: tuple[str, ...] = ("up", "down", "none")
+HOT_PATTERNS: tuple[str, ...] = (
+    "new_hot_spot",
+    "consecutive_hot_spot",
+    "intensifying_hot_spot",
+    "persistent_hot_spot",
+    "diminishing_hot_spot",
+    "sporadic_hot_spot",
+    "oscillating_hot_spot",
+)
+COLD_PATTERNS: tuple[str, ...] = tuple(p.replace("_hot_", "_cold_") for p in HOT_PATTERNS)
+EMERGING_PATTERNS: tuple[str, ...] = (
+    *HOT_PATTERNS,
+    "historical_hot_spot",
+    *COLD_PATTERNS,
+    "historical_cold_spot",
+    "no_pattern",
+)
+# hotspot forecast: the models, the predicted periods, the scores' scopes, and the months of
+# history the forecast averages over (dbt macro forecast_window_months).
+FORECAST_MODELS: tuple[str, ...] = ("forecast", "naive_last_period")
+FORECAST_PERIODS: tuple[str, ...] = ("holdout", "next")
+SCORE_SCOPES: tuple[str, ...] = ("month", "holdout_mean")
+FORECAST_WINDOW_MONTHS = 12
+# Float slack: a value computed in SQL against the same formula in Python, and the scores'
+# own bound on ratios that equal 1 up to rounding.
+_RELATIVE_TOLERANCE = 1e-9
+_SCORE_TOLERANCE = 1e-12
 
 # The point marts' frames carry their point's coordinates after the table's own columns.
 POINT_COLUMN = "geom"
@@ -240,6 +502,11 @@ def shares(*columns: str) -> tuple[ExpectationSpec, ...]:
 
 def flag_is(column: str, value: bool, condition: Mapping[str, Any]) -> ExpectationSpec:
     """``column`` equals ``value`` on the rows matching ``condition`` (a derivation that holds)."""
+    return value_where(column, value, condition)
+
+
+def value_where(column: str, value: Any, condition: Mapping[str, Any]) -> ExpectationSpec:
+    """``column`` equals ``value`` on the rows matching ``condition``."""
     return expect(
         "ExpectColumnValuesToBeInSet",
         "ERROR",
@@ -247,6 +514,26 @@ def flag_is(column: str, value: bool, condition: Mapping[str, Any]) -> Expectati
         value_set=[value],
         row_condition=dict(condition),
     )
+
+
+def all_of(*conditions: Mapping[str, Any]) -> dict[str, Any]:
+    """A GX row condition that holds where every one of ``conditions`` holds."""
+    return {"type": "and", "conditions": [dict(c) for c in conditions]}
+
+
+def positive(column: str) -> ExpectationSpec:
+    """A nullable measure strictly above 0."""
+    return expect(
+        "ExpectColumnValuesToBeBetween", "ERROR", column=column, min_value=0, strict_min=True
+    )
+
+
+def present_exactly_where(
+    column: str, present: Mapping[str, Any], absent: Mapping[str, Any]
+) -> tuple[ExpectationSpec, ...]:
+    """``column`` set on the rows matching ``present`` and NULL on those matching ``absent``
+    (a derived value that exists exactly when its inputs do)."""
+    return (not_null(column, row_condition=dict(present)), null_where(column, absent))
 
 
 def null_where(column: str, condition: Mapping[str, Any]) -> ExpectationSpec:
@@ -308,6 +595,45 @@ def months_within(column: str, start: date, now: datetime) -> tuple[ExpectationS
             row_condition=where_null(column, is_null=False),
         ),
     )
+
+
+def forecast_months(
+    column: str, start: date, now: datetime, *, holdout: Mapping[str, Any] | None = None
+) -> tuple[ExpectationSpec, ...]:
+    """Predicted months: at most the month after the current one (the month after the last
+    month of data, ERROR), a held-back month (rows matching ``holdout``) a month of data, so
+    up to the current one (ERROR), and from ``start`` on (WARN)."""
+    found = [
+        expect(
+            "ExpectColumnValuesToBeBetween",
+            "ERROR",
+            column=column,
+            max_value=month_after(latest_local_date(now)).isoformat(),
+        ),
+        expect(
+            "ExpectColumnValuesToBeBetween",
+            "WARN",
+            column=column,
+            min_value=start.isoformat(),
+            row_condition=where_null(column, is_null=False),
+        ),
+    ]
+    if holdout is not None:
+        found.append(
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column=column,
+                max_value=latest_local_date(now).isoformat(),
+                row_condition=dict(holdout),
+            )
+        )
+    return tuple(found)
+
+
+def month_after(day: date) -> date:
+    """The first day of the month after ``day``'s."""
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 def latest_local_date(now: datetime) -> date:
@@ -556,6 +882,89 @@ def area_month_rates_suite(
     )
 
 
+def offense_spikes_suite(
+    *,
+    start: date,
+    now: datetime,
+    baseline_months: int = 12,
+    min_baseline_months: int = 6,
+    alpha: float = 0.001,
+    min_count: int = 5,
+    min_ratio: float = 2.0,
+    max_spike_share: float = 0.01,
+    min_rows: int = 1,
+    max_rows: int | None = None,
+    name: str = "offense_spikes_mart",
+) -> SuiteSpec:
+    """Each area x month x category of area_month_rates judged against its usual level.
+
+    The parameters are the jurisdiction's spike settings (dbt vars ``spike_*``).
+
+    ERROR: exact columns; (area_id, month, category) present and unique; ``category`` in the
+    taxonomy or 'all'; months up to the current month; ``observed`` >= 0; ``baseline_months``
+    within [0, ``baseline_months``]; the usual level, the expected count, the ratio, the
+    p-value and the summary present exactly when there is history (``baseline_months`` > 0);
+    ``baseline_mean`` >= 0, ``expected`` > 0 and at least the usual level (the floor only
+    raises it), ``ratio`` >= 0, ``p_value`` within [0, 1] and 1 for a month without reports;
+    ``is_spike`` present and true exactly when the month has ``min_baseline_months`` of
+    history, ``p_value`` < ``alpha``, ``observed`` >= ``min_count`` and ``ratio`` >=
+    ``min_ratio``. WARN: more than ``max_spike_share`` of the rows are spikes (a flood of
+    alerts means a broken baseline or a changed feed, not crime); months before ``start``.
+    """
+    history = where("baseline_months", ">", 0)
+    no_history = where("baseline_months", "==", 0)
+    judged = where("baseline_months", ">=", int(min_baseline_months))
+    significant = where("p_value", "<", float(alpha))
+    enough = where("observed", ">=", int(min_count))
+    large = where("ratio", ">=", float(min_ratio))
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *table_shape(OFFENSE_SPIKES_COLUMNS, min_rows, max_rows),
+            *compound_key("area_id", "month", "category"),
+            expect(
+                "ExpectColumnValuesToBeInSet",
+                "ERROR",
+                column="category",
+                value_set=[ALL_CATEGORIES, *INCIDENT_CATEGORIES],
+            ),
+            *months_within("month", start, now),
+            *count_column("observed"),
+            not_null("baseline_months"),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="baseline_months",
+                min_value=0,
+                max_value=int(baseline_months),
+            ),
+            *(
+                check
+                for column in ("baseline_mean", "expected", "ratio", "p_value", "summary")
+                for check in present_exactly_where(column, history, no_history)
+            ),
+            *non_negative("baseline_mean", "ratio"),
+            positive("expected"),
+            at_most("expected", "baseline_mean"),
+            *shares("p_value"),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="p_value",
+                min_value=1,
+                row_condition=where("observed", "==", 0),
+            ),
+            not_null("is_spike"),
+            flag_is("is_spike", True, all_of(judged, significant, enough, large)),
+            flag_is("is_spike", False, where("baseline_months", "<", int(min_baseline_months))),
+            flag_is("is_spike", False, where("p_value", ">=", float(alpha))),
+            flag_is("is_spike", False, where("observed", "<", int(min_count))),
+            flag_is("is_spike", False, where("ratio", "<", float(min_ratio))),
+            mostly_in("is_spike", [False], 1 - max_spike_share),
+        ),
+    )
+
+
 def dim_facility_suite(
     *,
     bbox: BBox,
@@ -624,6 +1033,203 @@ def service_requests_area_month_suite(
     )
 
 
+def service_access_suite(
+    *,
+    catchment_m: float,
+    min_reached_share: float = 0.5,
+    min_rows: int = 1,
+    max_rows: int | None = None,
+    name: str = "service_access_mart",
+) -> SuiteSpec:
+    """Access to social services per area x facility type (the canonical types and 'all').
+
+    ERROR: exact columns; (area_id, facility_type) present and unique; ``facility_type``
+    canonical or 'all'; ``population`` >= 0; an origin (the area's centroid); a distance to
+    the nearest facility >= 0 exactly when there is a nearest facility; counts >= 0;
+    ``facilities_per_10k`` >= 0, present exactly when the population is known and positive;
+    ``catchment_m`` the configured radius; ``access_2sfca`` present, >= 0, and 0 without a
+    facility in the catchment; a facility in the catchment exactly when the nearest one is
+    within it. WARN:
+    fewer than ``min_reached_share`` of the areas with any facility within the catchment (a
+    facility list missing its providers, or a radius too small for the jurisdiction).
+    """
+    in_reach = where("facilities_in_catchment", ">", 0)
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *table_shape(SERVICE_ACCESS_COLUMNS, min_rows, max_rows),
+            not_null("area_id"),
+            *in_domain("facility_type", [ALL_FACILITIES, *FACILITY_TYPES]),
+            unique_together("area_id", "facility_type"),
+            *non_negative("population", "nearest_facility_m"),
+            not_null("origin_x"),
+            not_null("origin_y"),
+            *present_exactly_where(
+                "nearest_facility_m",
+                where_null("nearest_facility_id", is_null=False),
+                where_null("nearest_facility_id"),
+            ),
+            *count_column("facilities_in_area"),
+            *count_column("facilities_in_catchment"),
+            *non_negative("facilities_per_10k"),
+            *present_exactly_where(
+                "facilities_per_10k", where("population", ">", 0), where_null("population")
+            ),
+            null_where("facilities_per_10k", where("population", "==", 0)),
+            *in_domain("catchment_m", [float(catchment_m)]),
+            *count_column("access_2sfca"),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="access_2sfca",
+                max_value=0,
+                row_condition=where("facilities_in_catchment", "==", 0),
+            ),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="nearest_facility_m",
+                max_value=float(catchment_m),
+                row_condition=in_reach,
+            ),
+            not_null("nearest_facility_id", row_condition=in_reach),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="facilities_in_catchment",
+                min_value=1,
+                row_condition=where("nearest_facility_m", "<=", float(catchment_m)),
+            ),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "WARN",
+                column="facilities_in_catchment",
+                min_value=1,
+                mostly=min_reached_share,
+                row_condition=where("facility_type", "==", ALL_FACILITIES),
+            ),
+        ),
+    )
+
+
+def priority_areas_suite(
+    *,
+    weights: Mapping[str, float] = DEFAULT_PRIORITY_WEIGHTS,
+    min_population: int = DEFAULT_MIN_POPULATION,
+    min_ranked_share: float = 0.8,
+    min_rows: int = 1,
+    max_rows: int | None = None,
+    name: str = "priority_areas_mart",
+) -> SuiteSpec:
+    """The composite need index per area (the jurisdiction's component ``weights``).
+
+    ERROR: exact columns; ``area_id`` present and unique; ``ranked`` present, and an
+    exclusion reason (in its domain) exactly when not ranked: 'population_unknown' without a
+    positive population, 'population_below_minimum' under ``min_population``; rank, index,
+    percentile, component z scores, contributions and the uninformative components exactly
+    for ranked areas; rank >= 1, percentile within [0, 100], the index within [-3, 3] and
+    each contribution within +-3 x its weight's share (z capped at 3); the weights the
+    configured ones; counts >= 0; rates >= 0 and none under the population floor; 1 to 12
+    months in the period, ``period_start`` <= ``period_end``; poverty and unemployment rates
+    within [0, 1]; income, 2SFCA score and distance >= 0. WARN: fewer than
+    ``min_ranked_share`` of the areas ranked.
+    """
+    if set(weights) != set(PRIORITY_COMPONENTS):
+        raise ValueError(f"weights: expected {PRIORITY_COMPONENTS}, got {sorted(weights)}")
+    total = sum(float(w) for w in weights.values())
+    if total <= 0:
+        raise ValueError("weights: at least one weight must be positive")
+    floor = max(int(min_population), 1)
+    ranked = where("ranked", "==", True)
+    unranked = where("ranked", "==", False)
+    with_rank = (
+        "need_rank",
+        "need_index",
+        "need_percentile",
+        "uninformative_components",
+        *(f"{c}_z" for c in PRIORITY_COMPONENTS),
+        *(f"{c}_contribution" for c in PRIORITY_COMPONENTS),
+    )
+    cap = PRIORITY_Z_CAP + _RELATIVE_TOLERANCE
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *table_shape(PRIORITY_AREAS_COLUMNS, min_rows, max_rows),
+            *unique_key("area_id"),
+            not_null("ranked"),
+            *present_exactly_where("exclusion_reason", unranked, ranked),
+            expect(
+                "ExpectColumnValuesToBeInSet",
+                "ERROR",
+                column="exclusion_reason",
+                value_set=list(EXCLUSION_REASONS),
+            ),
+            value_where("exclusion_reason", "population_unknown", where_null("population")),
+            value_where("exclusion_reason", "population_unknown", where("population", "<=", 0)),
+            value_where(
+                "exclusion_reason",
+                "population_below_minimum",
+                all_of(where("population", ">", 0), where("population", "<", floor)),
+            ),
+            *(
+                check
+                for column in with_rank
+                for check in present_exactly_where(column, ranked, unranked)
+            ),
+            expect("ExpectColumnValuesToBeBetween", "ERROR", column="need_rank", min_value=1),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="need_percentile",
+                min_value=0,
+                max_value=100,
+            ),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="need_index",
+                min_value=-cap,
+                max_value=cap,
+            ),
+            *(
+                expect(
+                    "ExpectColumnValuesToBeBetween",
+                    "ERROR",
+                    column=f"{c}_contribution",
+                    min_value=-cap * float(weights[c]) / total,
+                    max_value=cap * float(weights[c]) / total,
+                )
+                for c in PRIORITY_COMPONENTS
+            ),
+            *(
+                check
+                for c in PRIORITY_COMPONENTS
+                for check in in_domain(f"{c}_weight", [float(weights[c])])
+            ),
+            *count_column("person_crime_count"),
+            *count_column("mental_health_count"),
+            *non_negative("person_crime_rate", "mental_health_rate"),
+            *(
+                null_where(rate, condition)
+                for rate in ("person_crime_rate", "mental_health_rate")
+                for condition in (where_null("population"), where("population", "<", floor))
+            ),
+            not_null("period_months"),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="period_months",
+                min_value=0,
+                max_value=PRIORITY_PERIOD_MONTHS,
+            ),
+            at_most("period_end", "period_start"),
+            *shares("poverty_rate", "unemployment_rate"),
+            *non_negative("median_household_income", "access_2sfca", "nearest_facility_m"),
+            mostly_in("ranked", [True], min_ranked_share),
+        ),
+    )
+
+
 def survey_area_responses_suite(
     questions: Sequence[str],
     *,
@@ -670,6 +1276,628 @@ def survey_area_responses_suite(
                 strict_min=True,
             ),
             mostly_in("suppressed", [False], min_reported_share),
+        ),
+    )
+
+
+def crime_social_correlation_suite(
+    *,
+    min_areas: int = 10,
+    min_rows: int = len(CORRELATION_MEASURES) * len(CORRELATION_INDICATORS),
+    max_rows: int | None = len(CORRELATION_MEASURES) * len(CORRELATION_INDICATORS),
+    name: str = "crime_social_correlation_mart",
+) -> SuiteSpec:
+    """Spearman correlations of area crime rates with the social indicators, one row per
+    measure x indicator: by default exactly one row per pair, computed or not.
+
+    ERROR: exact columns; ``measure`` and ``indicator`` in their domains, together unique;
+    ``n`` >= 0; no ``spearman_rho`` with fewer than 4 areas; rho and its interval within
+    [-1, 1] with ``ci_lower`` <= rho <= ``ci_upper``; the interval and the p-value present
+    exactly when rho is, the p-value within [0, 1]; a ``method``. WARN: correlations over fewer
+    than ``min_areas`` areas (an interval too wide to read); correlations not computed.
+    """
+    computed = where_null("spearman_rho", is_null=False)
+    not_computed = where_null("spearman_rho")
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *table_shape(CRIME_SOCIAL_CORRELATION_COLUMNS, min_rows, max_rows),
+            *in_domain("measure", CORRELATION_MEASURES),
+            *in_domain("indicator", CORRELATION_INDICATORS),
+            unique_together("measure", "indicator"),
+            *count_column("n"),
+            null_where("spearman_rho", where("n", "<", MIN_CORRELATION_AREAS)),
+            *(
+                expect(
+                    "ExpectColumnValuesToBeBetween", "ERROR", column=c, min_value=-1, max_value=1
+                )
+                for c in ("spearman_rho", "ci_lower", "ci_upper")
+            ),
+            at_most("spearman_rho", "ci_lower"),
+            at_most("ci_upper", "spearman_rho"),
+            *(
+                check
+                for column in ("ci_lower", "ci_upper", "p_value")
+                for check in present_exactly_where(column, computed, not_computed)
+            ),
+            *shares("p_value"),
+            not_null("method"),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "WARN",
+                column="n",
+                min_value=int(min_areas),
+                row_condition=where_null("n", is_null=False),
+            ),
+            not_null("spearman_rho", "WARN"),
+        ),
+    )
+
+
+def initiative_impact_suite(
+    initiatives: Sequence[str] = (),
+    *,
+    min_comparison_areas: int = 10,
+    min_rows: int | None = None,
+    max_rows: int | None = None,
+    name: str = "initiative_impact_mart",
+) -> SuiteSpec:
+    """The difference-in-differences of each declared initiative, one row per initiative.
+
+    ``initiatives`` are the names the jurisdiction declares: by default the mart holds
+    exactly one row for each (none when none is declared).
+
+    ERROR: exact columns; ``initiative`` one of ``initiatives`` and unique; a start month and
+    the listed areas; no ``configuration_error`` (the declaration names an unknown area or
+    starts outside the data: fix the jurisdiction YAML); area counts >= 0, months before and
+    after >= 1; mean rates and the standard error >= 0; no estimate without an area on each
+    side, one with; no standard error with fewer than 2 areas on a side, one with 2 or more;
+    no t statistic without a standard error, no interval without degrees of freedom, no
+    p-value without a t statistic; ``df`` > 0; ``ci_lower`` <= ``estimate`` <= ``ci_upper``;
+    ``p_value`` within [0, 1]; ``relative_effect`` >= -1 (a drop of more than all offenses is
+    impossible); a ``method``. WARN: fewer than 2 treated areas (no uncertainty) or fewer
+    than ``min_comparison_areas`` comparison areas.
+    """
+    if isinstance(initiatives, str):
+        raise TypeError(f"initiatives: expected a sequence of names, got {initiatives!r}")
+    names = list(dict.fromkeys(initiatives))
+    low = len(names) if min_rows is None else min_rows
+    high = len(names) if max_rows is None else max_rows
+    treated = where("treated_areas", ">=", 1)
+    compared = where("comparison_areas", ">=", 1)
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *table_shape(INITIATIVE_IMPACT_COLUMNS, low, high),
+            *in_domain("initiative", names),
+            expect("ExpectColumnValuesToBeUnique", "ERROR", column="initiative"),
+            not_null("start_month"),
+            not_null("listed_areas"),
+            expect("ExpectColumnValuesToBeNull", "ERROR", column="configuration_error"),
+            *count_column("treated_areas"),
+            *count_column("comparison_areas"),
+            *(
+                expect("ExpectColumnValuesToBeBetween", "ERROR", column=c, min_value=1)
+                for c in ("pre_months", "post_months")
+            ),
+            *non_negative(
+                "treated_pre_mean",
+                "treated_post_mean",
+                "comparison_pre_mean",
+                "comparison_post_mean",
+                "std_error",
+            ),
+            null_where("estimate", where("treated_areas", "==", 0)),
+            null_where("estimate", where("comparison_areas", "==", 0)),
+            not_null("estimate", row_condition=all_of(treated, compared)),
+            null_where("std_error", where("treated_areas", "<", 2)),
+            null_where("std_error", where("comparison_areas", "<", 2)),
+            not_null(
+                "std_error",
+                row_condition=all_of(
+                    where("treated_areas", ">=", 2), where("comparison_areas", ">=", 2)
+                ),
+            ),
+            null_where("t_statistic", where_null("std_error")),
+            null_where("ci_lower", where_null("df")),
+            null_where("ci_upper", where_null("df")),
+            null_where("p_value", where_null("t_statistic")),
+            positive("df"),
+            at_most("estimate", "ci_lower"),
+            at_most("ci_upper", "estimate"),
+            *shares("p_value"),
+            expect(
+                "ExpectColumnValuesToBeBetween", "ERROR", column="relative_effect", min_value=-1
+            ),
+            not_null("method"),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "WARN",
+                column="treated_areas",
+                min_value=2,
+                row_condition=where_null("treated_areas", is_null=False),
+            ),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "WARN",
+                column="comparison_areas",
+                min_value=int(min_comparison_areas),
+                row_condition=where_null("comparison_areas", is_null=False),
+            ),
+        ),
+    )
+
+
+def dim_grid_cell_suite(
+    *,
+    grid_shape: str,
+    cell_size_m: float,
+    bbox: BBox | None = None,
+    min_rows: int = 1,
+    max_rows: int | None = None,
+    name: str = "dim_grid_cell_mart",
+) -> SuiteSpec:
+    """One row per cell of the analysis grid (``grid_shape``, ``cell_size_m`` between centres).
+
+    ERROR: exact columns; ``cell_id`` present, unique and 'r<row>c<col>'; (cell_row,
+    cell_col) present and unique; the configured shape and size; a centre in metres and in
+    degrees; ``cell_area_m2`` the shape's area for the size; ``area_in_jurisdiction_m2``
+    within [0, ``cell_area_m2``]; a polygon. WARN: centres outside ``bbox`` (cells cover the
+    jurisdiction, so only edge cells' centres fall a little outside).
+    """
+    if grid_shape not in GRID_SHAPES:
+        raise ValueError(f"grid_shape must be one of {GRID_SHAPES}, got {grid_shape!r}")
+    size = float(cell_size_m)
+    area = size * size * (math.sqrt(3) / 2 if grid_shape == "hexagon" else 1.0)
+    centres = (("centre_lon", -180, 180), ("centre_lat", -90, 90))
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *table_shape(DIM_GRID_CELL_COLUMNS, min_rows, max_rows),
+            *unique_key("cell_id"),
+            expect(
+                "ExpectColumnValuesToMatchRegex", "ERROR", column="cell_id", regex=CELL_ID_REGEX
+            ),
+            *compound_key("cell_row", "cell_col"),
+            *in_domain("grid_shape", [grid_shape]),
+            *in_domain("cell_size_m", [size]),
+            *(not_null(c) for c in ("centre_x", "centre_y", "centre_lon", "centre_lat")),
+            *(
+                expect(
+                    "ExpectColumnValuesToBeBetween", "ERROR", column=c, min_value=lo, max_value=hi
+                )
+                for c, lo, hi in centres
+            ),
+            not_null("cell_area_m2"),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="cell_area_m2",
+                min_value=area * (1 - _RELATIVE_TOLERANCE),
+                max_value=area * (1 + _RELATIVE_TOLERANCE),
+            ),
+            *count_column("area_in_jurisdiction_m2"),
+            at_most("cell_area_m2", "area_in_jurisdiction_m2"),
+            *in_domain("geom", ["POLYGON"]),
+            *(
+                (
+                    mostly_within("centre_lon", bbox.min_lon, bbox.max_lon),
+                    mostly_within("centre_lat", bbox.min_lat, bbox.max_lat),
+                )
+                if bbox is not None
+                else ()
+            ),
+        ),
+    )
+
+
+def hotspots_suite(
+    *,
+    start: date,
+    now: datetime,
+    min_scored_share: float = 0.95,
+    min_rows: int = 1,
+    max_rows: int | None = None,
+    name: str = "hotspots_mart",
+) -> SuiteSpec:
+    """Getis-Ord Gi* per grid cell x month.
+
+    ERROR: exact columns; (cell_id, month) present and unique; months up to the current month;
+    counts >= 0, a neighbourhood of at least the cell itself, holding at least the cell's
+    offenses, within the month's cells; expected count, mean and standard deviation >= 0; no
+    z score in a month whose counts are all equal; p and q present exactly when z is, within
+    [0, 1], q >= p; ``confidence_bin`` in -3..3, its size as q says (3: q <= 0.01, 2: <= 0.05,
+    1: <= 0.10, else 0) and its sign z's. WARN: fewer than ``min_scored_share`` of the rows
+    with a z score; months before ``start``.
+    """
+    scored = where_null("gi_star_z", is_null=False)
+    q = "q_value"
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *table_shape(HOTSPOTS_COLUMNS, min_rows, max_rows),
+            *compound_key("cell_id", "month"),
+            *months_within("month", start, now),
+            *count_column("incident_count"),
+            *count_column("neighbour_cells", minimum=1),
+            *count_column("neighbourhood_count"),
+            at_most("neighbourhood_count", "incident_count"),
+            *count_column("cells_in_month", minimum=1),
+            at_most("cells_in_month", "neighbour_cells"),
+            *non_negative("expected_neighbourhood_count", "month_mean_count", "month_sd_count"),
+            null_where("gi_star_z", where("month_sd_count", "==", 0)),
+            *(
+                check
+                for column in ("p_value", q)
+                for check in present_exactly_where(column, scored, where_null("gi_star_z"))
+            ),
+            *shares("p_value", q),
+            at_most(q, "p_value"),
+            *in_domain("confidence_bin", CONFIDENCE_BINS),
+            expect(
+                "ExpectColumnValuesToBeInSet",
+                "ERROR",
+                column="confidence_bin",
+                value_set=[-3, 3],
+                row_condition=where(q, "<=", 0.01),
+            ),
+            expect(
+                "ExpectColumnValuesToBeInSet",
+                "ERROR",
+                column="confidence_bin",
+                value_set=[-2, 2],
+                row_condition=all_of(where(q, ">", 0.01), where(q, "<=", 0.05)),
+            ),
+            expect(
+                "ExpectColumnValuesToBeInSet",
+                "ERROR",
+                column="confidence_bin",
+                value_set=[-1, 1],
+                row_condition=all_of(where(q, ">", 0.05), where(q, "<=", 0.10)),
+            ),
+            value_where("confidence_bin", 0, where(q, ">", 0.10)),
+            value_where("confidence_bin", 0, where_null("gi_star_z")),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="confidence_bin",
+                min_value=0,
+                row_condition=where("gi_star_z", ">", 0),
+            ),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="confidence_bin",
+                max_value=0,
+                row_condition=where("gi_star_z", "<", 0),
+            ),
+            not_null("gi_star_z", "WARN", mostly=min_scored_share),
+        ),
+    )
+
+
+def emerging_hotspots_suite(
+    *,
+    start: date,
+    now: datetime,
+    min_rows: int = 1,
+    max_rows: int | None = None,
+    name: str = "emerging_hotspots_mart",
+) -> SuiteSpec:
+    """One emerging hot spot class per grid cell.
+
+    ERROR: exact columns; ``cell_id`` present and unique; period counts >= 0, hot and cold
+    months at most the months, the final runs at most the hot / cold months and never both;
+    first and final month present exactly when there are months, the final month not before
+    the first nor after the current month; Mann-Kendall S and its variance present exactly
+    when z scores entered it (``mk_n`` > 0, at most the months), the variance >= 0, its p
+    within [0, 1] and present exactly with its Z; ``trend`` 'up' / 'down' exactly when p <
+    0.05 (as S's sign), else 'none'; ``pattern`` in the classes: 'no_pattern' under two
+    months, a hot class exactly when the final month is hot, a cold class exactly when it is
+    cold, else historical or no pattern; new spots hot / cold once; intensifying, persistent
+    and diminishing spots with their trend. WARN: final months before ``start``.
+    """
+    months = where("periods", ">", 0)
+    no_months = where("periods", "==", 0)
+    judged = where("mk_n", ">", 0)
+    final_hot = where("final_hot_run", ">=", 1)
+    final_cold = where("final_cold_run", ">=", 1)
+    significant = where("mk_p", "<", 0.05)
+    patterned = where("periods", ">=", 2)
+
+    def pattern_is(pattern: str) -> dict[str, Any]:
+        return where("pattern", "==", pattern)
+
+    trends = (
+        ("intensifying_hot_spot", "up"),
+        ("persistent_hot_spot", "none"),
+        ("diminishing_hot_spot", "down"),
+        ("intensifying_cold_spot", "down"),
+        ("persistent_cold_spot", "none"),
+        ("diminishing_cold_spot", "up"),
+    )
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *table_shape(EMERGING_HOTSPOTS_COLUMNS, min_rows, max_rows),
+            *unique_key("cell_id"),
+            *count_column("periods"),
+            *count_column("hot_periods"),
+            *count_column("cold_periods"),
+            *count_column("final_hot_run"),
+            *count_column("final_cold_run"),
+            at_most("periods", "hot_periods"),
+            at_most("periods", "cold_periods"),
+            at_most("hot_periods", "final_hot_run"),
+            at_most("cold_periods", "final_cold_run"),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="final_cold_run",
+                max_value=0,
+                row_condition=final_hot,
+            ),
+            *present_exactly_where("first_month", months, no_months),
+            *present_exactly_where("final_month", months, no_months),
+            at_most("final_month", "first_month"),
+            *months_within("final_month", start, now),
+            *count_column("mk_n"),
+            at_most("periods", "mk_n"),
+            *present_exactly_where("mk_s", judged, where("mk_n", "==", 0)),
+            *present_exactly_where("mk_var", judged, where("mk_n", "==", 0)),
+            *non_negative("mk_var"),
+            *present_exactly_where("mk_z", where("mk_var", ">", 0), where_null("mk_var")),
+            null_where("mk_z", where("mk_var", "<=", 0)),
+            *present_exactly_where("mk_p", where_null("mk_z", is_null=False), where_null("mk_z")),
+            *shares("mk_p"),
+            *in_domain("trend", EMERGING_TRENDS),
+            value_where("trend", "up", all_of(significant, where("mk_s", ">", 0))),
+            value_where("trend", "down", all_of(significant, where("mk_s", "<", 0))),
+            value_where("trend", "none", where("mk_p", ">=", 0.05)),
+            value_where("trend", "none", where_null("mk_p")),
+            *in_domain("pattern", EMERGING_PATTERNS),
+            value_where("pattern", "no_pattern", where("periods", "<", 2)),
+            expect(
+                "ExpectColumnValuesToBeInSet",
+                "ERROR",
+                column="pattern",
+                value_set=list(HOT_PATTERNS),
+                row_condition=all_of(patterned, final_hot),
+            ),
+            expect(
+                "ExpectColumnValuesToBeInSet",
+                "ERROR",
+                column="pattern",
+                value_set=list(COLD_PATTERNS),
+                row_condition=all_of(patterned, final_cold),
+            ),
+            expect(
+                "ExpectColumnValuesToBeInSet",
+                "ERROR",
+                column="pattern",
+                value_set=["historical_hot_spot", "historical_cold_spot", "no_pattern"],
+                row_condition=all_of(
+                    where("final_hot_run", "==", 0), where("final_cold_run", "==", 0)
+                ),
+            ),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="hot_periods",
+                min_value=1,
+                max_value=1,
+                row_condition=pattern_is("new_hot_spot"),
+            ),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="cold_periods",
+                min_value=1,
+                max_value=1,
+                row_condition=pattern_is("new_cold_spot"),
+            ),
+            *(value_where("trend", trend, pattern_is(pattern)) for pattern, trend in trends),
+        ),
+    )
+
+
+def hotspot_forecast_predictions_suite(
+    *,
+    start: date,
+    now: datetime,
+    min_rows: int = 1,
+    max_rows: int | None = None,
+    name: str = "hotspot_forecast_predictions_mart",
+) -> SuiteSpec:
+    """The forecast's and the naive baseline's predictions per model x grid cell x month.
+
+    ERROR: exact columns; (model, month, cell_id) present and unique, and one cell per
+    (model, month, predicted_rank); ``model`` and ``period`` in their domains; held-back
+    months up to the current month, the predicted next month at most the month after it;
+    ``history_months`` within 1..12, 1 for the naive model; ``predicted_count`` present and
+    >= 0; ``predicted_rank`` within 1..``cells_total``; ``actual_count`` >= 0, present exactly
+    for the held-back months. WARN: months before ``start``.
+    """
+    holdout = where("period", "==", "holdout")
+    upcoming = where("period", "==", "next")
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *table_shape(HOTSPOT_FORECAST_PREDICTIONS_COLUMNS, min_rows, max_rows),
+            *in_domain("model", FORECAST_MODELS),
+            not_null("cell_id"),
+            not_null("month"),
+            unique_together("model", "month", "cell_id"),
+            unique_together("model", "month", "predicted_rank"),
+            *in_domain("period", FORECAST_PERIODS),
+            *forecast_months("month", start, now, holdout=holdout),
+            not_null("history_months"),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="history_months",
+                min_value=1,
+                max_value=FORECAST_WINDOW_MONTHS,
+            ),
+            value_where("history_months", 1, where("model", "==", "naive_last_period")),
+            *count_column("predicted_count"),
+            *count_column("predicted_rank", minimum=1),
+            *count_column("cells_total", minimum=1),
+            at_most("cells_total", "predicted_rank"),
+            *non_negative("actual_count"),
+            *present_exactly_where("actual_count", holdout, upcoming),
+        ),
+    )
+
+
+def hotspot_forecast_suite(
+    *,
+    start: date,
+    now: datetime,
+    area_shares: Sequence[float],
+    min_rows: int = 1,
+    max_rows: int | None = None,
+    name: str = "hotspot_forecast_mart",
+) -> SuiteSpec:
+    """Next month's hotspot forecast, one row per grid cell.
+
+    ERROR: exact columns; ``cell_id`` and ``predicted_rank`` present and unique; one forecast
+    month, at most the month after the current one, and one model ('forecast'); a predicted
+    count >= 0; ranks >= 1; ``top_area_share`` one of ``area_shares``, the smallest for rank
+    1; a method; ``history_months`` within 1..12. WARN: a forecast month before ``start``.
+    """
+    shares_ = sorted({float(s) for s in area_shares})
+    if not shares_:
+        raise ValueError("area_shares: at least one share is required")
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *table_shape(HOTSPOT_FORECAST_COLUMNS, min_rows, max_rows),
+            *unique_key("cell_id"),
+            *unique_key("predicted_rank"),
+            not_null("forecast_month"),
+            expect(
+                "ExpectColumnUniqueValueCountToBeBetween",
+                "ERROR",
+                column="forecast_month",
+                max_value=1,
+            ),
+            *forecast_months("forecast_month", start, now),
+            *count_column("predicted_count"),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="predicted_rank",
+                min_value=1,
+            ),
+            expect(
+                "ExpectColumnValuesToBeInSet",
+                "ERROR",
+                column="top_area_share",
+                value_set=shares_,
+            ),
+            value_where("top_area_share", shares_[0], where("predicted_rank", "==", 1)),
+            *in_domain("model", ["forecast"]),
+            not_null("method"),
+            not_null("history_months"),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="history_months",
+                min_value=1,
+                max_value=FORECAST_WINDOW_MONTHS,
+            ),
+        ),
+    )
+
+
+def hotspot_forecast_scores_suite(
+    *,
+    start: date,
+    now: datetime,
+    area_shares: Sequence[float],
+    holdout_months: int,
+    min_forecast_lift: float = 1.0,
+    min_rows: int = 0,
+    max_rows: int | None = None,
+    name: str = "hotspot_forecast_scores_mart",
+) -> SuiteSpec:
+    """The forecast and the naive baseline scored on the held-back months, per model x area
+    share x month and over the holdout ('holdout_mean'). Empty with too few months of data.
+
+    ERROR: exact columns; (model, area_share, scope, month) unique with model, share and scope
+    present; ``model`` and ``scope`` in their domains, ``area_share`` one of ``area_shares``;
+    a month exactly on the monthly rows, up to the current month; ``months_scored`` 0 or 1 on
+    a monthly row, at most ``holdout_months`` on a mean row; cells selected >= 1; offenses
+    >= 0, those in the selected cells at most all of them; a hit rate exactly on the monthly
+    rows with offenses; hit rate and PEI within [0, 1 + 1e-12]; the selected area's share
+    within (0, 1]; PAI and its maximum >= 0; a lift over the naive model only on the
+    forecast's rows, >= 0. WARN: the forecast's mean PAI below ``min_forecast_lift`` times the
+    naive model's (it does not beat "same as last month"); months before ``start``.
+    """
+    shares_ = sorted({float(s) for s in area_shares})
+    if not shares_:
+        raise ValueError("area_shares: at least one share is required")
+    monthly = where("scope", "==", "month")
+    mean = where("scope", "==", "holdout_mean")
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *table_shape(HOTSPOT_FORECAST_SCORES_COLUMNS, min_rows, max_rows),
+            *in_domain("model", FORECAST_MODELS),
+            *in_domain("area_share", shares_),
+            *in_domain("scope", SCORE_SCOPES),
+            unique_together("model", "area_share", "scope", "month"),
+            *present_exactly_where("month", monthly, mean),
+            *months_within("month", start, now),
+            *count_column("months_scored"),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="months_scored",
+                max_value=1,
+                row_condition=monthly,
+            ),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="months_scored",
+                max_value=int(holdout_months),
+                row_condition=mean,
+            ),
+            *count_column("cells_selected", minimum=1),
+            *count_column("offenses"),
+            *count_column("offenses_in_selected"),
+            at_most("offenses", "offenses_in_selected"),
+            not_null("hit_rate", row_condition=all_of(monthly, where("offenses", ">", 0))),
+            null_where("hit_rate", where("offenses", "==", 0)),
+            *(
+                expect(
+                    "ExpectColumnValuesToBeBetween",
+                    "ERROR",
+                    column=c,
+                    min_value=0,
+                    max_value=1 + _SCORE_TOLERANCE,
+                )
+                for c in ("hit_rate", "pei")
+            ),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "ERROR",
+                column="area_share_actual",
+                min_value=0,
+                max_value=1,
+                strict_min=True,
+            ),
+            *non_negative("pai", "pai_max", "pai_lift_over_naive"),
+            null_where("pai_lift_over_naive", where("model", "==", "naive_last_period")),
+            expect(
+                "ExpectColumnValuesToBeBetween",
+                "WARN",
+                column="pai_lift_over_naive",
+                min_value=float(min_forecast_lift),
+                row_condition=mean,
+            ),
         ),
     )
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +22,7 @@ import pyarrow as pa
 import pytest
 import yaml
 
+from ingestion.analysis_config import GRID_SHAPES, AnalysisSettings
 from ingestion.facilities import FACILITY_TYPES
 from quality import mart_suites as M
 from quality import suites as S
@@ -1077,6 +1080,1703 @@ def test_survey_suite_warns_when_most_cells_are_suppressed(con: duckdb.DuckDBPyC
     assert failure["unexpected_count"] == len(SUPPRESSED_ROWS)
 
 
+# --- offense_spikes ----------------------------------------------------------------------------
+
+SPIKES = AnalysisSettings()  # the default spike rules, the sample city's
+OFFENSE_SPIKES_SCHEMA = fields(
+    ("area_id", STR), ("month", DATE), ("category", STR), ("observed", BIGINT),
+    ("baseline_mean", DOUBLE), ("baseline_months", INT), ("expected", DOUBLE), ("ratio", DOUBLE),
+    ("p_value", DOUBLE), ("is_spike", BOOL), ("summary", STR),
+)  # fmt: skip
+# Monthly reports per (area, category) from START, each series built to judge one rule:
+SPIKE_SERIES: tuple[tuple[int, str, tuple[int, ...]], ...] = (
+    (0, "burglary", (1, 2) * 4 + (12,) + (2, 1) * 3 + (2,)),  # a spike: 12 against 1.5
+    (0, "all", (20,) * 8 + (38,) + (20,) * 7),  # p = 0.0002, but only 1.9x
+    (1, "theft", (0,) * 7 + (4,) + (0,) * 8),  # 56x, p = 1e-6, but only 4 reports
+    (1, "all", (0, 0, 0, 9) + (0,) * 12),  # 9 against nothing, but 3 months of history
+    (2, "burglary", (2, 3) * 4 + (5,) + (2, 3) * 3 + (2,)),  # 5 against 2.5: p = 0.11
+    (2, "all", (30,) * 16),  # quiet
+    (3, "theft", (0, 1) * 8),  # quiet
+)
+SPIKE_RULES = ("history", "significant", "enough", "large")
+
+
+def month_from_start(i: int) -> date:
+    return date(START.year + (START.month - 1 + i) // 12, (START.month - 1 + i) % 12 + 1, 1)
+
+
+def spike_row(area: int, category: str, i: int, counts: tuple[int, ...]) -> dict[str, Any]:
+    """A row as the mart computes it: the trailing window's mean, floored at half an event
+    over the window, and the Poisson upper tail (scipy)."""
+    from scipy.stats import poisson
+
+    window = counts[max(0, i - SPIKES.spike_baseline_months) : i]
+    observed, months = counts[i], len(window)
+    mean = sum(window) / months if months else None
+    expected = max(mean, 0.5 / months) if mean is not None else None
+    ratio = observed / expected if expected is not None else None
+    p_value = None
+    if expected is not None:
+        p_value = float(poisson.sf(observed - 1, expected)) if observed > 0 else 1.0
+    spike = (
+        expected is not None
+        and months >= SPIKES.spike_min_baseline_months
+        and p_value < SPIKES.spike_alpha
+        and observed >= SPIKES.spike_min_count
+        and ratio >= SPIKES.spike_min_ratio
+    )
+    return {
+        "area_id": area_key(area),
+        "month": month_from_start(i),
+        "category": category,
+        "observed": observed,
+        "baseline_mean": mean,
+        "baseline_months": months,
+        "expected": expected,
+        "ratio": ratio,
+        "p_value": p_value,
+        "is_spike": bool(spike),
+        "summary": f"{category} in Area {area} is {ratio:.1f}x its usual level" if months else None,
+    }
+
+
+def good_spikes() -> Data:
+    rows = [
+        spike_row(area, category, i, counts)
+        for area, category, counts in SPIKE_SERIES
+        for i in range(len(counts))
+    ]
+    return {c: [r[c] for r in rows] for c in rows[0]}
+
+
+def rules_met(data: Data, row: int) -> dict[str, bool]:
+    p_value, ratio = data["p_value"][row], data["ratio"][row]
+    return {
+        "history": data["baseline_months"][row] >= SPIKES.spike_min_baseline_months,
+        "significant": p_value is not None and p_value < SPIKES.spike_alpha,
+        "enough": data["observed"][row] >= SPIKES.spike_min_count,
+        "large": ratio is not None and ratio >= SPIKES.spike_min_ratio,
+    }
+
+
+def failing_only(data: Data, rule: str) -> int:
+    """The row that meets every spike rule but ``rule``."""
+    (row,) = [
+        r
+        for r in range(len(data["observed"]))
+        if [k for k, met in rules_met(data, r).items() if not met] == [rule]
+    ]
+    return row
+
+
+def spike_flag(rule: str | None, value: bool) -> Mutation:
+    """Sets ``is_spike`` on the one spike (``rule`` None) or the row failing only ``rule``."""
+
+    def mutate(data: Data) -> None:
+        row = data["is_spike"].index(True) if rule is None else failing_only(data, rule)
+        data["is_spike"][row] = value
+
+    return mutate
+
+
+def spikes_suite(**kwargs: Any) -> S.SuiteSpec:
+    return M.offense_spikes_suite(
+        start=START,
+        now=NOW,
+        baseline_months=SPIKES.spike_baseline_months,
+        min_baseline_months=SPIKES.spike_min_baseline_months,
+        alpha=SPIKES.spike_alpha,
+        min_count=SPIKES.spike_min_count,
+        min_ratio=SPIKES.spike_min_ratio,
+        **kwargs,
+    )
+
+
+def spikes_frame(con: duckdb.DuckDBPyConnection, data: Data, spec: S.SuiteSpec) -> Any:
+    load_mart(con, "offense_spikes", OFFENSE_SPIKES_SCHEMA, data)
+    return frame_of(con, "offense_spikes", spec)
+
+
+FIRST_MONTH_ROW = 0  # no history
+BURGLARY_SPIKE_ROW = 8
+QUIET_THEFT_ROW = 2 * 16 + 3  # 0 reports against a floored zero level
+
+
+def test_offense_spikes_suite_passes(con: duckdb.DuckDBPyConnection) -> None:
+    data = good_spikes()
+    assert [i for i, s in enumerate(data["is_spike"]) if s] == [BURGLARY_SPIKE_ROW]
+    for rule in SPIKE_RULES:  # every rule alone keeps a month from being a spike
+        assert not data["is_spike"][failing_only(data, rule)]
+    assert data["observed"][QUIET_THEFT_ROW] == 0 and data["baseline_mean"][QUIET_THEFT_ROW] == 0
+    spec = spikes_suite()
+    assert_passes(spec, spikes_frame(con, data, spec))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expectation", "column"),
+    [
+        (copier("month", 0, 1), COMPOUND_UNIQUE, "area_id, month, category"),
+        (setter("area_id", 2, None), NOT_NULL, "area_id"),
+        (setter("category", 2, "larceny"), IN_SET, "category"),
+        (setter("month", 2, date(2026, 8, 1)), BETWEEN, "month"),
+        (setter("observed", 2, -1), BETWEEN, "observed"),
+        (setter("baseline_months", 2, None), NOT_NULL, "baseline_months"),
+        (setter("baseline_months", 15, SPIKES.spike_baseline_months + 1), BETWEEN,
+         "baseline_months"),
+        (setter("baseline_mean", 2, None), NOT_NULL, "baseline_mean"),
+        (setter("expected", FIRST_MONTH_ROW, 1.0), BE_NULL, "expected"),
+        (setter("p_value", FIRST_MONTH_ROW, 0.5), BE_NULL, "p_value"),
+        (setter("summary", 2, None), NOT_NULL, "summary"),
+        (setter("expected", QUIET_THEFT_ROW, 0.0), BETWEEN, "expected"),
+        (setter("expected", BURGLARY_SPIKE_ROW, 1.0), PAIR_GREATER, "expected, baseline_mean"),
+        (setter("ratio", 2, -1.0), BETWEEN, "ratio"),
+        (setter("p_value", BURGLARY_SPIKE_ROW, 1.5), BETWEEN, "p_value"),
+        (setter("p_value", QUIET_THEFT_ROW, 0.9), BETWEEN, "p_value"),
+        (setter("is_spike", 2, None), NOT_NULL, "is_spike"),
+        (spike_flag(None, False), IN_SET, "is_spike"),
+        *((spike_flag(rule, True), IN_SET, "is_spike") for rule in SPIKE_RULES),
+    ],
+    ids=[
+        "duplicate-cell",
+        "null-area",
+        "unknown-category",
+        "month-in-future",
+        "negative-count",
+        "null-history",
+        "history-beyond-window",
+        "no-level-with-history",
+        "expected-without-history",
+        "p-without-history",
+        "no-summary-with-history",
+        "zero-expected",
+        "expected-below-level",
+        "negative-ratio",
+        "p-above-one",
+        "p-below-one-without-reports",
+        "null-flag",
+        "spike-not-flagged",
+        *(f"flagged-without-{rule}" for rule in SPIKE_RULES),
+    ],
+)  # fmt: skip
+def test_offense_spikes_suite_errors(
+    con: duckdb.DuckDBPyConnection, mutate: Mutation, expectation: str, column: str
+) -> None:
+    spec = spikes_suite()
+    data = good_spikes()
+    mutate(data)
+    assert_blocks(spec, spikes_frame(con, data, spec), expectation, column)
+
+
+def test_offense_spikes_suite_warns_on_many_spikes(con: duckdb.DuckDBPyConnection) -> None:
+    spec = spikes_suite(max_spike_share=0.005)  # 1 of 112 rows: 0.9%
+    failure = assert_warns(spec, spikes_frame(con, good_spikes(), spec), IN_SET, "is_spike")
+    assert failure["unexpected_count"] == 1
+
+
+def test_offense_spikes_suite_warns_on_months_before_the_start(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    data = good_spikes()
+    setter("month", 0, date(2019, 1, 1))(data)
+    spec = spikes_suite()
+    failure = assert_warns(spec, spikes_frame(con, data, spec), BETWEEN, "month")
+    assert failure["unexpected_count"] == 1
+
+
+def test_offense_spikes_rules_are_parameters(con: duckdb.DuckDBPyConnection) -> None:
+    """A looser alpha makes the 5-against-2.5 month a spike the mart did not flag."""
+    loose = M.offense_spikes_suite(start=START, now=NOW, alpha=0.2)
+    failure = assert_blocks(loose, spikes_frame(con, good_spikes(), loose), IN_SET, "is_spike")
+    assert failure["unexpected_count"] == 1
+
+
+def test_offense_spikes_suite_defaults_are_the_analysis_defaults() -> None:
+    spec = M.offense_spikes_suite(start=START, now=NOW)
+    assert spec.expectations == spikes_suite().expectations
+
+
+# --- service_access ----------------------------------------------------------------------------
+
+CATCHMENT_M = AnalysisSettings().catchment_m
+SERVICE_ACCESS_SCHEMA = fields(
+    ("area_id", STR), ("facility_type", STR), ("population", BIGINT), ("origin_x", DOUBLE),
+    ("origin_y", DOUBLE), ("nearest_facility_m", DOUBLE), ("nearest_facility_id", STR),
+    ("facilities_in_area", BIGINT), ("facilities_per_10k", DOUBLE), ("catchment_m", DOUBLE),
+    ("facilities_in_catchment", BIGINT), ("access_2sfca", DOUBLE),
+)  # fmt: skip
+ACCESS_POPULATIONS = (1000, 0, None, 2000)
+ACCESS_TYPES = (M.ALL_FACILITIES, *FACILITY_TYPES)
+NO_FACILITY_TYPE = "youth_services"  # none in the jurisdiction
+ROWS_PER_ACCESS_AREA = len(ACCESS_TYPES)
+
+
+def good_access() -> Data:
+    rows = []
+    for a, population in enumerate(ACCESS_POPULATIONS):
+        for t, facility_type in enumerate(ACCESS_TYPES):
+            exists = facility_type != NO_FACILITY_TYPE
+            distance = 800.0 * (a + t) if exists else None
+            in_reach = 0 if distance is None or distance > CATCHMENT_M else 1 + (t == 0)
+            in_area = t % 2 if exists else 0
+            rows.append(
+                {
+                    "area_id": area_key(a),
+                    "facility_type": facility_type,
+                    "population": population,
+                    "origin_x": 550_000.0 + 1200 * a,
+                    "origin_y": 5_270_000.0,
+                    "nearest_facility_m": distance,
+                    "nearest_facility_id": f"F{t}" if exists else None,
+                    "facilities_in_area": in_area,
+                    "facilities_per_10k": in_area / population * 10_000 if population else None,
+                    "catchment_m": CATCHMENT_M,
+                    "facilities_in_catchment": in_reach,
+                    "access_2sfca": 10_000 * in_reach / 3000,
+                }
+            )
+    return {c: [r[c] for r in rows] for c in rows[0]}
+
+
+def access_suite(**kwargs: Any) -> S.SuiteSpec:
+    return M.service_access_suite(catchment_m=CATCHMENT_M, **kwargs)
+
+
+def access_frame(con: duckdb.DuckDBPyConnection, data: Data, spec: S.SuiteSpec) -> Any:
+    load_mart(con, "service_access", SERVICE_ACCESS_SCHEMA, data)
+    return frame_of(con, "service_access", spec)
+
+
+NO_FACILITY_ROW = ACCESS_TYPES.index(NO_FACILITY_TYPE)
+OUT_OF_REACH_ROW = 3 * ROWS_PER_ACCESS_AREA + 3  # 4,800 m
+EMPTY_AREA_ROW = ROWS_PER_ACCESS_AREA + 1  # population 0
+UNKNOWN_POPULATION_ROW = 2 * ROWS_PER_ACCESS_AREA + 1
+
+
+def test_service_access_suite_passes(con: duckdb.DuckDBPyConnection) -> None:
+    data = good_access()
+    assert data["facilities_in_catchment"][OUT_OF_REACH_ROW] == 0
+    assert data["nearest_facility_m"][OUT_OF_REACH_ROW] > CATCHMENT_M
+    assert data["facilities_in_area"][EMPTY_AREA_ROW] == 1
+    spec = access_suite()
+    assert_passes(spec, access_frame(con, data, spec))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expectation", "column"),
+    [
+        (copier("facility_type", 0, 1), COMPOUND_UNIQUE, "area_id, facility_type"),
+        (setter("area_id", 2, None), NOT_NULL, "area_id"),
+        (setter("facility_type", 2, "hospital"), IN_SET, "facility_type"),
+        (setter("facility_type", 2, None), NOT_NULL, "facility_type"),
+        (setter("population", 2, -1), BETWEEN, "population"),
+        (setter("origin_x", 2, None), NOT_NULL, "origin_x"),
+        (setter("nearest_facility_m", 2, -1.0), BETWEEN, "nearest_facility_m"),
+        (setter("nearest_facility_m", OUT_OF_REACH_ROW, None), NOT_NULL, "nearest_facility_m"),
+        (setter("nearest_facility_m", NO_FACILITY_ROW, 5000.0), BE_NULL, "nearest_facility_m"),
+        (setter("facilities_in_area", 2, None), NOT_NULL, "facilities_in_area"),
+        (setter("facilities_per_10k", 2, -1.0), BETWEEN, "facilities_per_10k"),
+        (setter("facilities_per_10k", 2, None), NOT_NULL, "facilities_per_10k"),
+        (setter("facilities_per_10k", EMPTY_AREA_ROW, 0.0), BE_NULL, "facilities_per_10k"),
+        (setter("facilities_per_10k", UNKNOWN_POPULATION_ROW, 0.0), BE_NULL,
+         "facilities_per_10k"),
+        (setter("catchment_m", 2, 2000.0), IN_SET, "catchment_m"),
+        (setter("access_2sfca", 2, None), NOT_NULL, "access_2sfca"),
+        (setter("access_2sfca", NO_FACILITY_ROW, 1.5), BETWEEN, "access_2sfca"),
+        (setter("nearest_facility_m", 2, 3500.0), BETWEEN, "nearest_facility_m"),
+        (both(setter("facilities_in_catchment", 2, 0), setter("access_2sfca", 2, 0.0)), BETWEEN,
+         "facilities_in_catchment"),
+        (both(setter("nearest_facility_id", 2, None), setter("nearest_facility_m", 2, None)),
+         NOT_NULL, "nearest_facility_id"),
+    ],
+    ids=[
+        "duplicate-cell",
+        "null-area",
+        "unknown-type",
+        "null-type",
+        "negative-population",
+        "no-origin",
+        "negative-distance",
+        "facility-without-distance",
+        "distance-without-facility",
+        "null-count",
+        "negative-per-10k",
+        "no-per-10k-with-population",
+        "per-10k-of-nobody",
+        "per-10k-of-unknown-population",
+        "another-catchment",
+        "null-score",
+        "score-without-facility-in-reach",
+        "in-reach-beyond-catchment",
+        "near-facility-not-counted",
+        "in-reach-without-nearest",
+    ],
+)  # fmt: skip
+def test_service_access_suite_errors(
+    con: duckdb.DuckDBPyConnection, mutate: Mutation, expectation: str, column: str
+) -> None:
+    spec = access_suite()
+    data = good_access()
+    mutate(data)
+    assert_blocks(spec, access_frame(con, data, spec), expectation, column)
+
+
+def test_service_access_suite_warns_when_most_areas_reach_nothing(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    data = good_access()
+    for area in range(3):  # 3 of 4 areas: nothing within the catchment
+        row = area * ROWS_PER_ACCESS_AREA
+        data["nearest_facility_m"][row] = CATCHMENT_M + 100
+        data["facilities_in_catchment"][row] = 0
+        data["access_2sfca"][row] = 0.0
+    spec = access_suite()
+    failure = assert_warns(spec, access_frame(con, data, spec), BETWEEN, "facilities_in_catchment")
+    assert failure["unexpected_count"] == 3
+
+
+# --- crime_social_correlation ------------------------------------------------------------------
+
+CORRELATION_SCHEMA = fields(
+    ("measure", STR), ("indicator", STR), ("n", INT), ("spearman_rho", DOUBLE),
+    ("ci_lower", DOUBLE), ("ci_upper", DOUBLE), ("p_value", DOUBLE), ("method", STR),
+)  # fmt: skip
+CORRELATION_AREAS = 40
+
+
+def correlation_row(measure: str, indicator: str, n: int, rho: float | None) -> dict[str, Any]:
+    """A row as the mart computes it: Fisher z interval with the Bonett-Wright standard
+    error, two-sided p from the t approximation (scipy)."""
+    from scipy.stats import t as student_t
+
+    ci = p_value = None
+    if rho is not None:
+        half = 1.959963984540054 * math.sqrt((1 + rho * rho / 2) / (n - 3))
+        ci = (math.tanh(math.atanh(rho) - half), math.tanh(math.atanh(rho) + half))
+        t_stat = rho * math.sqrt((n - 2) / (1 - rho * rho))
+        p_value = float(2 * student_t.sf(abs(t_stat), n - 2))
+    return {
+        "measure": measure,
+        "indicator": indicator,
+        "n": n,
+        "spearman_rho": rho,
+        "ci_lower": ci and ci[0],
+        "ci_upper": ci and ci[1],
+        "p_value": p_value,
+        "method": "Spearman rank correlation",
+    }
+
+
+def good_correlations() -> Data:
+    pairs = [(m, i) for m in M.CORRELATION_MEASURES for i in M.CORRELATION_INDICATORS]
+    rows = [correlation_row(m, i, CORRELATION_AREAS, 0.1 * k - 0.7) for k, (m, i) in
+            enumerate(pairs)]  # fmt: skip
+    return {c: [r[c] for r in rows] for c in rows[0]}
+
+
+def few_areas(row: int, n: int) -> Mutation:
+    """Row ``row`` computed over ``n`` areas, as the mart would: no statistic under 4."""
+
+    def mutate(data: Data) -> None:
+        rho = data["spearman_rho"][row] if n >= M.MIN_CORRELATION_AREAS else None
+        replaced = correlation_row(data["measure"][row], data["indicator"][row], n, rho)
+        for column, value in replaced.items():
+            data[column][row] = value
+
+    return mutate
+
+
+def correlation_frame(con: duckdb.DuckDBPyConnection, data: Data, spec: S.SuiteSpec) -> Any:
+    load_mart(con, "crime_social_correlation", CORRELATION_SCHEMA, data)
+    return frame_of(con, "crime_social_correlation", spec)
+
+
+def test_crime_social_correlation_suite_passes(con: duckdb.DuckDBPyConnection) -> None:
+    spec = M.crime_social_correlation_suite()
+    assert_passes(spec, correlation_frame(con, good_correlations(), spec))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expectation", "column"),
+    [
+        (copier("indicator", 0, 1), COMPOUND_UNIQUE, "measure, indicator"),
+        (setter("measure", 2, "drug_rate"), IN_SET, "measure"),
+        (setter("measure", 2, None), NOT_NULL, "measure"),
+        (setter("indicator", 2, "population"), IN_SET, "indicator"),
+        (setter("n", 2, -1), BETWEEN, "n"),
+        (setter("n", 2, None), NOT_NULL, "n"),
+        (setter("n", 2, 3), BE_NULL, "spearman_rho"),
+        (setter("spearman_rho", 2, -1.2), BETWEEN, "spearman_rho"),
+        (setter("ci_lower", 2, 0.0), PAIR_GREATER, "spearman_rho, ci_lower"),
+        (setter("ci_upper", 12, 0.1), PAIR_GREATER, "ci_upper, spearman_rho"),
+        (setter("ci_upper", 2, None), NOT_NULL, "ci_upper"),
+        (setter("p_value", 2, None), NOT_NULL, "p_value"),
+        (both(few_areas(2, 3), setter("ci_lower", 2, -0.5)), BE_NULL, "ci_lower"),
+        (both(few_areas(2, 3), setter("p_value", 2, 0.5)), BE_NULL, "p_value"),
+        (setter("p_value", 2, 1.5), BETWEEN, "p_value"),
+        (setter("method", 2, None), NOT_NULL, "method"),
+    ],
+    ids=[
+        "duplicate-pair",
+        "unknown-measure",
+        "null-measure",
+        "unknown-indicator",
+        "negative-n",
+        "null-n",
+        "rho-from-3-areas",
+        "rho-below-minus-one",
+        "rho-below-interval",
+        "rho-above-interval",
+        "no-interval",
+        "no-p",
+        "interval-without-rho",
+        "p-without-rho",
+        "p-above-one",
+        "null-method",
+    ],
+)  # fmt: skip
+def test_crime_social_correlation_suite_errors(
+    con: duckdb.DuckDBPyConnection, mutate: Mutation, expectation: str, column: str
+) -> None:
+    spec = M.crime_social_correlation_suite()
+    data = good_correlations()
+    mutate(data)
+    assert_blocks(spec, correlation_frame(con, data, spec), expectation, column)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expectation", "column"),
+    [(few_areas(2, 8), BETWEEN, "n"), (few_areas(2, 3), NOT_NULL, "spearman_rho")],
+    ids=["few-areas", "not-computed"],
+)
+def test_crime_social_correlation_suite_warns(
+    con: duckdb.DuckDBPyConnection, mutate: Mutation, expectation: str, column: str
+) -> None:
+    spec = M.crime_social_correlation_suite()
+    data = good_correlations()
+    mutate(data)
+    assert_warns(spec, correlation_frame(con, data, spec), expectation, column)
+
+
+def test_crime_social_correlation_has_every_pair() -> None:
+    (count,) = [
+        e
+        for e in M.crime_social_correlation_suite().expectations
+        if e.kind == "ExpectTableRowCountToBeBetween"
+    ]
+    pairs = len(M.CORRELATION_MEASURES) * len(M.CORRELATION_INDICATORS)
+    assert count.kwargs["min_value"] == count.kwargs["max_value"] == pairs
+
+
+# --- initiative_impact -------------------------------------------------------------------------
+
+INITIATIVES = ("Safe Streets pilot", "Lights on")
+INITIATIVE_IMPACT_SCHEMA = fields(
+    ("initiative", STR), ("start_month", DATE), ("listed_areas", STR),
+    ("configuration_error", STR), ("treated_areas", INT), ("comparison_areas", INT),
+    ("pre_months", INT), ("post_months", INT), ("treated_pre_mean", DOUBLE),
+    ("treated_post_mean", DOUBLE), ("comparison_pre_mean", DOUBLE),
+    ("comparison_post_mean", DOUBLE), ("estimate", DOUBLE), ("std_error", DOUBLE),
+    ("df", DOUBLE), ("t_statistic", DOUBLE), ("ci_lower", DOUBLE), ("ci_upper", DOUBLE),
+    ("p_value", DOUBLE), ("relative_effect", DOUBLE), ("method", STR),
+)  # fmt: skip
+
+
+def impact_row(
+    name: str,
+    start: date,
+    treated: tuple[float, float, float],
+    comparison: tuple[float, float, float],
+) -> dict[str, Any]:
+    """A row as the mart computes it from (areas, pre mean, post mean) per group, with made-up
+    area changes' variances: Welch's t (scipy)."""
+    from scipy.stats import t as student_t
+
+    (n_t, pre_t, post_t), (n_c, pre_c, post_c) = treated, comparison
+    var_t, var_c = 0.04, 0.09
+    delta_c = post_c - pre_c
+    estimate = (post_t - pre_t) - delta_c
+    se = math.sqrt(var_t / n_t + var_c / n_c)
+    df = se**4 / ((var_t / n_t) ** 2 / (n_t - 1) + (var_c / n_c) ** 2 / (n_c - 1))
+    critical = float(student_t.ppf(0.975, df))
+    return {
+        "initiative": name,
+        "start_month": start,
+        "listed_areas": ", ".join(area_key(i) for i in range(int(n_t))),
+        "configuration_error": None,
+        "treated_areas": int(n_t),
+        "comparison_areas": int(n_c),
+        "pre_months": 12,
+        "post_months": 12,
+        "treated_pre_mean": pre_t,
+        "treated_post_mean": post_t,
+        "comparison_pre_mean": pre_c,
+        "comparison_post_mean": post_c,
+        "estimate": estimate,
+        "std_error": se,
+        "df": df,
+        "t_statistic": estimate / se,
+        "ci_lower": estimate - critical * se,
+        "ci_upper": estimate + critical * se,
+        "p_value": float(2 * student_t.sf(abs(estimate / se), df)),
+        "relative_effect": estimate / (pre_t + delta_c),
+        "method": "difference-in-differences",
+    }
+
+
+def good_impact() -> Data:
+    rows = [
+        impact_row(INITIATIVES[0], date(2025, 7, 1), (4, 0.74, 0.37), (112, 2.06, 2.11)),
+        impact_row(INITIATIVES[1], date(2025, 1, 1), (3, 1.5, 1.6), (112, 2.0, 2.1)),
+    ]
+    return {c: [r[c] for r in rows] for c in rows[0]}
+
+
+def impact_suite(**kwargs: Any) -> S.SuiteSpec:
+    return M.initiative_impact_suite(INITIATIVES, **kwargs)
+
+
+def impact_frame(con: duckdb.DuckDBPyConnection, data: Data, spec: S.SuiteSpec) -> Any:
+    load_mart(con, "initiative_impact", INITIATIVE_IMPACT_SCHEMA, data)
+    return frame_of(con, "initiative_impact", spec)
+
+
+def one_treated_area(row: int) -> Mutation:
+    """One treated area: an estimate, but no spread, so no uncertainty."""
+    return both(
+        setter("treated_areas", row, 1),
+        *(setter(c, row, None) for c in ("std_error", "df", "t_statistic", "ci_lower",
+                                         "ci_upper", "p_value")),
+    )  # fmt: skip
+
+
+def test_initiative_impact_suite_passes(con: duckdb.DuckDBPyConnection) -> None:
+    data = good_impact()
+    assert data["relative_effect"][0] < -0.4  # the planted 40% drop, roughly
+    spec = impact_suite()
+    assert_passes(spec, impact_frame(con, data, spec))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expectation", "column"),
+    [
+        (setter("initiative", 1, "Undeclared"), IN_SET, "initiative"),
+        (copier("initiative", 0, 1), UNIQUE, "initiative"),
+        (setter("initiative", 1, None), NOT_NULL, "initiative"),
+        (setter("start_month", 1, None), NOT_NULL, "start_month"),
+        (setter("listed_areas", 1, None), NOT_NULL, "listed_areas"),
+        (setter("configuration_error", 1, "areas not in dim_area: 'Z9'"), BE_NULL,
+         "configuration_error"),
+        (setter("treated_areas", 1, -1), BETWEEN, "treated_areas"),
+        (setter("comparison_areas", 1, None), NOT_NULL, "comparison_areas"),
+        (setter("pre_months", 1, 0), BETWEEN, "pre_months"),
+        (setter("post_months", 1, 0), BETWEEN, "post_months"),
+        (setter("treated_post_mean", 1, -0.1), BETWEEN, "treated_post_mean"),
+        (setter("std_error", 1, -0.1), BETWEEN, "std_error"),
+        (setter("treated_areas", 1, 0), BE_NULL, "estimate"),
+        (setter("comparison_areas", 1, 0), BE_NULL, "estimate"),
+        (setter("estimate", 1, None), NOT_NULL, "estimate"),
+        (setter("comparison_areas", 1, 1), BE_NULL, "std_error"),
+        (setter("std_error", 1, None), NOT_NULL, "std_error"),
+        (both(one_treated_area(1), setter("t_statistic", 1, -2.0)), BE_NULL, "t_statistic"),
+        (both(one_treated_area(1), setter("ci_lower", 1, -1.0)), BE_NULL, "ci_lower"),
+        (both(one_treated_area(1), setter("p_value", 1, 0.5)), BE_NULL, "p_value"),
+        (setter("df", 1, 0.0), BETWEEN, "df"),
+        (setter("ci_lower", 0, 0.0), PAIR_GREATER, "estimate, ci_lower"),
+        (setter("ci_upper", 0, -1.0), PAIR_GREATER, "ci_upper, estimate"),
+        (setter("p_value", 0, 1.2), BETWEEN, "p_value"),
+        (setter("relative_effect", 0, -1.3), BETWEEN, "relative_effect"),
+        (setter("method", 0, None), NOT_NULL, "method"),
+    ],
+    ids=[
+        "undeclared",
+        "duplicate",
+        "null-name",
+        "null-start",
+        "null-areas",
+        "configuration-error",
+        "negative-areas",
+        "null-areas-count",
+        "no-months-before",
+        "no-months-after",
+        "negative-rate",
+        "negative-se",
+        "estimate-without-treated",
+        "estimate-without-comparison",
+        "no-estimate",
+        "se-from-one-comparison-area",
+        "no-se",
+        "t-without-se",
+        "interval-without-df",
+        "p-without-t",
+        "zero-df",
+        "estimate-below-interval",
+        "estimate-above-interval",
+        "p-above-one",
+        "more-than-everything-prevented",
+        "null-method",
+    ],
+)  # fmt: skip
+def test_initiative_impact_suite_errors(
+    con: duckdb.DuckDBPyConnection, mutate: Mutation, expectation: str, column: str
+) -> None:
+    spec = impact_suite()
+    data = good_impact()
+    mutate(data)
+    assert_blocks(spec, impact_frame(con, data, spec), expectation, column)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expectation", "column"),
+    [
+        (one_treated_area(1), BETWEEN, "treated_areas"),
+        (setter("comparison_areas", 1, 6), BETWEEN, "comparison_areas"),
+    ],
+    ids=["one-treated-area", "few-comparison-areas"],
+)
+def test_initiative_impact_suite_warns(
+    con: duckdb.DuckDBPyConnection, mutate: Mutation, expectation: str, column: str
+) -> None:
+    spec = impact_suite()
+    data = good_impact()
+    mutate(data)
+    assert_warns(spec, impact_frame(con, data, spec), expectation, column)
+
+
+def test_initiative_impact_has_one_row_per_declared_initiative(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    data = good_impact()
+    first = {c: v[:1] for c, v in data.items()}
+    spec = impact_suite()
+    failure = assert_blocks(spec, impact_frame(con, first, spec), ROW_COUNT, None)
+    assert failure["message"] == "observed 1"
+    undeclared = M.initiative_impact_suite(())  # none declared: the mart must be empty
+    assert_passes(undeclared, impact_frame(con, {c: [] for c in data}, undeclared))
+    assert_blocks(undeclared, impact_frame(con, first, undeclared), IN_SET, "initiative")
+    with pytest.raises(TypeError, match="sequence of names"):
+        M.initiative_impact_suite("Safe Streets pilot")
+
+
+# --- dim_grid_cell -----------------------------------------------------------------------------
+
+GRID = AnalysisSettings()  # hexagons 500 m apart, the sample city's grid
+MATCH_REGEX = "expect_column_values_to_match_regex"
+UNIQUE_VALUE_COUNT = "expect_column_unique_value_count_to_be_between"
+DIM_GRID_CELL_SCHEMA = fields(
+    ("cell_id", STR), ("cell_row", BIGINT), ("cell_col", BIGINT), ("grid_shape", STR),
+    ("cell_size_m", DOUBLE), ("centre_x", DOUBLE), ("centre_y", DOUBLE), ("centre_lon", DOUBLE),
+    ("centre_lat", DOUBLE), ("cell_area_m2", DOUBLE), ("area_in_jurisdiction_m2", DOUBLE),
+    ("geom", WKT),
+)  # fmt: skip
+GRID_ROWS, GRID_COLS = (-1, 0, 1), (10, 11, 12, 13)
+HEXAGON_M2 = GRID.grid_cell_m**2 * math.sqrt(3) / 2
+
+
+def good_cells() -> Data:
+    rows = []
+    for r in GRID_ROWS:
+        for c in GRID_COLS:
+            i = len(rows)
+            rows.append(
+                {
+                    "cell_id": f"r{r}c{c}",
+                    "cell_row": r,
+                    "cell_col": c,
+                    "grid_shape": GRID.grid_shape,
+                    "cell_size_m": GRID.grid_cell_m,
+                    "centre_x": 550_000.0 + GRID.grid_cell_m * (c + (r % 2) / 2),
+                    "centre_y": 5_270_000.0 + GRID.grid_cell_m * math.sqrt(3) / 2 * r,
+                    "centre_lon": -122.40 + 0.006 * (c - 10),
+                    "centre_lat": 47.55 + 0.004 * (r + 1),
+                    "cell_area_m2": HEXAGON_M2,
+                    "area_in_jurisdiction_m2": HEXAGON_M2 * (i % 4) / 3,  # 0 .. whole cell
+                    "geom": square(i),
+                }
+            )
+    return {c: [r[c] for r in rows] for c in rows[0]}
+
+
+def cells_suite(**kwargs: Any) -> S.SuiteSpec:
+    return M.dim_grid_cell_suite(
+        grid_shape=GRID.grid_shape, cell_size_m=GRID.grid_cell_m, bbox=SEATTLE_BBOX, **kwargs
+    )
+
+
+def cells_frame(con: duckdb.DuckDBPyConnection, data: Data, spec: S.SuiteSpec) -> Any:
+    load_mart(con, "dim_grid_cell", DIM_GRID_CELL_SCHEMA, data)
+    return frame_of(con, "dim_grid_cell", spec)
+
+
+def test_dim_grid_cell_suite_passes(con: duckdb.DuckDBPyConnection) -> None:
+    data = good_cells()
+    assert data["cell_id"][0] == "r-1c10"  # lattice indices may be negative
+    spec = cells_suite()
+    assert_passes(spec, cells_frame(con, data, spec))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expectation", "column"),
+    [
+        (copier("cell_id", 0, 1), UNIQUE, "cell_id"),
+        (setter("cell_id", 2, None), NOT_NULL, "cell_id"),
+        (setter("cell_id", 2, "cell-2"), MATCH_REGEX, "cell_id"),
+        (copier("cell_row", 0, 4), COMPOUND_UNIQUE, "cell_row, cell_col"),
+        (setter("cell_col", 2, None), NOT_NULL, "cell_col"),
+        (setter("grid_shape", 2, "square"), IN_SET, "grid_shape"),
+        (setter("cell_size_m", 2, 400.0), IN_SET, "cell_size_m"),
+        (setter("centre_x", 2, None), NOT_NULL, "centre_x"),
+        (setter("centre_lat", 2, 95.0), BETWEEN, "centre_lat"),
+        (setter("cell_area_m2", 2, 200_000.0), BETWEEN, "cell_area_m2"),
+        (setter("area_in_jurisdiction_m2", 2, HEXAGON_M2 + 1), PAIR_GREATER,
+         "cell_area_m2, area_in_jurisdiction_m2"),
+        (setter("area_in_jurisdiction_m2", 2, -1.0), BETWEEN, "area_in_jurisdiction_m2"),
+        (setter("geom", 2, None), NOT_NULL, "geom"),
+        (setter("geom", 2, point(2)), IN_SET, "geom"),
+    ],
+    ids=[
+        "duplicate-id",
+        "null-id",
+        "malformed-id",
+        "duplicate-position",
+        "null-column",
+        "another-shape",
+        "another-size",
+        "no-centre",
+        "latitude-beyond-pole",
+        "area-not-the-shape's",
+        "more-inside-than-the-cell",
+        "negative-inside",
+        "no-polygon",
+        "not-a-polygon",
+    ],
+)  # fmt: skip
+def test_dim_grid_cell_suite_errors(
+    con: duckdb.DuckDBPyConnection, mutate: Mutation, expectation: str, column: str
+) -> None:
+    spec = cells_suite()
+    data = good_cells()
+    mutate(data)
+    assert_blocks(spec, cells_frame(con, data, spec), expectation, column)
+
+
+def test_dim_grid_cell_suite_warns_on_centres_outside_the_jurisdiction(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    data = good_cells()
+    for row in (0, 1):  # 2 of 12 beyond the 10% allowed
+        data["centre_lon"][row] = -118.24
+    spec = cells_suite()
+    failure = assert_warns(spec, cells_frame(con, data, spec), BETWEEN, "centre_lon")
+    assert failure["unexpected_count"] == 2
+
+
+def test_dim_grid_cell_suite_follows_the_grid_settings(con: duckdb.DuckDBPyConnection) -> None:
+    square_grid = M.dim_grid_cell_suite(grid_shape="square", cell_size_m=GRID.grid_cell_m)
+    frame = cells_frame(con, good_cells(), square_grid)
+    assert_blocks(square_grid, frame, BETWEEN, "cell_area_m2")  # d^2, not d^2 sqrt(3) / 2
+    with pytest.raises(ValueError, match="grid_shape"):
+        M.dim_grid_cell_suite(grid_shape="triangle", cell_size_m=500.0)
+
+
+# --- hotspots ----------------------------------------------------------------------------------
+
+HOTSPOTS_SCHEMA = fields(
+    ("cell_id", STR), ("month", DATE), ("incident_count", BIGINT), ("neighbour_cells", BIGINT),
+    ("neighbourhood_count", BIGINT), ("expected_neighbourhood_count", DOUBLE),
+    ("cells_in_month", BIGINT), ("month_mean_count", DOUBLE), ("month_sd_count", DOUBLE),
+    ("gi_star_z", DOUBLE), ("p_value", DOUBLE), ("q_value", DOUBLE), ("confidence_bin", INT),
+)  # fmt: skip
+HOTSPOT_COUNTS = (0, 1, 2, 5, 9, 3)  # six cells in a row
+HOTSPOT_Z = (-2.8, -1.0, 0.3, 1.9, 3.2, 2.3)  # bins -3, 0, 0, 1, 3, 2
+FLAT_MONTH_ROW = 2 * len(HOTSPOT_COUNTS)  # the third month: every cell 2, no z
+HOT_ROW, QUIET_ROW = 4, 2
+
+
+def esri_bin(z: float | None, q: float | None) -> int:
+    if z is None or q is None or q > 0.10:
+        return 0
+    return int(math.copysign(3 if q <= 0.01 else 2 if q <= 0.05 else 1, z))
+
+
+def good_hotspots() -> Data:
+    from scipy.stats import norm
+
+    rows = []
+    cells = len(HOTSPOT_COUNTS)
+    for m, month in enumerate((date(2024, 7, 1), date(2024, 8, 1), date(2024, 9, 1))):
+        counts = HOTSPOT_COUNTS if m < 2 else (2,) * cells
+        mean = sum(counts) / cells
+        sd = math.sqrt(sum((c - mean) ** 2 for c in counts) / cells)
+        for i, count in enumerate(counts):
+            near = range(max(0, i - 1), min(cells, i + 2))
+            z = HOTSPOT_Z[i] if sd > 0 else None
+            p = float(2 * norm.sf(abs(z))) if z is not None else None
+            q = min(1.0, 1.5 * p) if p is not None else None
+            rows.append(
+                {
+                    "cell_id": f"r0c{i}",
+                    "month": month,
+                    "incident_count": count,
+                    "neighbour_cells": len(near),
+                    "neighbourhood_count": sum(counts[j] for j in near),
+                    "expected_neighbourhood_count": len(near) * mean,
+                    "cells_in_month": cells,
+                    "month_mean_count": mean,
+                    "month_sd_count": sd,
+                    "gi_star_z": z,
+                    "p_value": p,
+                    "q_value": q,
+                    "confidence_bin": esri_bin(z, q),
+                }
+            )
+    return {c: [r[c] for r in rows] for c in rows[0]}
+
+
+def hotspots_suite(**kwargs: Any) -> S.SuiteSpec:
+    kwargs.setdefault("min_scored_share", 0.5)  # a third of the rows in a month without z
+    return M.hotspots_suite(start=START, now=NOW, **kwargs)
+
+
+def hotspots_frame(con: duckdb.DuckDBPyConnection, data: Data, spec: S.SuiteSpec) -> Any:
+    load_mart(con, "hotspots", HOTSPOTS_SCHEMA, data)
+    return frame_of(con, "hotspots", spec)
+
+
+def test_hotspots_suite_passes(con: duckdb.DuckDBPyConnection) -> None:
+    data = good_hotspots()
+    assert sorted(set(data["confidence_bin"])) == [-3, 0, 1, 2, 3]
+    assert data["gi_star_z"][FLAT_MONTH_ROW] is None
+    spec = hotspots_suite()
+    assert_passes(spec, hotspots_frame(con, data, spec))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expectation", "column"),
+    [
+        (copier("month", 0, 6), COMPOUND_UNIQUE, "cell_id, month"),
+        (setter("cell_id", 2, None), NOT_NULL, "cell_id"),
+        (setter("month", 2, date(2026, 8, 1)), BETWEEN, "month"),
+        (setter("incident_count", 2, -1), BETWEEN, "incident_count"),
+        (setter("neighbour_cells", 2, 0), BETWEEN, "neighbour_cells"),
+        (setter("neighbourhood_count", HOT_ROW, 5), PAIR_GREATER,
+         "neighbourhood_count, incident_count"),
+        (setter("neighbour_cells", 2, 7), PAIR_GREATER, "cells_in_month, neighbour_cells"),
+        (setter("month_sd_count", 2, -1.0), BETWEEN, "month_sd_count"),
+        (setter("gi_star_z", FLAT_MONTH_ROW, 1.0), BE_NULL, "gi_star_z"),
+        (setter("p_value", 0, None), NOT_NULL, "p_value"),
+        (setter("q_value", FLAT_MONTH_ROW, 0.5), BE_NULL, "q_value"),
+        (setter("p_value", 2, 1.2), BETWEEN, "p_value"),
+        (lambda d: setter("q_value", 1, d["p_value"][1] / 2)(d), PAIR_GREATER,
+         "q_value, p_value"),
+        (setter("confidence_bin", 2, None), NOT_NULL, "confidence_bin"),
+        (setter("confidence_bin", HOT_ROW, 2), IN_SET, "confidence_bin"),
+        (setter("confidence_bin", HOT_ROW, -3), BETWEEN, "confidence_bin"),
+        (setter("confidence_bin", QUIET_ROW, 1), IN_SET, "confidence_bin"),
+        (setter("confidence_bin", FLAT_MONTH_ROW, 1), IN_SET, "confidence_bin"),
+    ],
+    ids=[
+        "duplicate-cell-month",
+        "null-cell",
+        "month-in-future",
+        "negative-count",
+        "no-neighbourhood",
+        "neighbourhood-below-cell",
+        "neighbourhood-beyond-grid",
+        "negative-sd",
+        "z-without-spread",
+        "z-without-p",
+        "q-without-z",
+        "p-above-one",
+        "q-below-p",
+        "null-bin",
+        "bin-not-as-q",
+        "bin-not-as-z-sign",
+        "bin-without-significance",
+        "bin-without-z",
+    ],
+)  # fmt: skip
+def test_hotspots_suite_errors(
+    con: duckdb.DuckDBPyConnection, mutate: Mutation, expectation: str, column: str
+) -> None:
+    spec = hotspots_suite()
+    data = good_hotspots()
+    mutate(data)
+    assert_blocks(spec, hotspots_frame(con, data, spec), expectation, column)
+
+
+def test_hotspots_suite_blocks_bins_outside_the_scale(con: duckdb.DuckDBPyConnection) -> None:
+    spec = hotspots_suite()
+    data = good_hotspots()
+    data["confidence_bin"][HOT_ROW] = 4
+    outcome = S.run_suite(spec, hotspots_frame(con, data, spec))
+    assert outcome.blocking
+    # the -3..3 scale, and the bin q 0.002 calls for (+-3)
+    assert len(failed_by(outcome, IN_SET, "confidence_bin")) == 2
+
+
+def test_hotspots_suite_warns_on_months_without_z(con: duckdb.DuckDBPyConnection) -> None:
+    spec = hotspots_suite(min_scored_share=0.95)
+    failure = assert_warns(spec, hotspots_frame(con, good_hotspots(), spec), NOT_NULL, "gi_star_z")
+    assert failure["unexpected_count"] == len(HOTSPOT_COUNTS)
+
+
+# --- emerging_hotspots -------------------------------------------------------------------------
+
+EMERGING_SCHEMA = fields(
+    ("cell_id", STR), ("periods", BIGINT), ("first_month", DATE), ("final_month", DATE),
+    ("hot_periods", BIGINT), ("cold_periods", BIGINT), ("final_hot_run", BIGINT),
+    ("final_cold_run", BIGINT), ("final_z", DOUBLE), ("mk_n", BIGINT), ("mk_s", BIGINT),
+    ("mk_var", DOUBLE), ("mk_z", DOUBLE), ("mk_p", DOUBLE), ("trend", STR), ("pattern", STR),
+)  # fmt: skip
+# (cell, pattern, z per month, bin per month): the classes of the model's dbt unit test.
+EMERGING_SERIES: tuple[tuple[str, str, tuple[float, ...], tuple[int, ...]], ...] = (
+    ("A", "new_hot_spot", (0.1, 0.2, 0.3, 0.4, 2.5), (0, 0, 0, 0, 2)),
+    ("B", "consecutive_hot_spot", (0.5, 0.4, 0.6, 2.4, 3.5), (0, 0, 0, 2, 3)),
+    ("C", "intensifying_hot_spot", (2.5, 3.0, 3.5, 4.0, 4.5), (2, 3, 3, 3, 3)),
+    ("D", "persistent_hot_spot", (4.0, 3.0, 4.0, 3.0, 4.0), (3, 3, 3, 3, 3)),
+    ("E", "diminishing_hot_spot", (6.0, 5.0, 4.0, 3.0, 2.5), (3, 3, 3, 3, 2)),
+    ("F", "sporadic_hot_spot", (2.5, 0.0, 2.5, 0.0, 2.5), (2, 0, 2, 0, 2)),
+    ("G", "oscillating_hot_spot", (-2.5, 0.0, 2.5, 0.0, 2.5), (-2, 0, 2, 0, 2)),
+    ("H", "new_cold_spot", (0.0, 0.0, 0.0, 0.0, -2.5), (0, 0, 0, 0, -2)),
+    ("I", "no_pattern", (0.0,) * 5, (0,) * 5),
+    ("J", "no_pattern", (), ()),  # no series
+    ("K", "no_pattern", (3.0,), (3,)),  # one month: too short to classify
+)
+EMERGING_ROW = {cell: i for i, (cell, *_) in enumerate(EMERGING_SERIES)}
+
+
+def final_run(flags: list[bool]) -> int:
+    run = 0
+    for flag in reversed(flags):
+        if not flag:
+            break
+        run += 1
+    return run
+
+
+def emerging_row(cell: str, pattern: str, zs: tuple[float, ...], bins: tuple[int, ...]):
+    """A row as the mart computes it: runs and counts of significant months, Mann-Kendall S
+    with the tie-corrected variance and the continuity-corrected Z (scipy for p)."""
+    from scipy.stats import norm
+
+    n = len(zs)
+    s = sum(
+        int(math.copysign(1, zs[j] - zs[i])) if zs[j] != zs[i] else 0
+        for i in range(n)
+        for j in range(i + 1, n)
+    )
+    ties = [zs.count(v) for v in set(zs)]
+    var = (n * (n - 1) * (2 * n + 5) - sum(t * (t - 1) * (2 * t + 5) for t in ties)) / 18
+    mk_z = ((s - math.copysign(1, s)) if s else 0.0) / math.sqrt(var) if var > 0 else None
+    mk_p = float(2 * norm.sf(abs(mk_z))) if mk_z is not None else None
+    trend = "none"
+    if mk_p is not None and mk_p < 0.05:
+        trend = "up" if s > 0 else "down"
+    months = [month_from_start(i) for i in range(n)]
+    return {
+        "cell_id": f"r1c{EMERGING_ROW[cell]}",
+        "periods": n,
+        "first_month": months[0] if n else None,
+        "final_month": months[-1] if n else None,
+        "hot_periods": sum(b >= 2 for b in bins),
+        "cold_periods": sum(b <= -2 for b in bins),
+        "final_hot_run": final_run([b >= 2 for b in bins]),
+        "final_cold_run": final_run([b <= -2 for b in bins]),
+        "final_z": zs[-1] if n else None,
+        "mk_n": n,
+        "mk_s": s if n else None,
+        "mk_var": float(var) if n else None,
+        "mk_z": mk_z,
+        "mk_p": mk_p,
+        "trend": trend,
+        "pattern": pattern,
+    }
+
+
+def good_emerging() -> Data:
+    rows = [emerging_row(*series) for series in EMERGING_SERIES]
+    return {c: [r[c] for r in rows] for c in rows[0]}
+
+
+def emerging_suite(**kwargs: Any) -> S.SuiteSpec:
+    return M.emerging_hotspots_suite(start=START, now=NOW, **kwargs)
+
+
+def emerging_frame(con: duckdb.DuckDBPyConnection, data: Data, spec: S.SuiteSpec) -> Any:
+    load_mart(con, "emerging_hotspots", EMERGING_SCHEMA, data)
+    return frame_of(con, "emerging_hotspots", spec)
+
+
+def test_emerging_hotspots_suite_passes(con: duckdb.DuckDBPyConnection) -> None:
+    data = good_emerging()
+    trends = dict(zip(data["pattern"], data["trend"], strict=False))
+    assert trends["intensifying_hot_spot"] == "up" and trends["diminishing_hot_spot"] == "down"
+    assert data["trend"][EMERGING_ROW["A"]] == "up"  # a rising z, whatever the class
+    spec = emerging_suite()
+    assert_passes(spec, emerging_frame(con, data, spec))
+
+
+ROW = EMERGING_ROW
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expectation", "column"),
+    [
+        (copier("cell_id", 0, 1), UNIQUE, "cell_id"),
+        (setter("periods", ROW["J"], -1), BETWEEN, "periods"),
+        (setter("hot_periods", ROW["A"], 6), PAIR_GREATER, "periods, hot_periods"),
+        (setter("final_hot_run", ROW["B"], 3), PAIR_GREATER, "hot_periods, final_hot_run"),
+        (setter("final_hot_run", ROW["H"], 1), BETWEEN, "final_cold_run"),
+        (setter("first_month", ROW["A"], None), NOT_NULL, "first_month"),
+        (setter("final_month", ROW["J"], START), BE_NULL, "final_month"),
+        (setter("final_month", ROW["A"], date(2024, 6, 1)), PAIR_GREATER,
+         "final_month, first_month"),
+        (setter("final_month", ROW["A"], date(2026, 8, 1)), BETWEEN, "final_month"),
+        (setter("mk_n", ROW["A"], 6), PAIR_GREATER, "periods, mk_n"),
+        (setter("mk_s", ROW["A"], None), NOT_NULL, "mk_s"),
+        (setter("mk_var", ROW["A"], -1.0), BETWEEN, "mk_var"),
+        (setter("mk_z", ROW["I"], 0.5), BE_NULL, "mk_z"),
+        (setter("mk_p", ROW["I"], 0.5), BE_NULL, "mk_p"),
+        (setter("mk_p", ROW["A"], 1.5), BETWEEN, "mk_p"),
+        (setter("trend", ROW["A"], None), NOT_NULL, "trend"),
+        (setter("trend", ROW["A"], "none"), IN_SET, "trend"),
+        (setter("trend", ROW["B"], "up"), IN_SET, "trend"),
+        (setter("pattern", ROW["A"], None), NOT_NULL, "pattern"),
+        (setter("pattern", ROW["K"], "new_hot_spot"), IN_SET, "pattern"),
+        (setter("pattern", ROW["A"], "new_cold_spot"), IN_SET, "pattern"),
+        (setter("pattern", ROW["H"], "sporadic_hot_spot"), IN_SET, "pattern"),
+        (setter("pattern", ROW["I"], "persistent_hot_spot"), IN_SET, "pattern"),
+        (setter("pattern", ROW["B"], "new_hot_spot"), BETWEEN, "hot_periods"),
+        (setter("pattern", ROW["D"], "intensifying_hot_spot"), IN_SET, "trend"),
+    ],
+    ids=[
+        "duplicate-cell",
+        "negative-periods",
+        "more-hot-than-months",
+        "run-beyond-hot-months",
+        "final-month-hot-and-cold",
+        "no-first-month",
+        "final-month-without-months",
+        "final-before-first",
+        "final-in-future",
+        "more-z-than-months",
+        "no-s",
+        "negative-variance",
+        "z-without-variance",
+        "p-without-z",
+        "p-above-one",
+        "null-trend",
+        "significant-rise-not-up",
+        "up-without-significance",
+        "null-pattern",
+        "pattern-from-one-month",
+        "cold-class-for-hot-final-month",
+        "hot-class-for-cold-final-month",
+        "hot-class-for-quiet-final-month",
+        "new-spot-hot-twice",
+        "intensifying-without-rise",
+    ],
+)  # fmt: skip
+def test_emerging_hotspots_suite_errors(
+    con: duckdb.DuckDBPyConnection, mutate: Mutation, expectation: str, column: str
+) -> None:
+    spec = emerging_suite()
+    data = good_emerging()
+    mutate(data)
+    assert_blocks(spec, emerging_frame(con, data, spec), expectation, column)
+
+
+def test_emerging_hotspots_suite_warns_on_months_before_the_start(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    data = good_emerging()
+    data["first_month"][ROW["K"]] = data["final_month"][ROW["K"]] = date(2019, 1, 1)
+    spec = emerging_suite()
+    failure = assert_warns(spec, emerging_frame(con, data, spec), BETWEEN, "final_month")
+    assert failure["unexpected_count"] == 1
+
+
+# --- hotspot_forecast_predictions --------------------------------------------------------------
+
+PREDICTIONS_SCHEMA = fields(
+    ("model", STR), ("cell_id", STR), ("month", DATE), ("period", STR),
+    ("history_months", INT), ("predicted_count", DOUBLE), ("predicted_rank", INT),
+    ("cells_total", INT), ("actual_count", BIGINT),
+)  # fmt: skip
+FORECAST_CELLS = 5
+# Data up to NOW's month: two held-back months, and the month after as the forecast.
+HOLDOUT_MONTHS = (date(2026, 5, 1), date(2026, 6, 1))
+NEXT_MONTH = date(2026, 7, 1)
+ROWS_PER_PREDICTION = FORECAST_CELLS
+NEXT_ROW = 2 * ROWS_PER_PREDICTION  # the forecast model's first 'next' row
+NAIVE_ROW = 3 * ROWS_PER_PREDICTION
+
+
+def good_predictions() -> Data:
+    rows = []
+    for model in M.FORECAST_MODELS:
+        for month in (*HOLDOUT_MONTHS, NEXT_MONTH):
+            held_back = month != NEXT_MONTH
+            predicted = [
+                (2.5 * c + 0.25 if model == "forecast" else float(c)) for c in range(FORECAST_CELLS)
+            ]
+            order = sorted(range(FORECAST_CELLS), key=lambda c: -predicted[c])
+            for c in range(FORECAST_CELLS):
+                rows.append(
+                    {
+                        "model": model,
+                        "cell_id": f"r0c{c}",
+                        "month": month,
+                        "period": "holdout" if held_back else "next",
+                        "history_months": 12 if model == "forecast" else 1,
+                        "predicted_count": predicted[c],
+                        "predicted_rank": order.index(c) + 1,
+                        "cells_total": FORECAST_CELLS,
+                        "actual_count": c + 1 if held_back else None,
+                    }
+                )
+    return {c: [r[c] for r in rows] for c in rows[0]}
+
+
+def predictions_suite(**kwargs: Any) -> S.SuiteSpec:
+    return M.hotspot_forecast_predictions_suite(start=START, now=NOW, **kwargs)
+
+
+def predictions_frame(con: duckdb.DuckDBPyConnection, data: Data, spec: S.SuiteSpec) -> Any:
+    load_mart(con, "hotspot_forecast_predictions", PREDICTIONS_SCHEMA, data)
+    return frame_of(con, "hotspot_forecast_predictions", spec)
+
+
+def test_hotspot_forecast_predictions_suite_passes(con: duckdb.DuckDBPyConnection) -> None:
+    data = good_predictions()
+    assert data["period"][NEXT_ROW] == "next" and data["model"][NAIVE_ROW] == "naive_last_period"
+    spec = predictions_suite()
+    assert_passes(spec, predictions_frame(con, data, spec))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expectation", "column"),
+    [
+        (copier("cell_id", 0, 1), COMPOUND_UNIQUE, "model, month, cell_id"),
+        (copier("predicted_rank", 0, 1), COMPOUND_UNIQUE, "model, month, predicted_rank"),
+        (setter("model", 2, "arima"), IN_SET, "model"),
+        (setter("month", 2, None), NOT_NULL, "month"),
+        (setter("period", 2, "later"), IN_SET, "period"),
+        (setter("month", 2, NEXT_MONTH), BETWEEN, "month"),  # held back, yet in the future
+        (setter("month", NEXT_ROW, date(2026, 8, 1)), BETWEEN, "month"),
+        (setter("history_months", 2, 13), BETWEEN, "history_months"),
+        (setter("history_months", 2, None), NOT_NULL, "history_months"),
+        (setter("history_months", NAIVE_ROW, 3), IN_SET, "history_months"),
+        (setter("predicted_count", 2, -0.5), BETWEEN, "predicted_count"),
+        (setter("predicted_rank", 2, 0), BETWEEN, "predicted_rank"),
+        (setter("predicted_rank", 2, FORECAST_CELLS + 1), PAIR_GREATER,
+         "cells_total, predicted_rank"),
+        (setter("actual_count", 2, None), NOT_NULL, "actual_count"),
+        (setter("actual_count", NEXT_ROW, 3), BE_NULL, "actual_count"),
+        (setter("actual_count", 2, -1), BETWEEN, "actual_count"),
+    ],
+    ids=[
+        "duplicate-cell",
+        "duplicate-rank",
+        "unknown-model",
+        "null-month",
+        "unknown-period",
+        "held-back-month-in-future",
+        "forecast-two-months-ahead",
+        "history-beyond-window",
+        "null-history",
+        "naive-history",
+        "negative-prediction",
+        "rank-zero",
+        "rank-beyond-grid",
+        "held-back-without-actual",
+        "actual-for-the-future",
+        "negative-actual",
+    ],
+)  # fmt: skip
+def test_hotspot_forecast_predictions_suite_errors(
+    con: duckdb.DuckDBPyConnection, mutate: Mutation, expectation: str, column: str
+) -> None:
+    spec = predictions_suite()
+    data = good_predictions()
+    mutate(data)
+    assert_blocks(spec, predictions_frame(con, data, spec), expectation, column)
+
+
+def test_hotspot_forecast_predictions_suite_warns_on_months_before_the_start(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    data = good_predictions()
+    data["month"][0] = date(2019, 1, 1)
+    spec = predictions_suite()
+    failure = assert_warns(spec, predictions_frame(con, data, spec), BETWEEN, "month")
+    assert failure["unexpected_count"] == 1
+
+
+# --- hotspot_forecast --------------------------------------------------------------------------
+
+FORECAST = AnalysisSettings()  # area shares 5% and 10%, 6 held-back months
+HOTSPOT_FORECAST_SCHEMA = fields(
+    ("cell_id", STR), ("forecast_month", DATE), ("predicted_count", DOUBLE),
+    ("predicted_rank", INT), ("top_area_share", DOUBLE), ("model", STR), ("method", STR),
+    ("history_months", INT),
+)  # fmt: skip
+GRID_CELLS = 20  # top 5%: 1 cell, top 10%: 2 cells
+
+
+def good_forecast() -> Data:
+    shares = sorted(FORECAST.forecast_area_shares)
+    rows = []
+    for c in range(GRID_CELLS):
+        rank = c + 1
+        top = [s for s in shares if rank <= math.ceil(s * GRID_CELLS)]
+        rows.append(
+            {
+                "cell_id": f"r0c{c}",
+                "forecast_month": NEXT_MONTH,
+                "predicted_count": 10.0 - 0.4 * c,
+                "predicted_rank": rank,
+                "top_area_share": top[0] if top else None,
+                "model": "forecast",
+                "method": "exponentially weighted mean of the previous 12 months",
+                "history_months": 12,
+            }
+        )
+    return {c: [r[c] for r in rows] for c in rows[0]}
+
+
+def forecast_suite(**kwargs: Any) -> S.SuiteSpec:
+    return M.hotspot_forecast_suite(
+        start=START, now=NOW, area_shares=FORECAST.forecast_area_shares, **kwargs
+    )
+
+
+def forecast_frame(con: duckdb.DuckDBPyConnection, data: Data, spec: S.SuiteSpec) -> Any:
+    load_mart(con, "hotspot_forecast", HOTSPOT_FORECAST_SCHEMA, data)
+    return frame_of(con, "hotspot_forecast", spec)
+
+
+def test_hotspot_forecast_suite_passes(con: duckdb.DuckDBPyConnection) -> None:
+    data = good_forecast()
+    assert data["top_area_share"][:3] == [0.05, 0.10, None]
+    spec = forecast_suite()
+    assert_passes(spec, forecast_frame(con, data, spec))
+
+
+def every_row(column: str, value: Any) -> Mutation:
+    def mutate(data: Data) -> None:
+        data[column] = [value] * len(data[column])
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expectation", "column"),
+    [
+        (copier("cell_id", 0, 1), UNIQUE, "cell_id"),
+        (copier("predicted_rank", 0, 1), UNIQUE, "predicted_rank"),
+        (setter("forecast_month", 2, None), NOT_NULL, "forecast_month"),
+        (setter("forecast_month", 2, date(2026, 6, 1)), UNIQUE_VALUE_COUNT, "forecast_month"),
+        (every_row("forecast_month", date(2026, 8, 1)), BETWEEN, "forecast_month"),
+        (setter("predicted_count", 2, -1.0), BETWEEN, "predicted_count"),
+        (setter("predicted_rank", 2, 0), BETWEEN, "predicted_rank"),
+        (setter("top_area_share", 2, 0.2), IN_SET, "top_area_share"),
+        (setter("top_area_share", 0, 0.10), IN_SET, "top_area_share"),
+        (setter("model", 2, "naive_last_period"), IN_SET, "model"),
+        (setter("method", 2, None), NOT_NULL, "method"),
+        (setter("history_months", 2, 0), BETWEEN, "history_months"),
+    ],
+    ids=[
+        "duplicate-cell",
+        "duplicate-rank",
+        "null-month",
+        "two-months",
+        "two-months-ahead",
+        "negative-prediction",
+        "rank-zero",
+        "unconfigured-share",
+        "top-cell-not-in-the-smallest-share",
+        "naive-model",
+        "null-method",
+        "no-history",
+    ],
+)
+def test_hotspot_forecast_suite_errors(
+    con: duckdb.DuckDBPyConnection, mutate: Mutation, expectation: str, column: str
+) -> None:
+    spec = forecast_suite()
+    data = good_forecast()
+    mutate(data)
+    assert_blocks(spec, forecast_frame(con, data, spec), expectation, column)
+
+
+def test_hotspot_forecast_suite_warns_on_a_month_before_the_start(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    data = good_forecast()
+    every_row("forecast_month", date(2019, 1, 1))(data)
+    spec = forecast_suite()
+    failure = assert_warns(spec, forecast_frame(con, data, spec), BETWEEN, "forecast_month")
+    assert failure["unexpected_count"] == GRID_CELLS
+    with pytest.raises(ValueError, match="area_shares"):
+        M.hotspot_forecast_suite(start=START, now=NOW, area_shares=())
+
+
+# --- hotspot_forecast_scores -------------------------------------------------------------------
+
+SCORES_SCHEMA = fields(
+    ("model", STR), ("area_share", DOUBLE), ("scope", STR), ("month", DATE),
+    ("months_scored", INT), ("cells_selected", INT), ("offenses", BIGINT),
+    ("offenses_in_selected", BIGINT), ("hit_rate", DOUBLE), ("area_share_actual", DOUBLE),
+    ("pai", DOUBLE), ("pai_max", DOUBLE), ("pei", DOUBLE), ("pai_lift_over_naive", DOUBLE),
+)  # fmt: skip
+SCORED_MONTHS = (date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 1))  # the last: no offenses
+SCORED_OFFENSES = (100, 80, 0)
+HITS = {"forecast": (30, 20, 0), "naive_last_period": (25, 16, 0)}
+
+
+def scores_rows(model: str, share: float) -> list[dict[str, Any]]:
+    rows = []
+    for month, offenses, hits in zip(SCORED_MONTHS, SCORED_OFFENSES, HITS[model], strict=True):
+        hit_rate = hits / offenses if offenses else None
+        pai = hit_rate / share if hit_rate is not None else None
+        pai_max = 0.5 / share if offenses else None
+        rows.append(
+            {
+                "model": model,
+                "area_share": share,
+                "scope": "month",
+                "month": month,
+                "months_scored": int(offenses > 0),
+                "cells_selected": math.ceil(share * GRID_CELLS),
+                "offenses": offenses,
+                "offenses_in_selected": hits,
+                "hit_rate": hit_rate,
+                "area_share_actual": share,
+                "pai": pai,
+                "pai_max": pai_max,
+                "pei": pai / pai_max if pai is not None else None,
+            }
+        )
+
+    def mean(column: str) -> float:
+        values = [r[column] for r in rows if r[column] is not None]
+        return sum(values) / len(values)
+
+    rows.append(
+        {
+            **{c: mean(c) for c in ("hit_rate", "area_share_actual", "pai", "pai_max", "pei")},
+            "model": model,
+            "area_share": share,
+            "scope": "holdout_mean",
+            "month": None,
+            "months_scored": sum(r["months_scored"] for r in rows),
+            "cells_selected": rows[0]["cells_selected"],
+            "offenses": sum(SCORED_OFFENSES),
+            "offenses_in_selected": sum(HITS[model]),
+        }
+    )
+    return rows
+
+
+def good_scores() -> Data:
+    rows = []
+    for share in FORECAST.forecast_area_shares:
+        forecast, naive = scores_rows("forecast", share), scores_rows("naive_last_period", share)
+        for f, n in zip(forecast, naive, strict=True):
+            f["pai_lift_over_naive"] = f["pai"] / n["pai"] if f["pai"] else None
+            n["pai_lift_over_naive"] = None
+        rows += forecast + naive
+    return {c: [r[c] for r in rows] for c in rows[0]}
+
+
+ROWS_PER_SCORED_MODEL = len(SCORED_MONTHS) + 1
+ZERO_MONTH_ROW = len(SCORED_MONTHS) - 1
+MEAN_ROW = len(SCORED_MONTHS)  # the forecast's holdout mean at the first share
+NAIVE_SCORE_ROW = ROWS_PER_SCORED_MODEL
+
+
+def scores_suite(**kwargs: Any) -> S.SuiteSpec:
+    return M.hotspot_forecast_scores_suite(
+        start=START,
+        now=NOW,
+        area_shares=FORECAST.forecast_area_shares,
+        holdout_months=len(SCORED_MONTHS),
+        **kwargs,
+    )
+
+
+def scores_frame(con: duckdb.DuckDBPyConnection, data: Data, spec: S.SuiteSpec) -> Any:
+    load_mart(con, "hotspot_forecast_scores", SCORES_SCHEMA, data)
+    return frame_of(con, "hotspot_forecast_scores", spec)
+
+
+def test_hotspot_forecast_scores_suite_passes(con: duckdb.DuckDBPyConnection) -> None:
+    data = good_scores()
+    assert data["scope"][MEAN_ROW] == "holdout_mean" and data["month"][MEAN_ROW] is None
+    assert data["pai_lift_over_naive"][MEAN_ROW] == pytest.approx(5.5 / 4.5)
+    spec = scores_suite()
+    assert_passes(spec, scores_frame(con, data, spec))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expectation", "column"),
+    [
+        (copier("month", 0, 1), COMPOUND_UNIQUE, "model, area_share, scope, month"),
+        (lambda d: setter("area_share", MEAN_ROW + 2 * ROWS_PER_SCORED_MODEL,
+                          d["area_share"][MEAN_ROW])(d),
+         COMPOUND_UNIQUE, "model, area_share, scope, month"),
+        (setter("model", 2, None), NOT_NULL, "model"),
+        (setter("area_share", 2, 0.2), IN_SET, "area_share"),
+        (setter("scope", 2, "week"), IN_SET, "scope"),
+        (setter("month", 1, None), NOT_NULL, "month"),
+        (setter("month", MEAN_ROW, date(2026, 3, 1)), BE_NULL, "month"),
+        (setter("month", 0, date(2026, 8, 1)), BETWEEN, "month"),
+        (setter("months_scored", 0, 2), BETWEEN, "months_scored"),
+        (setter("months_scored", MEAN_ROW, len(SCORED_MONTHS) + 1), BETWEEN, "months_scored"),
+        (setter("cells_selected", 0, 0), BETWEEN, "cells_selected"),
+        (setter("offenses_in_selected", 0, 101), PAIR_GREATER,
+         "offenses, offenses_in_selected"),
+        (setter("hit_rate", 0, None), NOT_NULL, "hit_rate"),
+        (setter("hit_rate", ZERO_MONTH_ROW, 0.0), BE_NULL, "hit_rate"),
+        (setter("hit_rate", 0, 1.1), BETWEEN, "hit_rate"),
+        (setter("pei", 0, 1.2), BETWEEN, "pei"),
+        (setter("area_share_actual", 0, 0.0), BETWEEN, "area_share_actual"),
+        (setter("pai", 0, -1.0), BETWEEN, "pai"),
+        (setter("pai_lift_over_naive", NAIVE_SCORE_ROW, 1.0), BE_NULL, "pai_lift_over_naive"),
+    ],
+    ids=[
+        "duplicate-month",
+        "duplicate-mean",
+        "null-model",
+        "unconfigured-share",
+        "unknown-scope",
+        "monthly-row-without-month",
+        "mean-row-with-month",
+        "month-in-future",
+        "month-scored-twice",
+        "more-months-than-held-back",
+        "nothing-selected",
+        "more-hits-than-offenses",
+        "no-hit-rate-with-offenses",
+        "hit-rate-without-offenses",
+        "hit-rate-above-one",
+        "pei-above-one",
+        "empty-selection",
+        "negative-pai",
+        "lift-for-the-baseline",
+    ],
+)  # fmt: skip
+def test_hotspot_forecast_scores_suite_errors(
+    con: duckdb.DuckDBPyConnection, mutate: Mutation, expectation: str, column: str
+) -> None:
+    spec = scores_suite()
+    data = good_scores()
+    mutate(data)
+    assert_blocks(spec, scores_frame(con, data, spec), expectation, column)
+
+
+def test_hotspot_forecast_scores_suite_warns_when_the_baseline_wins(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    data = good_scores()
+    for row in (MEAN_ROW, MEAN_ROW + 2 * ROWS_PER_SCORED_MODEL):  # both shares
+        data["pai_lift_over_naive"][row] = 0.8
+    spec = scores_suite()
+    failure = assert_warns(spec, scores_frame(con, data, spec), BETWEEN, "pai_lift_over_naive")
+    assert failure["unexpected_count"] == 2
+
+
+# --- priority_areas ----------------------------------------------------------------------------
+
+PRIORITY = AnalysisSettings()  # the default weights and population floor
+PRIORITY_COMPONENTS = tuple(PRIORITY.priority_weights)
+PRIORITY_SCHEMA = fields(
+    ("area_id", STR), ("area_name", STR), ("population", BIGINT), ("ranked", BOOL),
+    ("exclusion_reason", STR), ("need_rank", BIGINT), ("need_percentile", DOUBLE),
+    ("need_index", DOUBLE), ("need_drivers", STR), ("period_start", DATE), ("period_end", DATE),
+    ("period_months", BIGINT), ("person_crime_count", BIGINT), ("person_crime_rate", DOUBLE),
+    ("mental_health_count", BIGINT), ("mental_health_rate", DOUBLE), ("poverty_rate", DOUBLE),
+    ("unemployment_rate", DOUBLE), ("median_household_income", DOUBLE),
+    ("indicators_unreliable", BOOL), ("poverty_rate_z", DOUBLE), ("unemployment_rate_z", DOUBLE),
+    ("low_income_z", DOUBLE), ("deprivation", DOUBLE), ("access_2sfca", DOUBLE),
+    ("nearest_facility_m", DOUBLE), ("low_access_z", DOUBLE), ("distance_z", DOUBLE),
+    ("access_gap", DOUBLE),
+    *((f"{c}_z", DOUBLE) for c in PRIORITY_COMPONENTS),
+    *((f"{c}_contribution", DOUBLE) for c in PRIORITY_COMPONENTS),
+    *((f"{c}_weight", DOUBLE) for c in PRIORITY_COMPONENTS),
+    ("uninformative_components", STR),
+)  # fmt: skip
+RANKED_AREAS = 12
+# Not ranked: too few residents, residents unknown, an indicator missing.
+SMALL_AREA, UNKNOWN_AREA, NO_INDICATOR_AREA = RANKED_AREAS, RANKED_AREAS + 1, RANKED_AREAS + 2
+
+
+def priority_row(i: int) -> dict[str, Any]:
+    weights = PRIORITY.priority_weights
+    total = sum(weights.values())
+    reason = {
+        SMALL_AREA: "population_below_minimum",
+        UNKNOWN_AREA: "population_unknown",
+        NO_INDICATOR_AREA: "indicator_missing",
+    }.get(i)
+    population = {SMALL_AREA: 150, UNKNOWN_AREA: None}.get(i, 2000 + 100 * i)
+    ranked = reason is None
+    # one z per component, spread over the ranked areas; the first area's deprivation 3.4
+    z = {c: (i - 5.5) / 3.5 * (k + 1) / 4 for k, c in enumerate(PRIORITY_COMPONENTS)}
+    if i == 0:
+        z["deprivation"] = 3.4  # capped at 3 in its contribution
+    contributions = {c: weights[c] * max(-3.0, min(3.0, z[c])) / total for c in z}
+    rated = population is not None and population >= PRIORITY.min_population
+    row: dict[str, Any] = {
+        "area_id": area_key(i),
+        "area_name": f"Area {i}",
+        "population": population,
+        "ranked": ranked,
+        "exclusion_reason": reason,
+        "need_index": sum(contributions.values()) if ranked else None,
+        "need_drivers": "deprivation" if ranked else None,
+        "period_start": date(2025, 7, 1),
+        "period_end": date(2026, 6, 1),
+        "period_months": 12,
+        "person_crime_count": 3 * i,
+        "person_crime_rate": 3 * i / population * 1000 if rated else None,
+        "mental_health_count": i % 3,
+        "mental_health_rate": (i % 3) / population * 1000 if rated else None,
+        "poverty_rate": None if i == NO_INDICATOR_AREA else 0.05 + 0.01 * i,
+        "unemployment_rate": 0.04,
+        "median_household_income": 60_000.0 + 1000 * i,
+        "indicators_unreliable": i == 3,
+        **{c: (0.1 * i if ranked else None) for c in (
+            "poverty_rate_z", "unemployment_rate_z", "low_income_z", "deprivation",
+            "low_access_z", "distance_z", "access_gap")},
+        "access_2sfca": 1.5 + 0.1 * i,
+        "nearest_facility_m": 400.0 + 50 * i,
+        **{f"{c}_z": (z[c] if ranked else None) for c in PRIORITY_COMPONENTS},
+        **{f"{c}_contribution": (contributions[c] if ranked else None)
+           for c in PRIORITY_COMPONENTS},
+        **{f"{c}_weight": float(weights[c]) for c in PRIORITY_COMPONENTS},
+        "uninformative_components": "" if ranked else None,
+    }  # fmt: skip
+    return row
+
+
+def good_priority() -> Data:
+    rows = [priority_row(i) for i in range(RANKED_AREAS + 3)]
+    indexes = sorted((r["need_index"] for r in rows if r["ranked"]), reverse=True)
+    for r in rows:
+        if r["ranked"]:
+            below = sum(x < r["need_index"] for x in indexes)
+            r["need_rank"] = indexes.index(r["need_index"]) + 1
+            r["need_percentile"] = below / (len(indexes) - 1) * 100
+        else:
+            r["need_rank"] = r["need_percentile"] = None
+    return {c: [r[c] for r in rows] for c in PRIORITY_SCHEMA.names}
+
+
+def priority_suite(**kwargs: Any) -> S.SuiteSpec:
+    return M.priority_areas_suite(
+        weights=PRIORITY.priority_weights, min_population=PRIORITY.min_population, **kwargs
+    )
+
+
+def priority_frame(con: duckdb.DuckDBPyConnection, data: Data, spec: S.SuiteSpec) -> Any:
+    load_mart(con, "priority_areas", PRIORITY_SCHEMA, data)
+    return frame_of(con, "priority_areas", spec)
+
+
+def test_priority_areas_suite_passes(con: duckdb.DuckDBPyConnection) -> None:
+    data = good_priority()
+    assert data["deprivation_z"][0] > 3 and data["need_rank"][0] is not None
+    assert data["ranked"].count(True) / len(data["ranked"]) == 0.8
+    spec = priority_suite()
+    assert_passes(spec, priority_frame(con, data, spec))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expectation", "column"),
+    [
+        (copier("area_id", 0, 1), UNIQUE, "area_id"),
+        (setter("ranked", 2, None), NOT_NULL, "ranked"),
+        (setter("exclusion_reason", SMALL_AREA, None), NOT_NULL, "exclusion_reason"),
+        (setter("exclusion_reason", 2, "indicator_missing"), BE_NULL, "exclusion_reason"),
+        (setter("exclusion_reason", NO_INDICATOR_AREA, "other"), IN_SET, "exclusion_reason"),
+        (setter("exclusion_reason", SMALL_AREA, "indicator_missing"), IN_SET,
+         "exclusion_reason"),
+        (setter("exclusion_reason", UNKNOWN_AREA, "population_below_minimum"), IN_SET,
+         "exclusion_reason"),
+        (setter("need_rank", 2, None), NOT_NULL, "need_rank"),
+        (setter("need_index", SMALL_AREA, 0.5), BE_NULL, "need_index"),
+        (setter("deprivation_contribution", SMALL_AREA, 0.1), BE_NULL,
+         "deprivation_contribution"),
+        (setter("uninformative_components", 2, None), NOT_NULL, "uninformative_components"),
+        (setter("need_rank", 2, 0), BETWEEN, "need_rank"),
+        (setter("need_percentile", 2, 101.0), BETWEEN, "need_percentile"),
+        (setter("need_index", 2, 3.5), BETWEEN, "need_index"),
+        (setter("deprivation_contribution", 0, 0.35 * 3.4), BETWEEN,
+         "deprivation_contribution"),
+        (setter("deprivation_weight", 2, 0.5), IN_SET, "deprivation_weight"),
+        (setter("person_crime_count", 2, -1), BETWEEN, "person_crime_count"),
+        (setter("mental_health_rate", 2, -1.0), BETWEEN, "mental_health_rate"),
+        (setter("person_crime_rate", SMALL_AREA, 12.0), BE_NULL, "person_crime_rate"),
+        (setter("period_months", 2, 13), BETWEEN, "period_months"),
+        (setter("period_end", 2, date(2025, 6, 1)), PAIR_GREATER, "period_end, period_start"),
+        (setter("poverty_rate", 2, 1.2), BETWEEN, "poverty_rate"),
+        (setter("nearest_facility_m", 2, -1.0), BETWEEN, "nearest_facility_m"),
+    ],
+    ids=[
+        "duplicate-area",
+        "null-ranked",
+        "unranked-without-reason",
+        "ranked-with-reason",
+        "unknown-reason",
+        "small-area-not-said-small",
+        "unknown-population-not-said-unknown",
+        "ranked-without-rank",
+        "index-for-unranked",
+        "contribution-for-unranked",
+        "ranked-without-uninformative-list",
+        "rank-zero",
+        "percentile-above-100",
+        "index-beyond-cap",
+        "contribution-not-capped",
+        "another-weight",
+        "negative-count",
+        "negative-rate",
+        "rate-under-the-floor",
+        "period-beyond-a-year",
+        "period-ends-before-it-starts",
+        "poverty-above-one",
+        "negative-distance",
+    ],
+)  # fmt: skip
+def test_priority_areas_suite_errors(
+    con: duckdb.DuckDBPyConnection, mutate: Mutation, expectation: str, column: str
+) -> None:
+    spec = priority_suite()
+    data = good_priority()
+    mutate(data)
+    assert_blocks(spec, priority_frame(con, data, spec), expectation, column)
+
+
+def test_priority_areas_suite_warns_when_few_areas_are_ranked(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    spec = priority_suite(min_ranked_share=0.9)
+    failure = assert_warns(spec, priority_frame(con, good_priority(), spec), IN_SET, "ranked")
+    assert failure["unexpected_count"] == 3
+
+
+def test_priority_areas_suite_follows_the_weights(con: duckdb.DuckDBPyConnection) -> None:
+    equal = {c: 1.0 for c in PRIORITY_COMPONENTS}
+    spec = M.priority_areas_suite(weights=equal)
+    assert_blocks(spec, priority_frame(con, good_priority(), spec), IN_SET, "deprivation_weight")
+    with pytest.raises(ValueError, match="weights"):
+        M.priority_areas_suite(weights={"person_crime": 1.0})
+    with pytest.raises(ValueError, match="positive"):
+        M.priority_areas_suite(weights=dict.fromkeys(PRIORITY_COMPONENTS, 0.0))
+
+
 # --- every mart: shape -------------------------------------------------------------------------
 
 
@@ -1115,6 +2815,23 @@ MARTS: dict[str, Mart] = {
         SERVICE_REQUESTS_SCHEMA, good_requests, requests_suite, "median_days_to_close"
     ),
     "survey_area_responses": Mart(SURVEY_SCHEMA, good_survey, survey_suite, "area_name"),
+    "offense_spikes": Mart(OFFENSE_SPIKES_SCHEMA, good_spikes, spikes_suite, "summary"),
+    "service_access": Mart(SERVICE_ACCESS_SCHEMA, good_access, access_suite, "origin_y"),
+    "crime_social_correlation": Mart(
+        CORRELATION_SCHEMA, good_correlations, M.crime_social_correlation_suite, "method"
+    ),
+    "initiative_impact": Mart(INITIATIVE_IMPACT_SCHEMA, good_impact, impact_suite, "method"),
+    "priority_areas": Mart(PRIORITY_SCHEMA, good_priority, priority_suite, "need_drivers"),
+    "dim_grid_cell": Mart(DIM_GRID_CELL_SCHEMA, good_cells, cells_suite, "centre_y"),
+    "hotspots": Mart(
+        HOTSPOTS_SCHEMA, good_hotspots, hotspots_suite, "expected_neighbourhood_count"
+    ),
+    "emerging_hotspots": Mart(EMERGING_SCHEMA, good_emerging, emerging_suite, "final_z"),
+    "hotspot_forecast_predictions": Mart(
+        PREDICTIONS_SCHEMA, good_predictions, predictions_suite, "cells_total"
+    ),
+    "hotspot_forecast": Mart(HOTSPOT_FORECAST_SCHEMA, good_forecast, forecast_suite, "method"),
+    "hotspot_forecast_scores": Mart(SCORES_SCHEMA, good_scores, scores_suite, "pai_max"),
 }
 
 
@@ -1145,7 +2862,7 @@ def test_row_count_bounds_block(con: duckdb.DuckDBPyConnection, mart: str) -> No
     assert failure["message"] == "observed 0"
     rows = len(next(iter(case.good().values())))
     load_mart(con, mart, case.schema, case.good())
-    spec = case.suite(max_rows=rows - 1)
+    spec = case.suite(min_rows=0, max_rows=rows - 1)
     assert assert_blocks(spec, frame_of(con, mart, spec), ROW_COUNT, None)["message"] == (
         f"observed {rows}"
     )
@@ -1211,6 +2928,42 @@ def test_column_constants_follow_the_models(mart: str) -> None:
         assert columns == list(expected)
     else:
         assert set(columns) <= set(expected), set(columns) - set(expected)
+
+
+def accepted_values(model: str, column: str) -> list[Any]:
+    """The values of the accepted_values test on ``model.column`` in the marts' yml."""
+    for path in MARTS_DIR.glob("*/_*__models.yml"):
+        for entry in yaml.safe_load(path.read_text())["models"]:
+            if entry["name"] != model:
+                continue
+            (found,) = [c for c in entry.get("columns", []) if c["name"] == column]
+            for test in found.get("data_tests") or []:
+                if isinstance(test, dict) and "accepted_values" in test:
+                    return list(test["accepted_values"]["arguments"]["values"])
+    raise LookupError(f"no accepted_values test on {model}.{column}")
+
+
+def test_analytics_domains_follow_the_dbt_project() -> None:
+    assert accepted_values("crime_social_correlation", "measure") == list(M.CORRELATION_MEASURES)
+    assert accepted_values("crime_social_correlation", "indicator") == list(
+        M.CORRELATION_INDICATORS
+    )
+    assert set(accepted_values("service_access", "facility_type")) == {
+        M.ALL_FACILITIES,
+        *FACILITY_TYPES,
+    }
+    assert accepted_values("priority_areas", "exclusion_reason") == list(M.EXCLUSION_REASONS)
+    assert accepted_values("dim_grid_cell", "grid_shape") == list(GRID_SHAPES)
+    assert accepted_values("hotspots", "confidence_bin") == list(M.CONFIDENCE_BINS)
+    assert accepted_values("emerging_hotspots", "trend") == list(M.EMERGING_TRENDS)
+    assert accepted_values("emerging_hotspots", "pattern") == list(M.EMERGING_PATTERNS)
+    for mart in ("hotspot_forecast_predictions", "hotspot_forecast_scores"):
+        assert accepted_values(mart, "model") == list(M.FORECAST_MODELS)
+    assert accepted_values("hotspot_forecast_predictions", "period") == list(M.FORECAST_PERIODS)
+    assert accepted_values("hotspot_forecast_scores", "scope") == list(M.SCORE_SCOPES)
+    macros = (REPO / "dbt_project" / "macros" / "forecast.sql").read_text()
+    window = macros.split("macro forecast_window_months()")[1].split("endmacro")[0]
+    assert re.search(rf"^\s*{M.FORECAST_WINDOW_MONTHS}\s*$", window, re.MULTILINE), window
 
 
 def test_domains_follow_the_dbt_project() -> None:
@@ -1321,6 +3074,46 @@ def test_mart_checks_block_each_published_mart() -> None:
     assert {s.name for s in specs} == {f"{m}_mart_suite" for m in M.MART_COLUMNS}
     assert all(s.blocking for s in specs)
     assert all(s.description and s.description.startswith("GX suite") for s in specs)
+
+
+@pytest.mark.parametrize(
+    "mart",
+    [
+        "offense_spikes",
+        "service_access",
+        "priority_areas",
+        "crime_social_correlation",
+        "initiative_impact",
+        "emerging_hotspots",
+        "hotspot_forecast_predictions",
+        "hotspot_forecast",
+        "hotspot_forecast_scores",
+    ],
+)
+def test_analytics_mart_checks_use_the_jurisdiction_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mart: str
+) -> None:
+    """The checks hand the jurisdiction's analysis settings (spike rules, catchment, weights,
+    declared initiatives, forecast shares: the sample city's) to the suites, so frames built
+    with them pass."""
+    from dagster import build_asset_check_context
+
+    from ingestion.jurisdiction import load_jurisdiction
+    from orchestration.defs.quality.mart_checks import mart_checks
+    from warehouse.duckdb_spatial import connect
+
+    config = load_jurisdiction()
+    assert [i.name for i in config.analysis.initiatives] == list(INITIATIVES[:1])
+    assert config.analysis.catchment_m == CATCHMENT_M
+    monkeypatch.setenv("CRIMEMAP_DATA_DIR", str(tmp_path))
+    data = MARTS[mart].good()
+    if mart == "initiative_impact":  # the sample city declares the first initiative only
+        data = {column: values[:1] for column, values in data.items()}
+    with connect(tmp_path / "warehouse.duckdb") as db:
+        load_mart(db, mart, MARTS[mart].schema, data)
+    checks = {s.name: c for c in mart_checks(config) for s in c.check_specs}
+    result = checks[f"{mart}_mart_suite"](build_asset_check_context())
+    assert result.passed, result.description
 
 
 def test_a_mart_check_validates_the_warehouse_table(
