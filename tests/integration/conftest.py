@@ -60,12 +60,10 @@ def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
 
 
 def open_warehouse(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    """The run's warehouse, read-only (any number of readers may hold it)."""
-    return connect(
-        data_dir / "warehouse.duckdb",
-        read_only=True,
-        extension_directory=data_dir / ".duckdb_extensions",
-    )
+    """The run's warehouse, read-only (any number of readers may hold it). Opened with the
+    default configuration: DuckDB refuses a second connection to a file open in the same process
+    with another one."""
+    return connect(data_dir / "warehouse.duckdb", read_only=True)
 
 
 @pytest.fixture(scope="session")
