@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+
+from warehouse.geoparquet import COVERING_COLUMN
 from warehouse.privacy import (
     PrivacyRules,
     generalized_point_sql,
@@ -10,9 +14,52 @@ from warehouse.privacy import (
 )
 from warehouse.publish import LayerSpec
 
+# Mart name -> column name -> description, as documented in the dbt project
+# (warehouse.column_docs.mart_column_descriptions).
+ColumnDocs = Mapping[str, Mapping[str, str]]
+
+AREA_GEOMETRY = "Area boundary polygon (dim_area), EPSG:4326 (lon/lat)."
+CELL_GEOMETRY = "Analysis-grid cell polygon (dim_grid_cell), EPSG:4326 (lon/lat)."
+COVERING_DESCRIPTION = (
+    "Bounding box of the row's geometry (xmin, ymin, xmax, ymax), the GeoParquet 1.1 bbox "
+    "covering readers use to skip row groups; NULL without geometry."
+)
+
+
+def layer_column_docs(
+    docs: ColumnDocs,
+    mart: str,
+    *,
+    area_name: bool = False,
+    notes: Mapping[str, str] | None = None,
+    own: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """A layer's column descriptions: the mart's (and dim_area's area_name when joined), with
+    ``notes`` appended where the layer changes a column and ``own`` for the columns it creates.
+
+    A note is only added to a documented column: an undocumented one stays undocumented, so
+    the gap shows instead of a half description.
+    """
+    result = dict(docs.get(mart, {}))
+    area_docs = docs.get("dim_area", {})
+    if area_name and "area_name" in area_docs:
+        result.setdefault("area_name", area_docs["area_name"])
+    for column, note in (notes or {}).items():
+        if column in result:
+            result[column] = f"{result[column]} {note}"
+    return result | dict(own or {})
+
+
+def _suppressed_note(k: int) -> str:
+    return f"Suppressed (NULL) when between 1 and {k - 1}."
+
+
+def _suppressed_with_note(count: str) -> str:
+    return f"Also NULL when {count} is suppressed."
+
 
 def incidents_layer(
-    rules: PrivacyRules, projected_crs: str, timezone: str, id_salt: str
+    rules: PrivacyRules, projected_crs: str, timezone: str, id_salt: str, docs: ColumnDocs
 ) -> LayerSpec:
     """One row per offense. Sensitive offences keep only category, group and month: no point,
     no area, no day and no exact code, so a record cannot be tied to a place or a person."""
@@ -51,10 +98,40 @@ def incidents_layer(
             "offences have no geometry, area, day or offense code."
         ),
         time_column="occurred_date",
+        column_descriptions=layer_column_docs(
+            docs,
+            "fct_incidents",
+            notes={
+                "nibrs_code": "NULL for sensitive offences.",
+                "area_id": "NULL for sensitive offences.",
+            },
+            own={
+                "offense_id": (
+                    "Published offense id: a salted hash of the offense key, stable from "
+                    "release to release; it cannot be traced back to a report number."
+                ),
+                "occurred_date": (
+                    "Local date (jurisdiction time zone) the offense started; NULL for "
+                    "sensitive offences."
+                ),
+                "year": "Year of the local month the offense started.",
+                "month": "Month number (1-12) of the local month the offense started.",
+                "location_precision": (
+                    f"'grid_{rules.point_cell_m:g}m' when the point is generalized to its "
+                    f"{rules.point_cell_m:g} m grid cell; 'none' without a point (sensitive "
+                    "offences and offenses without coordinates)."
+                ),
+                "geometry": (
+                    f"Offense location moved to the centroid of its {rules.point_cell_m:g} m "
+                    f"grid cell in {projected_crs}, POINT in EPSG:4326 (lon/lat); NULL for "
+                    "sensitive offences and offenses without coordinates."
+                ),
+            },
+        ),
     )
 
 
-def area_month_rates_layer(rules: PrivacyRules) -> LayerSpec:
+def area_month_rates_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
     k = rules.min_cell_count
     query = f"""
         SELECT
@@ -91,10 +168,27 @@ def area_month_rates_layer(rules: PrivacyRules) -> LayerSpec:
         ),
         time_column="month",
         count_columns=("incident_count",),
+        column_descriptions=layer_column_docs(
+            docs,
+            "area_month_rates",
+            area_name=True,
+            notes={
+                "incident_count": _suppressed_note(k),
+                "rate_per_1000": _suppressed_with_note("incident_count"),
+                "eb_rate_per_1000": _suppressed_with_note("incident_count"),
+            },
+            own={
+                "count_suppressed": (
+                    f"True when incident_count is between 1 and {k - 1} and so withheld, "
+                    "with its rates."
+                ),
+                "geometry": AREA_GEOMETRY,
+            },
+        ),
     )
 
 
-def offense_spikes_layer(rules: PrivacyRules) -> LayerSpec:
+def offense_spikes_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
     """Every observed count and what reveals it (ratio, p-value, summary) follows the k rule."""
     k = rules.min_cell_count
     small = is_suppressed_sql("s.observed", k)
@@ -126,10 +220,22 @@ def offense_spikes_layer(rules: PrivacyRules) -> LayerSpec:
         ),
         time_column="month",
         count_columns=("observed",),
+        column_descriptions=layer_column_docs(
+            docs,
+            "offense_spikes",
+            area_name=True,
+            notes={
+                "observed": _suppressed_note(k),
+                "ratio": _suppressed_with_note("observed"),
+                "p_value": _suppressed_with_note("observed"),
+                "summary": _suppressed_with_note("observed"),
+            },
+            own={"geometry": AREA_GEOMETRY},
+        ),
     )
 
 
-def hotspots_layer(rules: PrivacyRules) -> LayerSpec:
+def hotspots_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
     k = rules.min_cell_count
     query = f"""
         SELECT
@@ -155,10 +261,16 @@ def hotspots_layer(rules: PrivacyRules) -> LayerSpec:
         ),
         time_column="month",
         count_columns=("incident_count",),
+        column_descriptions=layer_column_docs(
+            docs,
+            "hotspots",
+            notes={"incident_count": _suppressed_note(k)},
+            own={"geometry": CELL_GEOMETRY},
+        ),
     )
 
 
-def emerging_hotspots_layer() -> LayerSpec:
+def emerging_hotspots_layer(docs: ColumnDocs) -> LayerSpec:
     query = """
         SELECT e.* EXCLUDE (final_z), c.geom AS geometry
         FROM emerging_hotspots AS e
@@ -173,10 +285,13 @@ def emerging_hotspots_layer() -> LayerSpec:
             "persistent, diminishing, sporadic, oscillating, historical; hot and cold) from the "
             "Mann-Kendall trend of its Gi* series."
         ),
+        column_descriptions=layer_column_docs(
+            docs, "emerging_hotspots", own={"geometry": CELL_GEOMETRY}
+        ),
     )
 
 
-def service_access_layer() -> LayerSpec:
+def service_access_layer(docs: ColumnDocs) -> LayerSpec:
     query = """
         SELECT
             s.* EXCLUDE (origin_x, origin_y),
@@ -193,10 +308,13 @@ def service_access_layer() -> LayerSpec:
             "Per area and facility type: distance to the nearest facility, facilities per 10,000 "
             "residents and the two-step floating catchment (2SFCA) accessibility score."
         ),
+        column_descriptions=layer_column_docs(
+            docs, "service_access", area_name=True, own={"geometry": AREA_GEOMETRY}
+        ),
     )
 
 
-def priority_areas_layer(rules: PrivacyRules) -> LayerSpec:
+def priority_areas_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
     """A small count hides with everything that reveals it: its rate, z-score and share."""
     k = rules.min_cell_count
 
@@ -233,10 +351,23 @@ def priority_areas_layer(rules: PrivacyRules) -> LayerSpec:
             "suppressed with their rates and z-scores."
         ),
         count_columns=("person_crime_count", "mental_health_count"),
+        column_descriptions=layer_column_docs(
+            docs,
+            "priority_areas",
+            notes={
+                column: (
+                    _suppressed_note(k)
+                    if column.endswith("_count")
+                    else _suppressed_with_note(f"{column.rsplit('_', 1)[0]}_count")
+                )
+                for column in replaced
+            },
+            own={"geometry": AREA_GEOMETRY},
+        ),
     )
 
 
-def hotspot_forecast_layer() -> LayerSpec:
+def hotspot_forecast_layer(docs: ColumnDocs) -> LayerSpec:
     query = """
         SELECT f.*, c.geom AS geometry
         FROM hotspot_forecast AS f
@@ -252,10 +383,15 @@ def hotspot_forecast_layer() -> LayerSpec:
             "Its accuracy on held-back months is the hotspot_forecast_scores layer."
         ),
         time_column="forecast_month",
+        column_descriptions=layer_column_docs(
+            docs, "hotspot_forecast", own={"geometry": CELL_GEOMETRY}
+        ),
     )
 
 
-def table_layer(name: str, description: str, time_column: str | None = None) -> LayerSpec:
+def table_layer(
+    name: str, description: str, docs: ColumnDocs, time_column: str | None = None
+) -> LayerSpec:
     """A mart published as built: statistics over many areas, with no small cells."""
     return LayerSpec(
         name=name,
@@ -263,10 +399,11 @@ def table_layer(name: str, description: str, time_column: str | None = None) -> 
         spatial=False,
         description=description,
         time_column=time_column,
+        column_descriptions=layer_column_docs(docs, name),
     )
 
 
-def quality_scorecard_layer() -> LayerSpec:
+def quality_scorecard_layer(docs: ColumnDocs) -> LayerSpec:
     """The scorecard as built: counts of records per source and month, never per place, so
     no small-cell rule applies."""
     return LayerSpec(
@@ -279,37 +416,59 @@ def quality_scorecard_layer() -> LayerSpec:
             "coverage, reporting lag percentiles and quarantined rows per reason code."
         ),
         time_column="month",
+        column_descriptions=layer_column_docs(docs, "quality_scorecard"),
     )
 
 
 def published_layers(
-    rules: PrivacyRules, projected_crs: str, timezone: str, id_salt: str
+    rules: PrivacyRules,
+    projected_crs: str,
+    timezone: str,
+    id_salt: str,
+    column_docs: ColumnDocs | None = None,
 ) -> list[LayerSpec]:
-    return [
-        area_month_rates_layer(rules),
-        incidents_layer(rules, projected_crs, timezone, id_salt),
-        quality_scorecard_layer(),
-        offense_spikes_layer(rules),
-        hotspots_layer(rules),
-        emerging_hotspots_layer(),
-        service_access_layer(),
-        priority_areas_layer(rules),
+    """The release's layers; ``column_docs`` (the dbt marts' column descriptions) describes
+    their columns in the manifest and the serving database."""
+    docs: ColumnDocs = column_docs or {}
+    layers = [
+        area_month_rates_layer(rules, docs),
+        incidents_layer(rules, projected_crs, timezone, id_salt, docs),
+        quality_scorecard_layer(docs),
+        offense_spikes_layer(rules, docs),
+        hotspots_layer(rules, docs),
+        emerging_hotspots_layer(docs),
+        service_access_layer(docs),
+        priority_areas_layer(rules, docs),
         table_layer(
             "crime_social_correlation",
             "Spearman correlation of area crime rates with each social indicator, with n and a "
             "95% confidence interval.",
+            docs,
         ),
-        hotspot_forecast_layer(),
+        hotspot_forecast_layer(docs),
         table_layer(
             "hotspot_forecast_scores",
             "Accuracy of the hotspot forecast and of the naive last-month baseline on held-back "
             "months: hit rate, PAI and PEI at each configured share of cells.",
+            docs,
             time_column="month",
         ),
         table_layer(
             "initiative_impact",
             "Difference-in-differences estimate of each declared initiative against comparison "
             "areas, with its standard error and 95% confidence interval.",
+            docs,
             time_column="start_month",
         ),
+    ]
+    # The writer adds the covering column to every spatial file.
+    return [
+        replace(
+            layer,
+            column_descriptions={COVERING_COLUMN: COVERING_DESCRIPTION}
+            | dict(layer.column_descriptions),
+        )
+        if layer.spatial
+        else layer
+        for layer in layers
     ]

@@ -7,7 +7,8 @@ from pathlib import Path
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from orchestration.defs.jurisdiction import Jurisdiction
-from orchestration.settings import DataPaths, data_paths
+from orchestration.settings import DBT_PROJECT_DIR, DataPaths, data_paths
+from warehouse.column_docs import mart_column_descriptions
 from warehouse.duckdb_spatial import connect
 from warehouse.layers import published_layers
 from warehouse.privacy import PrivacyRules, audit_columns, audit_counts, audit_incident_points
@@ -81,7 +82,11 @@ def published_release(
     paths = data_paths()
     rules = PrivacyRules()
     layers = published_layers(
-        rules, jurisdiction.projected_crs, jurisdiction.timezone, publication_salt(paths)
+        rules,
+        jurisdiction.projected_crs,
+        jurisdiction.timezone,
+        publication_salt(paths),
+        column_docs=mart_column_descriptions(DBT_PROJECT_DIR),
     )
     with connect(paths.warehouse, read_only=True) as con:
         release = publish_release(
