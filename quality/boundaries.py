@@ -229,5 +229,5 @@ def split_boundaries(
         relation_sql=relation,
         clean_select=merged_areas_sql,
         derived_prefix=PREFIX,
-        profile=LoadProfile(profile_path, "boundaries") if profile_path else None,
+        profile=LoadProfile(profile_path, "boundaries"),
     )

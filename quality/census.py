@@ -261,5 +261,5 @@ def split_acs(
         relation_sql=relation,
         clean_select=lambda accepted: indicator_rows_sql(resolved, accepted, cv_threshold_pct),
         derived_prefix=CONFORMED_PREFIX,
-        profile=LoadProfile(profile_path, "census") if profile_path else None,
+        profile=LoadProfile(profile_path, "census"),
     )

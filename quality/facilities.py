@@ -102,5 +102,5 @@ def split_facilities(
         relation_sql=relation,
         clean_select=facility_rows_sql,
         derived_prefix=CONFORMED_PREFIX,
-        profile=LoadProfile(profile_path, "facilities", located=True) if profile_path else None,
+        profile=LoadProfile(profile_path, "facilities", located=True),
     )

@@ -46,6 +46,7 @@ from quality.suites import (
     unique_key,
     where,
     where_null,
+    within,
 )
 
 if TYPE_CHECKING:
@@ -481,23 +482,18 @@ def count_column(column: str, minimum: int = 0) -> tuple[ExpectationSpec, ...]:
     """A count: present and at least ``minimum``."""
     return (
         not_null(column),
-        expect("ExpectColumnValuesToBeBetween", "ERROR", column=column, min_value=minimum),
+        within(column, min_value=minimum),
     )
 
 
 def non_negative(*columns: str) -> tuple[ExpectationSpec, ...]:
     """Nullable measures that are never negative."""
-    return tuple(
-        expect("ExpectColumnValuesToBeBetween", "ERROR", column=c, min_value=0) for c in columns
-    )
+    return tuple(within(c, min_value=0) for c in columns)
 
 
 def shares(*columns: str) -> tuple[ExpectationSpec, ...]:
     """Nullable shares within [0, 1]."""
-    return tuple(
-        expect("ExpectColumnValuesToBeBetween", "ERROR", column=c, min_value=0, max_value=1)
-        for c in columns
-    )
+    return tuple(within(c, min_value=0, max_value=1) for c in columns)
 
 
 def flag_is(column: str, value: bool, condition: Mapping[str, Any]) -> ExpectationSpec:
@@ -523,9 +519,7 @@ def all_of(*conditions: Mapping[str, Any]) -> dict[str, Any]:
 
 def positive(column: str) -> ExpectationSpec:
     """A nullable measure strictly above 0."""
-    return expect(
-        "ExpectColumnValuesToBeBetween", "ERROR", column=column, min_value=0, strict_min=True
-    )
+    return within(column, min_value=0, strict_min=True)
 
 
 def present_exactly_where(
@@ -579,18 +573,15 @@ def months_within(column: str, start: date, now: datetime) -> tuple[ExpectationS
     are quarantined, so a future month is a bug), and from ``start`` on (WARN: an old offense
     reported late is real, but the months it adds before the data begin are zero-filled)."""
     return (
-        expect(
-            "ExpectColumnValuesToBeBetween",
-            "ERROR",
-            column=column,
+        within(
+            column,
             max_value=latest_local_date(now).isoformat(),
         ),
         # The row condition (true for every dated row) only keeps GX from merging this with the
         # range above: a suite holds one expectation per type and column otherwise.
-        expect(
-            "ExpectColumnValuesToBeBetween",
+        within(
+            column,
             "WARN",
-            column=column,
             min_value=start.isoformat(),
             row_condition=where_null(column, is_null=False),
         ),
@@ -604,26 +595,21 @@ def forecast_months(
     month of data, ERROR), a held-back month (rows matching ``holdout``) a month of data, so
     up to the current one (ERROR), and from ``start`` on (WARN)."""
     found = [
-        expect(
-            "ExpectColumnValuesToBeBetween",
-            "ERROR",
-            column=column,
+        within(
+            column,
             max_value=month_after(latest_local_date(now)).isoformat(),
         ),
-        expect(
-            "ExpectColumnValuesToBeBetween",
+        within(
+            column,
             "WARN",
-            column=column,
             min_value=start.isoformat(),
             row_condition=where_null(column, is_null=False),
         ),
     ]
     if holdout is not None:
         found.append(
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column=column,
+            within(
+                column,
                 max_value=latest_local_date(now).isoformat(),
                 row_condition=dict(holdout),
             )
@@ -695,19 +681,16 @@ def fct_incidents_suite(
             null_where("longitude", no_point),
             not_null("longitude", row_condition=where("location_precision", "!=", "none")),
             *area_assignment(),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="occurred_at",
+            within(
+                "occurred_at",
                 max_value=utc(now).isoformat(),
             ),
             mostly_in(
                 "category", [c for c in INCIDENT_CATEGORIES if c != UNMAPPED], min_mapped_share
             ),
-            expect(
-                "ExpectColumnValuesToBeBetween",
+            within(
+                "occurred_month",
                 "WARN",
-                column="occurred_month",
                 min_value=start.isoformat(),
                 mostly=min_in_period_share,
             ),
@@ -747,13 +730,7 @@ def dim_area_suite(
             *unique_key("area_id"),
             *in_domain("geom", AREA_GEOMETRY_TYPES),
             not_null("area_km2"),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="area_km2",
-                min_value=0,
-                strict_min=True,
-            ),
+            within("area_km2", min_value=0, strict_min=True),
             *non_negative(
                 "population",
                 "population_moe",
@@ -770,7 +747,7 @@ def dim_area_suite(
             at_most("labor_force", "unemployed"),
             *(not_null(flag) for _, flag in flagged),
             *(flag_is(flag, True, where_null(value)) for value, flag in flagged),
-            expect("ExpectColumnValuesToBeBetween", "ERROR", column="indicator_units", min_value=1),
+            within("indicator_units", min_value=1),
             expect(
                 "ExpectColumnValuesToBeInSet",
                 "ERROR",
@@ -812,10 +789,8 @@ def area_indicators_suite(
             unique_together("area_id", "indicator"),
             *in_domain("kind", INDICATOR_KINDS),
             *non_negative("estimate", "moe", "cv_pct"),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="estimate",
+            within(
+                "estimate",
                 max_value=1,
                 row_condition=where("kind", "==", "proportion"),
             ),
@@ -931,10 +906,8 @@ def offense_spikes_suite(
             *months_within("month", start, now),
             *count_column("observed"),
             not_null("baseline_months"),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="baseline_months",
+            within(
+                "baseline_months",
                 min_value=0,
                 max_value=int(baseline_months),
             ),
@@ -947,10 +920,8 @@ def offense_spikes_suite(
             positive("expected"),
             at_most("expected", "baseline_mean"),
             *shares("p_value"),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="p_value",
+            within(
+                "p_value",
                 min_value=1,
                 row_condition=where("observed", "==", 0),
             ),
@@ -1022,13 +993,7 @@ def service_requests_area_month_suite(
             at_most("requests", "closed_requests"),
             *non_negative("median_days_to_close"),
             null_where("median_days_to_close", where("closed_requests", "==", 0)),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "WARN",
-                column="median_days_to_close",
-                max_value=max_median_days,
-                mostly=0.9,
-            ),
+            within("median_days_to_close", "WARN", max_value=max_median_days, mostly=0.9),
         ),
     )
 
@@ -1078,32 +1043,25 @@ def service_access_suite(
             null_where("facilities_per_10k", where("population", "==", 0)),
             *in_domain("catchment_m", [float(catchment_m)]),
             *count_column("access_2sfca"),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="access_2sfca",
+            within(
+                "access_2sfca",
                 max_value=0,
                 row_condition=where("facilities_in_catchment", "==", 0),
             ),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="nearest_facility_m",
+            within(
+                "nearest_facility_m",
                 max_value=float(catchment_m),
                 row_condition=in_reach,
             ),
             not_null("nearest_facility_id", row_condition=in_reach),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="facilities_in_catchment",
+            within(
+                "facilities_in_catchment",
                 min_value=1,
                 row_condition=where("nearest_facility_m", "<=", float(catchment_m)),
             ),
-            expect(
-                "ExpectColumnValuesToBeBetween",
+            within(
+                "facilities_in_catchment",
                 "WARN",
-                column="facilities_in_catchment",
                 min_value=1,
                 mostly=min_reached_share,
                 row_condition=where("facility_type", "==", ALL_FACILITIES),
@@ -1176,26 +1134,12 @@ def priority_areas_suite(
                 for column in with_rank
                 for check in present_exactly_where(column, ranked, unranked)
             ),
-            expect("ExpectColumnValuesToBeBetween", "ERROR", column="need_rank", min_value=1),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="need_percentile",
-                min_value=0,
-                max_value=100,
-            ),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="need_index",
-                min_value=-cap,
-                max_value=cap,
-            ),
+            within("need_rank", min_value=1),
+            within("need_percentile", min_value=0, max_value=100),
+            within("need_index", min_value=-cap, max_value=cap),
             *(
-                expect(
-                    "ExpectColumnValuesToBeBetween",
-                    "ERROR",
-                    column=f"{c}_contribution",
+                within(
+                    f"{c}_contribution",
                     min_value=-cap * float(weights[c]) / total,
                     max_value=cap * float(weights[c]) / total,
                 )
@@ -1215,13 +1159,7 @@ def priority_areas_suite(
                 for condition in (where_null("population"), where("population", "<", floor))
             ),
             not_null("period_months"),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="period_months",
-                min_value=0,
-                max_value=PRIORITY_PERIOD_MONTHS,
-            ),
+            within("period_months", min_value=0, max_value=PRIORITY_PERIOD_MONTHS),
             at_most("period_end", "period_start"),
             *shares("poverty_rate", "unemployment_rate"),
             *non_negative("median_household_income", "access_2sfca", "nearest_facility_m"),
@@ -1268,13 +1206,7 @@ def survey_area_responses_suite(
             not_null("weighted_share", row_condition=reported),
             not_null("weight_total", row_condition=reported),
             *shares("weighted_share"),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="weight_total",
-                min_value=0,
-                strict_min=True,
-            ),
+            within("weight_total", min_value=0, strict_min=True),
             mostly_in("suppressed", [False], min_reported_share),
         ),
     )
@@ -1308,9 +1240,7 @@ def crime_social_correlation_suite(
             *count_column("n"),
             null_where("spearman_rho", where("n", "<", MIN_CORRELATION_AREAS)),
             *(
-                expect(
-                    "ExpectColumnValuesToBeBetween", "ERROR", column=c, min_value=-1, max_value=1
-                )
+                within(c, min_value=-1, max_value=1)
                 for c in ("spearman_rho", "ci_lower", "ci_upper")
             ),
             at_most("spearman_rho", "ci_lower"),
@@ -1322,10 +1252,9 @@ def crime_social_correlation_suite(
             ),
             *shares("p_value"),
             not_null("method"),
-            expect(
-                "ExpectColumnValuesToBeBetween",
+            within(
+                "n",
                 "WARN",
-                column="n",
                 min_value=int(min_areas),
                 row_condition=where_null("n", is_null=False),
             ),
@@ -1376,10 +1305,7 @@ def initiative_impact_suite(
             expect("ExpectColumnValuesToBeNull", "ERROR", column="configuration_error"),
             *count_column("treated_areas"),
             *count_column("comparison_areas"),
-            *(
-                expect("ExpectColumnValuesToBeBetween", "ERROR", column=c, min_value=1)
-                for c in ("pre_months", "post_months")
-            ),
+            *(within(c, min_value=1) for c in ("pre_months", "post_months")),
             *non_negative(
                 "treated_pre_mean",
                 "treated_post_mean",
@@ -1406,21 +1332,17 @@ def initiative_impact_suite(
             at_most("estimate", "ci_lower"),
             at_most("ci_upper", "estimate"),
             *shares("p_value"),
-            expect(
-                "ExpectColumnValuesToBeBetween", "ERROR", column="relative_effect", min_value=-1
-            ),
+            within("relative_effect", min_value=-1),
             not_null("method"),
-            expect(
-                "ExpectColumnValuesToBeBetween",
+            within(
+                "treated_areas",
                 "WARN",
-                column="treated_areas",
                 min_value=2,
                 row_condition=where_null("treated_areas", is_null=False),
             ),
-            expect(
-                "ExpectColumnValuesToBeBetween",
+            within(
+                "comparison_areas",
                 "WARN",
-                column="comparison_areas",
                 min_value=int(min_comparison_areas),
                 row_condition=where_null("comparison_areas", is_null=False),
             ),
@@ -1462,17 +1384,10 @@ def dim_grid_cell_suite(
             *in_domain("grid_shape", [grid_shape]),
             *in_domain("cell_size_m", [size]),
             *(not_null(c) for c in ("centre_x", "centre_y", "centre_lon", "centre_lat")),
-            *(
-                expect(
-                    "ExpectColumnValuesToBeBetween", "ERROR", column=c, min_value=lo, max_value=hi
-                )
-                for c, lo, hi in centres
-            ),
+            *(within(c, min_value=lo, max_value=hi) for c, lo, hi in centres),
             not_null("cell_area_m2"),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="cell_area_m2",
+            within(
+                "cell_area_m2",
                 min_value=area * (1 - _RELATIVE_TOLERANCE),
                 max_value=area * (1 + _RELATIVE_TOLERANCE),
             ),
@@ -1557,17 +1472,13 @@ def hotspots_suite(
             ),
             value_where("confidence_bin", 0, where(q, ">", 0.10)),
             value_where("confidence_bin", 0, where_null("gi_star_z")),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="confidence_bin",
+            within(
+                "confidence_bin",
                 min_value=0,
                 row_condition=where("gi_star_z", ">", 0),
             ),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="confidence_bin",
+            within(
+                "confidence_bin",
                 max_value=0,
                 row_condition=where("gi_star_z", "<", 0),
             ),
@@ -1630,13 +1541,7 @@ def emerging_hotspots_suite(
             at_most("periods", "cold_periods"),
             at_most("hot_periods", "final_hot_run"),
             at_most("cold_periods", "final_cold_run"),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="final_cold_run",
-                max_value=0,
-                row_condition=final_hot,
-            ),
+            within("final_cold_run", max_value=0, row_condition=final_hot),
             *present_exactly_where("first_month", months, no_months),
             *present_exactly_where("final_month", months, no_months),
             at_most("final_month", "first_month"),
@@ -1680,18 +1585,14 @@ def emerging_hotspots_suite(
                     where("final_hot_run", "==", 0), where("final_cold_run", "==", 0)
                 ),
             ),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="hot_periods",
+            within(
+                "hot_periods",
                 min_value=1,
                 max_value=1,
                 row_condition=pattern_is("new_hot_spot"),
             ),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="cold_periods",
+            within(
+                "cold_periods",
                 min_value=1,
                 max_value=1,
                 row_condition=pattern_is("new_cold_spot"),
@@ -1732,13 +1633,7 @@ def hotspot_forecast_predictions_suite(
             *in_domain("period", FORECAST_PERIODS),
             *forecast_months("month", start, now, holdout=holdout),
             not_null("history_months"),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="history_months",
-                min_value=1,
-                max_value=FORECAST_WINDOW_MONTHS,
-            ),
+            within("history_months", min_value=1, max_value=FORECAST_WINDOW_MONTHS),
             value_where("history_months", 1, where("model", "==", "naive_last_period")),
             *count_column("predicted_count"),
             *count_column("predicted_rank", minimum=1),
@@ -1784,12 +1679,7 @@ def hotspot_forecast_suite(
             ),
             *forecast_months("forecast_month", start, now),
             *count_column("predicted_count"),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="predicted_rank",
-                min_value=1,
-            ),
+            within("predicted_rank", min_value=1),
             expect(
                 "ExpectColumnValuesToBeInSet",
                 "ERROR",
@@ -1800,13 +1690,7 @@ def hotspot_forecast_suite(
             *in_domain("model", ["forecast"]),
             not_null("method"),
             not_null("history_months"),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="history_months",
-                min_value=1,
-                max_value=FORECAST_WINDOW_MONTHS,
-            ),
+            within("history_months", min_value=1, max_value=FORECAST_WINDOW_MONTHS),
         ),
     )
 
@@ -1851,17 +1735,9 @@ def hotspot_forecast_scores_suite(
             *present_exactly_where("month", monthly, mean),
             *months_within("month", start, now),
             *count_column("months_scored"),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="months_scored",
-                max_value=1,
-                row_condition=monthly,
-            ),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="months_scored",
+            within("months_scored", max_value=1, row_condition=monthly),
+            within(
+                "months_scored",
                 max_value=int(holdout_months),
                 row_condition=mean,
             ),
@@ -1871,30 +1747,13 @@ def hotspot_forecast_scores_suite(
             at_most("offenses", "offenses_in_selected"),
             not_null("hit_rate", row_condition=all_of(monthly, where("offenses", ">", 0))),
             null_where("hit_rate", where("offenses", "==", 0)),
-            *(
-                expect(
-                    "ExpectColumnValuesToBeBetween",
-                    "ERROR",
-                    column=c,
-                    min_value=0,
-                    max_value=1 + _SCORE_TOLERANCE,
-                )
-                for c in ("hit_rate", "pei")
-            ),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="area_share_actual",
-                min_value=0,
-                max_value=1,
-                strict_min=True,
-            ),
+            *(within(c, min_value=0, max_value=1 + _SCORE_TOLERANCE) for c in ("hit_rate", "pei")),
+            within("area_share_actual", min_value=0, max_value=1, strict_min=True),
             *non_negative("pai", "pai_max", "pai_lift_over_naive"),
             null_where("pai_lift_over_naive", where("model", "==", "naive_last_period")),
-            expect(
-                "ExpectColumnValuesToBeBetween",
+            within(
+                "pai_lift_over_naive",
                 "WARN",
-                column="pai_lift_over_naive",
                 min_value=float(min_forecast_lift),
                 row_condition=mean,
             ),

@@ -108,14 +108,10 @@ def split_police(
             + " ORDER BY _row_number, offense_index"
         ),
         derived_prefix=CONFORMED_PREFIX,
-        profile=(
-            LoadProfile(
-                profile_path,
-                "police",
-                month_sql=local_month_sql(derived("cm_occurred_at"), settings.timezone),
-                located=True,
-            )
-            if profile_path
-            else None
+        profile=LoadProfile(
+            profile_path,
+            "police",
+            month_sql=local_month_sql(derived("cm_occurred_at"), settings.timezone),
+            located=True,
         ),
     )

@@ -125,10 +125,11 @@ class LoadProfile:
 
     ``month_sql`` dates a judged row (SQL over its raw and derived columns, a DATE); a row whose
     date was rejected, or a source without dates (``None``), is counted under a NULL month.
-    ``located`` sources report how many rows had a usable point.
+    ``located`` sources report how many rows had a usable point. Without a ``path`` (a split run
+    outside the pipeline, as in tests) nothing is written.
     """
 
-    path: Path
+    path: Path | None
     family: str
     month_sql: str | None = None
     located: bool = False
@@ -537,7 +538,7 @@ def split_quarantine(
                 _copy_to_parquet(con, query, clean_path)
             finally:
                 con.execute(f"DROP VIEW IF EXISTS {accepted}")
-        if profile is not None:
+        if profile is not None and profile.path is not None:
             _copy_to_parquet(con, profile_sql(table, rules.source, profile), profile.path)
         by_reason = dict(
             con.execute(

@@ -87,14 +87,10 @@ def split_service_requests(
         relation_sql=relation,
         clean_select=request_rows_sql,
         derived_prefix=CONFORMED_PREFIX,
-        profile=(
-            LoadProfile(
-                profile_path,
-                "service_requests",
-                month_sql=local_month_sql(derived("cm_created_at"), settings.timezone),
-                located=True,
-            )
-            if profile_path
-            else None
+        profile=LoadProfile(
+            profile_path,
+            "service_requests",
+            month_sql=local_month_sql(derived("cm_created_at"), settings.timezone),
+            located=True,
         ),
     )

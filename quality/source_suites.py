@@ -30,7 +30,14 @@ from ingestion.service_requests.layout import ServiceRequestLayout
 from ingestion.surveys import SurveyLayout
 from quality.boundaries import boundary_read_columns
 from quality.layouts import LINEAGE_COLUMNS, BBox
-from quality.suites import ExpectationSpec, SuiteSpec, expect, mostly_within, not_null
+from quality.suites import (
+    ExpectationSpec,
+    SuiteSpec,
+    expect,
+    mostly_within,
+    not_null,
+    within,
+)
 
 COLUMN_SET = "ExpectTableColumnsToMatchSet"
 # Up to 5% blank or repeated keys is row noise the split quarantines; more means the mapping
@@ -405,14 +412,7 @@ def survey_raw_suite(
         numeric.append(layout.weight)
         expectations += [
             not_null(layout.weight, "WARN", mostly=VALUE_MOSTLY),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "WARN",
-                column=layout.weight,
-                min_value=0,
-                strict_min=True,
-                mostly=VALUE_MOSTLY,
-            ),
+            within(layout.weight, "WARN", min_value=0, strict_min=True, mostly=VALUE_MOSTLY),
         ]
     return SuiteSpec(
         name=suite_name("surveys", survey, "raw"),

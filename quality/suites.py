@@ -147,6 +147,12 @@ def table_shape(
     )
 
 
+def within(column: str, severity: Severity = "ERROR", **bounds: Any) -> ExpectationSpec:
+    """Values of ``column`` between ``min_value`` and/or ``max_value`` (GX's other keywords, such
+    as ``row_condition``, ``strict_min`` or ``mostly``, pass through)."""
+    return expect("ExpectColumnValuesToBeBetween", severity, column=column, **bounds)
+
+
 def mostly_within(column: str, low: float, high: float) -> ExpectationSpec:
     return expect(
         "ExpectColumnValuesToBeBetween", "WARN", column=column, min_value=low, max_value=high,
@@ -274,7 +280,7 @@ def areas_conformed_suite(
             *unique_key("area_id"),
             not_null("geom_wkb"),
             not_null("source_rows"),
-            expect("ExpectColumnValuesToBeBetween", "ERROR", column="source_rows", min_value=1),
+            within("source_rows", min_value=1),
             not_null("geometry_repaired"),
             expect(
                 "ExpectColumnValuesToBeInSet",
@@ -306,10 +312,7 @@ def area_indicators_conformed_suite(
     ``min_reliable_share`` of the estimates are reliable.
     """
     proportion = where("kind", "==", "proportion")
-    non_negative = [
-        expect("ExpectColumnValuesToBeBetween", "ERROR", column=c, min_value=0)
-        for c in ("estimate", "moe", "cv_pct")
-    ]
+    non_negative = [within(c, min_value=0) for c in ("estimate", "moe", "cv_pct")]
     return SuiteSpec(
         name=name,
         expectations=(
@@ -322,14 +325,7 @@ def area_indicators_conformed_suite(
             *in_domain("indicator", distinct_names(indicators, "indicators")),
             *in_domain("kind", INDICATOR_KINDS),
             *non_negative,
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="estimate",
-                min_value=0,
-                max_value=1,
-                row_condition=proportion,
-            ),
+            within("estimate", min_value=0, max_value=1, row_condition=proportion),
             not_null("numerator", row_condition=proportion),
             not_null("denominator", row_condition=proportion),
             not_null("unreliable"),
@@ -451,21 +447,9 @@ def surveys_conformed_suite(
             *in_domain("question", distinct_names(questions, "questions")),
             not_null("submitted_on"),
             not_null("weight"),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="weight",
-                min_value=0,
-                strict_min=True,
-            ),
+            within("weight", min_value=0, strict_min=True),
             not_null("answer_value"),
-            expect(
-                "ExpectColumnValuesToBeBetween",
-                "ERROR",
-                column="answer_value",
-                min_value=ANSWER_MIN,
-                max_value=ANSWER_MAX,
-            ),
+            within("answer_value", min_value=ANSWER_MIN, max_value=ANSWER_MAX),
             not_null("answer_positive"),
             not_null("longitude", row_condition=where_null("area_key")),
             *point_expectations(bbox, required=False),

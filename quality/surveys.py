@@ -147,14 +147,10 @@ def split_survey(
         ),
         clean_select=lambda accepted: answer_rows_sql(layout, survey, accepted),
         derived_prefix=CONFORMED_PREFIX,
-        profile=(
-            LoadProfile(
-                profile_path,
-                "surveys",
-                month_sql=f"date_trunc('month', {derived('cm_submitted_on')})",
-                located=layout.area is None,
-            )
-            if profile_path
-            else None
+        profile=LoadProfile(
+            profile_path,
+            "surveys",
+            month_sql=f"date_trunc('month', {derived('cm_submitted_on')})",
+            located=layout.area is None,
         ),
     )

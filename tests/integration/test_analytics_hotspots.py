@@ -12,14 +12,13 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pytest
-from esda.getisord import G_Local
 from libpysal.weights import DistanceBand
 from pyproj import Transformer
-from scipy import stats
 from scipy.spatial import cKDTree
 
 from ingestion.jurisdiction import load_jurisdiction
 from orchestration.config import dbt_vars
+from tests.unit.test_analytics_hotspots import assert_gi_star_matches_esda
 
 pytestmark = pytest.mark.integration
 
@@ -98,14 +97,7 @@ def test_gi_star_matches_esda_and_p_q_match_scipy(
         ).fetchall()
         y, card, z, p, q, bins = (np.array([r[k] for r in got], dtype=float) for k in range(6))
         assert np.array_equal(card, [w.cardinalities[i] + 1 for i in ids])
-        g = G_Local(y, w, transform="B", star=True, permutations=0)
-        worst = max(worst, float(np.max(np.abs(z - g.Zs))))
-        p_ref = 2 * stats.norm.sf(np.abs(g.Zs))
-        q_ref = stats.false_discovery_control(p_ref, method="bh")
-        np.testing.assert_allclose(p, p_ref, rtol=1e-6, atol=0)
-        np.testing.assert_allclose(q, q_ref, rtol=1e-6, atol=0)
-        level = np.select([q_ref <= 0.01, q_ref <= 0.05, q_ref <= 0.10], [3, 2, 1], 0)
-        np.testing.assert_array_equal(bins, np.sign(g.Zs) * level)
+        worst = max(worst, assert_gi_star_matches_esda(y, w, z, p, q, bins))
     print(f"Gi* max |z - esda z| over {len(months)} months: {worst:.3g}")
     assert worst <= 1e-6
 

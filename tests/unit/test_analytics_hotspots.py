@@ -131,6 +131,21 @@ def write_area(con: duckdb.DuckDBPyConnection, bounds: Sequence[float]) -> None:
     )
 
 
+def assert_gi_star_matches_esda(
+    y: np.ndarray, w: DistanceBand, z: np.ndarray, p: np.ndarray, q: np.ndarray, bins: np.ndarray
+) -> float:
+    """Gi* z against esda.G_Local(star=True, transform='B'); p, q against scipy; bins from q.
+    Returns the largest |z - esda z| (the caller holds it to 1e-6)."""
+    g = G_Local(y, w, transform="B", star=True, permutations=0)
+    p_ref = 2 * stats.norm.sf(np.abs(g.Zs))
+    q_ref = stats.false_discovery_control(p_ref, method="bh")
+    np.testing.assert_allclose(p, p_ref, rtol=1e-6, atol=0)
+    np.testing.assert_allclose(q, q_ref, rtol=1e-6, atol=0)
+    level = np.select([q_ref <= 0.01, q_ref <= 0.05, q_ref <= 0.10], [3, 2, 1], 0)
+    np.testing.assert_array_equal(bins, np.sign(g.Zs) * level)
+    return float(np.max(np.abs(z - g.Zs)))
+
+
 def write_offenses(
     con: duckdb.DuckDBPyConnection,
     xy: np.ndarray,
@@ -356,16 +371,8 @@ def test_gi_star_p_q_and_bins_match_esda_and_scipy(
             "select gi_star_z, p_value, q_value, confidence_bin from main.hotspots "
             f"where month = '{month}' order by cell_id",
         )
-        z, p, q = (np.array([r[k] for r in got], dtype=float) for k in range(3))
-        bins = np.array([r[3] for r in got])
-        g = G_Local(counts[m], w, transform="B", star=True, permutations=0)
-        worst = max(worst, float(np.max(np.abs(z - g.Zs))))
-        p_ref = 2 * stats.norm.sf(np.abs(g.Zs))
-        q_ref = stats.false_discovery_control(p_ref, method="bh")
-        np.testing.assert_allclose(p, p_ref, rtol=1e-6, atol=0)
-        np.testing.assert_allclose(q, q_ref, rtol=1e-6, atol=0)
-        level = np.select([q_ref <= 0.01, q_ref <= 0.05, q_ref <= 0.10], [3, 2, 1], 0)
-        np.testing.assert_array_equal(bins, np.sign(g.Zs).astype(int) * level)
+        z, p, q, bins = (np.array([r[k] for r in got], dtype=float) for k in range(4))
+        worst = max(worst, assert_gi_star_matches_esda(counts[m], w, z, p, q, bins))
         assert (bins >= 2).any() and (bins <= -2).any()  # the planted cluster and empty patch
     assert worst <= 1e-6
 
