@@ -306,3 +306,21 @@ def test_serving_database_is_swapped_while_readers_hold_the_old_one(
         ]
         tables = {r[0] for r in new_reader.execute("SHOW TABLES").fetchall()}
         assert tables == {"releases", "tract_counts"}
+
+
+def test_the_release_waits_for_every_mart_its_layers_read() -> None:
+    """The publish asset's dependencies cover each table a layer selects from, so a new layer
+    cannot be published from a mart the run has not built yet."""
+    from orchestration.defs.publish.assets import PUBLISHED_MARTS
+    from warehouse.layers import published_layers
+    from warehouse.privacy import PrivacyRules
+
+    dependencies = {key.path[-1] for key in PUBLISHED_MARTS}
+    layers = published_layers(PrivacyRules(), "EPSG:32610", "America/Los_Angeles", "salt")
+    read = {
+        table
+        for layer in layers
+        for table in re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", layer.query, flags=re.IGNORECASE)
+    }
+    assert {"fct_incidents", "hotspots", "dim_grid_cell", "priority_areas"} <= read
+    assert read <= dependencies, read - dependencies
