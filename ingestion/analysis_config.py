@@ -87,13 +87,13 @@ class AnalysisSettings:
 # --- readers ---------------------------------------------------------------------------------
 
 
-def _known_keys(entry: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+def known_keys(entry: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
     unknown = sorted(set(entry) - set(allowed))
     if unknown:
         raise ConfigError(f"{where}: unknown keys {unknown}; known: {sorted(allowed)}")
 
 
-def _number(value: Any, where: str, *, low: float, high: float = math.inf) -> float:
+def config_number(value: Any, where: str, *, low: float, high: float = math.inf) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         raise ConfigError(f"{where}: expected a number, got {value!r}")
     if not low <= value <= high:
@@ -101,7 +101,7 @@ def _number(value: Any, where: str, *, low: float, high: float = math.inf) -> fl
     return float(value)
 
 
-def _whole(value: Any, where: str, *, low: int) -> int:
+def config_whole(value: Any, where: str, *, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"{where}: expected a whole number of at least {low}, got {value!r}")
     return value
@@ -109,9 +109,11 @@ def _whole(value: Any, where: str, *, low: int) -> int:
 
 def _priority_weights(value: Any, where: str) -> dict[str, float]:
     entry = as_mapping(value, where)
-    _known_keys(entry, PRIORITY_COMPONENTS, where)
+    known_keys(entry, PRIORITY_COMPONENTS, where)
     weights = {
-        name: _number(entry.get(name, DEFAULT_PRIORITY_WEIGHTS[name]), f"{where}.{name}", low=0)
+        name: config_number(
+            entry.get(name, DEFAULT_PRIORITY_WEIGHTS[name]), f"{where}.{name}", low=0
+        )
         for name in PRIORITY_COMPONENTS
     }
     if sum(weights.values()) <= 0:
@@ -122,7 +124,9 @@ def _priority_weights(value: Any, where: str) -> dict[str, float]:
 def _area_shares(value: Any, where: str) -> tuple[float, ...]:
     if not isinstance(value, list) or not value:
         raise ConfigError(f"{where}: expected a list of shares like [0.05, 0.10]")
-    shares = tuple(_number(v, f"{where}[{i}]", low=1e-6, high=1.0) for i, v in enumerate(value))
+    shares = tuple(
+        config_number(v, f"{where}[{i}]", low=1e-6, high=1.0) for i, v in enumerate(value)
+    )
     if len(set(shares)) != len(shares):
         raise ConfigError(f"{where}: shares must be distinct, got {list(shares)}")
     return shares
@@ -131,34 +135,36 @@ def _area_shares(value: Any, where: str) -> tuple[float, ...]:
 def analysis_settings(entry: Any, where: str) -> AnalysisSettings:
     """Parse ``analysis:`` (every key optional)."""
     entry = as_mapping(entry, where)
-    _known_keys(
+    known_keys(
         entry,
         ("min_population", "grid", "spikes", "service_access", "priority_weights", "forecast"),
         where,
     )
     d = AnalysisSettings()
     grid = as_mapping(entry.get("grid"), f"{where}.grid")
-    _known_keys(grid, ("shape", "cell_size_m", "neighbourhood_m"), f"{where}.grid")
+    known_keys(grid, ("shape", "cell_size_m", "neighbourhood_m"), f"{where}.grid")
     shape = grid.get("shape", d.grid_shape)
     if shape not in GRID_SHAPES:
         raise ConfigError(f"{where}.grid.shape: one of {', '.join(GRID_SHAPES)}, not {shape!r}")
-    cell = _number(grid.get("cell_size_m", d.grid_cell_m), f"{where}.grid.cell_size_m", low=10)
+    cell = config_number(
+        grid.get("cell_size_m", d.grid_cell_m), f"{where}.grid.cell_size_m", low=10
+    )
     band = grid.get("neighbourhood_m")
     if band is not None:
         # A band shorter than the centre spacing would leave every cell without neighbours.
-        band = _number(band, f"{where}.grid.neighbourhood_m", low=cell)
+        band = config_number(band, f"{where}.grid.neighbourhood_m", low=cell)
     spikes = as_mapping(entry.get("spikes"), f"{where}.spikes")
-    _known_keys(
+    known_keys(
         spikes,
         ("baseline_months", "min_baseline_months", "alpha", "min_ratio", "min_count"),
         f"{where}.spikes",
     )
-    baseline = _whole(
+    baseline = config_whole(
         spikes.get("baseline_months", d.spike_baseline_months),
         f"{where}.spikes.baseline_months",
         low=2,
     )
-    min_baseline = _whole(
+    min_baseline = config_whole(
         spikes.get("min_baseline_months", d.spike_min_baseline_months),
         f"{where}.spikes.min_baseline_months",
         low=1,
@@ -168,11 +174,11 @@ def analysis_settings(entry: Any, where: str) -> AnalysisSettings:
             f"{where}.spikes.min_baseline_months: {min_baseline} exceeds baseline_months {baseline}"
         )
     access = as_mapping(entry.get("service_access"), f"{where}.service_access")
-    _known_keys(access, ("catchment_m",), f"{where}.service_access")
+    known_keys(access, ("catchment_m",), f"{where}.service_access")
     forecast = as_mapping(entry.get("forecast"), f"{where}.forecast")
-    _known_keys(forecast, ("holdout_months", "area_shares"), f"{where}.forecast")
+    known_keys(forecast, ("holdout_months", "area_shares"), f"{where}.forecast")
     return AnalysisSettings(
-        min_population=_whole(
+        min_population=config_whole(
             entry.get("min_population", d.min_population), f"{where}.min_population", low=0
         ),
         grid_shape=shape,
@@ -180,16 +186,16 @@ def analysis_settings(entry: Any, where: str) -> AnalysisSettings:
         hotspot_band_m=band,
         spike_baseline_months=baseline,
         spike_min_baseline_months=min_baseline,
-        spike_alpha=_number(
+        spike_alpha=config_number(
             spikes.get("alpha", d.spike_alpha), f"{where}.spikes.alpha", low=1e-12, high=0.5
         ),
-        spike_min_ratio=_number(
+        spike_min_ratio=config_number(
             spikes.get("min_ratio", d.spike_min_ratio), f"{where}.spikes.min_ratio", low=1.0
         ),
-        spike_min_count=_whole(
+        spike_min_count=config_whole(
             spikes.get("min_count", d.spike_min_count), f"{where}.spikes.min_count", low=1
         ),
-        catchment_m=_number(
+        catchment_m=config_number(
             access.get("catchment_m", d.catchment_m),
             f"{where}.service_access.catchment_m",
             low=1,
@@ -197,7 +203,7 @@ def analysis_settings(entry: Any, where: str) -> AnalysisSettings:
         priority_weights=_priority_weights(
             entry.get("priority_weights"), f"{where}.priority_weights"
         ),
-        forecast_holdout_months=_whole(
+        forecast_holdout_months=config_whole(
             forecast.get("holdout_months", d.forecast_holdout_months),
             f"{where}.forecast.holdout_months",
             low=1,
@@ -219,7 +225,7 @@ def initiatives(entries: Any, where: str) -> tuple[Initiative, ...]:
     for i, raw in enumerate(entries):
         at = f"{where}[{i}]"
         entry = as_mapping(raw, at)
-        _known_keys(entry, ("name", "areas", "start"), at)
+        known_keys(entry, ("name", "areas", "start"), at)
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"{at}.name: required")

@@ -26,6 +26,7 @@ from ingestion.police.layout import (
     builtin_layout,
     parse_layout,
 )
+from ingestion.publishing_config import PublishingSettings, publishing_settings
 from ingestion.source_config import (
     SAMPLE_BOUNDARY_SPEC,
     BoundarySource,
@@ -86,6 +87,7 @@ class JurisdictionConfig:
     sample: SampleSettings = SampleSettings()
     quality: QualitySettings = field(default_factory=QualitySettings)
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+    publishing: PublishingSettings = field(default_factory=PublishingSettings)
 
     @property
     def police_start_month(self) -> date:
@@ -222,6 +224,7 @@ def load_jurisdiction(path: Path | str = DEFAULT_CONFIG) -> JurisdictionConfig:
             analysis_settings(doc.get("analysis"), _where(path, "analysis")),
             initiatives=initiatives(doc.get("initiatives"), _where(path, "initiatives")),
         ),
+        publishing=publishing_settings(doc.get("publishing"), _where(path, "publishing")),
         sample=SampleSettings(
             seed=int(sample.get("seed", SampleSettings.seed)),
             incidents=int(sample.get("incidents", SampleSettings.incidents)),

@@ -79,6 +79,20 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def scan_sql(
+    path: Path, partition_types: Mapping[str, str] | None = None, *, partitioned: bool = False
+) -> str:
+    """``read_parquet`` over a published layer: a file, or a hive-partitioned directory whose
+    partition columns read back with ``partition_types`` (as written, not as BIGINT)."""
+    if not partition_types and not partitioned:
+        return f"read_parquet({sql_string(str(path))})"
+    files = sql_string(str(Path(path) / "**" / "*.parquet"))
+    if not partition_types:
+        return f"read_parquet({files}, hive_partitioning = true)"
+    types = ", ".join(f"{sql_string(c)}: {sql_string(t)}" for c, t in partition_types.items())
+    return f"read_parquet({files}, hive_partitioning = true, hive_types = {{{types}}})"
+
+
 def _strip_query(query: str) -> str:
     return query.strip().rstrip(";").strip()
 
@@ -631,4 +645,20 @@ def validate_geoparquet(path: Path) -> list[str]:
             con.execute("SET enable_geoparquet_conversion = false")
             for name, check in readable.items():
                 problems += _data_problems(con, path, f"{where}: geo.columns.{name}", name, check)
+    return problems
+
+
+def validate_parquet_table(path: Path) -> list[str]:
+    """Problems that keep ``path`` from being a published plain-Parquet table (``[]`` if valid):
+    zstd and row groups <= 128k rows, like the spatial files, and no ``geo`` metadata, so no
+    reader mistakes it for a GeoParquet file."""
+    path = Path(path)
+    where = str(path)
+    try:
+        md = pq.ParquetFile(path).metadata
+    except (OSError, pa.ArrowException) as exc:
+        return [f"{where}: not a readable Parquet file: {exc}"]
+    problems = _layout_problems(where, md)
+    if b"geo" in (md.metadata or {}):
+        problems.append(f"{where}: a plain table must not carry 'geo' metadata")
     return problems

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
+
+import duckdb
 
 from warehouse.geoparquet import COVERING_COLUMN
 from warehouse.privacy import (
+    LayerPrivacy,
     PrivacyRules,
     generalized_point_sql,
+    hundred_block_points_sql,
     is_suppressed_sql,
     suppressed_count_sql,
 )
 from warehouse.publish import LayerSpec
+from warehouse.suppression import suppress_cells
+
+# The published schema and its version: what consumers may rely on (docs/manifest.md).
+PUBLISHED_SCHEMA_PATH = Path(__file__).with_name("published_schema.json")
 
 # Mart name -> column name -> description, as documented in the dbt project
 # (warehouse.column_docs.mart_column_descriptions).
@@ -50,12 +59,44 @@ def layer_column_docs(
     return result | dict(own or {})
 
 
-def _suppressed_note(k: int) -> str:
-    return f"Suppressed (NULL) when between 1 and {k - 1}."
+def _suppressed_note(k: int, *, complementary: bool = True) -> str:
+    note = f"Suppressed (NULL) when between 1 and {k - 1}"
+    if complementary:
+        note += (
+            ", and where complementary suppression hides it so a total cannot give a small "
+            "count away"
+        )
+    return note + "."
 
 
 def _suppressed_with_note(count: str) -> str:
     return f"Also NULL when {count} is suppressed."
+
+
+def _suppressed_flag_doc(count: str, k: int) -> str:
+    return (
+        f"True when {count} is withheld: between 1 and {k - 1} (primary), or hidden so that "
+        "no row or column total reveals another withheld count (complementary)."
+    )
+
+
+def suppression_table_name(layer: str) -> str:
+    return f"__crimemap_{layer}_suppression"
+
+
+def complementary_suppression(
+    layer: str, cells_query: str, keys: Sequence[str], count: str, groups, k: int
+) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    """Registers ``__crimemap_<layer>_suppression`` (keys + ``suppressed``) on the publishing
+    connection: primary small cells plus the complementary cells that protect them."""
+
+    def prepare(con: duckdb.DuckDBPyConnection) -> None:
+        cells = con.execute(cells_query).pl()
+        marked = suppress_cells(cells, count, groups, k)
+        table = marked.select([*keys, "suppressed"]).to_arrow()
+        con.register(suppression_table_name(layer), table)
+
+    return prepare
 
 
 def incidents_layer(
@@ -63,41 +104,60 @@ def incidents_layer(
 ) -> LayerSpec:
     """One row per offense. Sensitive offences keep only category, group and month: no point,
     no area, no day and no exact code, so a record cannot be tied to a place or a person."""
-    point = generalized_point_sql("geom", projected_crs, rules.point_cell_m)
+    generalization = (
+        f"hundred-block centroid where at least {rules.min_cell_count} offenses share the block, "
+        f"else {rules.point_cell_m:g} m grid-cell centroid in {projected_crs}"
+        if rules.point_generalization == "hundred_block"
+        else f"{rules.point_cell_m:g} m grid-cell centroid in {projected_crs}"
+    )
+    grid_point = generalized_point_sql("i.geom", projected_crs, rules.point_cell_m)
+    if rules.point_generalization == "hundred_block":
+        blocks = hundred_block_points_sql("fct_incidents", projected_crs, rules.min_cell_count)
+        blocks_join = f"LEFT JOIN ({blocks}) AS b USING (source, block_address)"
+        point = f"coalesce(b.block_point, {grid_point})"
+        precision = (
+            f"CASE WHEN b.block_point IS NULL THEN '{rules.point_precision}' "
+            "ELSE 'hundred_block' END"
+        )
+    else:
+        blocks_join = ""
+        point = grid_point
+        precision = f"'{rules.point_precision}'"
     # The published id is a salted hash: a plain hash of the key could be reversed to the
     # report number by hashing candidate numbers.
     salt = id_salt.replace("'", "''")
     query = f"""
         SELECT
-            md5('{salt}' || offense_key) AS offense_id,
-            category,
-            CASE WHEN is_sensitive THEN NULL ELSE nibrs_code END AS nibrs_code,
-            nibrs_group,
-            crime_against,
-            is_sensitive,
+            md5('{salt}' || i.offense_key) AS offense_id,
+            i.category,
+            CASE WHEN i.is_sensitive THEN NULL ELSE i.nibrs_code END AS nibrs_code,
+            i.nibrs_group,
+            i.crime_against,
+            i.is_sensitive,
             CASE
-                WHEN is_sensitive THEN NULL
-                ELSE timezone('{timezone}', occurred_at)::DATE
+                WHEN i.is_sensitive THEN NULL
+                ELSE timezone('{timezone}', i.occurred_at)::DATE
             END AS occurred_date,
-            year(occurred_month)::INTEGER AS year,
-            month(occurred_month)::INTEGER AS month,
-            CASE WHEN is_sensitive THEN NULL ELSE area_id END AS area_id,
-            CASE
-                WHEN is_sensitive OR geom IS NULL THEN 'none'
-                ELSE 'grid_{rules.point_cell_m:g}m'
-            END AS location_precision,
-            CASE WHEN is_sensitive OR geom IS NULL THEN NULL ELSE {point} END AS geometry
-        FROM fct_incidents
+            year(i.occurred_month)::INTEGER AS year,
+            month(i.occurred_month)::INTEGER AS month,
+            CASE WHEN i.is_sensitive THEN NULL ELSE i.area_id END AS area_id,
+            CASE WHEN i.is_sensitive OR i.geom IS NULL THEN 'none' ELSE {precision} END
+                AS location_precision,
+            CASE WHEN i.is_sensitive OR i.geom IS NULL THEN NULL ELSE {point} END AS geometry
+        FROM fct_incidents AS i
+        {blocks_join}
     """
     return LayerSpec(
         name="incidents",
         query=query,
         spatial=True,
         description=(
-            "One row per offense. Points are generalized to grid-cell centroids; sensitive "
-            "offences have no geometry, area, day or offense code."
+            "One row per offense, partitioned by year and month. Points are generalized "
+            f"({generalization}); sensitive offences have no geometry, area, day or offense code."
         ),
         time_column="occurred_date",
+        partition_by=("year", "month"),
+        privacy=LayerPrivacy(incident_points=True),
         column_descriptions=layer_column_docs(
             docs,
             "fct_incidents",
@@ -114,48 +174,56 @@ def incidents_layer(
                     "Local date (jurisdiction time zone) the offense started; NULL for "
                     "sensitive offences."
                 ),
-                "year": "Year of the local month the offense started.",
-                "month": "Month number (1-12) of the local month the offense started.",
+                "year": "Year of the local month the offense started (hive partition).",
+                "month": (
+                    "Month number (1-12) of the local month the offense started (hive partition)."
+                ),
                 "location_precision": (
-                    f"'grid_{rules.point_cell_m:g}m' when the point is generalized to its "
-                    f"{rules.point_cell_m:g} m grid cell; 'none' without a point (sensitive "
-                    "offences and offenses without coordinates)."
+                    f"'{rules.point_precision}' when the point is generalized to its "
+                    f"{rules.point_cell_m:g} m grid cell; 'hundred_block' when it is the "
+                    f"centroid of a hundred block at least {rules.min_cell_count} offenses "
+                    "share; 'none' without a point (sensitive offences and offenses without "
+                    "coordinates)."
                 ),
                 "geometry": (
-                    f"Offense location moved to the centroid of its {rules.point_cell_m:g} m "
-                    f"grid cell in {projected_crs}, POINT in EPSG:4326 (lon/lat); NULL for "
-                    "sensitive offences and offenses without coordinates."
+                    f"Offense location, generalized ({generalization}), POINT in EPSG:4326 "
+                    "(lon/lat); NULL for sensitive offences and offenses without coordinates."
                 ),
             },
         ),
     )
 
 
+AREA_MONTH_GROUPS = (("area_id", "month"), ("month", "category"))
+
+
 def area_month_rates_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
+    """Counts below k hide with their rates; so do the complementary cells that would give them
+    away through the area's 'all' row or the city's monthly total of a category (which the
+    incidents layer reveals)."""
     k = rules.min_cell_count
+    suppression = suppression_table_name("area_month_rates")
+    hidden = "s.suppressed"
     query = f"""
         SELECT
             r.area_id,
             a.area_name,
             r.month,
             r.category,
-            {suppressed_count_sql("r.incident_count", k)} AS incident_count,
-            {is_suppressed_sql("r.incident_count", k)} AS count_suppressed,
+            CASE WHEN {hidden} THEN NULL ELSE r.incident_count END AS incident_count,
+            {hidden} AS count_suppressed,
             r.population,
-            CASE
-                WHEN {is_suppressed_sql("r.incident_count", k)} OR r.rate_suppressed THEN NULL
-                ELSE r.rate_per_1000
-            END AS rate_per_1000,
+            CASE WHEN {hidden} OR r.rate_suppressed THEN NULL ELSE r.rate_per_1000 END
+                AS rate_per_1000,
             -- The smoothed rate is a known blend of the raw rate and the city mean: it goes
             -- wherever the raw rate goes.
-            CASE
-                WHEN {is_suppressed_sql("r.incident_count", k)} OR r.rate_suppressed THEN NULL
-                ELSE r.eb_rate_per_1000
-            END AS eb_rate_per_1000,
+            CASE WHEN {hidden} OR r.rate_suppressed THEN NULL ELSE r.eb_rate_per_1000 END
+                AS eb_rate_per_1000,
             r.rate_suppressed,
             a.geom AS geometry
         FROM area_month_rates AS r
         JOIN dim_area AS a USING (area_id)
+        JOIN {suppression} AS s USING (area_id, month, category)
     """
     return LayerSpec(
         name="area_month_rates",
@@ -163,11 +231,25 @@ def area_month_rates_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
         spatial=True,
         description=(
             f"Offense counts, rates and empirical-Bayes smoothed rates per 1,000 residents by "
-            f"area, month and category. Counts below {k} are suppressed with their rates; rates "
-            f"are empty below the population floor."
+            f"area, month and category. Counts below {k} are suppressed with their rates, with "
+            f"complementary suppression; rates are empty below the population floor."
         ),
         time_column="month",
-        count_columns=("incident_count",),
+        prepare=complementary_suppression(
+            "area_month_rates",
+            "SELECT area_id, month, category, incident_count FROM area_month_rates",
+            ("area_id", "month", "category"),
+            "incident_count",
+            AREA_MONTH_GROUPS,
+            k,
+        ),
+        privacy=LayerPrivacy(
+            count_columns=("incident_count",),
+            suppressed_flag="count_suppressed",
+            linked_groups=AREA_MONTH_GROUPS,
+            rate_columns=("rate_per_1000", "eb_rate_per_1000"),
+            population_column="population",
+        ),
         column_descriptions=layer_column_docs(
             docs,
             "area_month_rates",
@@ -178,10 +260,7 @@ def area_month_rates_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
                 "eb_rate_per_1000": _suppressed_with_note("incident_count"),
             },
             own={
-                "count_suppressed": (
-                    f"True when incident_count is between 1 and {k - 1} and so withheld, "
-                    "with its rates."
-                ),
+                "count_suppressed": _suppressed_flag_doc("incident_count", k),
                 "geometry": AREA_GEOMETRY,
             },
         ),
@@ -189,16 +268,19 @@ def area_month_rates_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
 
 
 def offense_spikes_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
-    """Every observed count and what reveals it (ratio, p-value, summary) follows the k rule."""
+    """Every observed count and what reveals it (ratio, p-value, summary) follows the k rule,
+    with complementary suppression over the area's 'all' row and the city's monthly totals."""
     k = rules.min_cell_count
-    small = is_suppressed_sql("s.observed", k)
+    suppression = suppression_table_name("offense_spikes")
+    small = "x.suppressed"
     query = f"""
         SELECT
             s.area_id,
             a.area_name,
             s.month,
             s.category,
-            {suppressed_count_sql("s.observed", k)} AS observed,
+            CASE WHEN {small} THEN NULL ELSE s.observed END AS observed,
+            {small} AS observed_suppressed,
             s.baseline_mean,
             s.baseline_months,
             s.expected,
@@ -209,6 +291,7 @@ def offense_spikes_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
             a.geom AS geometry
         FROM offense_spikes AS s
         JOIN dim_area AS a USING (area_id)
+        JOIN {suppression} AS x USING (area_id, month, category)
     """
     return LayerSpec(
         name="offense_spikes",
@@ -216,10 +299,23 @@ def offense_spikes_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
         spatial=True,
         description=(
             "Offenses per area, category and month against their trailing usual level (Poisson "
-            f"exceedance); is_spike marks the months to look at. Counts below {k} are suppressed."
+            f"exceedance); is_spike marks the months to look at. Counts below {k} are "
+            "suppressed, with complementary suppression."
         ),
         time_column="month",
-        count_columns=("observed",),
+        prepare=complementary_suppression(
+            "offense_spikes",
+            "SELECT area_id, month, category, observed FROM offense_spikes",
+            ("area_id", "month", "category"),
+            "observed",
+            AREA_MONTH_GROUPS,
+            k,
+        ),
+        privacy=LayerPrivacy(
+            count_columns=("observed",),
+            suppressed_flag="observed_suppressed",
+            linked_groups=AREA_MONTH_GROUPS,
+        ),
         column_descriptions=layer_column_docs(
             docs,
             "offense_spikes",
@@ -230,18 +326,23 @@ def offense_spikes_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
                 "p_value": _suppressed_with_note("observed"),
                 "summary": _suppressed_with_note("observed"),
             },
-            own={"geometry": AREA_GEOMETRY},
+            own={
+                "observed_suppressed": _suppressed_flag_doc("observed", k),
+                "geometry": AREA_GEOMETRY,
+            },
         ),
     )
 
 
 def hotspots_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
     k = rules.min_cell_count
+    suppression = suppression_table_name("hotspots")
     query = f"""
         SELECT
             h.cell_id,
             h.month,
-            {suppressed_count_sql("h.incident_count", k)} AS incident_count,
+            CASE WHEN x.suppressed THEN NULL ELSE h.incident_count END AS incident_count,
+            x.suppressed AS count_suppressed,
             h.gi_star_z,
             h.p_value,
             h.q_value,
@@ -249,6 +350,7 @@ def hotspots_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
             c.geom AS geometry
         FROM hotspots AS h
         JOIN dim_grid_cell AS c USING (cell_id)
+        JOIN {suppression} AS x USING (cell_id, month)
     """
     return LayerSpec(
         name="hotspots",
@@ -257,15 +359,31 @@ def hotspots_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
         description=(
             "Getis-Ord Gi* per analysis-grid cell and month with Benjamini-Hochberg q-values and "
             "confidence bins -3..+3 (hot spots positive). Sensitive offences are not on the grid. "
-            f"Counts below {k} are suppressed."
+            f"Counts below {k} are suppressed, with complementary suppression."
         ),
         time_column="month",
-        count_columns=("incident_count",),
+        # The city's monthly total is the sum over cells (and the incidents layer reveals it).
+        prepare=complementary_suppression(
+            "hotspots",
+            "SELECT cell_id, month, incident_count FROM hotspots",
+            ("cell_id", "month"),
+            "incident_count",
+            (("month",),),
+            k,
+        ),
+        privacy=LayerPrivacy(
+            count_columns=("incident_count",),
+            suppressed_flag="count_suppressed",
+            linked_groups=(("month",),),
+        ),
         column_descriptions=layer_column_docs(
             docs,
             "hotspots",
             notes={"incident_count": _suppressed_note(k)},
-            own={"geometry": CELL_GEOMETRY},
+            own={
+                "count_suppressed": _suppressed_flag_doc("incident_count", k),
+                "geometry": CELL_GEOMETRY,
+            },
         ),
     )
 
@@ -350,13 +468,13 @@ def priority_areas_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
             f"them) and its rank: where outreach should go first. Counts below {k} are "
             "suppressed with their rates and z-scores."
         ),
-        count_columns=("person_crime_count", "mental_health_count"),
+        privacy=LayerPrivacy(count_columns=("person_crime_count", "mental_health_count")),
         column_descriptions=layer_column_docs(
             docs,
             "priority_areas",
             notes={
                 column: (
-                    _suppressed_note(k)
+                    _suppressed_note(k, complementary=False)
                     if column.endswith("_count")
                     else _suppressed_with_note(f"{column.rsplit('_', 1)[0]}_count")
                 )
@@ -385,6 +503,137 @@ def hotspot_forecast_layer(docs: ColumnDocs) -> LayerSpec:
         time_column="forecast_month",
         column_descriptions=layer_column_docs(
             docs, "hotspot_forecast", own={"geometry": CELL_GEOMETRY}
+        ),
+    )
+
+
+LINEAGE_COLUMNS = "_source_file, _row_number, _ingested_at, _load_id"
+
+
+def areas_layer(docs: ColumnDocs) -> LayerSpec:
+    """The areas with their census indicators (public ACS estimates) and boundaries."""
+    return LayerSpec(
+        name="areas",
+        query=f"SELECT * EXCLUDE (geom, {LINEAGE_COLUMNS}), geom AS geometry FROM dim_area",
+        spatial=True,
+        description=(
+            "The jurisdiction's areas (census tracts or the configured boundaries) with "
+            "population and ACS indicators, their margins of error and reliability flags."
+        ),
+        column_descriptions=layer_column_docs(docs, "dim_area", own={"geometry": AREA_GEOMETRY}),
+    )
+
+
+def grid_cells_layer(docs: ColumnDocs) -> LayerSpec:
+    return LayerSpec(
+        name="grid_cells",
+        query="SELECT * EXCLUDE (geom), geom AS geometry FROM dim_grid_cell",
+        spatial=True,
+        description=(
+            "The analysis grid behind the hotspot, emerging-hotspot and forecast layers: one "
+            "polygon per cell, in EPSG:4326."
+        ),
+        column_descriptions=layer_column_docs(
+            docs, "dim_grid_cell", own={"geometry": CELL_GEOMETRY}
+        ),
+    )
+
+
+def facilities_layer(docs: ColumnDocs) -> LayerSpec:
+    """Public service locations; the street address stays internal (the point carries it)."""
+    facility_docs = docs.get("dim_facility", {})
+    return LayerSpec(
+        name="facilities",
+        query="""
+            SELECT facility_id, name AS facility_name, facility_type, area_id,
+                   assignment_method, geom AS geometry
+            FROM dim_facility
+        """,
+        spatial=True,
+        description="Social-service facilities (public listings) by type, with their area.",
+        column_descriptions=layer_column_docs(
+            docs,
+            "dim_facility",
+            own={
+                "facility_name": facility_docs.get("name", "Facility name, as listed."),
+                "geometry": "Facility location, POINT in EPSG:4326 (lon/lat).",
+            },
+        ),
+    )
+
+
+def service_requests_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
+    """311 requests per area, month and type; small counts hide with their median."""
+    k = rules.min_cell_count
+    small = is_suppressed_sql("r.requests", k)
+    query = f"""
+        SELECT
+            r.area_id,
+            a.area_name,
+            r.month,
+            r.request_type,
+            {suppressed_count_sql("r.requests", k)} AS requests,
+            CASE WHEN {small} THEN NULL ELSE {suppressed_count_sql("r.closed_requests", k)} END
+                AS closed_requests,
+            CASE WHEN {small} THEN NULL ELSE r.median_days_to_close END AS median_days_to_close,
+            a.geom AS geometry
+        FROM service_requests_area_month AS r
+        JOIN dim_area AS a USING (area_id)
+    """
+    return LayerSpec(
+        name="service_requests_area_month",
+        query=query,
+        spatial=True,
+        description=(
+            "311 service requests per area, month and request type: requests, closed requests "
+            f"and the median days to close. Counts below {k} are suppressed."
+        ),
+        time_column="month",
+        privacy=LayerPrivacy(count_columns=("requests", "closed_requests")),
+        column_descriptions=layer_column_docs(
+            docs,
+            "service_requests_area_month",
+            area_name=True,
+            notes={
+                "requests": _suppressed_note(k, complementary=False),
+                "closed_requests": _suppressed_note(k, complementary=False)
+                + " Also NULL when requests is suppressed.",
+                "median_days_to_close": _suppressed_with_note("requests"),
+            },
+            own={"geometry": AREA_GEOMETRY},
+        ),
+    )
+
+
+def survey_responses_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
+    """Resident survey shares per area; respondent counts below k are withheld too."""
+    k = rules.min_cell_count
+    query = f"""
+        SELECT
+            s.* EXCLUDE (area_respondents, respondents),
+            {suppressed_count_sql("s.area_respondents", k)} AS area_respondents,
+            {suppressed_count_sql("s.respondents", k)} AS respondents,
+            a.geom AS geometry
+        FROM survey_area_responses AS s
+        JOIN dim_area AS a USING (area_id)
+    """
+    return LayerSpec(
+        name="survey_area_responses",
+        query=query,
+        spatial=True,
+        description=(
+            "Weighted share of residents answering each survey question per area; shares resting "
+            f"on too few answers are suppressed, and respondent counts below {k} are withheld."
+        ),
+        privacy=LayerPrivacy(count_columns=("area_respondents", "respondents")),
+        column_descriptions=layer_column_docs(
+            docs,
+            "survey_area_responses",
+            notes={
+                "area_respondents": _suppressed_note(k, complementary=False),
+                "respondents": _suppressed_note(k, complementary=False),
+            },
+            own={"geometry": AREA_GEOMETRY},
         ),
     )
 
@@ -431,6 +680,9 @@ def published_layers(
     their columns in the manifest and the serving database."""
     docs: ColumnDocs = column_docs or {}
     layers = [
+        areas_layer(docs),
+        grid_cells_layer(docs),
+        facilities_layer(docs),
         area_month_rates_layer(rules, docs),
         incidents_layer(rules, projected_crs, timezone, id_salt, docs),
         quality_scorecard_layer(docs),
@@ -439,6 +691,14 @@ def published_layers(
         emerging_hotspots_layer(docs),
         service_access_layer(docs),
         priority_areas_layer(rules, docs),
+        service_requests_layer(rules, docs),
+        survey_responses_layer(rules, docs),
+        table_layer(
+            "area_indicators",
+            "ACS indicators per area in long form: estimate, margin of error, coefficient of "
+            "variation and reliability flag.",
+            docs,
+        ),
         table_layer(
             "crime_social_correlation",
             "Spearman correlation of area crime rates with each social indicator, with n and a "

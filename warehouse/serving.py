@@ -18,7 +18,7 @@ import duckdb
 
 from warehouse.duckdb_spatial import connect
 from warehouse.geoparquet import fsync_directory, sql_identifier, sql_string
-from warehouse.publish import RESERVED_LAYER_NAMES, read_manifest
+from warehouse.publish import RESERVED_LAYER_NAMES, layer_scan_sql, read_manifest
 
 RELEASES_TABLE = "releases"
 
@@ -30,9 +30,10 @@ def _create_layer_view(
     if name in RESERVED_LAYER_NAMES:
         raise ValueError(f"layer name {name!r} is reserved in the serving database")
     view = sql_identifier(name)
-    # Absolute path: the view must resolve no matter where the reader's working directory is.
-    path = (release_dir / layer["file"]).resolve()
-    con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet({sql_string(str(path))})")
+    # Absolute paths: the view must resolve no matter where the reader's working directory is.
+    con.execute(
+        f"CREATE VIEW {view} AS SELECT * FROM {layer_scan_sql(release_dir.resolve(), layer)}"
+    )
     con.execute(f"COMMENT ON VIEW {view} IS {sql_string(layer.get('description', ''))}")
     for column in layer.get("columns", []):
         if column.get("description"):
@@ -45,21 +46,23 @@ def _create_layer_view(
 def _create_releases_table(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any]) -> None:
     table = sql_identifier(RELEASES_TABLE)
     con.execute(
-        f"CREATE TABLE {table} (release_id VARCHAR, created_at VARCHAR, code_version VARCHAR,"
-        " layer VARCHAR, description VARCHAR, rows BIGINT, file VARCHAR, sha256 VARCHAR)"
+        f"CREATE TABLE {table} (release_id VARCHAR, created_at VARCHAR, schema_version VARCHAR,"
+        " code_version VARCHAR, layer VARCHAR, description VARCHAR, rows BIGINT, path VARCHAR,"
+        " files INTEGER)"
     )
     con.executemany(
-        f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 manifest["release_id"],
                 manifest.get("created_at"),
+                manifest.get("schema_version"),
                 manifest.get("code_version"),
                 layer["name"],
                 layer.get("description"),
                 layer.get("rows"),
-                layer.get("file"),
-                layer.get("sha256"),
+                layer.get("path"),
+                len(layer.get("files", [])),
             )
             for layer in manifest["layers"]
         ],

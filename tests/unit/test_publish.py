@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from warehouse import publish
@@ -17,9 +18,11 @@ from warehouse.publish import (
     LayerSpec,
     ReleaseValidationError,
     latest_release,
+    layer_scan_sql,
     publish_release,
     read_manifest,
 )
+from warehouse.schema_contract import validate_manifest
 from warehouse.serving import build_serving_database
 
 INCIDENTS = LayerSpec(
@@ -55,12 +58,37 @@ COUNTS = LayerSpec(
     description="Incident counts by tract (k-suppressed)",
 )
 LAYERS = (INCIDENTS, TRACTS, COUNTS)
+MONTHLY = LayerSpec(
+    name="monthly_points",
+    query="""
+        SELECT i AS incident_id,
+               (2024 + i // 40)::INTEGER AS year,
+               (1 + (i // 10) % 3)::INTEGER AS month,
+               CASE WHEN i % 7 = 0 THEN NULL
+                    ELSE ST_Point(-87.70 + (i % 9) * 0.002, 41.80 + (i % 7) * 0.002)
+               END AS geometry
+        FROM range(60) AS t(i)
+    """,
+    spatial=True,
+    description="Points partitioned by year and month",
+    partition_by=("year", "month"),
+)
 BROKEN = LayerSpec(
     name="broken",
     query="SELECT ST_Point(0, 0) AS geometry, error('warehouse table vanished') AS x",
     spatial=True,
     description="fails while it is being written",
 )
+
+
+FRESHNESS = {
+    "source": "city_pd",
+    "family": "police",
+    "column": "occurred_at",
+    "latest": "2024-01-31",
+    "loaded_at": "2024-02-01T06:00:00+00:00",
+    "rows": 40,
+}
 
 
 @pytest.fixture
@@ -91,7 +119,7 @@ def test_publish_writes_release_and_points_latest_at_it(
         published,
         privacy_rules=["k_anonymity_5", "sensitive_offences_no_point"],
         code_version="1.2.3+abc",
-        extra={"source_freshness": {"police": "2024-01-31"}},
+        extra={"jurisdiction": "Test City", "source_freshness": [FRESHNESS]},
     )
     assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", release.release_id)
     assert (published / "LATEST").read_text().strip() == release.release_id
@@ -109,9 +137,13 @@ def test_publish_writes_release_and_points_latest_at_it(
     manifest = read_manifest(release.path)
     assert manifest == json.loads(json.dumps(release.manifest))
     assert manifest["release_id"] == release.release_id
+    assert manifest["manifest_version"] == 2
+    assert manifest["schema_version"] == "1.0.0"
     assert manifest["code_version"] == "1.2.3+abc"
     assert manifest["privacy_rules"] == ["k_anonymity_5", "sensitive_offences_no_point"]
-    assert manifest["source_freshness"] == {"police": "2024-01-31"}
+    assert manifest["source_freshness"] == [FRESHNESS]
+    assert manifest["jurisdiction"] == "Test City"
+    assert validate_manifest(manifest) == []
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["created_at"])
     assert [layer["name"] for layer in manifest["layers"]] == [
         "incident_points",
@@ -124,9 +156,13 @@ def test_manifest_describes_each_file(con: duckdb.DuckDBPyConnection, published:
     release = publish_release(con, LAYERS, published)
     layers = {layer["name"]: layer for layer in release.manifest["layers"]}
     for layer in layers.values():
-        data = (release.path / layer["file"]).read_bytes()
-        assert layer["sha256"] == hashlib.sha256(data).hexdigest()
-        assert layer["bytes"] == len(data)
+        assert layer["path"] == f"{layer['name']}.parquet"
+        assert layer["partitioning"] is None
+        [file] = layer["files"]
+        data = (release.path / file["path"]).read_bytes()
+        assert file["sha256"] == hashlib.sha256(data).hexdigest()
+        assert file["bytes"] == layer["bytes"] == len(data)
+        assert file["rows"] == layer["rows"]
 
     points = layers["incident_points"]
     assert points["spatial"] is True
@@ -147,7 +183,7 @@ def test_manifest_describes_each_file(con: duckdb.DuckDBPyConnection, published:
         "description": "Surrogate incident key",
     }
     assert columns["geometry"]["type"].startswith("GEOMETRY")
-    assert validate_geoparquet(release.path / points["file"]) == []
+    assert validate_geoparquet(release.path / points["path"]) == []
 
     counts = layers["tract_counts"]
     assert (counts["spatial"], counts["rows"], counts["bbox"]) == (False, 5, None)
@@ -155,12 +191,92 @@ def test_manifest_describes_each_file(con: duckdb.DuckDBPyConnection, published:
     assert layers["tracts"]["geometry_types"] == ["Polygon"]
 
 
+def test_partitioned_layer_is_a_hive_directory_of_geoparquet_files(
+    con: duckdb.DuckDBPyConnection, published: Path
+) -> None:
+    release = publish_release(con, (MONTHLY, COUNTS), published)
+    [layer] = [entry for entry in release.manifest["layers"] if entry["name"] == "monthly_points"]
+    assert layer["path"] == "monthly_points"
+    assert layer["partitioning"] == {"flavor": "hive", "columns": ["year", "month"]}
+    expected = con.execute(
+        f"SELECT DISTINCT year, month, count(*) OVER (PARTITION BY year, month) "
+        f"FROM ({MONTHLY.query}) ORDER BY ALL"
+    ).fetchall()
+    assert [(file["path"], file["rows"]) for file in layer["files"]] == [
+        (f"monthly_points/year={y}/month={m}/part-0.parquet", n) for y, m, n in expected
+    ]
+    assert layer["rows"] == 60 == sum(file["rows"] for file in layer["files"])
+    for file in layer["files"]:
+        path = release.path / file["path"]
+        assert validate_geoparquet(path) == []
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == file["sha256"]
+        # Standard hive layout: the partition values live in the path, not in the file.
+        assert {"year", "month"}.isdisjoint(pq.read_schema(path).names)
+    types = {c["name"]: c["type"] for c in layer["columns"]}
+    assert (types["year"], types["month"]) == ("INTEGER", "INTEGER")
+    read_back = con.execute(
+        f"SELECT incident_id, year, month, ST_AsText(geometry) "
+        f"FROM {layer_scan_sql(release.path, layer)} ORDER BY incident_id"
+    ).fetchall()
+    original = con.execute(
+        f"SELECT incident_id, year, month, ST_AsText(geometry) FROM ({MONTHLY.query}) "
+        "ORDER BY incident_id"
+    ).fetchall()
+    assert read_back == original
+
+
+def test_a_manifest_off_its_json_schema_blocks_the_release(
+    con: duckdb.DuckDBPyConnection, published: Path
+) -> None:
+    with pytest.raises(ReleaseValidationError, match=r"source_freshness\[0\]\.rows"):
+        publish_release(
+            con, LAYERS, published, extra={"source_freshness": [{**FRESHNESS, "rows": -1}]}
+        )
+    assert latest_release(published) is None
+
+
+def test_table_files_are_validated_too(
+    con: duckdb.DuckDBPyConnection, published: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(publish, "validate_parquet_table", lambda path: [f"{path}: not zstd"])
+    with pytest.raises(ReleaseValidationError, match=r"tract_counts\.parquet: not zstd"):
+        publish_release(con, LAYERS, published)
+    assert latest_release(published) is None
+
+
+def test_breaking_schema_change_needs_a_major_version(
+    con: duckdb.DuckDBPyConnection, published: Path
+) -> None:
+    publish_release(con, (COUNTS,), published, release_id="r1", schema_version="1.2.0")
+    before = snapshot(published)
+    renamed = LayerSpec(
+        name="tract_counts",
+        query="SELECT 'T' || i AS tract_id, i * 5 AS offenses FROM range(5) AS t(i) ORDER BY i",
+        spatial=False,
+        description="a column renamed: consumers reading 'incidents' break",
+    )
+    with pytest.raises(ReleaseValidationError, match=r"tract_counts\.incidents.*2\.0\.0"):
+        publish_release(con, (renamed,), published, release_id="r2", schema_version="1.3.0")
+    assert snapshot(published) == before
+    release = publish_release(con, (renamed,), published, release_id="r3", schema_version="2.0.0")
+    assert release.manifest["schema_version"] == "2.0.0"
+
+
+def test_added_layer_needs_a_minor_version(con: duckdb.DuckDBPyConnection, published: Path) -> None:
+    publish_release(con, (COUNTS,), published, release_id="r1", schema_version="1.2.0")
+    with pytest.raises(ReleaseValidationError, match="tracts"):
+        publish_release(con, (COUNTS, TRACTS), published, release_id="r2", schema_version="1.2.0")
+    publish_release(con, (COUNTS, TRACTS), published, release_id="r3", schema_version="1.3.0")
+    assert read_manifest(latest_release(published))["schema_version"] == "1.3.0"
+
+
 def test_new_release_switches_latest_and_keeps_the_previous_one(
     con: duckdb.DuckDBPyConnection, published: Path
 ) -> None:
     first = publish_release(con, LAYERS, published, release_id="r1")
     kept = snapshot(first.path)
-    second = publish_release(con, (COUNTS,), published, release_id="r2")
+    # Dropping layers is a breaking change: a major version.
+    second = publish_release(con, (COUNTS,), published, release_id="r2", schema_version="2.0.0")
     assert latest_release(published) == second.path
     assert snapshot(first.path) == kept
 
@@ -295,7 +411,9 @@ def test_serving_database_is_swapped_while_readers_hold_the_old_one(
     first = publish_release(con, LAYERS, published, release_id="r1")
     serving = build_serving_database(first.path, tmp_path / "serving.duckdb")
     with connect(serving, read_only=True) as old_reader:
-        second = publish_release(con, (COUNTS,), published, release_id="r2")
+        second = publish_release(
+            con, (COUNTS,), published, release_id="r2", schema_version="2.0.0"
+        )
         build_serving_database(second.path, serving)
         # The open reader keeps its consistent (old) database ...
         assert old_reader.execute("SELECT count(*) FROM incident_points").fetchone() == (40,)
@@ -321,6 +439,7 @@ def test_the_release_waits_for_every_mart_its_layers_read() -> None:
         table
         for layer in layers
         for table in re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", layer.query, flags=re.IGNORECASE)
+        if not table.startswith("__crimemap_")  # registered by the layer itself
     }
     assert {"fct_incidents", "hotspots", "dim_grid_cell", "priority_areas"} <= read
     assert read <= dependencies, read - dependencies

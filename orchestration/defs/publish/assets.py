@@ -2,22 +2,31 @@
 
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from orchestration.defs.jurisdiction import Jurisdiction
+from ingestion.jurisdiction import JurisdictionConfig
+from orchestration.config import current_config
 from orchestration.settings import DBT_PROJECT_DIR, DataPaths, data_paths
+from warehouse.code_version import code_version
 from warehouse.column_docs import mart_column_descriptions
 from warehouse.duckdb_spatial import connect
-from warehouse.layers import published_layers
-from warehouse.privacy import PrivacyRules, audit_columns, audit_counts, audit_incident_points
+from warehouse.freshness import source_freshness
+from warehouse.layers import PUBLISHED_SCHEMA_PATH, published_layers
+from warehouse.privacy import PrivacyRules, audit_release
 from warehouse.publish import LayerSpec, publish_release
+from warehouse.schema_contract import load_contract
 from warehouse.serving import build_serving_database
 
 PUBLISHED_MARTS = [
     AssetKey(["marts", "fct_incidents"]),
     AssetKey(["marts", "dim_area"]),
+    AssetKey(["marts", "dim_facility"]),
+    AssetKey(["marts", "area_indicators"]),
+    AssetKey(["marts", "service_requests_area_month"]),
+    AssetKey(["marts", "survey_area_responses"]),
     AssetKey(["marts", "area_month_rates"]),
     AssetKey(["marts", "quality_scorecard"]),
     AssetKey(["marts", "offense_spikes"]),
@@ -47,26 +56,28 @@ def publication_salt(paths: DataPaths) -> str:
     return salt_file.read_text().strip()
 
 
+def privacy_rules(jurisdiction: JurisdictionConfig) -> PrivacyRules:
+    settings = jurisdiction.publishing
+    return PrivacyRules(
+        min_cell_count=settings.min_cell_count,
+        point_generalization=settings.point_generalization,
+        point_cell_m=settings.point_cell_m,
+        min_population=jurisdiction.analysis.min_population,
+    )
+
+
 def privacy_audit(
-    release_dir: Path, rules: PrivacyRules, projected_crs: str, layers: list[LayerSpec]
+    release_dir: Path, rules: PrivacyRules, projected_crs: str, layers: Sequence[LayerSpec]
 ) -> list[str]:
     """Every violation found in the files of a release; empty when it may be published."""
     with connect() as con:
-        problems: list[str] = []
-        for path in sorted(release_dir.glob("*.parquet")):
-            problems += audit_columns(con, path, rules)
-        problems += audit_incident_points(
-            con, release_dir / "incidents.parquet", rules, projected_crs
+        return audit_release(
+            release_dir,
+            [(layer.name, layer.path, bool(layer.partition_by), layer.privacy) for layer in layers],
+            rules,
+            projected_crs,
+            con,
         )
-        for layer in layers:
-            if layer.count_columns:
-                problems += audit_counts(
-                    con,
-                    release_dir / f"{layer.name}.parquet",
-                    list(layer.count_columns),
-                    rules.min_cell_count,
-                )
-    return problems
 
 
 @asset(
@@ -76,37 +87,56 @@ def privacy_audit(
     kinds={"geoparquet", "duckdb"},
     description="GeoParquet 1.1 layers + manifest, switched atomically; serving.duckdb rebuilt.",
 )
-def published_release(
-    context: AssetExecutionContext, jurisdiction: Jurisdiction
-) -> MaterializeResult:
+def published_release(context: AssetExecutionContext) -> MaterializeResult:
     paths = data_paths()
-    rules = PrivacyRules()
+    config = current_config()
+    rules = privacy_rules(config)
     layers = published_layers(
         rules,
-        jurisdiction.projected_crs,
-        jurisdiction.timezone,
+        config.projected_crs,
+        config.timezone,
         publication_salt(paths),
         column_docs=mart_column_descriptions(DBT_PROJECT_DIR),
     )
+    schema_version, _ = load_contract(PUBLISHED_SCHEMA_PATH)
     with connect(paths.warehouse, read_only=True) as con:
+        freshness = source_freshness(con, config.timezone)
         release = publish_release(
             con,
             layers,
             paths.published,
+            schema_version=schema_version,
             privacy_rules=rules.describe(),
+            code_version=code_version(),
+            extra={
+                "jurisdiction": config.name,
+                "privacy": {
+                    "min_cell_count": rules.min_cell_count,
+                    "point_generalization": rules.point_generalization,
+                    "point_cell_m": rules.point_cell_m,
+                    "min_population": rules.min_population,
+                },
+                "source_freshness": freshness,
+            },
             audit=lambda release_dir: privacy_audit(
-                release_dir, rules, jurisdiction.projected_crs, layers
+                release_dir, rules, config.projected_crs, layers
             ),
+            keep_releases=config.publishing.keep_releases,
+            log=context.log.info,
         )
     build_serving_database(release.path, paths.serving)
     context.log.info(f"published release {release.release_id} to {release.path}")
     return MaterializeResult(
         metadata={
             "release_id": release.release_id,
+            "schema_version": schema_version,
             "path": MetadataValue.path(str(release.path)),
             "serving_database": MetadataValue.path(str(paths.serving)),
             "layers": MetadataValue.json(
                 {layer["name"]: layer["rows"] for layer in release.manifest["layers"]}
+            ),
+            "source_freshness": MetadataValue.json(
+                {f["source"]: f["latest"] or f["loaded_at"] for f in freshness}
             ),
         }
     )

@@ -1,0 +1,41 @@
+"""The code version a release records: the package version plus the git commit when known."""
+
+from __future__ import annotations
+
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _git_commit(root: Path) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None  # an installed package, or no git: the version alone says it
+    commit = result.stdout.strip()
+    return f"{commit}.dirty" if dirty.stdout.strip() else commit
+
+
+def code_version(root: Path = PROJECT_ROOT) -> str:
+    """``crimemap 0.1.0+g1a2b3c4d5e6f`` (``.dirty`` with uncommitted changes)."""
+    try:
+        version = metadata.version("crimemap")
+    except metadata.PackageNotFoundError:
+        version = "0+unknown"
+    commit = _git_commit(root)
+    return f"crimemap {version}+g{commit}" if commit else f"crimemap {version}"
