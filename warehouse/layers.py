@@ -468,7 +468,11 @@ def priority_areas_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
             f"them) and its rank: where outreach should go first. Counts below {k} are "
             "suppressed with their rates and z-scores."
         ),
-        privacy=LayerPrivacy(count_columns=("person_crime_count", "mental_health_count")),
+        privacy=LayerPrivacy(
+            count_columns=("person_crime_count", "mental_health_count"),
+            rate_columns=("person_crime_rate", "mental_health_rate"),
+            population_column="population",
+        ),
         column_descriptions=layer_column_docs(
             docs,
             "priority_areas",

@@ -23,6 +23,8 @@ from warehouse.suppression import audit_complementary
 
 PointGeneralization = Literal["grid", "hundred_block"]
 POINT_GENERALIZATIONS: tuple[str, ...] = ("grid", "hundred_block")
+# What the incident-point checks read.
+INCIDENT_COLUMNS = ("is_sensitive", "geometry", "area_id", "occurred_date", "nibrs_code")
 # A generalized point re-snaps onto itself; allow for the float round trip through lon/lat.
 _SNAP_TOLERANCE_M = 0.01
 
@@ -233,6 +235,21 @@ def audit_rates(
     return problems
 
 
+def _missing_columns(
+    con: duckdb.DuckDBPyConnection, source: str, privacy: LayerPrivacy
+) -> list[str]:
+    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    needed = [
+        *privacy.count_columns,
+        *([privacy.suppressed_flag] if privacy.suppressed_flag else []),
+        *(column for family in privacy.linked_groups for column in family),
+        *privacy.rate_columns,
+        *([privacy.population_column] if privacy.population_column else []),
+        *(INCIDENT_COLUMNS if privacy.incident_points else ()),
+    ]
+    return sorted({c for c in needed if c not in present})
+
+
 def audit_layer(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -247,6 +264,10 @@ def audit_layer(
     problems = audit_columns(con, source, name, rules)
     if privacy is None:
         return problems
+    missing = _missing_columns(con, source, privacy)
+    if missing:
+        # A renamed column would otherwise slip past its check.
+        return [*problems, f"{name}: columns the privacy checks need are missing: {missing}"]
     if privacy.incident_points:
         problems += audit_incident_points(con, source, name, rules, projected_crs)
     problems += audit_counts(con, source, name, privacy.count_columns, rules.min_cell_count)

@@ -38,7 +38,17 @@ def valid_manifest() -> dict[str, Any]:
                 "family": "police",
                 "column": "occurred_at",
                 "latest": "2026-06-30",
-            }
+                "loaded_at": "2026-07-01T06:00:00+00:00",
+                "rows": 24000,
+            },
+            {
+                "source": "boundaries",
+                "family": "boundaries",
+                "column": None,
+                "latest": None,
+                "loaded_at": "2026-07-01T06:00:00+00:00",
+                "rows": 120,
+            },
         ],
         "layers": [
             {
