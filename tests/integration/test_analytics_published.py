@@ -68,8 +68,12 @@ def test_small_counts_are_suppressed_in_every_layer(
     rules = PrivacyRules()
     k = rules.min_cell_count
     layers = published_layers(rules, "EPSG:32610", "America/Los_Angeles", "salt")
-    guarded = {layer.name: layer.count_columns for layer in layers if layer.count_columns}
-    assert {"offense_spikes", "hotspots", "priority_areas"} <= set(guarded)
+    guarded = {
+        layer.name: layer.privacy.count_columns
+        for layer in layers
+        if layer.privacy and layer.privacy.count_columns
+    }
+    assert {"offense_spikes", "hotspots", "priority_areas", "area_month_rates"} <= set(guarded)
     for name, columns in guarded.items():
         path = pipeline_run.release_dir / f"{name}.parquet"
         for column in columns:

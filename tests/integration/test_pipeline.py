@@ -13,6 +13,8 @@ from tests.integration.conftest import PipelineRun
 from warehouse.duckdb_spatial import connect
 
 pytestmark = pytest.mark.integration
+# The incidents layer: a hive-partitioned directory (year=/month=).
+INCIDENTS_SQL = "read_parquet('{release}/incidents/**/*.parquet', hive_partitioning = true)"
 
 
 def test_run_reports_where_outputs_are(pipeline_run: PipelineRun) -> None:
@@ -113,8 +115,10 @@ def test_incidents_are_assigned_to_their_true_area(pipeline_run: PipelineRun) ->
 
 def test_release_layers_are_geoparquet_1_1(pipeline_run: PipelineRun) -> None:
     release = pipeline_run.release_dir
-    for layer in ("incidents", "area_month_rates"):
-        path = release / f"{layer}.parquet"
+    for path in (
+        release / "area_month_rates.parquet",
+        *sorted((release / "incidents").glob("year=*/month=*/*.parquet")),
+    ):
         geo = json.loads(pq.read_metadata(path).metadata[b"geo"])
         assert geo["version"] == "1.1.0"
         column = geo["columns"][geo["primary_column"]]
@@ -139,9 +143,11 @@ def test_manifest_describes_the_files(pipeline_run: PipelineRun) -> None:
     layers = {layer["name"]: layer for layer in manifest["layers"]}
     assert set(layers) >= {"incidents", "area_month_rates", "quality_scorecard"}
     for layer in layers.values():
-        path = release / layer["file"]
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == layer["sha256"]
-        assert pq.read_metadata(path).num_rows == layer["rows"]
+        for file in layer["files"]:
+            path = release / file["path"]
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == file["sha256"]
+            assert pq.read_metadata(path).num_rows == file["rows"]
+        assert sum(file["rows"] for file in layer["files"]) == layer["rows"]
         if not layer["spatial"]:
             assert layer["bbox"] is None, layer["name"]
             continue
@@ -153,11 +159,11 @@ def test_manifest_describes_the_files(pipeline_run: PipelineRun) -> None:
 
 
 def test_sensitive_offences_have_no_place_day_or_code(pipeline_run: PipelineRun) -> None:
-    path = pipeline_run.release_dir / "incidents.parquet"
+    incidents = INCIDENTS_SQL.format(release=pipeline_run.release_dir)
     with connect() as con:
         sensitive, located = con.execute(
             f"SELECT count(*), count(geometry) + count(area_id) + count(occurred_date) "
-            f"+ count(nibrs_code) FROM read_parquet('{path}') WHERE is_sensitive"
+            f"+ count(nibrs_code) FROM {incidents} WHERE is_sensitive"
         ).fetchone()
     assert sensitive > 0
     assert located == 0
@@ -165,11 +171,11 @@ def test_sensitive_offences_have_no_place_day_or_code(pipeline_run: PipelineRun)
 
 def test_published_dates_are_local_dates(pipeline_run: PipelineRun) -> None:
     """occurred_date is the jurisdiction's calendar day, consistent with year/month."""
-    path = pipeline_run.release_dir / "incidents.parquet"
+    incidents = INCIDENTS_SQL.format(release=pipeline_run.release_dir)
     with connect() as con:
         inconsistent, dated = con.execute(
             f"SELECT count(*) FILTER (WHERE year(occurred_date) <> year "
-            f"OR month(occurred_date) <> month), count(occurred_date) FROM read_parquet('{path}')"
+            f"OR month(occurred_date) <> month), count(occurred_date) FROM {incidents}"
         ).fetchone()
     assert dated > 1000
     assert inconsistent == 0
