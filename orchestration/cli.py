@@ -215,6 +215,81 @@ def command_quality(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_export(args: argparse.Namespace) -> int:
+    """Write a filtered copy of the latest release, with its own manifest, to a new directory."""
+    from warehouse.export import (
+        ExportError,
+        export_release,
+        parse_bbox,
+        parse_layer_names,
+        parse_since,
+    )
+
+    paths = configure(args.data_dir, None, None)
+    try:
+        result = export_release(
+            paths.published,
+            Path(args.to),
+            layers=parse_layer_names(args.layers) if args.layers is not None else None,
+            bbox=parse_bbox(args.bbox) if args.bbox is not None else None,
+            since=parse_since(args.since) if args.since is not None else None,
+            log=lambda message: print(f"crimemap: {message}", flush=True),
+        )
+    except (ExportError, OSError) as exc:
+        raise SystemExit(f"crimemap: export failed: {exc}") from exc
+    print(
+        f"crimemap: exported {len(result.layers)} layer(s) of release {result.from_release}: "
+        f"{result.rows:,} rows, {result.bytes:,} bytes"
+    )
+    print(f"  export:   {result.path}")
+    print(f"  manifest: {result.path / 'manifest.json'}")
+    return 0
+
+
+def command_schema(args: argparse.Namespace) -> int:
+    """Compare the layers' schemas, as the current code publishes them, with the committed
+    contract (the last published schema); ``--write`` records them with the version semver asks
+    for."""
+    import tempfile
+
+    from orchestration.config import current_config
+    from orchestration.defs.publish.assets import privacy_rules, release_layers
+    from warehouse.duckdb_spatial import connect
+    from warehouse.layers import PUBLISHED_SCHEMA_PATH
+    from warehouse.publish import publish_release
+    from warehouse.schema_contract import (
+        contract_json,
+        load_contract,
+        next_contract,
+        schema_of_manifest,
+    )
+
+    paths = configure(args.data_dir, None, None, args.config)
+    if not paths.warehouse.exists():
+        raise SystemExit(f"crimemap: no warehouse at {paths.warehouse}; run `crimemap run` first")
+    version, contract = load_contract(PUBLISHED_SCHEMA_PATH)
+    config = current_config()
+    layers = release_layers(config, paths, privacy_rules(config))
+    print("crimemap: writing the layers to a scratch release to read their schema...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="crimemap-schema-") as scratch:
+        with connect(paths.warehouse, read_only=True) as con:
+            release = publish_release(con, layers, Path(scratch), schema_version=version)
+        current = schema_of_manifest(release.manifest)
+    new_version, schemas, changes = next_contract(version, contract, current)
+    if not changes:
+        print(f"crimemap: the layers match the published schema {version}")
+        return 0
+    for change in changes:
+        print(f"  {change}")
+    print(f"crimemap: schema_version {version} -> {new_version}")
+    if not args.write:
+        print("  run `crimemap schema --write` to record it in the contract")
+        return 1
+    PUBLISHED_SCHEMA_PATH.write_text(contract_json(new_version, schemas), encoding="utf-8")
+    print(f"crimemap: wrote {PUBLISHED_SCHEMA_PATH.name} ({new_version})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crimemap", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -268,6 +343,45 @@ def build_parser() -> argparse.ArgumentParser:
     dbt.add_argument("--config", help="jurisdiction YAML whose settings dbt gets as --vars")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     dbt.set_defaults(func=command_dbt)
+
+    export = sub.add_parser(
+        "export",
+        help="write a subset of the latest release (layers, bbox, start date) to a new directory",
+        description="Copy layers of the latest release, optionally cut to a lon/lat box and a "
+        "start date, to DIR with its own manifest.json (same layout and formats as a release). "
+        "DIR must not exist or be empty.",
+    )
+    export.add_argument("--data-dir")
+    export.add_argument("--layers", help="comma-separated layer names (default: all layers)")
+    export.add_argument(
+        "--bbox",
+        metavar="XMIN,YMIN,XMAX,YMAX",
+        help="keep rows of spatial layers whose geometry intersects this lon/lat box (rows "
+        "without geometry are left out; tables are copied whole); write --bbox=-87.7,... "
+        "when XMIN is negative",
+    )
+    export.add_argument(
+        "--since",
+        metavar="YYYY-MM-DD",
+        help="keep rows of layers with a time column on or after this date (rows without a "
+        "date are left out; layers without a time column are copied whole)",
+    )
+    export.add_argument("--to", required=True, metavar="DIR", help="new or empty directory")
+    export.set_defaults(func=command_export)
+
+    schema = sub.add_parser(
+        "schema",
+        help="compare the published layers' schema with the committed contract",
+        description="Write the layers to a scratch release from the current warehouse, compare "
+        "their schema with warehouse/published_schema.json and print the changes and the "
+        "schema_version semver asks for (exit 1 when they differ).",
+    )
+    schema.add_argument("--data-dir")
+    schema.add_argument("--config", help="jurisdiction YAML (default: the sample city)")
+    schema.add_argument(
+        "--write", action="store_true", help="record the schema and its new version"
+    )
+    schema.set_defaults(func=command_schema)
     return parser
 
 

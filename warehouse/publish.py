@@ -245,6 +245,12 @@ def _write_partitioned(
             raise ValueError(f"layer {layer.name}: no partition columns {missing}")
         keys = ", ".join(sql_identifier(c) for c in layer.partition_by)
         values = con.execute(f"SELECT DISTINCT {keys} FROM {staging} ORDER BY ALL").fetchall()
+        if not values:
+            # A hive layer is its files: with no rows there is nothing readers could open.
+            raise ValueError(
+                f"layer {layer.name}: no rows to partition by {list(layer.partition_by)}; "
+                "a partitioned layer needs at least one row"
+            )
         files: list[GeoParquetStats | TableStats] = []
         for value in values:
             sub = directory / layer.path / _partition_dir(layer.partition_by, value, layer.name)
@@ -282,7 +288,7 @@ def _union_bbox(
     ]
 
 
-def _build_layer(
+def build_layer(
     con: duckdb.DuckDBPyConnection, layer: LayerSpec, directory: Path
 ) -> dict[str, Any]:
     """Write one layer into ``directory`` and return its manifest entry."""
@@ -520,7 +526,7 @@ def publish_release(
             entries = []
             for layer in layers:
                 log(f"writing layer {layer.name}")
-                entries.append(_build_layer(con, layer, staging))
+                entries.append(build_layer(con, layer, staging))
             problems = validate_release_files(staging, entries)
             problems += schema_problems(_previous_manifest(published_dir), schema_version, entries)
             if audit is not None:

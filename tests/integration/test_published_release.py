@@ -5,6 +5,8 @@ contract; and privacy rules that hold on the real output (and had real work to d
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -192,3 +194,34 @@ def test_hundred_block_generalization_on_the_sample_city(
     assert by_precision["grid_250m"] > 0
     assert smallest_block >= rules.min_cell_count
     assert release_ids(tmp_path / "published") == [release.release_id]
+
+
+def test_schema_command_reports_the_version_a_change_needs(
+    pipeline_run: PipelineRun,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A contract that lacks a column the code now publishes: an additive change, so the
+    command asks for the next minor version, and --write records it."""
+    import warehouse.layers
+    from orchestration.cli import main
+    from warehouse.schema_contract import contract_json
+
+    for name in ("CRIMEMAP_DATA_DIR", "DAGSTER_HOME", "CRIMEMAP_CONFIG"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+    version, contract = load_contract(PUBLISHED_SCHEMA_PATH)
+    areas = contract["areas"]
+    older = {**contract, "areas": replace(areas, columns=areas.columns[:-1])}
+    path = tmp_path / "published_schema.json"
+    path.write_text(contract_json(version, older))
+    monkeypatch.setattr(warehouse.layers, "PUBLISHED_SCHEMA_PATH", path)
+
+    data_dir = ["--data-dir", str(pipeline_run.data_dir)]
+    assert main(["schema", *data_dir]) == 1
+    out = capsys.readouterr().out
+    assert f"areas.{areas.columns[-1][0]}: column added" in out
+    assert "schema_version 1.0.0 -> 1.1.0" in out
+    assert main(["schema", "--write", *data_dir]) == 0
+    assert load_contract(path) == ("1.1.0", contract)
+    assert main(["schema", *data_dir]) == 0

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from orchestration.settings import PROJECT_ROOT
 from tests.integration.conftest import run_crimemap
 from warehouse.duckdb_spatial import connect
 
@@ -32,15 +35,54 @@ def fact_counts(data_dir: Path) -> list[tuple]:
         ).fetchall()
 
 
+# A BI tool: opens serving.duckdb read-only, reads, and keeps the connection open until told to
+# read again (a line on stdin), then prints what it sees.
+BI_READER = """
+import sys
+from orchestration.settings import PROJECT_ROOT
+from warehouse.duckdb_spatial import connect
+con = connect(sys.argv[1], read_only=True)
+query = "SELECT (SELECT any_value(release_id) FROM releases), (SELECT count(*) FROM incidents)"
+print(*con.execute(query).fetchone(), flush=True)
+sys.stdin.readline()
+print(*con.execute(query).fetchone(), flush=True)
+"""
+
+
 def test_rerunning_a_month_changes_nothing(tmp_path: Path) -> None:
+    """... while a BI reader holds serving.duckdb open: it neither blocks the run nor sees a
+    half-switched release."""
     data_dir = tmp_path / "data"
     first = run_crimemap(data_dir, "run", incidents=INCIDENTS)
     assert first.returncode == 0, first.stderr[-4000:]
     before_files, before_counts = partition_files(data_dir), fact_counts(data_dir)
     assert any("month=2025-03" in name for name in before_files)
 
-    again = run_crimemap(data_dir, "run", "--months", "2025-03", incidents=INCIDENTS)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", BI_READER, str(data_dir / "serving.duckdb")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
+    try:
+        first_release, first_rows = reader.stdout.readline().split()
+        again = run_crimemap(data_dir, "run", "--months", "2025-03", incidents=INCIDENTS)
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        held_release, held_rows = reader.stdout.readline().split()
+    finally:
+        reader.kill()
+        reader.wait()
     assert again.returncode == 0, again.stderr[-4000:]
+    assert (held_release, held_rows) == (first_release, first_rows)
+    assert int(first_rows) > 0
+    new_release = (data_dir / "published" / "LATEST").read_text().strip()
+    assert new_release != first_release
+    with connect(data_dir / "serving.duckdb", read_only=True) as con:
+        assert con.execute("SELECT any_value(release_id) FROM releases").fetchone() == (
+            new_release,
+        )
     assert "months 2025-03..2025-03" in again.stdout
     after_files = partition_files(data_dir)
     assert after_files.keys() == before_files.keys()

@@ -66,6 +66,19 @@ def privacy_rules(jurisdiction: JurisdictionConfig) -> PrivacyRules:
     )
 
 
+def release_layers(
+    config: JurisdictionConfig, paths: DataPaths, rules: PrivacyRules
+) -> list[LayerSpec]:
+    """The layers a release of this jurisdiction publishes, described by the dbt docs."""
+    return published_layers(
+        rules,
+        config.projected_crs,
+        config.timezone,
+        publication_salt(paths),
+        column_docs=mart_column_descriptions(DBT_PROJECT_DIR),
+    )
+
+
 def privacy_audit(
     release_dir: Path, rules: PrivacyRules, projected_crs: str, layers: Sequence[LayerSpec]
 ) -> list[str]:
@@ -91,13 +104,7 @@ def published_release(context: AssetExecutionContext) -> MaterializeResult:
     paths = data_paths()
     config = current_config()
     rules = privacy_rules(config)
-    layers = published_layers(
-        rules,
-        config.projected_crs,
-        config.timezone,
-        publication_salt(paths),
-        column_docs=mart_column_descriptions(DBT_PROJECT_DIR),
-    )
+    layers = release_layers(config, paths, rules)
     schema_version, _ = load_contract(PUBLISHED_SCHEMA_PATH)
     with connect(paths.warehouse, read_only=True) as con:
         freshness = source_freshness(con, config.timezone)
