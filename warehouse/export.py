@@ -53,18 +53,7 @@ BBox = tuple[float, float, float, float]
 EXPORT_ID_SUFFIX = "-export"
 # Keys build_manifest writes itself (or that describe this export); every other top-level key
 # of the source manifest (jurisdiction, privacy, source_freshness, ...) is copied unchanged.
-_RECOMPUTED_KEYS = frozenset(
-    {
-        "manifest_version",
-        "release_id",
-        "created_at",
-        "schema_version",
-        "code_version",
-        "privacy_rules",
-        "layers",
-        "export",
-    }
-)
+_RECOMPUTED_KEYS = publish.MANIFEST_KEYS | {"export"}
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
@@ -335,13 +324,6 @@ def _has_rows(con: duckdb.DuckDBPyConnection, query: str) -> bool:
     return con.execute(f"SELECT EXISTS ({query})").fetchone()[0]
 
 
-def _write_text_durably(path: Path, text: str) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
 def _fsync_tree(directory: Path) -> None:
     for sub in sorted((p for p in directory.rglob("*") if p.is_dir()), reverse=True):
         fsync_directory(sub)
@@ -426,7 +408,7 @@ def export_release(
         problems += [f"manifest.json: {p}" for p in validate_manifest(json.loads(text))]
         if problems:
             raise ExportError("the export failed validation:\n" + _bullets(problems))
-        _write_text_durably(staging / MANIFEST_FILE, text)
+        publish._write_text_durably(staging / MANIFEST_FILE, text)
         _fsync_tree(staging)
         try:
             # Replaces only an empty directory; fails if anything appeared in it meanwhile.

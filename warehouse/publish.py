@@ -55,7 +55,7 @@ _LAYER_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # The serving database reserves this name for its release-info table.
 RESERVED_LAYER_NAMES = frozenset({"releases"})
-_MANIFEST_KEYS = frozenset(
+MANIFEST_KEYS = frozenset(
     {
         "manifest_version",
         "release_id",
@@ -153,7 +153,7 @@ def _check_release_id(release_id: str) -> None:
 
 
 def _check_extra(extra: Mapping[str, Any]) -> None:
-    clash = sorted(_MANIFEST_KEYS & set(extra))
+    clash = sorted(MANIFEST_KEYS & set(extra))
     if clash:
         raise ValueError(f"extra manifest keys clash with reserved keys: {clash}")
 
