@@ -411,9 +411,7 @@ def test_serving_database_is_swapped_while_readers_hold_the_old_one(
     first = publish_release(con, LAYERS, published, release_id="r1")
     serving = build_serving_database(first.path, tmp_path / "serving.duckdb")
     with connect(serving, read_only=True) as old_reader:
-        second = publish_release(
-            con, (COUNTS,), published, release_id="r2", schema_version="2.0.0"
-        )
+        second = publish_release(con, (COUNTS,), published, release_id="r2", schema_version="2.0.0")
         build_serving_database(second.path, serving)
         # The open reader keeps its consistent (old) database ...
         assert old_reader.execute("SELECT count(*) FROM incident_points").fetchone() == (40,)
