@@ -261,6 +261,11 @@ def _write_partitioned(
             )
             query = f"SELECT * EXCLUDE ({keys}) FROM {staging} WHERE {where}"
             files.append(_write_file(con, layer, query, sub / "part-0.parquet"))
+        # The writer fsyncs each month's directory; make the directories above it durable too.
+        for path in sorted((directory / layer.path).rglob("*"), reverse=True):
+            if path.is_dir():
+                fsync_directory(path)
+        fsync_directory(directory / layer.path)
         return files, {c: described[c] for c in layer.partition_by}
     finally:
         con.execute(f"DROP TABLE IF EXISTS {staging}")
@@ -411,7 +416,10 @@ def _clear_leftovers(published_dir: Path) -> list[str]:
         removed.append(path.name)
     for release_id in release_ids(published_dir):
         if latest is None or release_id > latest:
-            shutil.rmtree(releases / release_id, ignore_errors=True)
+            # Out of sight first, so a kill mid-delete leaves a .tmp- name, not half a release.
+            trash = releases / f"{TMP_PREFIX}never-current-{release_id}"
+            os.rename(releases / release_id, trash)
+            shutil.rmtree(trash, ignore_errors=True)
             removed.append(release_id)
     (Path(published_dir) / f"{LATEST_FILE}.tmp").unlink(missing_ok=True)
     return removed
@@ -555,8 +563,10 @@ def publish_release(
             fsync_directory(releases)
             _switch_latest(published_dir, release_id)
         except BaseException:
-            # LATEST was not switched, so the renamed release was never visible: drop it too.
-            shutil.rmtree(final if renamed else staging, ignore_errors=True)
+            # Unless LATEST already names it (an interrupt can land after the replace inside
+            # _switch_latest), the new release was never visible: drop it.
+            if read_latest_id(published_dir) != release_id:
+                shutil.rmtree(final if renamed else staging, ignore_errors=True)
             raise
         for pruned in prune_releases(published_dir, keep_releases):
             log(f"pruned release {pruned} (keeping the newest {keep_releases})")
