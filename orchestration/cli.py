@@ -267,7 +267,8 @@ def command_schema(args: argparse.Namespace) -> int:
     paths = configure(args.data_dir, None, None, args.config)
     if not paths.warehouse.exists():
         raise SystemExit(f"crimemap: no warehouse at {paths.warehouse}; run `crimemap run` first")
-    version, contract = load_contract(PUBLISHED_SCHEMA_PATH)
+    contract_path = Path(args.contract) if args.contract else PUBLISHED_SCHEMA_PATH
+    version, contract = load_contract(contract_path)
     config = current_config()
     layers = release_layers(config, paths, privacy_rules(config))
     print("crimemap: writing the layers to a scratch release to read their schema...", flush=True)
@@ -285,8 +286,8 @@ def command_schema(args: argparse.Namespace) -> int:
     if not args.write:
         print("  run `crimemap schema --write` to record it in the contract")
         return 1
-    PUBLISHED_SCHEMA_PATH.write_text(contract_json(new_version, schemas), encoding="utf-8")
-    print(f"crimemap: wrote {PUBLISHED_SCHEMA_PATH.name} ({new_version})")
+    contract_path.write_text(contract_json(new_version, schemas), encoding="utf-8")
+    print(f"crimemap: wrote {contract_path} ({new_version})")
     return 0
 
 
@@ -378,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema.add_argument("--data-dir")
     schema.add_argument("--config", help="jurisdiction YAML (default: the sample city)")
+    schema.add_argument(
+        "--contract", help="contract file (default: warehouse/published_schema.json)"
+    )
     schema.add_argument(
         "--write", action="store_true", help="record the schema and its new version"
     )

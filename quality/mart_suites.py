@@ -501,15 +501,24 @@ def flag_is(column: str, value: bool, condition: Mapping[str, Any]) -> Expectati
     return value_where(column, value, condition)
 
 
-def value_where(column: str, value: Any, condition: Mapping[str, Any]) -> ExpectationSpec:
-    """``column`` equals ``value`` on the rows matching ``condition``."""
+def one_of_where(
+    column: str, values: Sequence[Any], condition: Mapping[str, Any] | None = None
+) -> ExpectationSpec:
+    """``column`` is one of ``values`` (on the rows matching ``condition``, if given)."""
+    if condition is None:
+        return expect("ExpectColumnValuesToBeInSet", "ERROR", column=column, value_set=list(values))
     return expect(
         "ExpectColumnValuesToBeInSet",
         "ERROR",
         column=column,
-        value_set=[value],
+        value_set=list(values),
         row_condition=dict(condition),
     )
+
+
+def value_where(column: str, value: Any, condition: Mapping[str, Any]) -> ExpectationSpec:
+    """``column`` equals ``value`` on the rows matching ``condition``."""
+    return one_of_where(column, [value], condition)
 
 
 def all_of(*conditions: Mapping[str, Any]) -> dict[str, Any]:
@@ -748,12 +757,7 @@ def dim_area_suite(
             *(not_null(flag) for _, flag in flagged),
             *(flag_is(flag, True, where_null(value)) for value, flag in flagged),
             within("indicator_units", min_value=1),
-            expect(
-                "ExpectColumnValuesToBeInSet",
-                "ERROR",
-                column="indicator_method",
-                value_set=list(INDICATOR_METHODS),
-            ),
+            one_of_where("indicator_method", list(INDICATOR_METHODS)),
             *count_column("source_rows", minimum=1),
             not_null("geometry_repaired"),
             not_null("population", "WARN", mostly=min_population_share),
@@ -832,12 +836,7 @@ def area_month_rates_suite(
         expectations=(
             *table_shape(AREA_MONTH_RATES_COLUMNS, min_rows, max_rows),
             *compound_key("area_id", "month", "category"),
-            expect(
-                "ExpectColumnValuesToBeInSet",
-                "ERROR",
-                column="category",
-                value_set=[ALL_CATEGORIES, *INCIDENT_CATEGORIES],
-            ),
+            one_of_where("category", [ALL_CATEGORIES, *INCIDENT_CATEGORIES]),
             *months_within("month", start, now),
             *count_column("incident_count"),
             *count_column("incident_reports"),
@@ -897,12 +896,7 @@ def offense_spikes_suite(
         expectations=(
             *table_shape(OFFENSE_SPIKES_COLUMNS, min_rows, max_rows),
             *compound_key("area_id", "month", "category"),
-            expect(
-                "ExpectColumnValuesToBeInSet",
-                "ERROR",
-                column="category",
-                value_set=[ALL_CATEGORIES, *INCIDENT_CATEGORIES],
-            ),
+            one_of_where("category", [ALL_CATEGORIES, *INCIDENT_CATEGORIES]),
             *months_within("month", start, now),
             *count_column("observed"),
             not_null("baseline_months"),
@@ -1116,12 +1110,7 @@ def priority_areas_suite(
             *unique_key("area_id"),
             not_null("ranked"),
             *present_exactly_where("exclusion_reason", unranked, ranked),
-            expect(
-                "ExpectColumnValuesToBeInSet",
-                "ERROR",
-                column="exclusion_reason",
-                value_set=list(EXCLUSION_REASONS),
-            ),
+            one_of_where("exclusion_reason", list(EXCLUSION_REASONS)),
             value_where("exclusion_reason", "population_unknown", where_null("population")),
             value_where("exclusion_reason", "population_unknown", where("population", "<=", 0)),
             value_where(
@@ -1449,26 +1438,12 @@ def hotspots_suite(
             *shares("p_value", q),
             at_most(q, "p_value"),
             *in_domain("confidence_bin", CONFIDENCE_BINS),
-            expect(
-                "ExpectColumnValuesToBeInSet",
-                "ERROR",
-                column="confidence_bin",
-                value_set=[-3, 3],
-                row_condition=where(q, "<=", 0.01),
+            one_of_where("confidence_bin", [-3, 3], where(q, "<=", 0.01)),
+            one_of_where(
+                "confidence_bin", [-2, 2], all_of(where(q, ">", 0.01), where(q, "<=", 0.05))
             ),
-            expect(
-                "ExpectColumnValuesToBeInSet",
-                "ERROR",
-                column="confidence_bin",
-                value_set=[-2, 2],
-                row_condition=all_of(where(q, ">", 0.01), where(q, "<=", 0.05)),
-            ),
-            expect(
-                "ExpectColumnValuesToBeInSet",
-                "ERROR",
-                column="confidence_bin",
-                value_set=[-1, 1],
-                row_condition=all_of(where(q, ">", 0.05), where(q, "<=", 0.10)),
+            one_of_where(
+                "confidence_bin", [-1, 1], all_of(where(q, ">", 0.05), where(q, "<=", 0.10))
             ),
             value_where("confidence_bin", 0, where(q, ">", 0.10)),
             value_where("confidence_bin", 0, where_null("gi_star_z")),
@@ -1562,28 +1537,12 @@ def emerging_hotspots_suite(
             value_where("trend", "none", where_null("mk_p")),
             *in_domain("pattern", EMERGING_PATTERNS),
             value_where("pattern", "no_pattern", where("periods", "<", 2)),
-            expect(
-                "ExpectColumnValuesToBeInSet",
-                "ERROR",
-                column="pattern",
-                value_set=list(HOT_PATTERNS),
-                row_condition=all_of(patterned, final_hot),
-            ),
-            expect(
-                "ExpectColumnValuesToBeInSet",
-                "ERROR",
-                column="pattern",
-                value_set=list(COLD_PATTERNS),
-                row_condition=all_of(patterned, final_cold),
-            ),
-            expect(
-                "ExpectColumnValuesToBeInSet",
-                "ERROR",
-                column="pattern",
-                value_set=["historical_hot_spot", "historical_cold_spot", "no_pattern"],
-                row_condition=all_of(
-                    where("final_hot_run", "==", 0), where("final_cold_run", "==", 0)
-                ),
+            one_of_where("pattern", list(HOT_PATTERNS), all_of(patterned, final_hot)),
+            one_of_where("pattern", list(COLD_PATTERNS), all_of(patterned, final_cold)),
+            one_of_where(
+                "pattern",
+                ["historical_hot_spot", "historical_cold_spot", "no_pattern"],
+                all_of(where("final_hot_run", "==", 0), where("final_cold_run", "==", 0)),
             ),
             within(
                 "hot_periods",
@@ -1680,12 +1639,7 @@ def hotspot_forecast_suite(
             *forecast_months("forecast_month", start, now),
             *count_column("predicted_count"),
             within("predicted_rank", min_value=1),
-            expect(
-                "ExpectColumnValuesToBeInSet",
-                "ERROR",
-                column="top_area_share",
-                value_set=shares_,
-            ),
+            one_of_where("top_area_share", shares_),
             value_where("top_area_share", shares_[0], where("predicted_rank", "==", 1)),
             *in_domain("model", ["forecast"]),
             not_null("method"),

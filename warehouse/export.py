@@ -27,24 +27,26 @@ from typing import Any
 
 import duckdb
 
-from warehouse import publish
 from warehouse.duckdb_spatial import connect
 from warehouse.geoparquet import (
     COVERING_COLUMN,
     file_digest,
     fsync_directory,
+    fsync_tree,
     sql_identifier,
-    validate_geoparquet,
-    validate_parquet_table,
 )
 from warehouse.publish import (
     MANIFEST_FILE,
+    MANIFEST_KEYS,
     MANIFEST_VERSION,
     LayerSpec,
+    build_layer,
     build_manifest,
     latest_release,
     layer_scan_sql,
     read_manifest,
+    validate_release_files,
+    write_text_durably,
 )
 from warehouse.schema_contract import validate_manifest
 
@@ -53,7 +55,7 @@ BBox = tuple[float, float, float, float]
 EXPORT_ID_SUFFIX = "-export"
 # Keys build_manifest writes itself (or that describe this export); every other top-level key
 # of the source manifest (jurisdiction, privacy, source_freshness, ...) is copied unchanged.
-_RECOMPUTED_KEYS = publish.MANIFEST_KEYS | {"export"}
+_RECOMPUTED_KEYS = MANIFEST_KEYS | {"export"}
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
@@ -311,23 +313,8 @@ def schema_problems(source: Mapping[str, Any], entry: Mapping[str, Any]) -> list
     return [f"layer {entry['name']}: columns {after} differ from the release's {before}"]
 
 
-def file_problems(directory: Path, entry: Mapping[str, Any]) -> list[str]:
-    validate = validate_geoparquet if entry["spatial"] else validate_parquet_table
-    return [
-        f"layer {entry['name']}: {problem}"
-        for file in entry["files"]
-        for problem in validate(Path(directory) / file["path"])
-    ]
-
-
 def _has_rows(con: duckdb.DuckDBPyConnection, query: str) -> bool:
     return con.execute(f"SELECT EXISTS ({query})").fetchone()[0]
-
-
-def _fsync_tree(directory: Path) -> None:
-    for sub in sorted((p for p in directory.rglob("*") if p.is_dir()), reverse=True):
-        fsync_directory(sub)
-    fsync_directory(directory)
 
 
 # --------------------------------------------------------------------------- export
@@ -377,17 +364,17 @@ def export_release(
                         "leave it out of --layers or widen --bbox/--since"
                     )
                 try:
-                    # Private in publish; the code that writes a release writes the export.
-                    entry = publish.build_layer(con, spec, staging)
+                    # The code that writes a release writes the export.
+                    entry = build_layer(con, spec, staging)
                 except (duckdb.Error, ValueError, TypeError) as exc:
                     raise ExportError(f"layer {spec.name}: {exc}") from exc
                 entries.append(entry)
                 counts.append(LayerExport(spec.name, entry["rows"], layer["rows"], entry["bytes"]))
                 log(f"{spec.name}: {entry['rows']:,} of {layer['rows']:,} rows")
-        problems = [
+        problems = validate_release_files(staging, entries) + [
             p
             for entry, layer in zip(entries, selected, strict=True)
-            for p in file_problems(staging, entry) + schema_problems(layer, entry)
+            for p in schema_problems(layer, entry)
         ]
         extra = {key: value for key, value in source.items() if key not in _RECOMPUTED_KEYS}
         extra["export"] = {
@@ -408,8 +395,8 @@ def export_release(
         problems += [f"manifest.json: {p}" for p in validate_manifest(json.loads(text))]
         if problems:
             raise ExportError("the export failed validation:\n" + _bullets(problems))
-        publish._write_text_durably(staging / MANIFEST_FILE, text)
-        _fsync_tree(staging)
+        write_text_durably(staging / MANIFEST_FILE, text)
+        fsync_tree(staging)
         try:
             # Replaces only an empty directory; fails if anything appeared in it meanwhile.
             os.rename(staging, destination)

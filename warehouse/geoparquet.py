@@ -256,6 +256,13 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+def fsync_tree(directory: Path) -> None:
+    """Persist every directory under ``directory`` (deepest first) and ``directory`` itself."""
+    for sub in sorted((p for p in Path(directory).rglob("*") if p.is_dir()), reverse=True):
+        fsync_directory(sub)
+    fsync_directory(directory)
+
+
 @contextlib.contextmanager
 def atomic_output(path: Path) -> Iterator[Path]:
     """Yield a temp path beside ``path``; on success fsync it and ``os.replace`` it into place.

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
-from warehouse.geoparquet import COVERING_COLUMN
+from warehouse.geoparquet import COVERING_COLUMN, sql_identifier
 from warehouse.privacy import (
     LayerPrivacy,
     PrivacyRules,
@@ -80,23 +81,32 @@ def _suppressed_flag_doc(count: str, k: int) -> str:
     )
 
 
-def suppression_table_name(layer: str) -> str:
-    return f"__crimemap_{layer}_suppression"
+@dataclass(frozen=True)
+class CellSuppression:
+    """A mart's count withheld with complementary suppression. ``prepare`` registers ``table``
+    (the keys and ``suppressed``) on the publishing connection for the layer's SQL to join."""
 
+    mart: str
+    keys: tuple[str, ...]
+    count: str
+    groups: tuple[tuple[str, ...], ...]  # families of cells bound by a (derivable) total
+    k: int
 
-def complementary_suppression(
-    layer: str, cells_query: str, keys: Sequence[str], count: str, groups, k: int
-) -> Callable[[duckdb.DuckDBPyConnection], None]:
-    """Registers ``__crimemap_<layer>_suppression`` (keys + ``suppressed``) on the publishing
-    connection: primary small cells plus the complementary cells that protect them."""
+    @property
+    def table(self) -> str:
+        return f"__crimemap_{self.mart}_suppression"
 
-    def prepare(con: duckdb.DuckDBPyConnection) -> None:
-        cells = con.execute(cells_query).pl()
-        marked = suppress_cells(cells, count, groups, k)
-        table = marked.select([*keys, "suppressed"]).to_arrow()
-        con.register(suppression_table_name(layer), table)
+    def prepare(self, con: duckdb.DuckDBPyConnection) -> None:
+        columns = ", ".join(sql_identifier(c) for c in (*self.keys, self.count))
+        cells = con.execute(f"SELECT {columns} FROM {self.mart}").pl()
+        marked = suppress_cells(cells, self.count, self.groups, self.k)
+        con.register(self.table, marked.select([*self.keys, "suppressed"]).to_arrow())
 
-    return prepare
+    def privacy(self, flag: str, **checks: Any) -> LayerPrivacy:
+        """The audit of this suppression (plus ``checks``), given the layer's flag column."""
+        return LayerPrivacy(
+            count_columns=(self.count,), suppressed_flag=flag, linked_groups=self.groups, **checks
+        )
 
 
 def incidents_layer(
@@ -202,7 +212,9 @@ def area_month_rates_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
     away through the area's 'all' row or the city's monthly total of a category (which the
     incidents layer reveals)."""
     k = rules.min_cell_count
-    suppression = suppression_table_name("area_month_rates")
+    suppression = CellSuppression(
+        "area_month_rates", ("area_id", "month", "category"), "incident_count", AREA_MONTH_GROUPS, k
+    )
     hidden = "s.suppressed"
     query = f"""
         SELECT
@@ -223,7 +235,7 @@ def area_month_rates_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
             a.geom AS geometry
         FROM area_month_rates AS r
         JOIN dim_area AS a USING (area_id)
-        JOIN {suppression} AS s USING (area_id, month, category)
+        JOIN {suppression.table} AS s USING (area_id, month, category)
     """
     return LayerSpec(
         name="area_month_rates",
@@ -235,18 +247,9 @@ def area_month_rates_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
             f"complementary suppression; rates are empty below the population floor."
         ),
         time_column="month",
-        prepare=complementary_suppression(
-            "area_month_rates",
-            "SELECT area_id, month, category, incident_count FROM area_month_rates",
-            ("area_id", "month", "category"),
-            "incident_count",
-            AREA_MONTH_GROUPS,
-            k,
-        ),
-        privacy=LayerPrivacy(
-            count_columns=("incident_count",),
-            suppressed_flag="count_suppressed",
-            linked_groups=AREA_MONTH_GROUPS,
+        prepare=suppression.prepare,
+        privacy=suppression.privacy(
+            "count_suppressed",
             rate_columns=("rate_per_1000", "eb_rate_per_1000"),
             population_column="population",
         ),
@@ -271,7 +274,9 @@ def offense_spikes_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
     """Every observed count and what reveals it (ratio, p-value, summary) follows the k rule,
     with complementary suppression over the area's 'all' row and the city's monthly totals."""
     k = rules.min_cell_count
-    suppression = suppression_table_name("offense_spikes")
+    suppression = CellSuppression(
+        "offense_spikes", ("area_id", "month", "category"), "observed", AREA_MONTH_GROUPS, k
+    )
     small = "x.suppressed"
     query = f"""
         SELECT
@@ -291,7 +296,7 @@ def offense_spikes_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
             a.geom AS geometry
         FROM offense_spikes AS s
         JOIN dim_area AS a USING (area_id)
-        JOIN {suppression} AS x USING (area_id, month, category)
+        JOIN {suppression.table} AS x USING (area_id, month, category)
     """
     return LayerSpec(
         name="offense_spikes",
@@ -303,19 +308,8 @@ def offense_spikes_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
             "suppressed, with complementary suppression."
         ),
         time_column="month",
-        prepare=complementary_suppression(
-            "offense_spikes",
-            "SELECT area_id, month, category, observed FROM offense_spikes",
-            ("area_id", "month", "category"),
-            "observed",
-            AREA_MONTH_GROUPS,
-            k,
-        ),
-        privacy=LayerPrivacy(
-            count_columns=("observed",),
-            suppressed_flag="observed_suppressed",
-            linked_groups=AREA_MONTH_GROUPS,
-        ),
+        prepare=suppression.prepare,
+        privacy=suppression.privacy("observed_suppressed"),
         column_descriptions=layer_column_docs(
             docs,
             "offense_spikes",
@@ -336,7 +330,10 @@ def offense_spikes_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
 
 def hotspots_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
     k = rules.min_cell_count
-    suppression = suppression_table_name("hotspots")
+    # The city's monthly total is the sum over cells (and the incidents layer reveals it).
+    suppression = CellSuppression(
+        "hotspots", ("cell_id", "month"), "incident_count", (("month",),), k
+    )
     query = f"""
         SELECT
             h.cell_id,
@@ -350,7 +347,7 @@ def hotspots_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
             c.geom AS geometry
         FROM hotspots AS h
         JOIN dim_grid_cell AS c USING (cell_id)
-        JOIN {suppression} AS x USING (cell_id, month)
+        JOIN {suppression.table} AS x USING (cell_id, month)
     """
     return LayerSpec(
         name="hotspots",
@@ -362,20 +359,8 @@ def hotspots_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
             f"Counts below {k} are suppressed, with complementary suppression."
         ),
         time_column="month",
-        # The city's monthly total is the sum over cells (and the incidents layer reveals it).
-        prepare=complementary_suppression(
-            "hotspots",
-            "SELECT cell_id, month, incident_count FROM hotspots",
-            ("cell_id", "month"),
-            "incident_count",
-            (("month",),),
-            k,
-        ),
-        privacy=LayerPrivacy(
-            count_columns=("incident_count",),
-            suppressed_flag="count_suppressed",
-            linked_groups=(("month",),),
-        ),
+        prepare=suppression.prepare,
+        privacy=suppression.privacy("count_suppressed"),
         column_descriptions=layer_column_docs(
             docs,
             "hotspots",

@@ -56,6 +56,15 @@ class PrivacyRules:
         if not self.point_cell_m > 0:
             raise ValueError(f"point_cell_m must be positive, got {self.point_cell_m}")
 
+    def settings(self) -> dict[str, str | int | float]:
+        """The manifest's machine-readable ``privacy`` object."""
+        return {
+            "min_cell_count": self.min_cell_count,
+            "point_generalization": self.point_generalization,
+            "point_cell_m": self.point_cell_m,
+            "min_population": self.min_population,
+        }
+
     @property
     def point_precision(self) -> str:
         return f"grid_{self.point_cell_m:g}m"
@@ -154,10 +163,7 @@ def forbidden_columns(columns: Sequence[str], rules: PrivacyRules) -> list[str]:
 # --------------------------------------------------------------------------- audit
 
 
-def audit_columns(
-    con: duckdb.DuckDBPyConnection, source: str, name: str, rules: PrivacyRules
-) -> list[str]:
-    columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+def audit_columns(columns: Sequence[str], name: str, rules: PrivacyRules) -> list[str]:
     return [f"{name}: forbidden column {c!r}" for c in forbidden_columns(columns, rules)]
 
 
@@ -235,10 +241,7 @@ def audit_rates(
     return problems
 
 
-def _missing_columns(
-    con: duckdb.DuckDBPyConnection, source: str, privacy: LayerPrivacy
-) -> list[str]:
-    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+def _missing_columns(present: Sequence[str], privacy: LayerPrivacy) -> list[str]:
     needed = [
         *privacy.count_columns,
         *([privacy.suppressed_flag] if privacy.suppressed_flag else []),
@@ -261,10 +264,11 @@ def audit_layer(
 ) -> list[str]:
     """Every violation in one published layer: a file, or a hive-partitioned directory."""
     source = scan_sql(path, partitioned=partitioned)
-    problems = audit_columns(con, source, name, rules)
+    columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    problems = audit_columns(columns, name, rules)
     if privacy is None:
         return problems
-    missing = _missing_columns(con, source, privacy)
+    missing = _missing_columns(columns, privacy)
     if missing:
         # A renamed column would otherwise slip past its check.
         return [*problems, f"{name}: columns the privacy checks need are missing: {missing}"]

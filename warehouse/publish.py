@@ -32,6 +32,7 @@ from warehouse.geoparquet import (
     GeoParquetStats,
     TableStats,
     fsync_directory,
+    fsync_tree,
     scan_sql,
     sql_identifier,
     sql_string,
@@ -167,7 +168,7 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
-def _write_text_durably(path: Path, text: str) -> None:
+def write_text_durably(path: Path, text: str) -> None:
     with path.open("w", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()
@@ -262,10 +263,7 @@ def _write_partitioned(
             query = f"SELECT * EXCLUDE ({keys}) FROM {staging} WHERE {where}"
             files.append(_write_file(con, layer, query, sub / "part-0.parquet"))
         # The writer fsyncs each month's directory; make the directories above it durable too.
-        for path in sorted((directory / layer.path).rglob("*"), reverse=True):
-            if path.is_dir():
-                fsync_directory(path)
-        fsync_directory(directory / layer.path)
+        fsync_tree(directory / layer.path)
         return files, {c: described[c] for c in layer.partition_by}
     finally:
         con.execute(f"DROP TABLE IF EXISTS {staging}")
@@ -336,12 +334,16 @@ def build_layer(
 
 
 def validate_release_files(release_dir: Path, entries: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Every file of every layer against the publishing spec (GeoParquet 1.1 or plain table)."""
+    """Every file of every layer against the publishing spec (GeoParquet 1.1 or plain table),
+    each problem prefixed with its layer."""
     problems = []
     for entry in entries:
         validate = validate_geoparquet if entry["spatial"] else validate_parquet_table
         for file in entry["files"]:
-            problems += validate(Path(release_dir) / file["path"])
+            problems += [
+                f"layer {entry['name']}: {problem}"
+                for problem in validate(Path(release_dir) / file["path"])
+            ]
     return problems
 
 
@@ -372,7 +374,7 @@ def _switch_latest(published_dir: Path, release_id: str) -> None:
     """Point ``LATEST`` at ``release_id`` with one atomic rename."""
     tmp = published_dir / f"{LATEST_FILE}.tmp"
     try:
-        _write_text_durably(tmp, release_id + "\n")
+        write_text_durably(tmp, release_id + "\n")
         os.replace(tmp, published_dir / LATEST_FILE)
     finally:
         tmp.unlink(missing_ok=True)
@@ -448,17 +450,7 @@ def prune_releases(published_dir: Path, keep: int) -> list[str]:
 
 def default_release_metadata() -> dict[str, Any]:
     """Manifest keys a release always has; the pipeline passes the jurisdiction's own."""
-    rules = PrivacyRules()
-    return {
-        "jurisdiction": "unnamed",
-        "privacy": {
-            "min_cell_count": rules.min_cell_count,
-            "point_generalization": rules.point_generalization,
-            "point_cell_m": rules.point_cell_m,
-            "min_population": rules.min_population,
-        },
-        "source_freshness": [],
-    }
+    return {"jurisdiction": "unnamed", "privacy": PrivacyRules().settings(), "source_freshness": []}
 
 
 def _previous_manifest(published_dir: Path) -> dict[str, Any] | None:
@@ -523,7 +515,6 @@ def publish_release(
             log(f"removed {leftover}, left by an interrupted publisher")
         existing = release_ids(published_dir)
         release_id = release_id or new_release_id(after=existing[-1] if existing else None)
-        _check_release_id(release_id)
         final = releases / release_id
         if final.exists():
             raise FileExistsError(f"release {release_id} already exists at {final}")
@@ -549,14 +540,11 @@ def publish_release(
                 code_version=code_version or current_code_version(),
                 extra=extra,
             )
-            manifest_problems = validate_manifest(
-                json.loads(json.dumps(manifest, default=_json_value))
-            )
+            text = json.dumps(manifest, indent=2, default=_json_value) + "\n"
+            manifest_problems = validate_manifest(json.loads(text))
             if manifest_problems:
                 raise ReleaseValidationError([f"manifest.json {p}" for p in manifest_problems])
-            _write_text_durably(
-                staging / MANIFEST_FILE, json.dumps(manifest, indent=2, default=_json_value) + "\n"
-            )
+            write_text_durably(staging / MANIFEST_FILE, text)
             fsync_directory(staging)
             os.rename(staging, final)
             renamed = True

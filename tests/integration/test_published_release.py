@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 from pyproj import CRS
 
 from orchestration.defs.publish.assets import privacy_audit
+from orchestration.settings import PROJECT_ROOT
 from tests.integration.conftest import PipelineRun
 from warehouse.duckdb_spatial import connect
 from warehouse.layers import PUBLISHED_SCHEMA_PATH, incidents_layer, published_layers
@@ -29,6 +32,7 @@ from warehouse.publish import (
 from warehouse.schema_contract import (
     check_version,
     classify_changes,
+    contract_json,
     load_contract,
     schema_of_manifest,
     validate_manifest,
@@ -197,31 +201,29 @@ def test_hundred_block_generalization_on_the_sample_city(
 
 
 def test_schema_command_reports_the_version_a_change_needs(
-    pipeline_run: PipelineRun,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    pipeline_run: PipelineRun, tmp_path: Path
 ) -> None:
     """A contract that lacks a column the code now publishes: an additive change, so the
     command asks for the next minor version, and --write records it."""
-    import warehouse.layers
-    from orchestration.cli import main
-    from warehouse.schema_contract import contract_json
-
-    for name in ("CRIMEMAP_DATA_DIR", "DAGSTER_HOME", "CRIMEMAP_CONFIG"):
-        monkeypatch.setenv(name, os.environ.get(name, ""))
     version, contract = load_contract(PUBLISHED_SCHEMA_PATH)
     areas = contract["areas"]
     older = {**contract, "areas": replace(areas, columns=areas.columns[:-1])}
     path = tmp_path / "published_schema.json"
     path.write_text(contract_json(version, older))
-    monkeypatch.setattr(warehouse.layers, "PUBLISHED_SCHEMA_PATH", path)
 
-    data_dir = ["--data-dir", str(pipeline_run.data_dir)]
-    assert main(["schema", *data_dir]) == 1
-    out = capsys.readouterr().out
-    assert f"areas.{areas.columns[-1][0]}: column added" in out
-    assert "schema_version 1.0.0 -> 1.1.0" in out
-    assert main(["schema", "--write", *data_dir]) == 0
+    def schema(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "CRIMEMAP_DATA_DIR": str(pipeline_run.data_dir)}
+        env.pop("DAGSTER_HOME", None)
+        command = [sys.executable, "-m", "orchestration.cli", "schema", "--contract", str(path)]
+        return subprocess.run(
+            [*command, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+        )
+
+    differs = schema()
+    assert differs.returncode == 1, differs.stderr
+    assert f"areas.{areas.columns[-1][0]}: column added" in differs.stdout
+    assert "schema_version 1.0.0 -> 1.1.0" in differs.stdout
+    written = schema("--write")
+    assert written.returncode == 0, written.stderr
     assert load_contract(path) == ("1.1.0", contract)
-    assert main(["schema", *data_dir]) == 0
+    assert schema().returncode == 0

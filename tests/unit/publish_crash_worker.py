@@ -149,7 +149,7 @@ def install_hooks(steps: Steps) -> None:
     real_fsync, real_replace, real_rename = os.fsync, os.replace, os.rename
     real_rmtree = shutil.rmtree
     real_write_table = pq.ParquetWriter.write_table
-    real_write_text = publish._write_text_durably
+    real_write_text = publish.write_text_durably
 
     def fsync(fd: int) -> None:
         steps.reached(f"fsync {steps.show(_fd_path(fd))}")
@@ -184,7 +184,7 @@ def install_hooks(steps: Steps) -> None:
     os.rename = rename
     shutil.rmtree = rmtree
     pq.ParquetWriter.write_table = write_table
-    publish._write_text_durably = write_text
+    publish.write_text_durably = write_text
 
 
 SERVING_QUERY = """

@@ -117,12 +117,7 @@ def published_release(context: AssetExecutionContext) -> MaterializeResult:
             code_version=code_version(),
             extra={
                 "jurisdiction": config.name,
-                "privacy": {
-                    "min_cell_count": rules.min_cell_count,
-                    "point_generalization": rules.point_generalization,
-                    "point_cell_m": rules.point_cell_m,
-                    "min_population": rules.min_population,
-                },
+                "privacy": rules.settings(),
                 "source_freshness": freshness,
             },
             audit=lambda release_dir: privacy_audit(
