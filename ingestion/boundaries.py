@@ -14,6 +14,7 @@ fails a check never replaces the previous landing.
 from __future__ import annotations
 
 import json
+import os
 import re
 import zipfile
 from collections.abc import Mapping
@@ -24,13 +25,22 @@ from typing import Any
 
 import polars as pl
 
-from ingestion.landing import GEOMETRY_COLUMN, LandingResult, land_csv, land_frame, land_geojson
+from ingestion.landing import (
+    DEFAULT_READ,
+    GEOMETRY_COLUMN,
+    LandingResult,
+    ReadOptions,
+    land_csv,
+    land_frame,
+    land_geojson,
+)
 from ingestion.sql import quote_ident, sql_literal
+from ingestion.surveys import AREA_ID_KINDS
 
 WGS84 = "EPSG:4326"
 SOURCE_CRS_COLUMN = "_source_crs"
 FORMATS = ("geojson", "shapefile", "csv_wkt")
-ID_KINDS = ("geoid", "code")
+ID_KINDS = AREA_ID_KINDS  # how ids become keys: ingestion.surveys.normalize_area_id
 _EXTENSION_FORMATS = {
     ".geojson": "geojson",
     ".json": "geojson",
@@ -61,7 +71,7 @@ class BoundarySpec:
     format: str | None = None  # None: from the file extension
     geometry_field: str = "WKT"  # csv_wkt only
     crs: str | None = None  # None: the file's own declaration, else EPSG:4326
-    id_kind: str = "geoid"  # geoid | code
+    id_kind: str = "auto"  # auto | geoid | code | name
 
 
 def parse_boundary_spec(mapping: Mapping[str, Any], where: str) -> BoundarySpec:
@@ -82,7 +92,7 @@ def parse_boundary_spec(mapping: Mapping[str, Any], where: str) -> BoundarySpec:
     fmt = mapping.get("format")
     if fmt is not None and fmt not in FORMATS:
         raise BoundaryError(f"{where}.format: must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    id_kind = mapping.get("id_kind", "geoid")
+    id_kind = mapping.get("id_kind", "auto")
     if id_kind not in ID_KINDS:
         raise BoundaryError(f"{where}.id_kind: must be one of {', '.join(ID_KINDS)}")
     crs = mapping.get("crs")
@@ -231,6 +241,7 @@ def land_boundaries(
     load_id: str,
     con: Any,
     ingested_at: datetime | None = None,
+    read: ReadOptions = DEFAULT_READ,
 ) -> LandingResult:
     """Land a boundary file of any supported format, with ``_source_crs`` on every row.
 
@@ -245,23 +256,41 @@ def land_boundaries(
         crs = spec.crs or geojson_declared_crs(source_file) or WGS84
         constants = {SOURCE_CRS_COLUMN: crs}
         return land_geojson(
-            source_file, dest, load_id=load_id, ingested_at=ingested_at, constants=constants
+            source_file,
+            dest,
+            load_id=load_id,
+            ingested_at=ingested_at,
+            constants=constants,
+            read=read,
         )
     if fmt == "csv_wkt":
-        header = [c.strip() for c in pl.read_csv(source_file, n_rows=0, infer_schema=False).columns]
+        constants = {SOURCE_CRS_COLUMN: spec.crs or WGS84}
+        landed = land_csv(
+            source_file,
+            dest.with_name(f".{dest.name}.checking"),
+            load_id=load_id,
+            ingested_at=ingested_at,
+            constants=constants,
+            read=read,
+        )
+        header = [c for c in landed.columns if not c.startswith("_")]
         if spec.geometry_field not in header:
+            landed.path.unlink(missing_ok=True)
             raise BoundaryError(
                 f"{source_file.name}: no WKT column {spec.geometry_field!r} (columns: {header})"
             )
-        constants = {SOURCE_CRS_COLUMN: spec.crs or WGS84}
-        return land_csv(
-            source_file, dest, load_id=load_id, ingested_at=ingested_at, constants=constants
-        )
+        os.replace(landed.path, dest)
+        return LandingResult(path=dest, rows=landed.rows, columns=landed.columns)
     gdal_path = _shapefile_path(source_file)
     frame = _shapefile_frame(con, gdal_path, source_file.name)
     constants = {SOURCE_CRS_COLUMN: spec.crs or shapefile_declared_crs(con, gdal_path) or WGS84}
     return land_frame(
-        frame, source_file.name, dest, load_id=load_id, ingested_at=ingested_at, constants=constants
+        read.apply(source_file, frame),
+        source_file.name,
+        dest,
+        load_id=load_id,
+        ingested_at=ingested_at,
+        constants=constants,
     )
 
 

@@ -7,12 +7,16 @@ longitude/latitude columns, a GeoJSON file lands its geometry as GeoJSON text in
 Facility types are the jurisdiction's own labels ("Mental Health Center", "DETOX"); ``type_map``
 sends each onto one canonical type. Labels are matched case-insensitively with runs of whitespace
 collapsed, and a canonical name used as a label maps to itself, so a publisher already writing
-``shelter`` needs no entry. A label the map does not know leaves the type NULL, which the
-quality rules quarantine as ``type_unmapped``.
+``shelter`` needs no entry. Real lists write one type many ways ("Mental Health Clinic (Mon-Fri
+9-5)"), so a key may also be a pattern: ``"*mental health*"`` matches any label containing the
+text, ``"/detox|withdrawal/"`` any label the regular expression finds (both case-insensitive).
+Exact labels win, then patterns in the order written, then ``default_type`` if declared. A label
+nothing maps leaves the type NULL, which the quality rules quarantine as ``type_unmapped``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +69,7 @@ COLUMN_KEYS: tuple[str, ...] = (
     "geometry_field",
 )
 REQUIRED_KEYS: tuple[str, ...] = ("id_field", "name_field", "type_field")
-MAPPING_KEYS: tuple[str, ...] = (*COLUMN_KEYS, "type_map")
+MAPPING_KEYS: tuple[str, ...] = (*COLUMN_KEYS, "type_map", "default_type")
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class FacilityMapping:
     longitude_field: str | None = None
     latitude_field: str | None = None
     geometry_field: str | None = None  # GeoJSON geometry text (land_geojson's ``geometry``)
+    default_type: str | None = None  # the type of a label nothing in type_map matches
 
     def __post_init__(self) -> None:
         # A mapping built in code gets the checks a parsed one gets.
@@ -105,8 +110,20 @@ class FacilityMapping:
 
     @property
     def type_lookup(self) -> dict[str, str]:
-        """Normalized label -> canonical type: the canonical names, then the map (which wins)."""
-        return {**{t: t for t in FACILITY_TYPES}, **canonical_types(self.type_map, "type_map")}
+        """Normalized label -> canonical type: the canonical names, then the map's exact labels
+        (which win)."""
+        exact = canonical_types(self.type_map, "type_map")
+        labels = {key: target for key, target in exact.items() if not is_pattern(key)}
+        return {**{t: t for t in FACILITY_TYPES}, **labels}
+
+    @property
+    def type_patterns(self) -> tuple[tuple[str, str], ...]:
+        """(pattern key, canonical type) in the order written: ``*text*`` or ``/regex/``."""
+        return tuple(
+            (normalize_label(str(label)), target)
+            for label, target in self.type_map.items()
+            if is_pattern(normalize_label(str(label)))
+        )
 
 
 def check_location(lon: str | None, lat: str | None, geometry: str | None, where: str) -> None:
@@ -117,6 +134,32 @@ def check_location(lon: str | None, lat: str | None, geometry: str | None, where
             f"{where}: a location is required: longitude_field and latitude_field, "
             "or geometry_field (GeoJSON)"
         )
+
+
+def is_pattern(key: str) -> bool:
+    return (len(key) > 2 and key.startswith("*") and key.endswith("*")) or (
+        len(key) > 2 and key.startswith("/") and key.endswith("/")
+    )
+
+
+def label_matches(pattern: str, label: str) -> bool:
+    """Whether a normalized ``label`` matches a ``*text*`` or ``/regex/`` pattern key."""
+    if pattern.startswith("*"):
+        return pattern[1:-1] in label
+    return re.search(pattern[1:-1], label, flags=re.IGNORECASE) is not None
+
+
+def facility_type_of(mapping: FacilityMapping, label: str | None) -> str | None:
+    """The canonical type of a published label (the Python twin of ``facility_type_sql``)."""
+    if label is None or not normalize_label(label):
+        return None
+    key = normalize_label(label)
+    if key in mapping.type_lookup:
+        return mapping.type_lookup[key]
+    for pattern, target in mapping.type_patterns:
+        if label_matches(pattern, key):
+            return target
+    return mapping.default_type
 
 
 def canonical_types(type_map: Mapping[Any, Any], where: str) -> dict[str, str]:
@@ -131,6 +174,13 @@ def canonical_types(type_map: Mapping[Any, Any], where: str) -> dict[str, str]:
         key = normalize_label(str(label))
         if not key:
             raise LayoutError(f"{where}: a label cannot be blank")
+        if key.startswith("/") and key.endswith("/") and len(key) > 2:
+            try:
+                re.compile(key[1:-1])
+            except re.error as exc:
+                message = f"{where}[{str(label)!r}]: not a regular expression: {exc}"
+                raise LayoutError(message) from exc
+
         if target not in FACILITY_TYPES:
             raise LayoutError(
                 f"{where}[{str(label)!r}]: {target!r} is not one of {', '.join(FACILITY_TYPES)}"
@@ -179,6 +229,11 @@ def parse_facility_mapping(mapping: Mapping[str, Any], where: str) -> FacilityMa
     )
     type_map = mapping.get("type_map") or {}
     canonical_types(type_map, f"{where}.type_map")
+    default_type = mapping.get("default_type")
+    if default_type is not None and default_type not in FACILITY_TYPES:
+        raise LayoutError(
+            f"{where}.default_type: {default_type!r} is not one of {', '.join(FACILITY_TYPES)}"
+        )
     return FacilityMapping(
         id_field=str(columns["id_field"]),
         name_field=str(columns["name_field"]),
@@ -188,6 +243,7 @@ def parse_facility_mapping(mapping: Mapping[str, Any], where: str) -> FacilityMa
         longitude_field=columns["longitude_field"],
         latitude_field=columns["latitude_field"],
         geometry_field=columns["geometry_field"],
+        default_type=default_type,
     )
 
 
@@ -201,11 +257,25 @@ SAMPLE_FACILITY_MAPPING = parse_facility_mapping({"address_field": "address"}, "
 def facility_type_sql(mapping: FacilityMapping, value_sql: str) -> str:
     """The canonical type of a published label, NULL when the map does not know it."""
     label = normalized_label_sql(value_sql)
-    branches = " ".join(
-        f"WHEN {sql_literal(key)} THEN {sql_literal(target)}"
+    exact = [
+        f"WHEN {label} = {sql_literal(key)} THEN {sql_literal(target)}"
         for key, target in mapping.type_lookup.items()
+    ]
+    patterns = [
+        (
+            f"WHEN contains({label}, {sql_literal(pattern[1:-1])}) THEN {sql_literal(target)}"
+            if pattern.startswith("*")
+            else f"WHEN regexp_matches({label}, {sql_literal(pattern[1:-1])}, 'i') "
+            f"THEN {sql_literal(target)}"
+        )
+        for pattern, target in mapping.type_patterns
+    ]
+    default = (
+        f"WHEN nullif({label}, '') IS NOT NULL THEN {sql_literal(mapping.default_type)}"
+        if mapping.default_type
+        else ""
     )
-    return f"CAST(CASE {label} {branches} END AS VARCHAR)"
+    return f"CAST(CASE {' '.join([*exact, *patterns, default])} END AS VARCHAR)"
 
 
 def facility_columns_sql(

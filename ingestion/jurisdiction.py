@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from ingestion.analysis_config import AnalysisSettings, analysis_settings, initiatives
+from ingestion.landing import DEFAULT_READ, ReadOptions
 from ingestion.police.layout import (
     LAYOUTS_DIR,
     LayoutError,
@@ -28,6 +29,7 @@ from ingestion.police.layout import (
 )
 from ingestion.publishing_config import PublishingSettings, publishing_settings
 from ingestion.source_config import (
+    NONE,
     SAMPLE_BOUNDARY_SPEC,
     BoundarySource,
     ConfigError,
@@ -43,11 +45,14 @@ from ingestion.source_config import (
     parse_mode,
     parse_month,
     quality_settings,
+    read_options,
     service_request_source,
     survey_source,
 )
 
 MODES = ("sample", "file", "live")
+# The indicators the need index's deprivation component is built from (priority_areas.sql).
+DEPRIVATION_INDICATORS = ("poverty_rate", "unemployment_rate", "median_household_income")
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "jurisdictions" / "sample_city.yml"
@@ -65,10 +70,15 @@ class PoliceSource:
     name: str
     layout: PoliceLayout
     mode: str
-    start_month: date
+    # First monthly partition; None until resolved from the data (a file export without it).
+    start_month: date | None
     path: Path | None = None  # file mode: the export as downloaded
     crosswalk_csv: Path | None = None  # a city's own crosswalk (layouts with no built-in seed)
     live: Mapping[str, Any] = field(default_factory=dict)  # overrides of the layout's live spec
+    read: ReadOptions = DEFAULT_READ  # file mode: renames, skips, encoding, delimiter
+    # Last monthly partition: the data's last month for exports and the sample city (set when
+    # the months are resolved); None for live sources, which run to the current month.
+    end_month: date | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,8 @@ class JurisdictionConfig:
     service_requests: ServiceRequestSource
     surveys: SurveySource
     boundary_tolerance_m: float = 50.0
+    # A point within this distance of an area but in none is assigned to the nearest area.
+    snap_tolerance_m: float = 50.0
     sample: SampleSettings = SampleSettings()
     quality: QualitySettings = field(default_factory=QualitySettings)
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
@@ -91,7 +103,60 @@ class JurisdictionConfig:
 
     @property
     def police_start_month(self) -> date:
-        return min(s.start_month for s in self.police)
+        starts = [s.start_month for s in self.police]
+        if any(start is None for start in starts):
+            raise ValueError(f"{self.path.name}: police months not resolved from the data yet")
+        return min(start for start in starts if start is not None)
+
+    @property
+    def police_end_month(self) -> date | None:
+        """The last police partition; None when a live source runs to the current month."""
+        if any(s.mode == "live" or s.end_month is None for s in self.police):
+            return None
+        return max(s.end_month for s in self.police if s.end_month is not None)
+
+    @property
+    def optional_sources(self) -> dict[str, str]:
+        """The mode of each survey and public-record source, by the name its assets carry."""
+        return {
+            "areas": self.boundaries.mode,
+            "area_indicators": self.indicators.mode,
+            "facilities": self.facilities.mode,
+            "service_requests": self.service_requests.mode,
+            "surveys": self.surveys.mode,
+        }
+
+    @property
+    def source_modes(self) -> dict[str, str]:
+        """Each source's mode as the manifest names it: police sources by name, the others by
+        family."""
+        return {
+            **{s.name: s.mode for s in self.police},
+            "boundaries": self.boundaries.mode,
+            "census_acs": self.indicators.mode,
+            "facilities": self.facilities.mode,
+            "service_requests": self.service_requests.mode,
+            "surveys": self.surveys.mode,
+        }
+
+    @property
+    def unavailable_priority_components(self) -> tuple[str, ...]:
+        """Need-index components whose source the jurisdiction lacks: left out, never faked.
+        Deprivation needs the three indicators it is built from (an indicator table may give
+        others); access needs a facility list."""
+        absent = self.absent_sources
+        indicators = set(self.indicators.indicator_names)
+        unavailable = []
+        if "area_indicators" in absent or not set(DEPRIVATION_INDICATORS) <= indicators:
+            unavailable.append("deprivation")
+        if "facilities" in absent:
+            unavailable.append("access_gap")
+        return tuple(unavailable)
+
+    @property
+    def absent_sources(self) -> tuple[str, ...]:
+        """Sources the jurisdiction does not have (``mode: none``, or left out of the YAML)."""
+        return tuple(name for name, mode in self.optional_sources.items() if mode == NONE)
 
     def police_source(self, name: str) -> PoliceSource:
         for source in self.police:
@@ -154,7 +219,9 @@ def _police_source(entry: Any, index: int, base: Path, path: Path) -> PoliceSour
             f"{where}.name: a lower-case identifier (letters, digits, _) is required, got {name!r}"
         )
     layout = _police_layout(entry, name, where)
-    mode = parse_mode(entry, where, MODES, "sample")
+    if "mode" not in entry and not entry.get("path"):
+        raise ConfigError(f"{where}.mode: say where the rows come from: {', '.join(MODES)}")
+    mode = parse_mode(entry, where, MODES, "file")
     crosswalk_csv = None
     if entry.get("crosswalk_csv"):
         crosswalk_csv = existing_file(base, entry["crosswalk_csv"], f"{where}.crosswalk_csv")
@@ -162,15 +229,28 @@ def _police_source(entry: Any, index: int, base: Path, path: Path) -> PoliceSour
         raise ConfigError(f"{where}: a custom layout needs a 'crosswalk_csv' (local code -> NIBRS)")
     if mode == "live" and layout.live is None and not entry.get("live"):
         raise ConfigError(f"{where}: live mode needs a 'live' section (socrata or arcgis)")
+    if mode == "live" and entry.get("start_month") is None:
+        raise ConfigError(f"{where}.start_month: live mode needs the first month to load")
     return PoliceSource(
         name=name,
         layout=layout,
         mode=mode,
-        start_month=parse_month(entry.get("start_month", "2024-07"), f"{where}.start_month"),
+        start_month=(
+            parse_month(entry["start_month"], f"{where}.start_month")
+            if entry.get("start_month") is not None
+            else None
+        ),
         path=existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None,
         crosswalk_csv=crosswalk_csv,
         live=dict(entry.get("live") or {}),
+        read=read_options(entry, where),
     )
+
+
+def _distance(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"{where}: a distance in metres (0 or more), got {value!r}")
+    return float(value)
 
 
 def load_jurisdiction(path: Path | str = DEFAULT_CONFIG) -> JurisdictionConfig:
@@ -200,6 +280,18 @@ def load_jurisdiction(path: Path | str = DEFAULT_CONFIG) -> JurisdictionConfig:
         ZoneInfo(doc["timezone"])
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"{path.name}: timezone {doc['timezone']!r} is not an IANA zone") from exc
+    if doc.get("boundaries") is None or (
+        isinstance(doc.get("boundaries"), Mapping) and doc["boundaries"].get("mode") == "none"
+    ):
+        # Every stage keys and bounds its rows by the areas (out-of-jurisdiction points, rates,
+        # access): running without them would quarantine every point as outside.
+        raise ConfigError(
+            f"{path.name}: boundaries: the areas are required (the unit of analysis and the "
+            "jurisdiction's extent); a single polygon of the city limits will do"
+        )
+    tolerance = _distance(
+        doc.get("boundary_tolerance_m", 50.0), f"{path.name}: boundary_tolerance_m"
+    )
     return JurisdictionConfig(
         name=doc["name"],
         timezone=doc["timezone"],
@@ -218,7 +310,10 @@ def load_jurisdiction(path: Path | str = DEFAULT_CONFIG) -> JurisdictionConfig:
             doc.get("service_requests"), _where(path, "service_requests"), base
         ),
         surveys=survey_source(doc.get("surveys"), _where(path, "surveys")),
-        boundary_tolerance_m=float(doc.get("boundary_tolerance_m", 50.0)),
+        boundary_tolerance_m=tolerance,
+        snap_tolerance_m=_distance(
+            doc.get("snap_tolerance_m", tolerance), f"{path.name}: snap_tolerance_m"
+        ),
         quality=quality_settings(doc.get("quality"), _where(path, "quality")),
         analysis=dataclasses.replace(
             analysis_settings(doc.get("analysis"), _where(path, "analysis")),

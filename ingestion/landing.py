@@ -16,11 +16,12 @@ into place, so a reader never sees a half-written landing.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,58 @@ class _RawNumber(str):
     """A JSON number kept as the text the publisher wrote ("000100" stays a string anyway)."""
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a file source as published (``columns``, ``encoding`` and ``delimiter`` in
+    the jurisdiction YAML): renames and skips apply to the header as landed, where a repeated
+    name's later copies are ``name#2``, ``name#3``..."""
+
+    rename: Mapping[str, str] = field(default_factory=dict)
+    skip: tuple[str, ...] = ()
+    encoding: str = "utf-8"
+    delimiter: str = ","
+
+    def apply(self, source_file: Path, frame: pl.DataFrame) -> pl.DataFrame:
+        """The columns after skips and renames; naming a column the file lacks is an error."""
+        unknown = [c for c in (*self.skip, *self.rename) if c not in frame.columns]
+        if unknown:
+            raise ValueError(
+                f"{source_file}: columns to rename or skip are not in the file: {unknown}; "
+                f"the file has {frame.columns}"
+            )
+        frame = frame.drop(list(self.skip)).rename(dict(self.rename))
+        _check_columns(source_file, frame.columns)
+        return frame
+
+
+DEFAULT_READ = ReadOptions()
+
+
+def positional_names(header: Iterable[str | None]) -> list[str]:
+    """Header names stripped of stray spaces; a blank one is ``column_<position>`` and a
+    repeated one's later copies are ``name#2``, ``name#3``... (real exports repeat names)."""
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for position, raw in enumerate(header, start=1):
+        name = (raw or "").strip() or f"column_{position}"
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return names
+
+
+def _csv_source(source_file: Path, encoding: str) -> Path | io.BytesIO:
+    """What polars reads: the file itself for UTF-8, else its text re-encoded as UTF-8."""
+    if encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8sig"):
+        return source_file
+    try:
+        text = source_file.read_bytes().decode(encoding)
+    except LookupError as exc:
+        raise ValueError(f"{source_file}: unknown encoding {encoding!r}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{source_file}: not {encoding} text: {exc}") from exc
+    return io.BytesIO(text.encode("utf-8"))
+
+
 def land_csv(
     source_file: Path,
     dest: Path,
@@ -49,25 +102,33 @@ def land_csv(
     load_id: str,
     ingested_at: datetime | None = None,
     constants: Mapping[str, str] | None = None,
-    separator: str = ",",
+    separator: str | None = None,
+    read: ReadOptions = DEFAULT_READ,
 ) -> LandingResult:
     """Land a CSV export: every column a string, header names stripped of stray spaces.
 
-    A header cell left blank (a trailing separator) is named ``column_<position>``.
+    A header cell left blank (a trailing separator) is named ``column_<position>``; a repeated
+    name's later copies ``name#2``... (``positional_names``); then ``read``'s skips and renames.
     """
     source_file = Path(source_file)
     _check_readable(source_file)
+    separator = separator or read.delimiter
     try:
         # The header is read on its own because polars renames duplicate names silently.
         header = pl.read_csv(
-            source_file, has_header=False, n_rows=1, infer_schema=False, separator=separator
+            _csv_source(source_file, read.encoding),
+            has_header=False,
+            n_rows=1,
+            infer_schema=False,
+            separator=separator,
         ).row(0)
-        frame = pl.read_csv(source_file, infer_schema=False, separator=separator)
+        frame = pl.read_csv(
+            _csv_source(source_file, read.encoding), infer_schema=False, separator=separator
+        )
     except (pl.exceptions.PolarsError, UnicodeDecodeError, OSError) as exc:
         raise ValueError(f"{source_file}: not a readable CSV file: {exc}") from exc
-    names = [(name or "").strip() or f"column_{i}" for i, name in enumerate(header, start=1)]
-    _check_columns(source_file, names)
-    frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
+    names = positional_names(header)
+    frame = read.apply(source_file, frame.rename(dict(zip(frame.columns, names, strict=True))))
     return _write_landing(frame, source_file, Path(dest), load_id, ingested_at, constants)
 
 
@@ -89,6 +150,25 @@ def land_frame(
     return _write_landing(frame, Path(source_name), Path(dest), load_id, ingested_at, constants)
 
 
+def land_parquet(
+    source_file: Path,
+    dest: Path,
+    *,
+    load_id: str,
+    ingested_at: datetime | None = None,
+    read: ReadOptions = DEFAULT_READ,
+) -> LandingResult:
+    """Land a Parquet table: every column cast to a string, as a CSV would land."""
+    source_file = Path(source_file)
+    _check_readable(source_file)
+    try:
+        frame = pl.read_parquet(source_file)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise ValueError(f"{source_file}: not a readable Parquet file: {exc}") from exc
+    frame = read.apply(source_file, frame.select(pl.all().cast(pl.String)))
+    return _write_landing(frame, source_file, Path(dest), load_id, ingested_at)
+
+
 def land_geojson(
     source_file: Path,
     dest: Path,
@@ -96,6 +176,7 @@ def land_geojson(
     load_id: str,
     ingested_at: datetime | None = None,
     constants: Mapping[str, str] | None = None,
+    read: ReadOptions = DEFAULT_READ,
 ) -> LandingResult:
     """Land a GeoJSON FeatureCollection: one row per feature, each property a string column and
     ``geometry`` the feature's geometry as GeoJSON text (numbers exactly as published)."""
@@ -117,7 +198,7 @@ def land_geojson(
     columns[GEOMETRY_COLUMN] = [
         None if f.get("geometry") is None else _dump_json(f["geometry"]) for f in features
     ]
-    frame = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.String))
+    frame = read.apply(source_file, pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.String)))
     return _write_landing(frame, source_file, Path(dest), load_id, ingested_at, constants)
 
 

@@ -1,14 +1,17 @@
 """The survey and public-record sources of a jurisdiction YAML: boundaries, ACS indicators,
 facilities, 311 service requests and resident surveys.
 
-Each entry names a mode (``sample`` | ``file`` | ``live`` where the source has an API) and how to
-read the publisher's fields. Omitted entries default to the sample city's sources, except 311
-(``none``: a city without 311 data) and surveys (``file``: whatever lands in the inbox).
+Each entry names a mode (``none`` | ``sample`` | ``file`` | ``live`` where the source has an API)
+and how to read the publisher's fields. An omitted entry is ``none``: the jurisdiction has no such
+source, and the marts that need it are withheld with a reason, never filled with sample data.
+Sample data appears only where ``mode: sample`` is written. Surveys default to ``file``: whatever
+lands in the inbox (nothing, for a city that never drops a file there).
 Errors are ``ConfigError`` naming the file and the key.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,8 +21,12 @@ from typing import Any, TypeVar
 
 from ingestion.boundaries import BoundaryError, BoundarySpec, parse_boundary_spec
 from ingestion.census import TABLE_SETS
+from ingestion.indicator_table import IndicatorTable, parse_indicator_table, table_format
+from ingestion.landing import DEFAULT_READ, ReadOptions
 
 T = TypeVar("T")
+
+NONE = "none"  # the jurisdiction has no such source
 
 INTERPOLATION_METHODS = ("area",)
 SAMPLE_BOUNDARY_SPEC = BoundarySpec(id_field="GEOID", name_field="NAME", id_kind="geoid")
@@ -32,9 +39,10 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class BoundarySource:
-    mode: str  # sample | file
+    mode: str  # none | sample | file
     spec: BoundarySpec = SAMPLE_BOUNDARY_SPEC
     path: Path | None = None
+    read: ReadOptions = DEFAULT_READ
 
 
 @dataclass(frozen=True)
@@ -49,20 +57,46 @@ class CensusApi:
 
 @dataclass(frozen=True)
 class IndicatorSource:
-    mode: str  # sample | file | live
+    mode: str  # none | sample | file | live
     path: Path | None = None
     table_set: str = "social_services"
     cv_threshold_pct: float = 30.0
     api: CensusApi | None = None
     units: BoundarySource | None = None  # the indicators' own geography, when not the areas'
     interpolation: str = "area"
+    table: IndicatorTable | None = None  # a city's own table; None: Census ACS (API JSON)
+    read: ReadOptions = DEFAULT_READ
+
+    @property
+    def indicator_names(self) -> tuple[str, ...]:
+        """Every indicator the source yields, in order."""
+        if self.table is not None:
+            return self.table.indicator_names
+        return tuple(i.name for i in TABLE_SETS[self.table_set])
+
+    @property
+    def indicator_kinds(self) -> dict[str, str]:
+        if self.table is not None:
+            kinds = {}
+            for i in self.table.indicators:
+                kinds[i.name] = i.kind if i.universe_column is None else "proportion"
+                if i.universe_column:
+                    kinds[i.numerator_name] = kinds[i.universe_name] = "count"
+            return kinds
+        return {i.name: i.kind for i in TABLE_SETS[self.table_set]}
+
+    @property
+    def measures(self) -> tuple[str, ...]:
+        """The indicators crime rates are correlated with: all but counts."""
+        return tuple(n for n, kind in self.indicator_kinds.items() if kind != "count")
 
 
 @dataclass(frozen=True)
 class FacilitySource:
-    mode: str  # sample | file
+    mode: str  # none | sample | file
     mapping: Any  # ingestion.facilities.FacilityMapping
     path: Path | None = None
+    read: ReadOptions = DEFAULT_READ
 
 
 @dataclass(frozen=True)
@@ -72,6 +106,7 @@ class ServiceRequestSource:
     start_month: date = date(2024, 7, 1)
     path: Path | None = None
     live: Mapping[str, Any] = field(default_factory=dict)
+    read: ReadOptions = DEFAULT_READ
 
 
 @dataclass(frozen=True)
@@ -130,13 +165,44 @@ def existing_file(base: Path, value: Any, where: str) -> Path:
     return path
 
 
+READ_KEYS = ("columns", "encoding", "delimiter")
+
+
+def read_options(entry: Mapping[str, Any], where: str) -> ReadOptions:
+    """``columns: {rename: {old: new}, skip: [...]}``, ``encoding`` and ``delimiter`` of a file
+    source. A repeated header name's later copies are ``name#2``, ``name#3``..."""
+    columns = as_mapping(entry.get("columns"), f"{where}.columns")
+    unknown = sorted(set(columns) - {"rename", "skip"})
+    if unknown:
+        raise ConfigError(f"{where}.columns: unknown keys {unknown} (known: rename, skip)")
+    rename = as_mapping(columns.get("rename"), f"{where}.columns.rename")
+    if not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in rename.items()):
+        raise ConfigError(f"{where}.columns.rename: a mapping of column name -> new name")
+    skip = columns.get("skip") or []
+    if isinstance(skip, str):
+        skip = [skip]
+    if not isinstance(skip, list) or not all(isinstance(c, str) for c in skip):
+        raise ConfigError(f"{where}.columns.skip: a list of column names")
+    encoding = entry.get("encoding", "utf-8")
+    try:
+        codecs.lookup(str(encoding))
+    except LookupError as exc:
+        raise ConfigError(f"{where}.encoding: unknown encoding {encoding!r}") from exc
+    delimiter = entry.get("delimiter", ",")
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise ConfigError(f"{where}.delimiter: one character, e.g. ';' or '\\t', got {delimiter!r}")
+    return ReadOptions(
+        rename=dict(rename), skip=tuple(skip), encoding=str(encoding), delimiter=delimiter
+    )
+
+
 def _parsed(parse: Callable[[], T], where: str) -> T:
     """Run a sub-parser; its ValueError becomes a ConfigError that names the file."""
     try:
         return parse()
     except ConfigError:
         raise
-    except (BoundaryError, ValueError) as exc:
+    except (BoundaryError, ValueError) as exc:  # IndicatorTableError is a ValueError
         message = str(exc)
         file_name = where.split(":", 1)[0]
         raise ConfigError(
@@ -157,13 +223,19 @@ def _number(entry: Mapping[str, Any], key: str, default: float, where: str) -> f
 def boundary_source(
     entry: Any, where: str, base: Path, *, sample_spec: BoundarySpec
 ) -> BoundarySource:
-    entry = as_mapping(entry, where) or {"mode": "sample"}
-    mode = parse_mode(entry, where, ("sample", "file"), "sample")
-    if mode == "sample":
-        return BoundarySource(mode="sample", spec=sample_spec)
-    spec = _parsed(lambda: parse_boundary_spec(entry, where), where)
+    entry = as_mapping(entry, where)
+    mode = parse_mode(entry, where, (NONE, "sample", "file"), NONE)
+    if mode in (NONE, "sample"):
+        return BoundarySource(mode=mode, spec=sample_spec)
+    spec = _parsed(
+        lambda: parse_boundary_spec({k: v for k, v in entry.items() if k not in READ_KEYS}, where),
+        where,
+    )
     return BoundarySource(
-        mode="file", spec=spec, path=existing_file(base, entry.get("path"), f"{where}.path")
+        mode="file",
+        spec=spec,
+        path=existing_file(base, entry.get("path"), f"{where}.path"),
+        read=read_options(entry, where),
     )
 
 
@@ -192,8 +264,8 @@ def _census_api(entry: Mapping[str, Any], where: str) -> CensusApi:
 
 
 def indicator_source(entry: Any, where: str, base: Path) -> IndicatorSource:
-    entry = as_mapping(entry, where) or {"mode": "sample"}
-    mode = parse_mode(entry, where, ("sample", "file", "live"), "sample")
+    entry = as_mapping(entry, where)
+    mode = parse_mode(entry, where, (NONE, "sample", "file", "live"), NONE)
     table_set = entry.get("table_set", "social_services")
     if table_set not in TABLE_SETS:
         raise ConfigError(
@@ -211,9 +283,19 @@ def indicator_source(entry: Any, where: str, base: Path) -> IndicatorSource:
             f"{where}.interpolation: must be one of {', '.join(INTERPOLATION_METHODS)}, "
             f"not {interpolation!r}"
         )
+    table = None
+    if entry.get("indicators") is not None:
+        if mode != "file":
+            raise ConfigError(f"{where}.indicators: a city's own table is read in file mode")
+        table = _parsed(lambda: parse_indicator_table(entry, where), where)
+    path = existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None
+    if table is not None and path is not None:
+        _parsed(lambda: table_format(path.suffix, f"{where}.path"), where)
     return IndicatorSource(
         mode=mode,
-        path=existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None,
+        table=table,
+        read=read_options(entry, where),
+        path=path,
         table_set=table_set,
         cv_threshold_pct=_number(entry, "cv_threshold_pct", 30.0, where),
         api=_census_api(entry, where) if mode == "live" else None,
@@ -226,22 +308,22 @@ def facility_source(entry: Any, where: str, base: Path) -> FacilitySource:
     from ingestion.facilities import parse_facility_mapping
     from ingestion.sample_records import SAMPLE_FACILITY_TYPE_MAP
 
-    entry = as_mapping(entry, where) or {"mode": "sample"}
-    mode = parse_mode(entry, where, ("sample", "file"), "sample")
-    spec: dict[str, Any] = {k: v for k, v in entry.items() if k not in ("mode", "path")}
+    entry = as_mapping(entry, where)
+    mode = parse_mode(entry, where, (NONE, "sample", "file"), NONE)
+    spec: dict[str, Any] = {k: v for k, v in entry.items() if k not in ("mode", "path", *READ_KEYS)}
     if mode == "sample":
         spec.setdefault("address_field", "address")
         spec.setdefault("type_map", dict(SAMPLE_FACILITY_TYPE_MAP))
     mapping = _parsed(lambda: parse_facility_mapping(spec, where), where)
     path = existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None
-    return FacilitySource(mode=mode, mapping=mapping, path=path)
+    return FacilitySource(mode=mode, mapping=mapping, path=path, read=read_options(entry, where))
 
 
 def service_request_source(entry: Any, where: str, base: Path) -> ServiceRequestSource:
     from ingestion.service_requests.layout import service_request_layout
 
-    entry = as_mapping(entry, where) or {"mode": "none"}
-    mode = parse_mode(entry, where, ("none", "sample", "file", "live"), "none")
+    entry = as_mapping(entry, where)
+    mode = parse_mode(entry, where, (NONE, "sample", "file", "live"), NONE)
     spec = entry.get("layout", "sf311")
     if not isinstance(spec, str | Mapping):
         raise ConfigError(f"{where}.layout: a built-in layout name or a column mapping")
@@ -257,6 +339,7 @@ def service_request_source(entry: Any, where: str, base: Path) -> ServiceRequest
         start_month=parse_month(entry.get("start_month", "2024-07"), f"{where}.start_month"),
         path=existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None,
         live=dict(as_mapping(entry.get("live"), f"{where}.live")),
+        read=read_options(entry, where),
     )
 
 

@@ -14,6 +14,7 @@ becomes NULL or a false flag for a rule to report, never an error.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from ingestion.sql import quote_ident, sql_literal
 
 CONFORMED_PREFIX = "cm_"
 DEFAULT_DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d", "%m/%d/%Y")
-AREA_ID_KINDS = ("geoid", "code")
+AREA_ID_KINDS = ("auto", "geoid", "code", "name")
 GEOID_LENGTH = 11
 LIKERT5 = "likert5"
 YES_NO = "yes_no"
@@ -79,7 +80,7 @@ class SurveyLayout:
     questions: tuple[SurveyQuestion, ...]
     submitted_formats: tuple[str, ...] = DEFAULT_DATE_FORMATS
     area: str | None = None
-    area_id_kind: str = "geoid"
+    area_id_kind: str = "auto"
     longitude: str | None = None
     latitude: str | None = None
     weight: str | None = None
@@ -191,7 +192,7 @@ def parse_survey_layout(mapping: Mapping[str, Any], where: str) -> SurveyLayout:
         raise ValueError(f"{where}: a survey layout must be a mapping, got {kind}")
     _check_keys(mapping, LAYOUT_KEYS, where)
     submitted, formats = _submitted(_required(mapping, "submitted", where), f"{where}.submitted")
-    kind = mapping.get("area_id_kind", "geoid")
+    kind = mapping.get("area_id_kind", "auto")
     if kind not in AREA_ID_KINDS:
         raise ValueError(f"{where}.area_id_kind: {kind!r} is not one of {', '.join(AREA_ID_KINDS)}")
     questions = _required(mapping, "questions", where)
@@ -274,35 +275,64 @@ def normalize_area_id(value: str | None, kind: str) -> str | None:
 
     ``geoid``: digits only, a longer id keeps its trailing 11 digits ("1400000US53033000100" ->
     "53033000100"), a shorter one is left-padded to 11. ``code``: trimmed, upper-cased, a purely
-    numeric code loses its leading zeros ("009" = "9").
+    numeric code loses its leading zeros ("009" = "9"). ``name``: upper-cased, apostrophes
+    dropped, other punctuation and runs of spaces made one space ("St. John's  Wood" =
+    "ST JOHNS WOOD"). ``auto`` decides per value: a census GEO_ID ("...US<digits>") or 11 or
+    more digits is a GEOID, other digits a numeric code, anything else a name.
     """
     if kind not in AREA_ID_KINDS:
         raise ValueError(f"area id kind {kind!r} is not one of {', '.join(AREA_ID_KINDS)}")
     if value is None:
         return None
+    if kind == "auto":
+        kind = _auto_kind(value.strip())
     if kind == "geoid":
         digits = "".join(c for c in value if c in "0123456789")
         return digits[-GEOID_LENGTH:].rjust(GEOID_LENGTH, "0") if digits else None
+    if kind == "name":
+        text = re.sub(r"['’]", "", value.upper())
+        return " ".join(re.sub(r"[^\w]+|_", " ", text).split()) or None
     code = value.strip().upper()
     if code.isascii() and code.isdigit():
         return code.lstrip("0") or "0"
     return code or None
 
 
+def _auto_kind(text: str) -> str:
+    if re.fullmatch(r"[0-9]+US[0-9]+", text, flags=re.IGNORECASE) or (
+        text.isascii() and text.isdigit() and len(text) >= GEOID_LENGTH
+    ):
+        return "geoid"
+    return "code" if text.isascii() and text.isdigit() else "name"
+
+
 def area_key_sql(text_sql: str, kind: str) -> str:
     """SQL twin of ``normalize_area_id`` over a VARCHAR expression."""
     if kind not in AREA_ID_KINDS:
         raise ValueError(f"area id kind {kind!r} is not one of {', '.join(AREA_ID_KINDS)}")
-    if kind == "geoid":
-        digits = f"NULLIF(regexp_replace({text_sql}, '[^0-9]', '', 'g'), '')"
-        return (
-            f"CASE WHEN length({digits}) >= {GEOID_LENGTH} THEN right({digits}, {GEOID_LENGTH}) "
-            f"ELSE lpad({digits}, {GEOID_LENGTH}, '0') END"
-        )
+    digits = f"NULLIF(regexp_replace({text_sql}, '[^0-9]', '', 'g'), '')"
+    geoid = (
+        f"CASE WHEN length({digits}) >= {GEOID_LENGTH} THEN right({digits}, {GEOID_LENGTH}) "
+        f"ELSE lpad({digits}, {GEOID_LENGTH}, '0') END"
+    )
     code = f"NULLIF(upper(trim({text_sql})), '')"
-    return (
+    numeric_code = (
         f"CASE WHEN regexp_full_match({code}, '[0-9]+') "
         f"THEN coalesce(NULLIF(ltrim({code}, '0'), ''), '0') ELSE {code} END"
+    )
+    unquoted = f"regexp_replace(upper({text_sql}), '[''’]', '', 'g')"
+    name = f"NULLIF(trim(regexp_replace({unquoted}, '[^\\pL\\pN]+', ' ', 'g')), '')"
+    if kind == "geoid":
+        return geoid
+    if kind == "code":
+        return numeric_code
+    if kind == "name":
+        return name
+    trimmed = f"trim({text_sql})"
+    return (
+        f"CASE WHEN regexp_full_match({trimmed}, '[0-9]+US[0-9]+', 'i') "
+        f"OR regexp_full_match({trimmed}, '[0-9]{{{GEOID_LENGTH},}}') THEN {geoid} "
+        f"WHEN regexp_full_match({trimmed}, '[0-9]+') THEN {numeric_code} ELSE {name} END"
     )
 
 

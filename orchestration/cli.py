@@ -10,9 +10,12 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, DataPaths, export_environment
+
+if TYPE_CHECKING:
+    from ingestion.jurisdiction import JurisdictionConfig
 
 
 def configure(
@@ -66,10 +69,33 @@ def month_range(text: str | None, partition_keys: list[str]) -> tuple[str, str]:
     return wanted
 
 
+def claim(paths: DataPaths, config: JurisdictionConfig) -> None:
+    """Refuse to run a jurisdiction into a data directory that holds another one."""
+    from orchestration.data_directory import DataDirectoryInUse, claim_data_directory
+
+    try:
+        claim_data_directory(paths, config.name, config.path)
+    except DataDirectoryInUse as exc:
+        raise SystemExit(f"crimemap: {exc}") from exc
+
+
+def sources_line(config: JurisdictionConfig) -> str:
+    """Which sources the run reads, by mode: absent and sample sources are named."""
+    by_mode: dict[str, list[str]] = {}
+    for source, mode in config.source_modes.items():
+        by_mode.setdefault(mode, []).append(source)
+    parts = [f"{mode}: {', '.join(names)}" for mode, names in sorted(by_mode.items())]
+    return "sources by mode (none = absent) - " + "; ".join(parts)
+
+
 def command_run(args: argparse.Namespace) -> int:
     paths = configure(args.data_dir, args.incidents, args.seed, args.config)
     started = time.perf_counter()
     print(f"crimemap: data directory {paths.root}", flush=True)
+    from orchestration.config import current_config
+
+    config = current_config()
+    claim(paths, config)
     print("crimemap: loading definitions (dbt manifest, assets, checks)...", flush=True)
 
     from dagster import DagsterInstance
@@ -78,17 +104,16 @@ def command_run(args: argparse.Namespace) -> int:
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
-    from orchestration.config import current_config
     from orchestration.definitions import defs
     from orchestration.defs.police.assets import police_partitions
 
-    config = current_config()
     first, last = month_range(args.months, police_partitions(config).get_partition_keys())
     print(
         f"crimemap: {config.name}: {len(config.police)} police source(s), months "
         f"{first[:7]}..{last[:7]}",
         flush=True,
     )
+    print(f"crimemap: {sources_line(config)}", flush=True)
     job = defs.resolve_implicit_global_asset_job_def()
     run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
     # One run: the monthly police assets take the whole range in one step (single-run
@@ -133,7 +158,10 @@ def print_outputs(paths: DataPaths, elapsed: float) -> None:
 
 
 def command_ui(args: argparse.Namespace) -> int:
-    configure(args.data_dir, args.incidents, args.seed, args.config)
+    paths = configure(args.data_dir, args.incidents, args.seed, args.config)
+    from orchestration.config import current_config
+
+    claim(paths, current_config())
     dagster = Path(sys.executable).with_name("dagster")
     cmd = [
         str(dagster),
@@ -393,7 +421,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "dbt_args", None) and args.dbt_args[0] == "--":
         args.dbt_args = args.dbt_args[1:]
-    return args.func(args)
+    from ingestion.source_config import ConfigError
+
+    try:
+        return args.func(args)
+    except ConfigError as exc:  # a jurisdiction file that cannot be used: one line, no trace
+        raise SystemExit(f"crimemap: {exc}") from exc
 
 
 if __name__ == "__main__":

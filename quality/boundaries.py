@@ -191,6 +191,37 @@ def _landed_geometry_column(
     return landed_geometry_column(spec, columns, source_file)
 
 
+def check_area_keys(
+    con: duckdb.DuckDBPyConnection, spec: BoundarySpec, relation: str, where: str
+) -> None:
+    """Refuse ids that cannot key areas: none at all, or different ids read as one key.
+
+    Rows repeating one id are an area published in pieces (merged). Different ids that the
+    normalization makes one ("Lincoln Park" and "LINCOLN PARK") would merge two areas silently
+    when keys are names; a GEOID written two ways or a code with and without padding is the same
+    area by design.
+    """
+    rows, keyed = con.execute(f"SELECT count(*), count(cm_area_key) FROM ({relation})").fetchone()
+    if rows and not keyed:
+        raise ValueError(
+            f"{where}: no row has an id in {spec.id_field!r}: is id_field the right column?"
+        )
+    if spec.id_kind not in ("auto", "name"):
+        return
+    collision = con.execute(
+        f"SELECT cm_area_key, list(DISTINCT cm_raw_id ORDER BY cm_raw_id)[:3] FROM ({relation}) "
+        "WHERE NOT regexp_full_match(cm_area_key, '[0-9]+') GROUP BY cm_area_key "
+        "HAVING count(DISTINCT cm_raw_id) > 1 ORDER BY cm_area_key LIMIT 1"
+    ).fetchone()
+    if collision is not None:
+        key, ids = collision
+        raise ValueError(
+            f"{where}: the ids {', '.join(repr(i) for i in ids)} in {spec.id_field!r} all read "
+            f"as the area {key!r} (names are compared ignoring case, spacing and "
+            "punctuation): give each area one id, spelled the same in every row"
+        )
+
+
 def split_boundaries(
     con: duckdb.DuckDBPyConnection,
     spec: BoundarySpec,
@@ -220,6 +251,7 @@ def split_boundaries(
     relation = boundary_relation_sql(
         spec, f"read_parquet({sql_literal(str(raw_parquet))})", geometry_column
     )
+    check_area_keys(con, spec, relation, f"{source} ({raw_parquet.name})")
     return split_quarantine(
         con,
         raw_parquet,

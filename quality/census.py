@@ -57,6 +57,7 @@ CONFORMED_COLUMNS: tuple[str, ...] = (
     "geography_name",
     "indicator",
     "kind",
+    "label",
     "estimate",
     "moe",
     "cv_pct",
@@ -181,33 +182,67 @@ def indicator_rows_sql(
             f"{proportion_sql(num, den)} AS {_indicator_estimate(i.name)}, "
             f"{proportion_moe_sql(num, num_moe, den, den_moe)} AS {_indicator_moe(i.name)}"
         )
-    entries = ", ".join(
-        "{"
-        f"'ord': {position}, 'indicator': {sql_literal(i.name)}, 'kind': {sql_literal(i.kind)}, "
-        f"'estimate': CAST({_indicator_estimate(i.name)} AS DOUBLE), "
-        f"'moe': CAST({_indicator_moe(i.name)} AS DOUBLE), "
-        f"'numerator': CAST({sql_literal(i.numerator) if i.numerator else 'NULL'} AS VARCHAR), "
-        f"'denominator': CAST({sql_literal(i.denominator) if i.denominator else 'NULL'} AS VARCHAR)"
-        "}"
+    entries = [
+        indicator_entry_sql(
+            position,
+            i.name,
+            i.kind,
+            i.description,
+            _indicator_estimate(i.name),
+            _indicator_moe(i.name),
+            (i.numerator, i.denominator) if i.numerator and i.denominator else None,
+        )
         for position, i in enumerate(table_set, start=1)
+    ]
+    with_values = f"""(
+WITH __direct AS (
+    SELECT *, {", ".join(direct)} FROM {accepted_relation}
+)
+SELECT *{"".join(", " + r for r in ratios)} FROM __direct
+)"""
+    return long_indicator_rows_sql(with_values, GEOID, NAME, entries, cv_threshold_pct)
+
+
+def indicator_entry_sql(
+    position: int,
+    name: str,
+    kind: str,
+    label: str,
+    estimate_sql: str,
+    moe_sql: str,
+    ratio: tuple[str, str] | None = None,
+) -> str:
+    """One indicator of a published row, as the struct ``long_indicator_rows_sql`` unnests."""
+    numerator, denominator = ratio or (None, None)
+    return (
+        "{"
+        f"'ord': {position}, 'indicator': {sql_literal(name)}, 'kind': {sql_literal(kind)}, "
+        f"'label': {sql_literal(label)}, "
+        f"'estimate': CAST({estimate_sql} AS DOUBLE), 'moe': CAST({moe_sql} AS DOUBLE), "
+        f"'numerator': CAST({sql_literal(numerator) if numerator else 'NULL'} AS VARCHAR), "
+        f"'denominator': CAST({sql_literal(denominator) if denominator else 'NULL'} AS VARCHAR)"
+        "}"
     )
+
+
+def long_indicator_rows_sql(
+    relation: str, key: str, name: str, entries: list[str], cv_threshold_pct: float
+) -> str:
+    """One row per row of ``relation`` x indicator ``entries``, with exactly
+    ``CONFORMED_COLUMNS``: the CV and reliability flag of each estimate computed here, for
+    Census tables and a jurisdiction's own tables alike."""
     lineage = ", ".join(LINEAGE_COLUMNS)
     estimate, moe = "__i.estimate", "__i.moe"
     return f"""
-WITH __direct AS (
-    SELECT *, {", ".join(direct)} FROM {accepted_relation}
-),
-__ratios AS (
-    SELECT *{"".join(", " + r for r in ratios)} FROM __direct
-),
-__long AS (
-    SELECT {GEOID}, {NAME}, {lineage}, unnest([{entries}]) AS __i FROM __ratios
+WITH __long AS (
+    SELECT {key}, {name}, {lineage}, unnest([{", ".join(entries)}]) AS __i FROM {relation}
 )
 SELECT
-    {GEOID} AS geoid,
-    {NAME} AS geography_name,
+    {key} AS geoid,
+    {name} AS geography_name,
     __i.indicator AS indicator,
     __i.kind AS kind,
+    __i.label AS label,
     {estimate} AS estimate,
     {moe} AS moe,
     {cv_pct_sql(estimate, moe)} AS cv_pct,

@@ -75,6 +75,7 @@ FCT_INCIDENTS_COLUMNS: tuple[str, ...] = (
     "juvenile_involved",
     "substance_related",
     "occurred_at",
+    "occurred_imputed",
     "reported_at",
     "occurred_month",
     "location_precision",
@@ -121,6 +122,7 @@ AREA_INDICATORS_COLUMNS: tuple[str, ...] = (
     "area_name",
     "indicator",
     "kind",
+    "label",
     "estimate",
     "moe",
     "cv_pct",
@@ -356,6 +358,7 @@ PRIORITY_AREAS_COLUMNS: tuple[str, ...] = (
     "deprivation_weight",
     "access_gap_weight",
     "uninformative_components",
+    "unavailable_components",
 )
 MART_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "fct_incidents": FCT_INCIDENTS_COLUMNS,
@@ -406,7 +409,8 @@ INDICATOR_METHODS: tuple[str, ...] = ("identity", "area")
 AREA_GEOMETRY_TYPES: tuple[str, ...] = ("POLYGON", "MULTIPOLYGON")
 # dbt var min_population (dbt_project.yml); a jurisdiction sets its own under `analysis:`.
 DEFAULT_MIN_POPULATION = 300
-# crime_social_correlation: the crime measures and the dim_area indicators it correlates.
+# crime_social_correlation: the crime measures, and the indicators of the ACS table set it
+# correlates them with (a city's own table: its indicators other than counts).
 CORRELATION_MEASURES: tuple[str, ...] = (
     "all_offenses_rate",
     "person_crime_rate",
@@ -537,6 +541,11 @@ def present_exactly_where(
     """``column`` set on the rows matching ``present`` and NULL on those matching ``absent``
     (a derived value that exists exactly when its inputs do)."""
     return (not_null(column, row_condition=dict(present)), null_where(column, absent))
+
+
+def not_listed(column: str) -> ExpectationSpec:
+    """NULL on every row."""
+    return expect("ExpectColumnValuesToBeNull", "ERROR", column=column)
 
 
 def null_where(column: str, condition: Mapping[str, Any]) -> ExpectationSpec:
@@ -778,7 +787,8 @@ def area_indicators_suite(
     """Every indicator of the table set ``indicators`` per area, long form.
 
     ERROR: exact columns; (area_id, indicator) present and unique; ``indicator`` and ``kind`` in
-    their domains; estimates, margins and CVs never negative, proportions within [0, 1];
+    their domains, a label each; margins and CVs never negative, estimates too except an index's,
+    proportions within [0, 1];
     ``unreliable`` exactly "estimate missing or ``cv_pct`` above ``cv_threshold_pct``" (the mart
     computes it, so a disagreement is a model bug); ``source_units`` >= 1; ``method`` in its
     domain. WARN: fewer than ``min_reliable_share`` of the estimates reliable.
@@ -792,12 +802,14 @@ def area_indicators_suite(
             *in_domain("indicator", distinct_names(indicators, "indicators")),
             unique_together("area_id", "indicator"),
             *in_domain("kind", INDICATOR_KINDS),
-            *non_negative("estimate", "moe", "cv_pct"),
+            *non_negative("moe", "cv_pct"),
+            within("estimate", min_value=0, row_condition=where("kind", "!=", "index")),
             within(
                 "estimate",
                 max_value=1,
                 row_condition=where("kind", "==", "proportion"),
             ),
+            not_null("label"),
             not_null("unreliable"),
             flag_is("unreliable", True, where_null("estimate")),
             flag_is("unreliable", True, where("cv_pct", ">", threshold)),
@@ -1068,6 +1080,7 @@ def priority_areas_suite(
     *,
     weights: Mapping[str, float] = DEFAULT_PRIORITY_WEIGHTS,
     min_population: int = DEFAULT_MIN_POPULATION,
+    unavailable: Sequence[str] = (),
     min_ranked_share: float = 0.8,
     min_rows: int = 1,
     max_rows: int | None = None,
@@ -1083,11 +1096,14 @@ def priority_areas_suite(
     each contribution within +-3 x its weight's share (z capped at 3); the weights the
     configured ones; counts >= 0; rates >= 0 and none under the population floor; 1 to 12
     months in the period, ``period_start`` <= ``period_end``; poverty and unemployment rates
-    within [0, 1]; income, 2SFCA score and distance >= 0. WARN: fewer than
-    ``min_ranked_share`` of the areas ranked.
+    within [0, 1]; income, 2SFCA score and distance >= 0. The ``unavailable`` components (their
+    source absent) weigh 0, have no z score or contribution, and are listed on every row.
+    WARN: fewer than ``min_ranked_share`` of the areas ranked.
     """
     if set(weights) != set(PRIORITY_COMPONENTS):
         raise ValueError(f"weights: expected {PRIORITY_COMPONENTS}, got {sorted(weights)}")
+    weights = {c: 0.0 if c in unavailable else float(w) for c, w in weights.items()}
+    available = [c for c in PRIORITY_COMPONENTS if c not in unavailable]
     total = sum(float(w) for w in weights.values())
     if total <= 0:
         raise ValueError("weights: at least one weight must be positive")
@@ -1099,9 +1115,11 @@ def priority_areas_suite(
         "need_index",
         "need_percentile",
         "uninformative_components",
-        *(f"{c}_z" for c in PRIORITY_COMPONENTS),
-        *(f"{c}_contribution" for c in PRIORITY_COMPONENTS),
+        *(f"{c}_z" for c in available),
+        *(f"{c}_contribution" for c in available),
     )
+    withheld = [*(f"{c}_z" for c in unavailable), *(f"{c}_contribution" for c in unavailable)]
+    listed = ", ".join(unavailable)
     cap = PRIORITY_Z_CAP + _RELATIVE_TOLERANCE
     return SuiteSpec(
         name=name,
@@ -1123,6 +1141,12 @@ def priority_areas_suite(
                 for column in with_rank
                 for check in present_exactly_where(column, ranked, unranked)
             ),
+            *(null_where(column, ranked) for column in withheld),
+            *(
+                in_domain("unavailable_components", [listed])
+                if unavailable
+                else [not_listed("unavailable_components")]
+            ),
             within("need_rank", min_value=1),
             within("need_percentile", min_value=0, max_value=100),
             within("need_index", min_value=-cap, max_value=cap),
@@ -1132,7 +1156,7 @@ def priority_areas_suite(
                     min_value=-cap * float(weights[c]) / total,
                     max_value=cap * float(weights[c]) / total,
                 )
-                for c in PRIORITY_COMPONENTS
+                for c in available
             ),
             *(
                 check
@@ -1203,13 +1227,15 @@ def survey_area_responses_suite(
 
 def crime_social_correlation_suite(
     *,
+    indicators: Sequence[str] = CORRELATION_INDICATORS,
     min_areas: int = 10,
-    min_rows: int = len(CORRELATION_MEASURES) * len(CORRELATION_INDICATORS),
-    max_rows: int | None = len(CORRELATION_MEASURES) * len(CORRELATION_INDICATORS),
+    min_rows: int | None = None,
+    max_rows: int | None = None,
     name: str = "crime_social_correlation_mart",
 ) -> SuiteSpec:
-    """Spearman correlations of area crime rates with the social indicators, one row per
-    measure x indicator: by default exactly one row per pair, computed or not.
+    """Spearman correlations of area crime rates with the jurisdiction's social ``indicators``
+    (every indicator but counts), one row per measure x indicator: by default exactly one row
+    per pair, computed or not.
 
     ERROR: exact columns; ``measure`` and ``indicator`` in their domains, together unique;
     ``n`` >= 0; no ``spearman_rho`` with fewer than 4 areas; rho and its interval within
@@ -1219,12 +1245,15 @@ def crime_social_correlation_suite(
     """
     computed = where_null("spearman_rho", is_null=False)
     not_computed = where_null("spearman_rho")
+    pairs = len(CORRELATION_MEASURES) * len(indicators)
+    min_rows = pairs if min_rows is None else min_rows
+    max_rows = pairs if max_rows is None else max_rows
     return SuiteSpec(
         name=name,
         expectations=(
             *table_shape(CRIME_SOCIAL_CORRELATION_COLUMNS, min_rows, max_rows),
             *in_domain("measure", CORRELATION_MEASURES),
-            *in_domain("indicator", CORRELATION_INDICATORS),
+            *(in_domain("indicator", indicators) if indicators else ()),
             unique_together("measure", "indicator"),
             *count_column("n"),
             null_where("spearman_rho", where("n", "<", MIN_CORRELATION_AREAS)),

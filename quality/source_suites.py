@@ -25,6 +25,7 @@ from collections.abc import Collection, Sequence
 from ingestion.boundaries import BoundarySpec
 from ingestion.census import GEO_ID_COLUMN, GEOGRAPHY_PARTS, AcsIndicator, api_columns
 from ingestion.facilities import FacilityMapping
+from ingestion.indicator_table import IndicatorTable
 from ingestion.police.layout import LocationField
 from ingestion.service_requests.layout import ServiceRequestLayout
 from ingestion.surveys import SurveyLayout
@@ -333,6 +334,32 @@ def facilities_raw_suite(
         ),
         numeric_columns=numeric,
         blank_as_null_columns=(mapping.id_field, mapping.type_field),
+    )
+
+
+def indicator_table_raw_suite(
+    table: IndicatorTable,
+    *,
+    min_rows: int = 1,
+    max_rows: int | None = None,
+    name: str = "area_indicators_raw",
+) -> SuiteSpec:
+    """A city's own indicator table read through its declaration.
+
+    ERROR: the key, name and value columns the declaration reads and lineage, as a subset; at
+    least ``min_rows`` rows. WARN: keys mostly present and unique (copies are quarantined as
+    ``duplicate_record``), the first indicator's values mostly present.
+    """
+    return SuiteSpec(
+        name=name,
+        expectations=(
+            *column_shape(
+                raw_columns(table.read_columns), exact=False, min_rows=min_rows, max_rows=max_rows
+            ),
+            *key_expectations((table.key_field,)),
+            not_null(table.indicators[0].column, "WARN", mostly=VALUE_MOSTLY),
+        ),
+        blank_as_null_columns=(table.key_field, table.indicators[0].column),
     )
 
 

@@ -54,7 +54,8 @@ RENAME_CUTOFF = 0.8
 
 GEOID_TRACT_REGEX = r"^[0-9]{11}$"
 
-INDICATOR_KINDS: tuple[str, ...] = ("count", "median", "proportion")
+# Census tables give counts, medians and proportions; a city's own table also rates and indices.
+INDICATOR_KINDS: tuple[str, ...] = ("count", "median", "proportion", "rate", "index")
 # Answer values of the survey scales: Likert 1-5, yes/no as 1/0.
 ANSWER_MIN, ANSWER_MAX = 0.0, 5.0
 
@@ -299,35 +300,48 @@ def area_indicators_conformed_suite(
     *,
     cv_threshold_pct: float = DEFAULT_CV_THRESHOLD_PCT,
     min_reliable_share: float = 0.7,
+    census: bool = True,
     min_rows: int = 1,
     max_rows: int | None = None,
     name: str = "area_indicators_conformed",
 ) -> SuiteSpec:
-    """Conformed ACS indicators, one row per unit x indicator of the table set ``indicators``.
+    """Conformed indicators, one row per unit x indicator of ``indicators``.
 
-    ERROR: exact columns; ``geoid`` 11 digits; (geoid, indicator) unique; indicator and kind in
-    their domains; estimates, margins and CVs non-negative, proportions within [0, 1] and naming
-    their numerator and denominator. WARN: ``unreliable`` disagrees with ``cv_pct`` and
+    ERROR: exact columns; (geoid, indicator) unique; indicator and kind in their domains;
+    margins and CVs non-negative, estimates too except an index; proportions within [0, 1]. From
+    Census tables (``census``): ``geoid`` 11 digits and every proportion naming its numerator
+    and denominator (a city's table keys units by their own ids, and gives a proportion with a
+    universe or without). WARN: ``unreliable`` disagrees with ``cv_pct`` and
     ``cv_threshold_pct`` (or a missing estimate is not flagged), or fewer than
     ``min_reliable_share`` of the estimates are reliable.
     """
     proportion = where("kind", "==", "proportion")
-    non_negative = [within(c, min_value=0) for c in ("estimate", "moe", "cv_pct")]
+    non_negative = [
+        within("estimate", min_value=0, row_condition=where("kind", "!=", "index")),
+        *(within(c, min_value=0) for c in ("moe", "cv_pct")),
+    ]
+    census_keys = (
+        [
+            expect(
+                "ExpectColumnValuesToMatchRegex", "ERROR", column="geoid", regex=GEOID_TRACT_REGEX
+            ),
+            not_null("numerator", row_condition=proportion),
+            not_null("denominator", row_condition=proportion),
+        ]
+        if census
+        else []
+    )
     return SuiteSpec(
         name=name,
         expectations=(
             *table_shape(AREA_INDICATORS_CONFORMED_COLUMNS, min_rows, max_rows),
             not_null("geoid"),
-            expect(
-                "ExpectColumnValuesToMatchRegex", "ERROR", column="geoid", regex=GEOID_TRACT_REGEX
-            ),
+            *census_keys,
             expect("ExpectCompoundColumnsToBeUnique", "ERROR", column_list=["geoid", "indicator"]),
             *in_domain("indicator", distinct_names(indicators, "indicators")),
             *in_domain("kind", INDICATOR_KINDS),
             *non_negative,
             within("estimate", min_value=0, max_value=1, row_condition=proportion),
-            not_null("numerator", row_condition=proportion),
-            not_null("denominator", row_condition=proportion),
             not_null("unreliable"),
             expect(
                 "ExpectColumnValuesToBeInSet",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
 from warehouse.geoparquet import sql_identifier, sql_string
+
+NONE = "none"  # a source mode: the jurisdiction has no such source
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,21 @@ def _event_rows(con: duckdb.DuckDBPyConnection, s: EventSource, timezone: str) -
     ).fetchall()
 
 
-def source_freshness(con: duckdb.DuckDBPyConnection, timezone: str) -> list[dict[str, Any]]:
+def source_freshness(
+    con: duckdb.DuckDBPyConnection, timezone: str, modes: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
     """Per source: the latest event date (local) where the source records events, when it was
-    last loaded and how many rows the warehouse holds."""
+    last loaded and how many rows the warehouse holds. ``modes`` gives each source's mode by
+    source name, else by family (``none``: the jurisdiction has no such source, listed with no
+    rows so a consumer sees it is absent rather than empty)."""
+    modes = modes or {}
+
+    def mode_of(source: str, family: str) -> str | None:
+        return modes.get(source, modes.get(family))
+
     entries: list[dict[str, Any]] = []
     for s in EVENT_SOURCES:
-        entries += [
+        found = [
             {
                 "source": str(name),
                 "family": s.family,
@@ -69,7 +81,13 @@ def source_freshness(con: duckdb.DuckDBPyConnection, timezone: str) -> list[dict
             }
             for name, latest, loaded, rows in _event_rows(con, s, timezone)
         ]
+        if not found and mode_of(s.family, s.family) == NONE:
+            found = [_absent(s.family, s.family, s.column)]
+        entries += found
     for family, table in REFERENCE_SOURCES:
+        if mode_of(family, family) == NONE:
+            entries.append(_absent(family, family, None))
+            continue
         loaded, rows = con.execute(
             f"SELECT max(_ingested_at), count(*) FROM {sql_identifier(table)}"
         ).fetchone()
@@ -83,4 +101,19 @@ def source_freshness(con: duckdb.DuckDBPyConnection, timezone: str) -> list[dict
                 "rows": rows,
             }
         )
+    for entry in entries:
+        mode = mode_of(entry["source"], entry["family"])
+        if mode is not None:
+            entry["mode"] = mode
     return entries
+
+
+def _absent(source: str, family: str, column: str | None) -> dict[str, Any]:
+    return {
+        "source": source,
+        "family": family,
+        "column": column,
+        "latest": None,
+        "loaded_at": None,
+        "rows": 0,
+    }

@@ -19,7 +19,7 @@ from typing import Literal
 import duckdb
 
 from warehouse.geoparquet import scan_sql, sql_identifier
-from warehouse.suppression import audit_complementary
+from warehouse.suppression import alone_in_a_group_sql, audit_complementary
 
 PointGeneralization = Literal["grid", "hundred_block"]
 POINT_GENERALIZATIONS: tuple[str, ...] = ("grid", "hundred_block")
@@ -207,12 +207,21 @@ def audit_incident_points(
 
 
 def audit_counts(
-    con: duckdb.DuckDBPyConnection, source: str, name: str, count_columns: Sequence[str], k: int
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    name: str,
+    count_columns: Sequence[str],
+    k: int,
+    linked_groups: Sequence[Sequence[str]] = (),
 ) -> list[str]:
+    """Counts 0 < n < k shown, except a cell alone in a linked group: it is the group's total,
+    published elsewhere (see ``warehouse.suppression``)."""
+    alone = alone_in_a_group_sql(linked_groups)
     problems = []
     for column in count_columns:
         small = con.execute(
-            f"SELECT count(*) FROM {source} WHERE {is_suppressed_sql(sql_identifier(column), k)}"
+            f"SELECT count(*) FROM (SELECT *, {alone} AS __alone FROM {source}) "
+            f"WHERE {is_suppressed_sql(sql_identifier(column), k)} AND NOT __alone"
         ).fetchone()[0]
         if small:
             problems.append(f"{name}: {small} rows of {column} below k={k}")
@@ -274,7 +283,9 @@ def audit_layer(
         return [*problems, f"{name}: columns the privacy checks need are missing: {missing}"]
     if privacy.incident_points:
         problems += audit_incident_points(con, source, name, rules, projected_crs)
-    problems += audit_counts(con, source, name, privacy.count_columns, rules.min_cell_count)
+    problems += audit_counts(
+        con, source, name, privacy.count_columns, rules.min_cell_count, privacy.linked_groups
+    )
     if privacy.suppressed_flag and privacy.linked_groups:
         files = path / "**" / "*.parquet" if partitioned else path
         problems += audit_complementary(con, files, privacy.suppressed_flag, privacy.linked_groups)

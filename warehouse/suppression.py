@@ -9,6 +9,11 @@ the table — the number of suppressed cells must never be exactly one.
 ``suppress_cells`` enforces that on a frame before it is written; ``audit_complementary`` proves
 it on the Parquet files actually published.
 
+A cell alone in a group (one area in a town with one area; the only grid cell of a month) is
+that group's total, which is published elsewhere: its value is public whatever the table does,
+so it is never suppressed, and the audit does not count it as a small count. Suppressing it
+would protect nothing and withhold what the incidents layer already shows.
+
 The rule is necessary, not sufficient: when the suppressed cells of two families form two
 separate cycles joined by a single cell (a bridge), every group hides two or more cells, yet
 summing the groups on one side of the bridge still gives that cell exactly.
@@ -48,7 +53,8 @@ def suppress_cells(
     """``cells`` plus ``suppressed`` (bool) and ``suppression`` ("primary", "complementary", null).
 
     ``groups`` lists the families of linked groups by their key columns, e.g.
-    ``[["area_id", "month"], ["month", "category"]]``. Primary: 0 < count < k. Then, until
+    ``[["area_id", "month"], ["month", "category"]]``. Primary: 0 < count < k, except a cell
+    alone in one of its groups (its value is that group's published total). Then, until
     stable, every group holding exactly one suppressed cell also loses its unsuppressed cell with
     the smallest nonzero count (a zero one only when nothing nonzero is left). A group whose only
     publishable cell is suppressed is left as it is: it cannot be protected within the table.
@@ -109,10 +115,11 @@ def _initial_state(
     ordered = cells.with_row_index(_ROW).sort(
         [count.is_null(), count == 0, count, *keys, *others], nulls_last=True
     )
+    alone = pl.any_horizontal(pl.len().over(family) == 1 for family in families)
     return ordered.select(
         pl.col(_ROW),
         count.is_not_null().alias(_PUBLISHABLE),
-        ((count > 0) & (count < k)).fill_null(False).alias(_PRIMARY),
+        ((count > 0) & (count < k) & ~alone).fill_null(False).alias(_PRIMARY),
         *(
             pl.struct(family).rank("dense").alias(_family_id(i))
             for i, family in enumerate(families)
@@ -202,6 +209,16 @@ def audit_complementary(
             f"{flag_column} cell{alone}, e.g. {key} — it can be recovered from the group's total"
         )
     return problems
+
+
+def alone_in_a_group_sql(groups: Sequence[Sequence[str]]) -> str:
+    """SQL true for a row alone in one of its groups: its value is that group's total."""
+    if not groups:
+        return "false"
+    return " OR ".join(
+        f"count(*) OVER (PARTITION BY {', '.join(sql_identifier(c) for c in family)}) = 1"
+        for family in groups
+    )
 
 
 def _flag_sql(con: duckdb.DuckDBPyConnection, source: str, flag_column: str) -> str:

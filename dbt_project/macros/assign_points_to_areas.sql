@@ -13,7 +13,9 @@
        var('edge_tolerance_deg') (1e-9 degrees, ~0.1 mm) absorbs floating-point noise of points
        computed to lie on an edge; with 0 the join is exactly ST_Covers (for a point and a
        polygon, ST_DWithin(.., 0) = ST_Intersects = ST_Covers).
-       Tie-break (point on a shared edge or vertex): the LOWEST area_id wins. Deterministic,
+       A point strictly inside a polygon goes to that polygon, even when the slack also reaches
+       a neighbour's edge; a point exactly on a polygon's boundary comes next, and only among
+       equals (a point on a shared edge or vertex) the LOWEST area_id wins. Deterministic,
        independent of row order and thread scheduling.
     2. snapped: a point covered by no area (a hairline gap between polygons) goes to the
        nearest area within var('snap_tolerance_m') metres, measured in var('projected_crs');
@@ -49,7 +51,18 @@ _covering as (
 
     select
         p.point_key,
-        min(a.area_id)          as area_id,
+        -- 0 strictly inside, 1 on the boundary, 2 within the slack only; then the lowest id
+        arg_min(
+            a.area_id,
+            {
+                'position': case
+                    when ST_Contains(a.geom, p.geom) then 0
+                    when ST_Covers(a.geom, p.geom) then 1
+                    else 2
+                end,
+                'area_id': a.area_id
+            }
+        )                       as area_id,
         count(*)                as covering_area_count
     from _points as p
     inner join _areas as a

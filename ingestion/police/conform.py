@@ -115,12 +115,19 @@ def conformed_columns_sql(
     block_address = (
         collapsed_text_sql(layout.block_address, alias) if layout.block_address else "NULL::VARCHAR"
     )
+    occurred, imputed = timestamp_sql(layout.occurred, timezone, alias), "false"
+    if layout.occurred.fallback == "reported":
+        # only a blank occurred cell takes the reported time; a written, unreadable one does not
+        blank = f"{text_sql(layout.occurred.column, alias)} IS NULL"
+        imputed = f"({blank} AND {reported[0]} IS NOT NULL)"
+        occurred = f"(CASE WHEN {blank} THEN {reported[0]} ELSE {occurred} END)"
     columns = [
         f"{optional(layout.record_id)} AS cm_record_id",
         f"{optional(layout.report_number)} AS cm_report_number",
         f"{optional(layout.offense_description)} AS cm_offense_desc",
         f"{block_address} AS cm_block_address",
-        f"{timestamp_sql(layout.occurred, timezone, alias)} AS cm_occurred_at",
+        f"{occurred} AS cm_occurred_at",
+        f"{imputed} AS cm_occurred_imputed",
         f"{_raw_datetime_text(layout.occurred, alias)} AS cm_occurred_raw",
         f"{reported[0]} AS cm_reported_at",
         f"{reported[1]} AS cm_reported_raw",
@@ -182,6 +189,7 @@ SELECT
     {alias}.cm_offense_codes_raw[__offense.i] AS offense_code_raw,
     CASE WHEN __offense.i = 1 THEN {alias}.cm_offense_desc END AS offense_desc_raw,
     {alias}.cm_occurred_at AS occurred_at,
+    {alias}.cm_occurred_imputed AS occurred_imputed,
     {alias}.cm_occurred_raw AS occurred_raw,
     {alias}.cm_reported_at AS reported_at,
     {alias}.cm_reported_raw AS reported_raw,

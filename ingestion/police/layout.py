@@ -58,6 +58,10 @@ class DateTimeField:
     formats: tuple[str, ...]
     time_column: str | None = None
     time_formats: tuple[str, ...] = ()
+    # occurred only: "reported" takes the reported date-time where the occurred cell is blank
+    # (the offense is flagged occurred_imputed); a cell that is written but unreadable is not
+    # replaced: it is quarantined as date_unparseable.
+    fallback: str | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -147,11 +151,15 @@ def parse_datetime_field(value: Any, where: str) -> DateTimeField:
         raise LayoutError(f"{where}: expected {{column, formats}}, got {value!r}")
     time_column = optional_column(value, "time_column", where)
     time_formats = _strings(value.get("time_formats", [HHMM]), f"{where}.time_formats")
+    fallback = value.get("fallback")
+    if fallback not in (None, "reported"):
+        raise LayoutError(f"{where}.fallback: only 'reported' is supported, got {fallback!r}")
     return DateTimeField(
         column=_strings(require_key(value, "column", where), f"{where}.column")[0],
         formats=_strings(require_key(value, "formats", where), f"{where}.formats"),
         time_column=time_column,
         time_formats=time_formats if time_column else (),
+        fallback=fallback,
     )
 
 
@@ -249,6 +257,16 @@ def parse_layout(
     width = mapping.get("offense_code_width")
     if width is not None and (not isinstance(width, int) or width < 1):
         raise LayoutError(f"{where}.offense_code_width: expected a positive integer")
+    occurred = parse_datetime_field(require_key(mapping, "occurred", where), f"{where}.occurred")
+    reported = (
+        parse_datetime_field(mapping["reported"], f"{where}.reported")
+        if mapping.get("reported")
+        else None
+    )
+    if reported is not None and reported.fallback is not None:
+        raise LayoutError(f"{where}.reported.fallback: only the occurred date has a fallback")
+    if occurred.fallback == "reported" and reported is None:
+        raise LayoutError(f"{where}.occurred.fallback: 'reported' needs a reported column")
     layout = PoliceLayout(
         name=name,
         agency=str(mapping.get("agency", name)),
@@ -258,12 +276,8 @@ def parse_layout(
         grain=grain,
         record_id=optional_column(mapping, "record_id", where),
         report_number=optional_column(mapping, "report_number", where),
-        occurred=parse_datetime_field(require_key(mapping, "occurred", where), f"{where}.occurred"),
-        reported=(
-            parse_datetime_field(mapping["reported"], f"{where}.reported")
-            if mapping.get("reported")
-            else None
-        ),
+        occurred=occurred,
+        reported=reported,
         offense_codes=_strings(
             require_key(mapping, "offense_codes", where), f"{where}.offense_codes"
         ),

@@ -51,23 +51,33 @@ def partition_path(root: Path, month: date) -> Path:
     return root / f"month={month_key(month)}" / PARTITION_FILE
 
 
+def next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
 def months_between(first: date, last: date) -> list[date]:
     months, current = [], date(first.year, first.month, 1)
     while current <= last:
         months.append(current)
-        current = date(current.year + current.month // 12, current.month % 12 + 1, 1)
+        current = next_month(current)
     return months
+
+
+def row_month_sql(layout: PoliceLayout, timezone: str, *, alias: str) -> str:
+    """DATE (first of month, local) a landed row occurred in, else was reported in; NULL when
+    neither parses."""
+    candidates = [timestamp_sql(layout.occurred, timezone, alias)]
+    if layout.reported:
+        candidates.append(timestamp_sql(layout.reported, timezone, alias))
+    local = f"timezone({sql_literal(timezone)}, coalesce({', '.join(candidates)}))"
+    return f"CAST(date_trunc('month', {local}) AS DATE)"
 
 
 def partition_month_sql(
     layout: PoliceLayout, timezone: str, first: date, last: date, *, alias: str
 ) -> str:
     """DATE (first of month) each landed row belongs to, clamped into ``[first, last]``."""
-    candidates = [timestamp_sql(layout.occurred, timezone, alias)]
-    if layout.reported:
-        candidates.append(timestamp_sql(layout.reported, timezone, alias))
-    local = f"timezone({sql_literal(timezone)}, coalesce({', '.join(candidates)}))"
-    month = f"CAST(date_trunc('month', {local}) AS DATE)"
+    month = row_month_sql(layout, timezone, alias=alias)
     lo, hi = sql_literal(first.isoformat()), sql_literal(last.isoformat())
     return f"least(greatest(coalesce({month}, DATE {lo}), DATE {lo}), DATE {hi})"
 

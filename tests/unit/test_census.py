@@ -297,6 +297,7 @@ def test_conformed_schema_is_the_contract(con: duckdb.DuckDBPyConnection, tmp_pa
         ("geography_name", "VARCHAR"),
         ("indicator", "VARCHAR"),
         ("kind", "VARCHAR"),
+        ("label", "VARCHAR"),
         ("estimate", "DOUBLE"),
         ("moe", "DOUBLE"),
         ("cv_pct", "DOUBLE"),

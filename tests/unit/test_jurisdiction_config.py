@@ -37,7 +37,8 @@ def document(*police: dict[str, Any], **top: Any) -> dict[str, Any]:
         "name": "Springfield",
         "timezone": "America/Chicago",
         "projected_crs": "EPSG:26916",
-        "police": list(police) or [{"name": "spd", "layout": "seattle_spd"}],
+        "police": list(police) or [{"name": "spd", "layout": "seattle_spd", "mode": "sample"}],
+        "boundaries": {"mode": "sample"},
     }
     doc.update(top)
     return doc
@@ -111,8 +112,8 @@ def test_police_start_month_is_the_earliest_source(tmp_path: Path) -> None:
     path = write_config(
         tmp_path,
         document(
-            {"name": "spd", "layout": "seattle_spd", "start_month": "2024-07"},
-            {"name": "lapd", "layout": "lapd", "start_month": "2023-11"},
+            {"name": "spd", "layout": "seattle_spd", "mode": "sample", "start_month": "2024-07"},
+            {"name": "lapd", "layout": "lapd", "mode": "sample", "start_month": "2023-11"},
         ),
     )
 
@@ -126,7 +127,9 @@ def test_police_start_month_is_the_earliest_source(tmp_path: Path) -> None:
 
 
 def test_custom_layout_requires_crosswalk_csv(tmp_path: Path) -> None:
-    path = write_config(tmp_path, document({"name": "springfield", "layout": custom_layout()}))
+    path = write_config(
+        tmp_path, document({"name": "springfield", "mode": "sample", "layout": custom_layout()})
+    )
 
     message = config_error(path)
 
@@ -141,6 +144,7 @@ def test_custom_layout_with_crosswalk_csv_loads(tmp_path: Path) -> None:
         document(
             {
                 "name": "springfield",
+                "mode": "sample",
                 "layout": custom_layout(),
                 "crosswalk_csv": "codes/springfield.csv",
             }
@@ -159,7 +163,9 @@ def test_custom_layout_with_crosswalk_csv_loads(tmp_path: Path) -> None:
 
 def test_custom_layout_may_reuse_a_builtin_crosswalk(tmp_path: Path) -> None:
     layout = {**custom_layout(), "crosswalk": "chicago"}
-    path = write_config(tmp_path, document({"name": "springfield", "layout": layout}))
+    path = write_config(
+        tmp_path, document({"name": "springfield", "mode": "sample", "layout": layout})
+    )
 
     [source] = load_jurisdiction(path).police
 
@@ -170,7 +176,14 @@ def test_custom_layout_may_reuse_a_builtin_crosswalk(tmp_path: Path) -> None:
 def test_missing_crosswalk_csv_file_is_rejected(tmp_path: Path) -> None:
     path = write_config(
         tmp_path,
-        document({"name": "springfield", "layout": custom_layout(), "crosswalk_csv": "nope.csv"}),
+        document(
+            {
+                "name": "springfield",
+                "mode": "sample",
+                "layout": custom_layout(),
+                "crosswalk_csv": "nope.csv",
+            }
+        ),
     )
 
     message = config_error(path)
@@ -182,7 +195,14 @@ def test_invalid_custom_layout_error_names_file_and_key(tmp_path: Path) -> None:
     layout = {**custom_layout(), "grain": "incident"}
     path = write_config(
         tmp_path,
-        document({"name": "springfield", "layout": layout, "crosswalk_csv": "codes.csv"}),
+        document(
+            {
+                "name": "springfield",
+                "mode": "sample",
+                "layout": layout,
+                "crosswalk_csv": "codes.csv",
+            }
+        ),
     )
     touch(tmp_path / "codes.csv")
 
@@ -264,10 +284,61 @@ def test_boundaries_file_mode_is_relative_to_the_yaml(tmp_path: Path) -> None:
     assert config.boundaries.mode == "file"
     assert config.boundaries.path == boundaries.resolve()
     assert config.boundaries.spec.id_field == "TRACTCE"
-    assert config.indicators.mode == "sample"
-    # omitted: no 311 data, surveys from the inbox
+    # omitted: absent (never the sample city's), surveys from the inbox
+    assert config.indicators.mode == "none"
+    assert config.facilities.mode == "none"
     assert config.service_requests.mode == "none"
+    assert config.absent_sources == ("area_indicators", "facilities", "service_requests")
     assert config.surveys.mode == "file"
+
+
+def test_omitted_sources_are_absent_and_never_sample(tmp_path: Path) -> None:
+    config = load_jurisdiction(write_config(tmp_path, document()))
+
+    assert config.absent_sources == ("area_indicators", "facilities", "service_requests")
+    assert config.source_modes == {
+        "spd": "sample",
+        "boundaries": "sample",
+        "census_acs": "none",
+        "facilities": "none",
+        "service_requests": "none",
+        "surveys": "file",
+    }
+
+
+@pytest.mark.parametrize("source", ["indicators", "facilities", "service_requests"])
+def test_mode_none_is_explicit_for_every_optional_source(tmp_path: Path, source: str) -> None:
+    config = load_jurisdiction(write_config(tmp_path, document(**{source: {"mode": "none"}})))
+
+    assert getattr(config, source).mode == "none"
+
+
+@pytest.mark.parametrize("boundaries", [None, {"mode": "none"}])
+def test_the_areas_are_required(tmp_path: Path, boundaries: object) -> None:
+    message = config_error(write_config(tmp_path, document(boundaries=boundaries)))
+
+    assert message.startswith(f"{CONFIG_NAME}: boundaries: the areas are required")
+
+
+def test_police_source_without_mode_or_path_says_what_is_missing(tmp_path: Path) -> None:
+    message = config_error(write_config(tmp_path, document({"name": "spd", "layout": "lapd"})))
+
+    assert (
+        message
+        == f"{CONFIG_NAME}: police[0].mode: say where the rows come from: sample, file, live"
+    )
+
+
+def test_police_source_with_a_path_is_a_file_export(tmp_path: Path) -> None:
+    touch(tmp_path / "exports" / "spd.csv")
+    config = load_jurisdiction(
+        write_config(
+            tmp_path, document({"name": "spd", "layout": "lapd", "path": "exports/spd.csv"})
+        )
+    )
+
+    assert config.police[0].mode == "file"
+    assert config.police[0].start_month is None  # resolved from the export's own months
 
 
 # --- built-in layouts and overrides ------------------------------------------------------------
@@ -300,7 +371,14 @@ def test_overrides_change_chicago_projected_crs(tmp_path: Path) -> None:
     ]
     path = write_config(
         tmp_path,
-        document({"name": "cpd", "layout": "chicago", "overrides": {"location": location}}),
+        document(
+            {
+                "name": "cpd",
+                "mode": "sample",
+                "layout": "chicago",
+                "overrides": {"location": location},
+            }
+        ),
     )
 
     [source] = load_jurisdiction(path).police
@@ -324,6 +402,7 @@ def test_overrides_merge_nested_mappings(tmp_path: Path) -> None:
         document(
             {
                 "name": "cpd",
+                "mode": "sample",
                 "layout": "chicago",
                 "overrides": {
                     "occurred": {"formats": ["%Y-%m-%d %H:%M"]},
@@ -347,7 +426,14 @@ def test_overrides_merge_nested_mappings(tmp_path: Path) -> None:
 def test_invalid_override_error_names_file(tmp_path: Path) -> None:
     path = write_config(
         tmp_path,
-        document({"name": "cpd", "layout": "chicago", "overrides": {"grain": "incident"}}),
+        document(
+            {
+                "name": "cpd",
+                "mode": "sample",
+                "layout": "chicago",
+                "overrides": {"grain": "incident"},
+            }
+        ),
     )
 
     message = config_error(path)
@@ -361,7 +447,10 @@ def test_invalid_override_error_names_file(tmp_path: Path) -> None:
 def test_duplicate_source_names_rejected(tmp_path: Path) -> None:
     path = write_config(
         tmp_path,
-        document({"name": "spd", "layout": "seattle_spd"}, {"name": "spd", "layout": "lapd"}),
+        document(
+            {"name": "spd", "mode": "sample", "layout": "seattle_spd"},
+            {"name": "spd", "mode": "sample", "layout": "lapd"},
+        ),
     )
 
     message = config_error(path)
@@ -372,7 +461,8 @@ def test_duplicate_source_names_rejected(tmp_path: Path) -> None:
 @pytest.mark.parametrize("month", ["2024-13", "2024-00", "July 2024", "2024-7", "2024-07-15", 2024])
 def test_bad_start_month_rejected(tmp_path: Path, month: object) -> None:
     path = write_config(
-        tmp_path, document({"name": "spd", "layout": "seattle_spd", "start_month": month})
+        tmp_path,
+        document({"name": "spd", "mode": "sample", "layout": "seattle_spd", "start_month": month}),
     )
 
     message = config_error(path)
@@ -390,7 +480,8 @@ def test_start_month_accepts_month_or_first_day(
     # Unquoted, as people write it: YAML reads 2024-02-01 as a date.
     path.write_text(
         "name: Springfield\ntimezone: America/Chicago\nprojected_crs: EPSG:26916\n"
-        f"police:\n  - {{name: spd, layout: seattle_spd, start_month: {written}}}\n",
+        f"police:\n  - {{name: spd, mode: sample, layout: seattle_spd, start_month: {written}}}\n"
+        "boundaries: {mode: sample}\n",
         encoding="utf-8",
     )
 

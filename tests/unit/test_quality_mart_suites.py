@@ -82,7 +82,8 @@ FCT_INCIDENTS_SCHEMA = fields(
     ("offense_desc_raw", STR), ("nibrs_code", STR), ("nibrs_group", STR),
     ("crime_against", STR), ("category", STR), ("is_sensitive", BOOL),
     ("mental_health_related", BOOL), ("domestic_violence", BOOL), ("juvenile_involved", BOOL),
-    ("substance_related", BOOL), ("occurred_at", TSTZ), ("reported_at", TSTZ),
+    ("substance_related", BOOL), ("occurred_at", TSTZ), ("occurred_imputed", BOOL),
+    ("reported_at", TSTZ),
     ("occurred_month", DATE), ("location_precision", STR), ("block_address", STR),
     ("geom", WKT), ("area_id", STR), ("assignment_method", STR), ("occurred_raw", STR),
     ("reported_raw", STR), ("location_raw", STR), ("raw_record", STR),
@@ -101,7 +102,7 @@ DIM_AREA_SCHEMA = fields(
     lineage=True,
 )  # fmt: skip
 AREA_INDICATORS_SCHEMA = fields(
-    ("area_id", STR), ("area_name", STR), ("indicator", STR), ("kind", STR),
+    ("area_id", STR), ("area_name", STR), ("indicator", STR), ("kind", STR), ("label", STR),
     ("estimate", DOUBLE), ("moe", DOUBLE), ("cv_pct", DOUBLE), ("unreliable", BOOL),
     ("source_units", BIGINT), ("method", STR),
 )  # fmt: skip
@@ -252,6 +253,7 @@ def good_incidents(n: int = N_INCIDENTS) -> Data:
         "juvenile_involved": [False] * n,
         "substance_related": [False] * n,
         "occurred_at": occurred,
+        "occurred_imputed": [i == 5 for i in range(n)],
         "reported_at": [t + timedelta(hours=2) for t in occurred],
         # 20:00 UTC is midday in Seattle: the local month is the UTC month.
         "occurred_month": [date(t.year, t.month, 1) for t in occurred],
@@ -551,6 +553,7 @@ def indicator_row(area: str, indicator: str, kind: str, estimate: float | None, 
         "area_name": f"Area {area[-3:]}",
         "indicator": indicator,
         "kind": kind,
+        "label": indicator.replace("_", " ").capitalize(),
         "estimate": estimate,
         "moe": moe,
         "cv_pct": cv,
@@ -2605,7 +2608,7 @@ PRIORITY_SCHEMA = fields(
     *((f"{c}_z", DOUBLE) for c in PRIORITY_COMPONENTS),
     *((f"{c}_contribution", DOUBLE) for c in PRIORITY_COMPONENTS),
     *((f"{c}_weight", DOUBLE) for c in PRIORITY_COMPONENTS),
-    ("uninformative_components", STR),
+    ("uninformative_components", STR), ("unavailable_components", STR),
 )  # fmt: skip
 RANKED_AREAS = 12
 # Not ranked: too few residents, residents unknown, an indicator missing.
@@ -2657,6 +2660,7 @@ def priority_row(i: int) -> dict[str, Any]:
            for c in PRIORITY_COMPONENTS},
         **{f"{c}_weight": float(weights[c]) for c in PRIORITY_COMPONENTS},
         "uninformative_components": "" if ranked else None,
+        "unavailable_components": None,
     }  # fmt: skip
     return row
 
@@ -2691,6 +2695,34 @@ def test_priority_areas_suite_passes(con: duckdb.DuckDBPyConnection) -> None:
     assert data["ranked"].count(True) / len(data["ranked"]) == 0.8
     spec = priority_suite()
     assert_passes(spec, priority_frame(con, data, spec))
+
+
+def without_access(data: Data) -> Data:
+    """The frame of a jurisdiction with no facility list: access_gap weighs 0, has no z score
+    or contribution, and is listed; the other contributions take its share."""
+    weights = {**PRIORITY.priority_weights, "access_gap": 0.0}
+    total = sum(weights.values())
+    data = {column: list(values) for column, values in data.items()}
+    for i, ranked in enumerate(data["ranked"]):
+        data["access_gap_weight"][i] = 0.0
+        data["unavailable_components"][i] = "access_gap"
+        data["access_gap_z"][i] = data["access_gap_contribution"][i] = None
+        if ranked:
+            for c in PRIORITY_COMPONENTS[:3]:
+                z = max(-3.0, min(3.0, data[f"{c}_z"][i]))
+                data[f"{c}_contribution"][i] = weights[c] * z / total
+    return data
+
+
+def test_priority_areas_suite_accepts_an_unavailable_component(con) -> None:
+    spec = priority_suite(unavailable=("access_gap",))
+    data = without_access(good_priority())
+    assert_passes(spec, priority_frame(con, data, spec))
+    # the configured weight shown, or the component not listed: both break the contract
+    shown = {**data, "access_gap_weight": [0.2] * len(data["ranked"])}
+    assert_blocks(spec, priority_frame(con, shown, spec), IN_SET, "access_gap_weight")
+    unlisted = {**data, "unavailable_components": [None] * len(data["ranked"])}
+    assert_blocks(spec, priority_frame(con, unlisted, spec), NOT_NULL, "unavailable_components")
 
 
 @pytest.mark.parametrize(

@@ -211,9 +211,28 @@ def test_singleton_group_and_null_counts_are_left_alone() -> None:
         {"g": ["a", "b", "b", "c", "c"], "cell": [1, 1, 2, 1, 2], COUNT: [3, 4, None, 2, 8]}
     )
     out = suppress_cells(cells, COUNT, [["g"]])
-    # a: one cell only; b: its other cell is unknown (null), never published or suppressed.
-    assert out["suppression"].to_list() == ["primary", "primary", None, "primary", "complementary"]
-    assert out["suppressed"].to_list() == [True, True, False, True, True]
+    # a: its group's only cell is the group's published total, public whatever the table does;
+    # b: its other cell is unknown (null), never published or suppressed.
+    assert out["suppression"].to_list() == [None, "primary", None, "primary", "complementary"]
+    assert out["suppressed"].to_list() == [False, True, False, True, True]
+
+
+def test_a_town_with_one_area_publishes_its_counts(con, tmp_path: Path) -> None:
+    """Every (month, category) group of a one-area town is that area's cell alone: the city
+    totals the incidents layer gives are its counts. Nothing can be hidden, nothing is, and the
+    audit passes (small counts alone in a group are not a finding)."""
+    town = rates_table({"TOWN": {"x": 2, "y": 1, "z": 30}})
+    out = suppress_cells(town, COUNT, FAMILIES)
+    assert not out["suppressed"].any()
+    path = tmp_path / "area_month_rates.parquet"
+    write_published(con, out, path)
+    assert audit_complementary(con, path, COUNT, FAMILIES) == []
+
+
+def test_two_areas_still_protect_a_small_count() -> None:
+    out = suppress_cells(rates_table({"A": {"x": 2, "y": 40}, "B": {"x": 30, "y": 50}}), COUNT,
+                         FAMILIES)  # fmt: skip
+    assert recovery_bounds(out)[("A", "x")][1] - recovery_bounds(out)[("A", "x")][0] >= 1.0
 
 
 def test_unstable_within_max_rounds_is_an_error() -> None:
@@ -279,9 +298,12 @@ def test_audit_flags_a_planted_single_suppression(con, tmp_path: Path) -> None:
 
 def test_audit_reads_a_hive_partitioned_layer_and_counts_singletons(con, tmp_path: Path) -> None:
     ok = suppress_cells(rates_table(HAND), COUNT, FAMILIES)
-    # A second month where area E is the only area with a 'w' count: a singleton group.
-    lone = rates_table({"E": {"w": 2}}, month="2025-04-01")
-    cells = pl.concat([ok, suppress_cells(lone, COUNT, FAMILIES)])
+    # A second month where area E is the only area with a 'w' count: singleton groups, hidden
+    # by hand (suppress_cells never hides a lone cell: its total is published).
+    lone = rates_table({"E": {"w": 2}}, month="2025-04-01").with_columns(
+        suppressed=pl.lit(True), suppression=pl.lit("primary")
+    )
+    cells = pl.concat([ok, lone])
     write_published(con, cells, tmp_path / "rates", partition=True)
     glob = str(tmp_path / "rates" / "**" / "*.parquet")
     assert audit_complementary(con, glob, COUNT, [["area_id", "month"]]) == []

@@ -5,6 +5,7 @@
 --   median cannot be apportioned; this is the standard population-weighted approximation);
 -- proportions: recomputed from the apportioned numerator and denominator, margin by the ACS
 --   ratio formula. CV and the unreliable flag are recomputed on the result.
+-- rates, indices, and proportions a table gives without their counts: averaged like medians.
 -- With identity weights (indicators already on the areas) every value passes through unchanged.
 with
 
@@ -45,7 +46,9 @@ contributions as (
         unit_population.population
     from weights
     cross join (
-        select distinct indicator, kind from indicators where kind in ('count', 'median')
+        select distinct indicator, kind from indicators
+        where kind in ('count', 'median', 'rate', 'index')
+            or (kind = 'proportion' and numerator is null)
     ) as catalogue
     left join indicators
         on weights.unit_id = indicators.unit_id
@@ -71,6 +74,7 @@ counts as (
 
 ),
 
+-- medians, and the other indicators averaged rather than summed
 medians as (
 
     select
@@ -90,7 +94,7 @@ medians as (
         count(*)                                                as source_units,
         any_value(method)                                       as method
     from contributions
-    where kind = 'median'
+    where kind <> 'count'
     group by area_id, indicator, kind
 
 ),
@@ -99,7 +103,7 @@ proportion_definitions as (
 
     select distinct indicator, numerator, denominator
     from indicators
-    where kind = 'proportion'
+    where kind = 'proportion' and numerator is not null
 
 ),
 
@@ -135,12 +139,21 @@ combined as (
 
 ),
 
+labels as (
+
+    select indicator, any_value(label) as label
+    from indicators
+    group by indicator
+
+),
+
 final as (
 
     select
         area_id,
-        indicator,
+        combined.indicator,
         kind,
+        labels.label,
         estimate,
         moe,
         {{ acs_cv_pct('estimate', 'moe') }}                     as cv_pct,
@@ -148,6 +161,8 @@ final as (
         source_units,
         method
     from combined
+    left join labels
+        on combined.indicator = labels.indicator
 
 )
 

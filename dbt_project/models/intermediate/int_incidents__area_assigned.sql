@@ -1,5 +1,6 @@
 -- The area of every staged offense, assigned spatially (never from a source column):
--- covered -> the lowest area_id when on a shared edge; in a hairline gap -> the nearest area
+-- covered -> the polygon strictly containing it, the lowest area_id only when on a shared edge;
+-- in no area (a gap, or just outside a generalized boundary) -> the nearest area
 -- within var('snap_tolerance_m') ("snapped"); otherwise unassigned. Exactly one row per staged
 -- row, keyed by offense_key (kept narrow: fct_incidents joins it back to staging).
 -- See macros/assign_points_to_areas.sql for the method.

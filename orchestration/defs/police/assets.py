@@ -33,7 +33,7 @@ from dagster import (
 from ingestion.jurisdiction import JurisdictionConfig, PoliceSource
 from ingestion.live.http import SchemaDriftError
 from ingestion.police.layout import LayoutError
-from ingestion.police.partitions import land_police_months, partition_path
+from ingestion.police.partitions import land_police_months, next_month, partition_path
 from ingestion.sql import sql_literal
 from orchestration.defs.jurisdiction import Jurisdiction
 from orchestration.defs.police.resources import feed_resource_key, scratch_path
@@ -63,10 +63,14 @@ CROSSWALK_COLUMNS = (
 
 
 def police_partitions(config: JurisdictionConfig) -> MonthlyPartitionsDefinition:
-    # end_offset=1: the current month is a partition too, so daily loads can fill it.
-    return MonthlyPartitionsDefinition(
-        start_date=config.police_start_month.isoformat(), end_offset=1
-    )
+    """Months from the first start month to the data's last month; with a live source, to the
+    current month (end_offset=1: the current month is a partition too, so daily loads can fill
+    it)."""
+    start = config.police_start_month.isoformat()
+    end = config.police_end_month
+    if end is None:
+        return MonthlyPartitionsDefinition(start_date=start, end_offset=1)
+    return MonthlyPartitionsDefinition(start_date=start, end_date=next_month(end).isoformat())
 
 
 def raw_key(source: str) -> AssetKey:

@@ -14,19 +14,17 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from ingestion.jurisdiction import JurisdictionConfig, PoliceSource
-from ingestion.landing import land_csv, land_frame
+from ingestion.landing import ReadOptions, land_csv, land_frame
 from ingestion.police.layout import PoliceLayout
 from ingestion.police.live import fetch_live_rows
+from ingestion.police.partitions import next_month
 from ingestion.sample_city import SampleCityConfig
 from orchestration.defs.sources.resources import ensure_sample_city, sample_city_key
 
 Log = Callable[[str], None]
-
-
-def next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
 class PoliceFeed(ConfigurableResource, ABC):
@@ -73,9 +71,22 @@ class SamplePoliceFeed(PoliceFeed):
 
 
 class FilePoliceFeed(PoliceFeed):
-    """An export exactly as downloaded from the portal."""
+    """An export exactly as downloaded from the portal, read as the YAML says (renames, skips,
+    encoding, delimiter)."""
 
     path: str
+    rename: dict[str, str] = Field(default_factory=dict)
+    skip: list[str] = Field(default_factory=list)
+    encoding: str = "utf-8"
+    delimiter: str = ","
+
+    def read_options(self) -> ReadOptions:
+        return ReadOptions(
+            rename=self.rename,
+            skip=tuple(self.skip),
+            encoding=self.encoding,
+            delimiter=self.delimiter,
+        )
 
     def land(
         self, layout: PoliceLayout, months: list[date], timezone: str, dest: Path, log: Log
@@ -84,7 +95,7 @@ class FilePoliceFeed(PoliceFeed):
         if not export.is_file():
             raise FileNotFoundError(f"police export not found: {export}")
         log(f"reading {export.name} ({export.stat().st_size / 1e6:.1f} MB)")
-        return land_csv(export, dest, load_id="pending").path
+        return land_csv(export, dest, load_id="pending", read=self.read_options()).path
 
 
 class LivePoliceFeed(PoliceFeed):
@@ -122,7 +133,13 @@ def police_feed(source: PoliceSource, config: JurisdictionConfig, sources_dir: P
             defect_rate=config.sample.defect_rate,
         )
     if source.mode == "file":
-        return FilePoliceFeed(path=str(source.path))
+        return FilePoliceFeed(
+            path=str(source.path),
+            rename=dict(source.read.rename),
+            skip=list(source.read.skip),
+            encoding=source.read.encoding,
+            delimiter=source.read.delimiter,
+        )
     options = dict(source.layout.live.options) if source.layout.live else {}
     options.update(source.live)
     return LivePoliceFeed(options=options)

@@ -107,7 +107,7 @@ def published_release(context: AssetExecutionContext) -> MaterializeResult:
     layers = release_layers(config, paths, rules)
     schema_version, _ = load_contract(PUBLISHED_SCHEMA_PATH)
     with connect(paths.warehouse, read_only=True) as con:
-        freshness = source_freshness(con, config.timezone)
+        freshness = source_freshness(con, config.timezone, config.source_modes)
         release = publish_release(
             con,
             layers,

@@ -20,7 +20,6 @@ from dagster import (
     asset_check,
 )
 
-from ingestion.census import TABLE_SETS
 from ingestion.jurisdiction import JurisdictionConfig
 from orchestration.settings import DataPaths, data_paths
 from quality.layouts import BBox
@@ -132,26 +131,37 @@ def conformed_suite_check(
 
 def source_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
     """One blocking GX suite per conformed survey and public-record source."""
-    indicators = [i.name for i in TABLE_SETS[config.indicators.table_set]]
+    indicators = list(config.indicators.indicator_names)
     questions = [q.name for q in config.surveys.layout.questions]
     threshold = config.indicators.cv_threshold_pct
+
+    def min_rows(source: str) -> int:
+        return 0 if source in config.absent_sources else 1
+
     return [
         conformed_suite_check(
             "areas",
             "GX suite areas_conformed: one row per area id, a geometry each, few repairs.",
-            lambda paths: areas_conformed_suite(),
+            lambda paths: areas_conformed_suite(min_rows=min_rows("areas")),
         ),
         conformed_suite_check(
             "area_indicators",
-            "GX suite area_indicators_conformed: 11-digit GEOIDs, one row per unit x "
-            "indicator, estimates and margins non-negative, proportions within 0..1.",
-            lambda paths: area_indicators_conformed_suite(indicators, cv_threshold_pct=threshold),
+            "GX suite area_indicators_conformed: one row per unit x indicator (11-digit GEOIDs "
+            "from Census tables), estimates and margins non-negative, proportions within 0..1.",
+            lambda paths: area_indicators_conformed_suite(
+                indicators,
+                cv_threshold_pct=threshold,
+                census=config.indicators.table is None,
+                min_rows=min_rows("area_indicators"),
+            ),
         ),
         conformed_suite_check(
             "facilities",
             "GX suite facilities_conformed: unique ids, canonical service types, points in the "
             "jurisdiction's extent.",
-            lambda paths: facilities_conformed_suite(bbox=areas_bbox(paths)),
+            lambda paths: facilities_conformed_suite(
+                bbox=areas_bbox(paths), min_rows=min_rows("facilities")
+            ),
         ),
         conformed_suite_check(
             "service_requests",

@@ -17,7 +17,6 @@ from dagster import (
     asset_check,
 )
 
-from ingestion.census import TABLE_SETS
 from ingestion.jurisdiction import JurisdictionConfig
 from orchestration.defs.quality.checks import areas_bbox, validate_frame
 from orchestration.settings import DataPaths, data_paths
@@ -69,7 +68,7 @@ def mart_suite_check(mart: str, description: str, suite: MartSuite) -> AssetChec
 def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
     """One blocking GX suite per published mart."""
     sources = [s.name for s in config.police]
-    indicators = [i.name for i in TABLE_SETS[config.indicators.table_set]]
+    indicators = list(config.indicators.indicator_names)
     questions = [q.name for q in config.surveys.layout.questions]
     threshold = config.indicators.cv_threshold_pct
     police_start = config.police_start_month
@@ -77,6 +76,10 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
     min_responses = config.surveys.min_responses
     analysis = config.analysis
     initiatives = [i.name for i in analysis.initiatives]
+
+    def rows_from(source: str) -> int:
+        """A mart built from a source the jurisdiction does not have is empty, not broken."""
+        return 0 if source in config.absent_sources else 1
 
     def now() -> datetime:
         # Judged when the check runs, not when the definitions load.
@@ -102,7 +105,9 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
             "area_indicators",
             "GX suite area_indicators_mart: one row per area x indicator, estimates and margins "
             "non-negative, proportions within 0..1, the reliability flag as its CV says.",
-            lambda paths: area_indicators_suite(indicators, cv_threshold_pct=threshold),
+            lambda paths: area_indicators_suite(
+                indicators, cv_threshold_pct=threshold, min_rows=rows_from("area_indicators")
+            ),
         ),
         mart_suite_check(
             "area_month_rates",
@@ -131,7 +136,9 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
             "dim_facility",
             "GX suite dim_facility_mart: unique ids, canonical service types, points in the "
             "jurisdiction's extent, areas exactly when assigned.",
-            lambda paths: dim_facility_suite(bbox=areas_bbox(paths)),
+            lambda paths: dim_facility_suite(
+                bbox=areas_bbox(paths), min_rows=rows_from("facilities")
+            ),
         ),
         mart_suite_check(
             "service_requests_area_month",
@@ -144,14 +151,18 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
             "GX suite service_access_mart: one row per area x facility type (and 'all'), "
             "distances >= 0 exactly with a nearest facility, the configured catchment, a 2SFCA "
             "score of 0 with no facility in reach and the nearest within reach otherwise.",
-            lambda paths: service_access_suite(catchment_m=analysis.catchment_m),
+            lambda paths: service_access_suite(
+                catchment_m=analysis.catchment_m, min_rows=rows_from("facilities")
+            ),
         ),
         mart_suite_check(
             "priority_areas",
             "GX suite priority_areas_mart: one row per area, an exclusion reason exactly when "
             "not ranked, the index and capped contributions in range, the configured weights.",
             lambda paths: priority_areas_suite(
-                weights=analysis.priority_weights, min_population=analysis.min_population
+                weights=analysis.priority_weights,
+                min_population=analysis.min_population,
+                unavailable=config.unavailable_priority_components,
             ),
         ),
         mart_suite_check(
@@ -164,7 +175,7 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
             "crime_social_correlation",
             "GX suite crime_social_correlation_mart: one row per crime measure x indicator, "
             "no correlation under 4 areas, rho within its 95% interval, p-values within 0..1.",
-            lambda paths: crime_social_correlation_suite(),
+            lambda paths: crime_social_correlation_suite(indicators=config.indicators.measures),
         ),
         mart_suite_check(
             "initiative_impact",

@@ -34,6 +34,7 @@ from quality.source_suites import (
     area_indicators_raw_suite,
     boundaries_raw_suite,
     facilities_raw_suite,
+    indicator_table_raw_suite,
     service_requests_raw_suite,
     survey_raw_suite,
 )
@@ -128,12 +129,14 @@ def raw_suite_check(
 
 
 def raw_source_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
-    """One blocking GX suite per raw survey and public-record asset the definitions hold."""
+    """One blocking GX suite per raw survey and public-record asset the definitions hold. An
+    absent source's raw asset lands an empty file it writes itself: nothing to judge."""
     table_set = TABLE_SETS[config.indicators.table_set]
     facilities = config.facilities.mapping
     requests = config.service_requests.layout
-    checks = [
-        raw_suite_check(
+    indicator_table = config.indicators.table
+    checks = {
+        "areas": lambda: raw_suite_check(
             "areas",
             raw_key("areas"),
             "GX suite areas_raw: the id, name and geometry columns the boundary spec reads; "
@@ -141,21 +144,35 @@ def raw_source_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]
             single_file("areas", boundaries_suite(config.boundaries.spec, "areas")),
             needs_extent=False,
         ),
-        raw_suite_check(
-            "area_indicators",
-            raw_key("area_indicators"),
-            f"GX suite area_indicators_raw: every estimate and margin column of the "
-            f"{config.indicators.table_set} table set and a geography; GEOIDs mostly present "
-            "and unique.",
-            single_file(
+        "area_indicators": lambda: (
+            raw_suite_check(
                 "area_indicators",
-                lambda frame, paths: area_indicators_raw_suite(
-                    table_set, geography=acs_geography_columns(list(frame.columns))
+                raw_key("area_indicators"),
+                f"GX suite area_indicators_raw: every estimate and margin column of the "
+                f"{config.indicators.table_set} table set and a geography; GEOIDs mostly present "
+                "and unique.",
+                single_file(
+                    "area_indicators",
+                    lambda frame, paths: area_indicators_raw_suite(
+                        table_set, geography=acs_geography_columns(list(frame.columns))
+                    ),
                 ),
-            ),
-            needs_extent=False,
+                needs_extent=False,
+            )
+            if indicator_table is None
+            else raw_suite_check(
+                "area_indicators",
+                raw_key("area_indicators"),
+                "GX suite area_indicators_raw: the key and indicator columns the table "
+                "declaration reads; keys mostly present and unique.",
+                single_file(
+                    "area_indicators",
+                    lambda frame, paths: indicator_table_raw_suite(indicator_table),
+                ),
+                needs_extent=False,
+            )
         ),
-        raw_suite_check(
+        "facilities": lambda: raw_suite_check(
             "facilities",
             raw_key("facilities"),
             "GX suite facilities_raw: the columns the facility mapping reads; ids mostly present "
@@ -166,7 +183,7 @@ def raw_source_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]
             ),
             needs_extent=True,
         ),
-        raw_suite_check(
+        "surveys": lambda: raw_suite_check(
             "surveys",
             RAW_SURVEYS,
             "GX suite per survey file: the columns the survey layout reads; response ids mostly "
@@ -174,33 +191,27 @@ def raw_source_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]
             survey_batches(config.surveys.layout),
             needs_extent=True,
         ),
-    ]
-    # Without 311 data the raw asset lands an empty export it writes itself: nothing to judge.
-    if config.service_requests.mode != "none":
-        checks.append(
-            raw_suite_check(
+        "service_requests": lambda: raw_suite_check(
+            "service_requests",
+            raw_key("service_requests"),
+            f"GX suite service_requests_raw: the {requests.name} layout's columns; request "
+            "ids mostly present and unique, creation dates in a declared format, points "
+            "mostly inside the jurisdiction's extent.",
+            single_file(
                 "service_requests",
-                raw_key("service_requests"),
-                f"GX suite service_requests_raw: the {requests.name} layout's columns; request "
-                "ids mostly present and unique, creation dates in a declared format, points "
-                "mostly inside the jurisdiction's extent.",
-                single_file(
-                    "service_requests",
-                    lambda frame, paths: service_requests_raw_suite(requests, bbox=extent(paths)),
-                ),
-                needs_extent=True,
-            )
-        )
+                lambda frame, paths: service_requests_raw_suite(requests, bbox=extent(paths)),
+            ),
+            needs_extent=True,
+        ),
+    }
     units = config.indicators.units
     if units is not None:
-        checks.append(
-            raw_suite_check(
-                "indicator_units",
-                raw_key("indicator_units"),
-                "GX suite indicator_units_raw: the id and geometry columns the units' boundary "
-                "spec reads; ids and polygons mostly present.",
-                single_file("indicator_units", boundaries_suite(units.spec, "indicator_units")),
-                needs_extent=False,
-            )
+        checks["indicator_units"] = lambda: raw_suite_check(
+            "indicator_units",
+            raw_key("indicator_units"),
+            "GX suite indicator_units_raw: the id and geometry columns the units' boundary "
+            "spec reads; ids and polygons mostly present.",
+            single_file("indicator_units", boundaries_suite(units.spec, "indicator_units")),
+            needs_extent=False,
         )
-    return checks
+    return [build() for source, build in checks.items() if source not in config.absent_sources]

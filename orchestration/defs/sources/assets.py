@@ -26,8 +26,16 @@ from dagster import (
 from ingestion.boundaries import BoundaryError, land_boundaries
 from ingestion.census import TABLE_SETS
 from ingestion.jurisdiction import JurisdictionConfig
-from ingestion.landing import LandingResult, land_census_json, land_csv, land_geojson
+from ingestion.landing import (
+    LandingResult,
+    ReadOptions,
+    land_census_json,
+    land_csv,
+    land_geojson,
+    land_parquet,
+)
 from ingestion.live.http import LiveSourceError
+from ingestion.source_config import BoundarySource
 from ingestion.sql import sql_literal
 from orchestration.defs.jurisdiction import Jurisdiction
 from orchestration.defs.quality.volume import record_volume
@@ -35,6 +43,7 @@ from orchestration.settings import DataPaths, data_paths
 from quality.boundaries import split_boundaries
 from quality.census import split_acs
 from quality.facilities import split_facilities
+from quality.indicator_table import split_indicator_table
 from quality.rules import EventRuleSettings, SplitResult, load_areas
 from quality.service_requests import split_service_requests
 from quality.volume import WHOLE_LOAD
@@ -76,11 +85,29 @@ def split_metadata(result: SplitResult) -> dict[str, object]:
 # --- raw landing -------------------------------------------------------------------------------
 
 
-def land_point_records(source_file: Path, dest: Path, load_id: str) -> LandingResult:
+Lander = Callable[[Path, Path, str], LandingResult]
+
+
+def point_records_lander(read: ReadOptions) -> Lander:
     """Facilities and 311 exports: CSV, or GeoJSON points."""
-    if source_file.suffix.lower() in (".geojson", ".json"):
-        return land_geojson(source_file, dest, load_id=load_id)
-    return land_csv(source_file, dest, load_id=load_id)
+
+    def _land(source_file: Path, dest: Path, load_id: str) -> LandingResult:
+        if source_file.suffix.lower() in (".geojson", ".json"):
+            return land_geojson(source_file, dest, load_id=load_id, read=read)
+        return land_csv(source_file, dest, load_id=load_id, read=read)
+
+    return _land
+
+
+def table_lander(read: ReadOptions) -> Lander:
+    """An indicator table: CSV, Parquet, or the properties of a GeoJSON file."""
+
+    def _land(source_file: Path, dest: Path, load_id: str) -> LandingResult:
+        if source_file.suffix.lower() == ".parquet":
+            return land_parquet(source_file, dest, load_id=load_id, read=read)
+        return point_records_lander(read)(source_file, dest, load_id)
+
+    return _land
 
 
 def raw_source_asset(
@@ -114,10 +141,12 @@ def raw_source_asset(
 
 
 def raw_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
-    def boundaries_lander(spec: Any) -> Callable[[Path, Path, str], LandingResult]:
+    def boundaries_lander(source: BoundarySource) -> Lander:
         def _land(source_file: Path, dest: Path, load_id: str) -> LandingResult:
             with connect() as con:
-                return land_boundaries(source_file, dest, spec, load_id=load_id, con=con)
+                return land_boundaries(
+                    source_file, dest, source.spec, load_id=load_id, con=con, read=source.read
+                )
 
         return _land
 
@@ -128,27 +157,35 @@ def raw_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
             f"Area boundaries, the unit of analysis ({config.boundaries.mode} mode), as "
             "published: attributes as strings, geometry as GeoJSON or WKT text, source CRS.",
             "areas_feed",
-            boundaries_lander(config.boundaries.spec),
+            boundaries_lander(config.boundaries),
         ),
         raw_source_asset(
             "area_indicators",
-            f"Census ACS estimates ({config.indicators.table_set} table set, "
-            f"{config.indicators.mode} mode) as the Census API returns them.",
+            (
+                f"Census ACS estimates ({config.indicators.table_set} table set, "
+                f"{config.indicators.mode} mode) as the Census API returns them."
+                if config.indicators.table is None
+                else "The jurisdiction's own indicator table, as published: every column a string."
+            ),
             "area_indicators_feed",
-            lambda f, d, load_id: land_census_json(f, d, load_id=load_id),
+            (
+                (lambda f, d, load_id: land_census_json(f, d, load_id=load_id))
+                if config.indicators.table is None
+                else table_lander(config.indicators.read)
+            ),
         ),
         raw_source_asset(
             "facilities",
             f"Social-service facility locations ({config.facilities.mode} mode), as published.",
             "facilities_feed",
-            land_point_records,
+            point_records_lander(config.facilities.read),
         ),
         raw_source_asset(
             "service_requests",
             f"311 service requests in the {layout.name} layout "
             f"({config.service_requests.mode} mode), as published.",
             "service_requests_feed",
-            land_point_records,
+            point_records_lander(config.service_requests.read),
             fetch=lambda feed, log: feed.fetch(layout, log),
         ),
     ]
@@ -159,7 +196,7 @@ def raw_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
                 "indicator_units",
                 "Boundaries of the geography the indicators come in (e.g. tracts), as published.",
                 "indicator_units_feed",
-                boundaries_lander(units.spec),
+                boundaries_lander(units),
             )
         )
     return assets
@@ -252,6 +289,21 @@ def split_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
         )
 
     def indicators(con: Any, paths: DataPaths, jurisdiction: Jurisdiction) -> SplitResult:
+        table = config.indicators.table
+        if table is not None:
+            units = config.indicators.units
+            geography = "indicator_units" if units is not None else "areas"
+            return split_indicator_table(
+                con,
+                table,
+                units=known_units(con, paths.conformed_file(geography)),
+                id_kind=(units or config.boundaries).spec.id_kind,
+                raw_parquet=paths.raw_file("area_indicators"),
+                quarantine_path=paths.quarantine_file("area_indicators"),
+                conformed_path=paths.conformed_file("area_indicators"),
+                profile_path=paths.profile_file("area_indicators"),
+                cv_threshold_pct=config.indicators.cv_threshold_pct,
+            )
         return split_acs(
             con,
             TABLE_SETS[config.indicators.table_set],
@@ -305,9 +357,10 @@ def split_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
         ),
         split_asset(
             "area_indicators",
-            "ACS rows with no usable GEOID, a non-numeric estimate, or a repeated GEOID.",
+            "Indicator rows with no usable key (a Census GEOID, or an area the table names), a "
+            "value that is not a number, or a repeated key.",
             indicators,
-            [],
+            indicator_geography(config),
             "One row per geography unit x indicator: estimate, margin, CV, reliability flag.",
         ),
         split_asset(
@@ -350,6 +403,23 @@ def split_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
             )
         )
     return assets
+
+
+def indicator_geography(config: JurisdictionConfig) -> list[AssetKey]:
+    """What a city's own indicator table is keyed against: the areas, or the indicator units."""
+    if config.indicators.table is None:
+        return []
+    units = config.indicators.units is not None
+    return [conformed_key("indicator_units" if units else "areas")]
+
+
+def known_units(con: Any, conformed: Path) -> str:
+    """The units an indicator table may name: (unit_id, unit_name) of conformed boundaries."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE __known_units AS SELECT area_id AS unit_id, "
+        f"area_name AS unit_name FROM read_parquet({sql_literal(str(conformed))})"
+    )
+    return "__known_units"
 
 
 def same_geography_units_asset() -> AssetsDefinition:

@@ -21,9 +21,10 @@ from typing import Any
 import polars as pl
 from dagster import ConfigurableResource
 
-from ingestion.census import TABLE_SETS, table_set_variables
+from ingestion.census import GEO_ID_COLUMN, TABLE_SETS, api_columns, table_set_variables
 from ingestion.jurisdiction import JurisdictionConfig
 from ingestion.sample_city import SampleCityConfig, SampleCityFiles, generate_sample_city
+from ingestion.source_config import NONE
 
 Log = Callable[[str], None]
 
@@ -166,6 +167,28 @@ class CensusApiFeed(SourceFeed):
         return target
 
 
+class AbsentSourceFeed(SourceFeed):
+    """A source the jurisdiction does not have (``mode: none``): a header-only file in the shape
+    its mapping reads, so the split writes an empty conformed file, the marts stay defined and
+    say the source is absent. Nothing is invented."""
+
+    source: str
+    sources_dir: str
+    columns: list[str]
+    census_json: bool = False  # the Census API's array of arrays, else CSV
+
+    def fetch(self, log: Log) -> Path:
+        suffix = "json" if self.census_json else "csv"
+        target = Path(self.sources_dir) / "none" / f"{self.source}.{suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if self.census_json:
+            target.write_text(json.dumps([self.columns]))
+        else:
+            pl.DataFrame(schema=dict.fromkeys(self.columns, pl.String)).write_csv(target)
+        log(f"{self.source}: no source declared (mode none); nothing to land")
+        return target
+
+
 # --- 311: the layout travels with the call, like police feeds ----------------------------------
 
 
@@ -234,6 +257,13 @@ def _boundary_feed(source: str, mode: str, path: Path | None, city: SampleCity) 
 
 def _indicator_feed(config: JurisdictionConfig, city: SampleCity, sources_dir: Path) -> SourceFeed:
     indicators = config.indicators
+    if indicators.mode == NONE:
+        return AbsentSourceFeed(
+            source="area_indicators",
+            sources_dir=str(sources_dir),
+            columns=[GEO_ID_COLUMN, *api_columns(TABLE_SETS[indicators.table_set])],
+            census_json=True,
+        )
     if indicators.mode == "live" and indicators.api is not None:
         api = indicators.api
         return CensusApiFeed(
@@ -247,6 +277,17 @@ def _indicator_feed(config: JurisdictionConfig, city: SampleCity, sources_dir: P
             api_key_env=api.api_key_env,
         )
     return _boundary_feed("area_indicators", indicators.mode, indicators.path, city)
+
+
+def _facility_feed(config: JurisdictionConfig, city: SampleCity, sources_dir: Path) -> SourceFeed:
+    facilities = config.facilities
+    if facilities.mode == NONE:
+        return AbsentSourceFeed(
+            source="facilities",
+            sources_dir=str(sources_dir),
+            columns=list(facilities.mapping.read_columns),
+        )
+    return _boundary_feed("facilities", facilities.mode, facilities.path, city)
 
 
 def _service_request_feed(
@@ -281,9 +322,7 @@ def source_resources(config: JurisdictionConfig, sources_dir: Path) -> dict[str,
         "sample_city": city,
         "areas_feed": _boundary_feed("areas", config.boundaries.mode, config.boundaries.path, city),
         "area_indicators_feed": _indicator_feed(config, city, sources_dir),
-        "facilities_feed": _boundary_feed(
-            "facilities", config.facilities.mode, config.facilities.path, city
-        ),
+        "facilities_feed": _facility_feed(config, city, sources_dir),
         "service_requests_feed": _service_request_feed(config, city, sources_dir),
     }
     units = config.indicators.units

@@ -69,6 +69,7 @@ final as (
         classified.juvenile_involved,
         classified.substance_related,
         classified.occurred_at,
+        classified.occurred_imputed,
         classified.reported_at,
         cast(
             date_trunc('month', timezone('{{ var("timezone") }}', classified.occurred_at))

@@ -1,4 +1,5 @@
--- Every ACS indicator of the table set per area, long form, with its margin of error,
+-- Every indicator per area (Census ACS, or the jurisdiction's own table), long form, with its
+-- display label, margin of error,
 -- coefficient of variation and reliability flag: what BI tools filter and chart.
 with
 
@@ -21,6 +22,7 @@ final as (
         areas.area_name,
         indicators.indicator,
         indicators.kind,
+        indicators.label,
         indicators.estimate,
         indicators.moe,
         indicators.cv_pct,

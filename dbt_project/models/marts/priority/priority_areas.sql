@@ -5,22 +5,31 @@
 --   mental_health  ln(1 + mental-health-related offenses per 1,000 residents per year)
 --   deprivation    mean of z(poverty_rate), z(unemployment_rate), -z(ln median income)
 --   access_gap     mean of -z(2SFCA score) and z(distance to the nearest facility), type 'all'
--- need_index = sum(w * clamp(z, -3, 3)) / sum(w), weights from var('priority_weights'): the
+-- need_index = sum(w * clamp(z, -3, 3)) / sum(w) over the available components (a component
+-- whose source the jurisdiction lacks is unavailable, listed in unavailable_components), weights
+-- from var('priority_weights'): the
 -- *_z columns stay uncapped, the contributions carry the capped values. Areas without a sound
 -- base (population unknown or below var('min_population'), an indicator missing) are listed
 -- with the reason but not ranked.
 {%- set components = ['person_crime', 'mental_health', 'deprivation', 'access_gap'] %}
 {%- set configured = var('priority_weights') %}
+{#- Components whose source the jurisdiction does not have (no facility list: access_gap; no
+    indicator table: deprivation) are unavailable: weight 0, no z score, listed per row; the
+    index is built from the components that exist. #}
+{%- set unavailable = var('priority_unavailable_components') %}
+{%- set available = components | reject('in', unavailable) | list %}
 {%- set weights = {} %}
 {%- for c in components %}
-    {%- do weights.update({c: configured.get(c, 0) | float}) %}
+    {%- do weights.update({c: 0.0 if c in unavailable else configured.get(c, 0) | float}) %}
 {%- endfor %}
 {%- set weight_total = weights.values() | sum %}
 {#- Winsorizing bound of a standardized component (OECD/JRC composite-indicator practice): an
     outlier still ranks high, but cannot carry the index on one component alone. #}
 {%- set z_cap = 3.0 %}
 {%- if weight_total <= 0 %}
-    {{ exceptions.raise_compiler_error("priority_weights: at least one weight must be positive") }}
+    {{ exceptions.raise_compiler_error(
+        "priority_weights: at least one available component needs a positive weight"
+    ) }}
 {%- endif %}
 {#- (z-score column, expression, sign): sign -1 where a low value means more need #}
 {%- set indicators = [
@@ -118,11 +127,15 @@ raw_components as (
         case
             when areas.population is null or areas.population <= 0 then 'population_unknown'
             when areas.population < {{ var('min_population') }} then 'population_below_minimum'
+            {%- if 'deprivation' in available %}
             when areas.poverty_rate is null
                 or areas.unemployment_rate is null
                 or areas.median_household_income is null
                 or areas.median_household_income <= 0 then 'indicator_missing'
+            {%- endif %}
+            {%- if 'access_gap' in available %}
             when access.area_id is null then 'access_missing'
+            {%- endif %}
         end                                             as exclusion_reason,
         period_months.period_start,
         period_months.period_end,
@@ -217,7 +230,7 @@ composites as (
 component_stats as (
 
     select
-        {%- for c in components %}
+        {%- for c in available %}
         avg({{ component_columns[c] }})                 as {{ c }}_mean,
         stddev_pop({{ component_columns[c] }})          as {{ c }}_sd,
         coalesce(
@@ -237,15 +250,19 @@ component_scores as (
     select
         composites.area_id,
         {%- for c in components %}
+        {%- if c in available %}
         case
             when component_stats.{{ c }}_informative
                 then ({{ component_columns[c] }} - component_stats.{{ c }}_mean)
                     / component_stats.{{ c }}_sd
             else 0.0
         end                                             as {{ c }}_z,
+        {%- else %}
+        cast(null as double)                            as {{ c }}_z,
+        {%- endif %}
         {%- endfor %}
         array_to_string(list_filter([
-            {%- for c in components %}
+            {%- for c in available %}
             case when not component_stats.{{ c }}_informative then '{{ c }}' end
             {{- ',' if not loop.last }}
             {%- endfor %}
@@ -260,7 +277,11 @@ capped_scores as (
     select
         *,
         {%- for c in components %}
+        {%- if c in available %}
         greatest(-{{ z_cap }}, least({{ z_cap }}, {{ c }}_z)) as {{ c }}_z_capped
+        {%- else %}
+        cast(null as double)                            as {{ c }}_z_capped
+        {%- endif %}
         {{- ',' if not loop.last }}
         {%- endfor %}
     from component_scores
@@ -276,7 +297,7 @@ contributions as (
         {{ weights[c] }} * {{ c }}_z_capped / {{ weight_total }} + 0.0 as {{ c }}_contribution,
         {%- endfor %}
         (
-            {%- for c in components %}
+            {%- for c in available %}
             {{ weights[c] }} * {{ c }}_z_capped{{ ' +' if not loop.last }}
             {%- endfor %}
         ) / {{ weight_total }}                          as need_index
@@ -294,7 +315,7 @@ ranked as (
         nullif(array_to_string(list_transform(
             list_filter(
                 list_sort([
-                    {%- for c in components %}
+                    {%- for c in available %}
                     {'contribution': {{ c }}_contribution, 'component': '{{ c }}'}
                     {{- ',' if not loop.last }}
                     {%- endfor %}
@@ -348,7 +369,9 @@ final as (
         {%- for c in components %}
         cast({{ weights[c] }} as double)                as {{ c }}_weight,
         {%- endfor %}
-        ranked.uninformative_components
+        ranked.uninformative_components,
+        cast({{ "'" ~ unavailable | join(', ') ~ "'" if unavailable else 'null' }} as varchar)
+                                                        as unavailable_components
     from raw_components
     left join composites
         on raw_components.area_id = composites.area_id

@@ -1,12 +1,16 @@
 -- Data quality per source x month, from what the quality splits measured on each load and what
 -- the police marts hold. One row per source and month; month is NULL for undated sources
--- (boundaries, ACS, facilities) and for rows whose date was rejected.
+-- (boundaries, ACS, facilities) and for rows whose date was rejected. Rates are NULL for a load
+-- with no rows (an absent source, an empty month).
 --   completeness      share of rows whose key, location and offense code are present
 --   geocoding_rate    share of rows with a usable point (NULL: the source has no points)
 --   out_of_jurisdiction_rate  share of located rows further than the tolerance from every area
 --   duplicate_rate    share of rows quarantined as copies of an earlier row
 --   crosswalk_coverage  police: offenses whose code the crosswalk classifies; facilities: rows
 --                     whose type label maps; NULL where nothing is mapped
+--   occurred_imputed_offenses  police: offenses dated by their reported time (blank occurred)
+--   snapped_offenses  police: offenses in no area, assigned to the nearest within the snap
+--                     tolerance
 --   reporting_lag_*   police: days from occurrence to report, per incident, percentiles
 {%- set reason_codes = reason_codes() %}
 with
@@ -48,7 +52,9 @@ crosswalk as (
         source,
         occurred_month                          as month,
         count(*)                                as offenses,
-        count(*) filter (where category <> 'unmapped') as mapped_offenses
+        count(*) filter (where category <> 'unmapped') as mapped_offenses,
+        count(*) filter (where occurred_imputed) as occurred_imputed_offenses,
+        count(*) filter (where assignment_method = 'snapped') as snapped_offenses
     from offenses
     group by source, occurred_month
 
@@ -89,19 +95,21 @@ final as (
         source_months.raw_rows,
         source_months.accepted_rows,
         source_months.quarantined_rows,
-        round(source_months.complete_rows / source_months.raw_rows, 6) as completeness,
-        round(source_months.located_rows / source_months.raw_rows, 6) as geocoding_rate,
+        round(source_months.complete_rows / nullif(source_months.raw_rows, 0), 6) as completeness,
+        round(source_months.located_rows / nullif(source_months.raw_rows, 0), 6) as geocoding_rate,
         round(
             source_months.out_of_jurisdiction_rows / nullif(source_months.located_rows, 0), 6
         )                                       as out_of_jurisdiction_rate,
-        round(source_months.duplicate_record_rows / source_months.raw_rows, 6) as duplicate_rate,
+        round(source_months.duplicate_record_rows / nullif(source_months.raw_rows, 0), 6) as duplicate_rate,
         round(case source_months.family
             when 'police' then crosswalk.mapped_offenses / nullif(crosswalk.offenses, 0)
             when 'facilities'
-                then 1 - source_months.type_unmapped_rows / source_months.raw_rows
+                then 1 - source_months.type_unmapped_rows / nullif(source_months.raw_rows, 0)
         end, 6)                                 as crosswalk_coverage,
         crosswalk.offenses,
         crosswalk.mapped_offenses,
+        crosswalk.occurred_imputed_offenses,
+        crosswalk.snapped_offenses,
         round(lags.reporting_lag_p50_days, 3)   as reporting_lag_p50_days,
         round(lags.reporting_lag_p90_days, 3)   as reporting_lag_p90_days,
         round(lags.reporting_lag_p99_days, 3)   as reporting_lag_p99_days,

@@ -4,6 +4,8 @@
 -- Distances run from the area's geometric centroid in var('projected_crs'): the warehouse has
 -- no sub-area population, so a population-weighted centroid cannot be built. Areas x
 -- facilities is hundreds x tens of rows, so the full distance matrix is cheap.
+-- A jurisdiction without a facility list (var('absent_sources')) gets no rows: a score of 0
+-- would read as "no access" where access is unknown.
 {#- the canonical types of ingestion/facilities.py FACILITY_TYPES #}
 {%- set facility_types = [
     'mental_health', 'substance_use', 'shelter', 'clinic', 'youth_services'
@@ -158,6 +160,9 @@ final as (
     left join accessibility
         on areas.area_id = accessibility.area_id
         and facility_types.facility_type = accessibility.facility_type
+    {%- if 'facilities' in var('absent_sources') %}
+    where false
+    {%- endif %}
 
 )
 

@@ -1,5 +1,6 @@
--- Spearman rank correlation of area crime rates with each area indicator, one row per crime
--- measure x indicator, with n, a 95% confidence interval and a p-value.
+-- Spearman rank correlation of area crime rates with each area indicator other than counts
+-- (var('correlation_indicators')), one row per crime measure x indicator, with n, a 95%
+-- confidence interval and a p-value.
 -- Rates: offenses per 1,000 residents over the whole period (from var('start_month'), as in
 -- area_month_rates) for all offenses, person crimes and property crimes (NIBRS crime_against).
 -- Areas: population >= var('min_population') (and > 0) with the indicator known.
@@ -7,18 +8,16 @@
 -- CI: Fisher z with the Bonett-Wright standard error sqrt((1 + rho^2 / 2) / (n - 3)).
 -- p: two-sided, from t = rho sqrt((n - 2) / (1 - rho^2)) on n - 2 degrees of freedom (the
 -- approximation scipy.stats.spearmanr uses). Fewer than 4 areas: no statistic (NULL).
+{%- set correlation_list -%}
+    cast([{%- for name in var('correlation_indicators') -%}
+        '{{ name }}'{{ ', ' if not loop.last }}
+    {%- endfor -%}] as varchar[])
+{%- endset %}
 with
 
 areas as (
 
-    select
-        area_id,
-        population,
-        poverty_rate,
-        unemployment_rate,
-        median_household_income,
-        share_under_18,
-        share_65_plus
+    select area_id, population
     from {{ ref('dim_area') }}
     where population >= {{ var('min_population') }} and population > 0
 
@@ -72,19 +71,18 @@ measure_values as (
 
 indicator_values as (
 
-    -- unpivot drops the NULLs: an area without the indicator leaves that indicator's pairs
-    unpivot (
-        select
-            area_id,
-            cast(poverty_rate as double)                        as poverty_rate,
-            cast(unemployment_rate as double)                   as unemployment_rate,
-            cast(median_household_income as double)             as median_household_income,
-            cast(share_under_18 as double)                      as share_under_18,
-            cast(share_65_plus as double)                       as share_65_plus
-        from areas
-    )
-    on poverty_rate, unemployment_rate, median_household_income, share_under_18, share_65_plus
-    into name indicator value indicator_value
+    -- every indicator but counts, as apportioned onto the areas (var('correlation_indicators'):
+    -- the ACS table set's, or the jurisdiction's own table's); an area without the indicator
+    -- leaves that indicator's pairs
+    select
+        indicators.area_id,
+        indicators.indicator,
+        indicators.estimate                                     as indicator_value
+    from {{ ref('int_area_indicators__apportioned') }} as indicators
+    inner join areas
+        on indicators.area_id = areas.area_id
+    where indicators.estimate is not null
+        and list_contains({{ correlation_list }}, indicators.indicator)
 
 ),
 
@@ -140,13 +138,8 @@ combinations as (
     from (values ('all_offenses_rate'), ('person_crime_rate'), ('property_crime_rate'))
         as m(measure)
     cross join (
-        values
-            ('poverty_rate'),
-            ('unemployment_rate'),
-            ('median_household_income'),
-            ('share_under_18'),
-            ('share_65_plus')
-    ) as i(indicator)
+        select unnest({{ correlation_list }}) as indicator
+    ) as i
 
 ),
 

@@ -1,4 +1,5 @@
--- ACS indicators by geography unit, long form: one row per unit x indicator.
+-- Indicators by geography unit, long form: one row per unit x indicator (Census ACS tables, or
+-- a jurisdiction's own table keyed by its areas or units).
 with
 
 source as (
@@ -14,6 +15,7 @@ renamed as (
         geography_name,
         indicator,
         kind,
+        label,
         estimate,
         moe,
         cv_pct,

@@ -5,7 +5,10 @@ with
 
 source as (
 
+    -- only the sources the jurisdiction declares: a source removed from the YAML (or renamed)
+    -- leaves its conformed files on disk, never in the marts
     select * from {{ source('police', 'offenses') }}
+    where source in ('{{ var('police_sources') | join("', '") }}')
 
 ),
 
@@ -51,6 +54,7 @@ final as (
         offense_code_raw,
         offense_desc_raw,
         occurred_at,
+        coalesce(occurred_imputed, false)                           as occurred_imputed,
         occurred_raw,
         reported_at,
         reported_raw,

@@ -16,7 +16,10 @@ with
 {% if has_profiles %}
 source as (
 
+    -- a police source no longer in the jurisdiction's YAML keeps its profiles on disk, never
+    -- in the scorecard (as its offenses never reach the marts)
     select * from {{ source('quality', 'load_profiles') }}
+    where family <> 'police' or source in ('{{ var('police_sources') | join("', '") }}')
 
 ),
 {% else %}
