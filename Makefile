@@ -7,7 +7,7 @@ export UV_PYTHON ?= $(PYTHON)
 BENCH_INCIDENTS ?= 1000000
 export UV_LINK_MODE ?= copy
 
-.PHONY: install run test lint format bench ui clean
+.PHONY: install run test lint format bench bench-city ui clean
 
 # uv itself comes from PyPI; everything else from the committed uv.lock.
 .venv/.installed: pyproject.toml uv.lock
@@ -34,6 +34,9 @@ format: install
 
 bench: install
 	$(UV) run --frozen python -m benchmarks.pipeline --incidents $(BENCH_INCIDENTS)
+
+bench-city: install
+	$(UV) run --frozen python -m benchmarks.real_city --rows 10000
 
 ui: install
 	$(UV) run --frozen crimemap ui

@@ -3,7 +3,8 @@
 Each published row gets its unit key (the area it describes, by id or by name, keyed as the
 boundaries key their areas) and every declared value parsed as a number ("1,234", "$52,000" and
 "45.2%" read as numbers; a blank cell is a missing value, not an error). Rows without a key, with
-a key no area (or unit) has, or with a value that is not a number are quarantined; the rest
+a key no area (or unit) has, or with a value that is not a number or outside its kind's range
+(a negative count, a proportion above 1) are quarantined; the rest
 become one row per unit x indicator with exactly the conformed columns Census tables produce.
 """
 
@@ -68,9 +69,8 @@ def table_relation_sql(table: IndicatorTable, raw_relation: str, units: str, id_
     columns = sorted({c for i in table.indicators for c in _value_columns(i)})
     values = ", ".join(f"{number_sql(_text(c, alias))} AS {_value(c)}" for c in columns)
     invalid = ", ".join(
-        f"CASE WHEN {_text(c, alias)} IS NOT NULL AND {number_sql(_text(c, alias))} IS NULL "
-        f"THEN {sql_literal(c)} END"
-        for c in columns
+        f"CASE WHEN {_text(c, alias)} IS NOT NULL AND ({out_of_range}) THEN {sql_literal(c)} END"
+        for c, out_of_range in _cell_checks(table, alias).items()
     )
     return (
         f"SELECT *, {KEY} IN (SELECT unit_id FROM {units}) AS {KNOWN} FROM ("
@@ -78,6 +78,23 @@ def table_relation_sql(table: IndicatorTable, raw_relation: str, units: str, id_
         f"list_filter(CAST([{invalid}] AS VARCHAR[]), lambda c: c IS NOT NULL) AS {INVALID_CELLS} "
         f"FROM {raw_relation} AS {alias})"
     )
+
+
+def _cell_checks(table: IndicatorTable, alias: str) -> dict[str, str]:
+    """SQL true when a written cell is unusable: not a number, or outside its kind's range (a
+    negative count, rate, median or margin, often a publisher's missing-value sentinel such as
+    -666666666; a proportion outside 0..1 after ``percent``). Index values may be negative."""
+    checks: dict[str, list[str]] = {}
+    for i in table.indicators:
+        for column in _value_columns(i):
+            number = number_sql(_text(column, alias))
+            bounds = [f"{number} IS NULL"]
+            if column != i.column or i.kind != "index":
+                bounds.append(f"{number} < 0")
+            if column == i.column and i.kind == "proportion":
+                bounds.append(f"{number} > {100 if i.percent else 1}")
+            checks.setdefault(column, []).extend(bounds)
+    return {column: " OR ".join(dict.fromkeys(bounds)) for column, bounds in checks.items()}
 
 
 def _value_columns(indicator: TableIndicator) -> list[str]:
@@ -111,7 +128,7 @@ def table_rules(table: IndicatorTable, *, source: str = "area_indicators") -> So
             RowRule(
                 code="value_invalid",
                 predicate_sql=f"(len({c(INVALID_CELLS)}) > 0)",
-                description="an indicator cell is not a number",
+                description="an indicator cell is not a number, or outside its kind's range",
                 columns=(INVALID_CELLS,),
             ),
         ),

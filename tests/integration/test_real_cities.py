@@ -85,10 +85,11 @@ facilities:
 
 
 def succeeded(data_dir: Path, config: Path) -> str:
+    """The run's console output (its summary lines and the Dagster log)."""
     completed = run_crimemap(data_dir, "run", "--config", str(config))
     if completed.returncode != 0:
         pytest.fail(f"crimemap run failed:\n{completed.stdout[-4000:]}\n{completed.stderr[-6000:]}")
-    return completed.stdout
+    return completed.stdout + completed.stderr
 
 
 def manifest(data_dir: Path) -> dict:
@@ -136,10 +137,11 @@ def test_omitted_sources_are_reported_absent_never_sample(smallville) -> None:
 
 
 def test_a_historical_export_makes_only_its_own_months(smallville) -> None:
+    # with the sheriff's export of 2024 (the sample city starts in July) and the town's of 2025
+    assert "months 2024-07..2025-12" in smallville["first"]
+    # the town's export alone: twelve months, not one per month up to today
     assert "months 2025-01..2025-12" in smallville["second"]
-    partitions = smallville["data_dir"] / "raw" / "police" / "smallville_pd"
-    months = sorted(p.name for p in partitions.iterdir() if p.name.startswith("month="))
-    assert months == [f"month=2025-{m:02d}" for m in range(1, 13)]
+    assert "smallville_pd: landing 12 month(s) 2025-01-01..2025-12-01" in smallville["second"]
 
 
 def test_a_removed_police_source_leaves_no_trace_in_the_marts(smallville) -> None:
@@ -220,13 +222,29 @@ def test_a_neighbourhood_keyed_table_reaches_every_area(neighbourhoods) -> None:
         ).fetchall()
         population = dict(wh.execute("SELECT area_name, population FROM dim_area").fetchall())
     got = {(name, indicator): estimate for name, indicator, estimate, _ in rows}
+    assert sum(values is not None for values in table.values()) >= 100
     for name, values in table.items():
+        if values is None:  # quarantined: the area has no indicator, never a made-up one
+            assert population[name] is None
+            assert not [key for key in got if key[0] == name]
+            continue
         for indicator, value in values.items():
             assert got[(name, indicator)] == pytest.approx(value), (name, indicator)
         assert population[name] == values["population"]
     labels = {indicator: label for _, indicator, _, label in rows}
     assert labels["hardship_index"] == "Hardship index"
     assert labels["per_capita_income"] == "Per-capita income"
+
+
+def test_a_sentinel_in_the_table_quarantines_its_row(neighbourhoods) -> None:
+    quarantined = neighbourhoods["data_dir"] / "quarantine" / "area_indicators"
+    with open_warehouse(neighbourhoods["data_dir"]) as wh:
+        reasons = wh.execute(
+            f"SELECT _reason, count(*) FROM '{quarantined}/*.parquet' GROUP BY ALL"
+        ).fetchall()
+    expected = sum(values is None for values in neighbourhoods["table"].values())
+    assert expected >= 1
+    assert reasons == [("value_invalid", expected)]
 
 
 def test_the_citys_indicators_are_correlated_with_crime(neighbourhoods) -> None:

@@ -100,12 +100,13 @@ def acs_by_geoid(acs_json: Path) -> dict[str, dict[str, str]]:
 
 def hardship_table(
     acs_json: Path, neighbourhoods: list[Neighbourhood], out: Path
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, float] | None]:
     """A socio-economic table keyed by neighbourhood name as a city publishes it: names in
     other case and spacing, thousands separators, percentages, dollars, a composite index.
-    Returns the values each neighbourhood's row carries, by name."""
+    Returns the values each neighbourhood's row carries, by name; None for a row that must be
+    quarantined (an income the Census did not compute, copied as its -666666666 sentinel)."""
     acs = acs_by_geoid(acs_json)
-    expected: dict[str, dict[str, float]] = {}
+    expected: dict[str, dict[str, float] | None] = {}
     with out.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["COMMUNITY AREA NAME", "POPULATION", "PERCENT HOUSEHOLDS BELOW POVERTY",
@@ -115,17 +116,22 @@ def hardship_table(
             population = int(float(row["B01003_001E"]))
             universe, below = float(row["B17001_001E"]), float(row["B17001_002E"])
             poverty_pct = round(100 * below / universe, 1)
-            income = int(float(row["B19013_001E"])) // 2
+            median = int(float(row["B19013_001E"]))
+            income = median // 2 if median >= 0 else median
             hardship = float(min(99, max(1, round(2 * poverty_pct))))
             written_name = hood.name.upper().replace(" ", "  ") if i % 2 else hood.name
             writer.writerow([written_name, f"{population:,}", poverty_pct, f"${income:,}",
                              hardship])  # fmt: skip
-            expected[hood.name] = {
-                "population": population,
-                "poverty_rate": poverty_pct / 100,
-                "per_capita_income": income,
-                "hardship_index": hardship,
-            }
+            expected[hood.name] = (
+                {
+                    "population": population,
+                    "poverty_rate": poverty_pct / 100,
+                    "per_capita_income": income,
+                    "hardship_index": hardship,
+                }
+                if income >= 0
+                else None
+            )
     return expected
 
 

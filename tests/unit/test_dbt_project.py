@@ -397,6 +397,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnec
     # seeds, models, data tests and unit tests; the tiny city's police data start in 2023 and
     # it has none of the sample city's initiatives
     run_dbt(data_dir, "build", "--vars", json.dumps(TINY_CITY_VARS))
+    (data_dir / "unit_tests_run.json").write_text(json.dumps(unit_test_results(data_dir)))
     con = connect(
         data_dir / "warehouse.duckdb",
         read_only=True,
@@ -404,6 +405,28 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnec
     )
     yield con
     con.close()
+
+
+def unit_test_results(data_dir: Path) -> dict[str, str]:
+    """Status of every dbt unit test the build ran, by name (run_results.json)."""
+    results = json.loads((data_dir / "dbt_target" / "run_results.json").read_text())["results"]
+    return {
+        r["unique_id"].split(".")[-1]: r["status"]
+        for r in results
+        if r["unique_id"].startswith("unit_test.")
+    }
+
+
+def test_every_dbt_unit_test_runs_here(warehouse) -> None:
+    """crimemap run leaves dbt unit tests out (they test SQL, not a jurisdiction's data): this
+    build is where every one of them runs, with the project's own vars."""
+    data_dir = Path(warehouse.execute("PRAGMA database_list").fetchone()[2]).parent
+    manifest = json.loads((data_dir / "dbt_target" / "manifest.json").read_text())
+    declared = {n["name"] for n in manifest["unit_tests"].values()}
+    ran = json.loads((data_dir / "unit_tests_run.json").read_text())
+    assert len(declared) >= 17
+    assert set(ran) == declared
+    assert set(ran.values()) == {"pass"}
 
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:

@@ -173,3 +173,23 @@ def test_renaming_a_column_the_file_lacks_names_both(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"not in the file: \['Kind'\]; the file has"):
         land_csv(source, tmp_path / "l.parquet", load_id="t",
                  read=ReadOptions(rename={"Kind": "Type"}))  # fmt: skip
+
+
+def test_a_sentinel_or_out_of_range_value_quarantines_its_row(tmp_path: Path) -> None:
+    rows = (
+        "COMMUNITY AREA,POPULATION,PCT POVERTY,INCOME,HARDSHIP\n"
+        'Lincoln Park,"64,116",12.3,"$-666,666,666",2\n'  # a Census sentinel in a city's table
+        "Logan Square,100,112.0,10,-4\n"  # above 100 %; an index may be negative
+        "Rogers Park,100,10.0,10,-4\n"
+    )
+    _, conformed = split(tmp_path, DECLARATION, rows)
+    quarantined = pl.read_parquet(tmp_path / "quarantine.parquet")
+
+    reasons = {r["COMMUNITY AREA"]: r["_reason_codes"] for r in quarantined.iter_rows(named=True)}
+    assert reasons == {
+        "Lincoln Park": ["value_invalid"],
+        "Logan Square": ["value_invalid"],
+    }
+    assert set(conformed["geoid"]) == {"ROGERS PARK"}
+    index = conformed.filter(pl.col("indicator") == "hardship_index")["estimate"].to_list()
+    assert index == [-4.0]
