@@ -2977,9 +2977,8 @@ def accepted_values(model: str, column: str) -> list[Any]:
 
 def test_analytics_domains_follow_the_dbt_project() -> None:
     assert accepted_values("crime_social_correlation", "measure") == list(M.CORRELATION_MEASURES)
-    assert accepted_values("crime_social_correlation", "indicator") == list(
-        M.CORRELATION_INDICATORS
-    )
+    correlated = yaml.safe_load((REPO / "dbt_project" / "dbt_project.yml").read_text())["vars"]
+    assert correlated["correlation_indicators"] == list(M.CORRELATION_INDICATORS)
     assert set(accepted_values("service_access", "facility_type")) == {
         M.ALL_FACILITIES,
         *FACILITY_TYPES,
