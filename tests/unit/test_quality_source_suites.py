@@ -24,14 +24,14 @@ from ingestion.boundaries import BoundarySpec, land_boundaries
 from ingestion.census import GEO_ID_COLUMN, TABLE_SETS, api_columns
 from ingestion.facilities import parse_facility_mapping
 from ingestion.jurisdiction import JurisdictionConfig, load_jurisdiction
-from ingestion.landing import land_census_json, land_csv
+from ingestion.landing import DEFAULT_READ, land_census_json, land_csv
 from ingestion.sample_city import SampleCityConfig, SampleCityFiles, generate_sample_city
 from ingestion.source_config import BoundarySource
 from ingestion.surveys import SAMPLE_CITY_SURVEY_LAYOUT
 from orchestration.defs.jurisdiction import jurisdiction_resource
 from orchestration.defs.quality.checks import areas_bbox
 from orchestration.defs.quality.raw_checks import raw_source_checks, source_file_of
-from orchestration.defs.sources.assets import land_point_records, raw_assets, split_assets
+from orchestration.defs.sources.assets import point_records_lander, raw_assets, split_assets
 from orchestration.defs.sources.resources import source_resources
 from orchestration.defs.sources.surveys import RAW_SURVEYS, survey_assets
 from orchestration.settings import DataPaths, data_paths
@@ -89,6 +89,7 @@ def paths(
             conformed_path=paths.conformed_file("areas"),
         )
     land_census_json(city.acs_json, paths.raw_file("area_indicators"), load_id="t")
+    land_point_records = point_records_lander(DEFAULT_READ)
     land_point_records(city.facilities_csv, paths.raw_file("facilities"), "t")
     land_point_records(city.service_requests_csv, paths.raw_file("service_requests"), "t")
     land_csv(city.survey_csv, paths.raw_file("surveys"), load_id="t")
