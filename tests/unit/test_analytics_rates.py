@@ -112,6 +112,19 @@ def create_tables(
             f"insert into dim_area values ({', '.join('?' * len(columns))})",
             [[a.get(c) for c in columns] for a in areas],
         )
+    # the same indicators, long form, as the correlation reads them (an unknown one: no value)
+    con.execute(
+        "create or replace table int_area_indicators__apportioned "
+        "(area_id varchar, indicator varchar, estimate double)"
+    )
+    long_rows = [
+        [a["area_id"], indicator, a.get(indicator)]
+        for a in areas
+        for indicator in columns[3:]
+        if a.get(indicator) is not None
+    ]
+    if long_rows:
+        con.executemany("insert into int_area_indicators__apportioned values (?, ?, ?)", long_rows)
     con.execute(
         """
         create or replace table fct_incidents (

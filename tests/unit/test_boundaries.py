@@ -142,7 +142,10 @@ def zip_shapefile(shp: Path, archive: Path, folder: str = "layers/areas") -> Pat
 
 
 def spec_of(**mapping: Any) -> BoundarySpec:
-    return parse_boundary_spec({"id_field": "GEOID", "name_field": "NAME", **mapping}, "areas")
+    """Census tracts keyed as GEOIDs (the sample city's boundaries); ``id_kind`` overrides."""
+    return parse_boundary_spec(
+        {"id_field": "GEOID", "name_field": "NAME", "id_kind": "geoid", **mapping}, "areas"
+    )
 
 
 def land(
@@ -951,7 +954,7 @@ def test_parse_boundary_spec_defaults_and_normalization() -> None:
         format=None,
         geometry_field="WKT",
         crs="ESRI:102749",
-        id_kind="geoid",
+        id_kind="auto",
     )
 
 

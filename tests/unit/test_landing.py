@@ -219,7 +219,6 @@ def test_empty_file_is_rejected(lander, tmp_path: Path) -> None:
         (land_census_json, b'[["NAME","tract"],["a"'),
         (land_census_json, b'[["NAME","tract"],["a","1","extra"]]'),
         (land_census_json, b'{"NAME":"a"}'),
-        (land_csv, b"a,a\n1,2\n"),
         (land_csv, b"a,_row_number\n1,2\n"),
     ],
 )

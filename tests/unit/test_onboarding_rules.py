@@ -27,7 +27,7 @@ def test_names_that_read_as_one_key_are_refused(con, tmp_path: Path) -> None:  #
         ],
     )
     with pytest.raises(ValueError, match=r"'LINCOLN  PARK', 'Lincoln Park' in 'GEOID' all read"):
-        run(con, source)
+        run(con, source, spec_of(id_kind="auto"))
 
 
 def test_an_id_column_with_no_id_is_refused(con, tmp_path: Path) -> None:  # noqa: F811
@@ -36,7 +36,7 @@ def test_an_id_column_with_no_id_is_refused(con, tmp_path: Path) -> None:  # noq
         [({"GEOID": "", "NAME": "a"}, polygon((0, 0, 1, 1)))],
     )
     with pytest.raises(ValueError, match="no row has an id in 'GEOID': is id_field the right"):
-        run(con, source)
+        run(con, source, spec_of(id_kind="auto"))
 
 
 def test_names_are_keys_and_pieces_of_one_name_merge(con, tmp_path: Path) -> None:  # noqa: F811
@@ -48,7 +48,7 @@ def test_names_are_keys_and_pieces_of_one_name_merge(con, tmp_path: Path) -> Non
             ({"GEOID": "Lakeview", "NAME": "b"}, polygon((2, 0, 3, 1))),
         ],
     )
-    result = run(con, source, spec_of())
+    result = run(con, source, spec_of(id_kind="auto"))
     ids = [r[0] for r in con.execute(f"SELECT area_id FROM '{result.clean_path}'").fetchall()]
     assert sorted(ids) == ["LAKEVIEW", "WARDS EDGE"]
 

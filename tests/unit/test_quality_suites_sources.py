@@ -51,6 +51,7 @@ INDICATORS_SCHEMA = pa.schema(
         pa.field("geography_name", pa.string()),
         pa.field("indicator", pa.string()),
         pa.field("kind", pa.string()),
+        pa.field("label", pa.string()),
         pa.field("estimate", pa.float64()),
         pa.field("moe", pa.float64()),
         pa.field("cv_pct", pa.float64()),
@@ -302,6 +303,7 @@ def indicator_row(
         "geography_name": f"Census Tract {geoid[-6:]}",
         "indicator": indicator,
         "kind": kind,
+        "label": indicator.replace("_", " ").capitalize(),
         "estimate": estimate,
         "moe": moe,
         "cv_pct": cv,
@@ -477,7 +479,8 @@ def test_row_conditions_reach_the_validation_result_and_data_docs(
         r
         for r in results
         if r["expectation_config"]["kwargs"].get("column") == "estimate"
-        and "row_condition" in r["expectation_config"]["kwargs"]
+        and r["expectation_config"]["kwargs"].get("row_condition", {}).get("parameter")
+        == "proportion"
     ]
     condition = conditioned["expectation_config"]["kwargs"]["row_condition"]
     assert (condition["column"]["name"], condition["operator"], condition["parameter"]) == (

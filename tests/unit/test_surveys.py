@@ -529,7 +529,7 @@ def test_layout_defaults() -> None:
         "city.yml",
     )
     assert layout.submitted_formats == ("%Y-%m-%d", "%m/%d/%Y")
-    assert (layout.area_id_kind, layout.weight, layout.longitude) == ("geoid", None, None)
+    assert (layout.area_id_kind, layout.weight, layout.longitude) == ("auto", None, None)
     assert layout.questions[0].positive == (1,)
     assert layout.read_columns == ("id", "date", "tract", "Q1")
 
