@@ -51,6 +51,14 @@ from ingestion.source_config import (
 )
 
 MODES = ("sample", "file", "live")
+# The survey and public-record sources as the manifest names them -> as their assets are named.
+ASSET_NAMES = {
+    "boundaries": "areas",
+    "census_acs": "area_indicators",
+    "facilities": "facilities",
+    "service_requests": "service_requests",
+    "surveys": "surveys",
+}
 # The indicators the need index's deprivation component is built from (priority_areas.sql).
 DEPRIVATION_INDICATORS = ("poverty_rate", "unemployment_rate", "median_household_income")
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -116,17 +124,6 @@ class JurisdictionConfig:
         return max(s.end_month for s in self.police if s.end_month is not None)
 
     @property
-    def optional_sources(self) -> dict[str, str]:
-        """The mode of each survey and public-record source, by the name its assets carry."""
-        return {
-            "areas": self.boundaries.mode,
-            "area_indicators": self.indicators.mode,
-            "facilities": self.facilities.mode,
-            "service_requests": self.service_requests.mode,
-            "surveys": self.surveys.mode,
-        }
-
-    @property
     def source_modes(self) -> dict[str, str]:
         """Each source's mode as the manifest names it: police sources by name, the others by
         family."""
@@ -156,7 +153,11 @@ class JurisdictionConfig:
     @property
     def absent_sources(self) -> tuple[str, ...]:
         """Sources the jurisdiction does not have (``mode: none``, or left out of the YAML)."""
-        return tuple(name for name, mode in self.optional_sources.items() if mode == NONE)
+        return tuple(
+            ASSET_NAMES[source]
+            for source, mode in self.source_modes.items()
+            if mode == NONE and source in ASSET_NAMES
+        )
 
     def police_source(self, name: str) -> PoliceSource:
         for source in self.police:

@@ -134,6 +134,8 @@ def test_omitted_sources_are_reported_absent_never_sample(smallville) -> None:
     for absent in ("census_acs", "facilities", "service_requests"):
         assert (freshness[absent]["mode"], freshness[absent]["rows"]) == ("none", 0)
     assert freshness["smallville_pd"]["mode"] == "file"
+    # nothing the YAML did not declare: the sample city is never even generated
+    assert not (smallville["data_dir"] / "sources" / "sample").exists()
 
 
 def test_a_historical_export_makes_only_its_own_months(smallville) -> None:
@@ -284,4 +286,5 @@ def test_every_release_lists_no_sample_source(neighbourhoods) -> None:
         f["source"]: f["mode"] for f in manifest(neighbourhoods["data_dir"])["source_freshness"]
     }
     assert "sample" not in modes.values()
+    assert not (neighbourhoods["data_dir"] / "sources" / "sample").exists()
     assert modes["census_acs"] == "file" and modes["facilities"] == "file"

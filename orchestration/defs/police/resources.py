@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 from dagster import ConfigurableResource
-from pydantic import Field
 
 from ingestion.jurisdiction import JurisdictionConfig, PoliceSource
 from ingestion.landing import ReadOptions, land_csv, land_frame
@@ -75,10 +74,10 @@ class FilePoliceFeed(PoliceFeed):
     encoding, delimiter)."""
 
     path: str
-    rename: dict[str, str] = Field(default_factory=dict)
-    skip: list[str] = Field(default_factory=list)
-    encoding: str = "utf-8"
-    delimiter: str = ","
+    rename: dict[str, str]
+    skip: list[str]
+    encoding: str
+    delimiter: str
 
     def read_options(self) -> ReadOptions:
         return ReadOptions(

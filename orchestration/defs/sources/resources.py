@@ -219,11 +219,10 @@ class NoServiceRequestFeed(ServiceRequestFeed):
     sources_dir: str
 
     def fetch(self, layout: Any, log: Log) -> Path:
-        target = Path(self.sources_dir) / "none" / "service_requests.csv"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        pl.DataFrame(schema=dict.fromkeys(layout.columns, pl.String)).write_csv(target)
-        log("no 311 source configured: landing an empty export")
-        return target
+        absent = AbsentSourceFeed(
+            source="service_requests", sources_dir=self.sources_dir, columns=list(layout.columns)
+        )
+        return absent.fetch(log)
 
 
 class LiveServiceRequestFeed(ServiceRequestFeed):
