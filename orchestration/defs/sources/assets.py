@@ -140,6 +140,23 @@ def raw_source_asset(
     return _raw
 
 
+def indicators_landing(config: JurisdictionConfig) -> tuple[str, str, Lander]:
+    """Description, feed and lander of the indicators: Census API JSON, or the city's table."""
+    indicators = config.indicators
+    if indicators.table is not None:
+        return (
+            "The jurisdiction's own indicator table, as published: every column a string.",
+            "area_indicators_feed",
+            table_lander(indicators.read),
+        )
+    return (
+        f"Census ACS estimates ({indicators.table_set} table set, {indicators.mode} mode) as "
+        "the Census API returns them.",
+        "area_indicators_feed",
+        lambda f, d, load_id: land_census_json(f, d, load_id=load_id),
+    )
+
+
 def raw_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
     def boundaries_lander(source: BoundarySource) -> Lander:
         def _land(source_file: Path, dest: Path, load_id: str) -> LandingResult:
@@ -159,21 +176,7 @@ def raw_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
             "areas_feed",
             boundaries_lander(config.boundaries),
         ),
-        raw_source_asset(
-            "area_indicators",
-            (
-                f"Census ACS estimates ({config.indicators.table_set} table set, "
-                f"{config.indicators.mode} mode) as the Census API returns them."
-                if config.indicators.table is None
-                else "The jurisdiction's own indicator table, as published: every column a string."
-            ),
-            "area_indicators_feed",
-            (
-                (lambda f, d, load_id: land_census_json(f, d, load_id=load_id))
-                if config.indicators.table is None
-                else table_lander(config.indicators.read)
-            ),
-        ),
+        raw_source_asset("area_indicators", *indicators_landing(config)),
         raw_source_asset(
             "facilities",
             f"Social-service facility locations ({config.facilities.mode} mode), as published.",
