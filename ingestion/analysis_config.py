@@ -49,6 +49,9 @@ class AnalysisSettings:
     priority_weights: Mapping[str, float] = field(
         default_factory=lambda: dict(DEFAULT_PRIORITY_WEIGHTS)
     )
+    # Further need-index components: the jurisdiction's own indicators (e.g. a hardship index),
+    # named in priority_weights beside the four above; checked against the indicators on load.
+    indicator_weights: Mapping[str, float] = field(default_factory=dict)
     forecast_holdout_months: int = 6  # months the forecast is scored on
     forecast_area_shares: tuple[float, ...] = (0.05, 0.10)  # PAI/PEI at these shares of cells
     initiatives: tuple[Initiative, ...] = ()
@@ -107,18 +110,24 @@ def config_whole(value: Any, where: str, *, low: int) -> int:
     return value
 
 
-def _priority_weights(value: Any, where: str) -> dict[str, float]:
+def _priority_weights(value: Any, where: str) -> tuple[dict[str, float], dict[str, float]]:
+    """The four standard components' weights, and the weights of the indicators named beside
+    them (whether those are the jurisdiction's indicators is checked with the sources)."""
     entry = as_mapping(value, where)
-    known_keys(entry, PRIORITY_COMPONENTS, where)
     weights = {
         name: config_number(
             entry.get(name, DEFAULT_PRIORITY_WEIGHTS[name]), f"{where}.{name}", low=0
         )
         for name in PRIORITY_COMPONENTS
     }
-    if sum(weights.values()) <= 0:
+    indicator_weights = {
+        str(name): config_number(weight, f"{where}.{name}", low=0)
+        for name, weight in entry.items()
+        if name not in PRIORITY_COMPONENTS
+    }
+    if sum(weights.values()) + sum(indicator_weights.values()) <= 0:
         raise ConfigError(f"{where}: at least one weight must be positive")
-    return weights
+    return weights, indicator_weights
 
 
 def _area_shares(value: Any, where: str) -> tuple[float, ...]:
@@ -177,6 +186,9 @@ def analysis_settings(entry: Any, where: str) -> AnalysisSettings:
     known_keys(access, ("catchment_m",), f"{where}.service_access")
     forecast = as_mapping(entry.get("forecast"), f"{where}.forecast")
     known_keys(forecast, ("holdout_months", "area_shares"), f"{where}.forecast")
+    weights, indicator_weights = _priority_weights(
+        entry.get("priority_weights"), f"{where}.priority_weights"
+    )
     return AnalysisSettings(
         min_population=config_whole(
             entry.get("min_population", d.min_population), f"{where}.min_population", low=0
@@ -200,9 +212,8 @@ def analysis_settings(entry: Any, where: str) -> AnalysisSettings:
             f"{where}.service_access.catchment_m",
             low=1,
         ),
-        priority_weights=_priority_weights(
-            entry.get("priority_weights"), f"{where}.priority_weights"
-        ),
+        priority_weights=weights,
+        indicator_weights=indicator_weights,
         forecast_holdout_months=config_whole(
             forecast.get("holdout_months", d.forecast_holdout_months),
             f"{where}.forecast.holdout_months",

@@ -31,6 +31,7 @@ class AcsIndicator:
     variables: tuple[str, ...] = ()  # count / median: ACS variables without the E/M suffix
     numerator: str | None = None  # proportion: names of two count indicators
     denominator: str | None = None
+    need: str = "high"  # high: a high value means more need (low: e.g. income)
 
 
 def _cells(table: str, numbers: range) -> tuple[str, ...]:
@@ -73,6 +74,7 @@ SOCIAL_SERVICES_TABLE_SET: tuple[AcsIndicator, ...] = (
         "median",
         "Median household income (inflation-adjusted dollars)",
         ("B19013_001",),
+        need="low",
     ),
     AcsIndicator("age_total", "count", "Total population (sex by age table)", ("B01001_001",)),
     AcsIndicator("under_18", "count", "Residents under 18", _UNDER_18),

@@ -18,7 +18,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from ingestion.analysis_config import AnalysisSettings, analysis_settings, initiatives
+from ingestion.analysis_config import (
+    PRIORITY_COMPONENTS,
+    AnalysisSettings,
+    analysis_settings,
+    initiatives,
+)
 from ingestion.landing import DEFAULT_READ, ReadOptions
 from ingestion.police.layout import (
     LAYOUTS_DIR,
@@ -149,6 +154,16 @@ class JurisdictionConfig:
         if "facilities" in absent:
             unavailable.append("access_gap")
         return tuple(unavailable)
+
+    @property
+    def priority_indicators(self) -> list[dict[str, Any]]:
+        """The jurisdiction's own indicators weighed into the need index, as the dbt var
+        ``priority_indicators`` lists them: name, weight and need direction."""
+        needs = self.indicators.indicator_needs
+        return [
+            {"name": name, "weight": weight, "need": needs[name]}
+            for name, weight in self.analysis.indicator_weights.items()
+        ]
 
     @property
     def absent_sources(self) -> tuple[str, ...]:
@@ -293,7 +308,7 @@ def load_jurisdiction(path: Path | str = DEFAULT_CONFIG) -> JurisdictionConfig:
     tolerance = _distance(
         doc.get("boundary_tolerance_m", 50.0), f"{path.name}: boundary_tolerance_m"
     )
-    return JurisdictionConfig(
+    config = JurisdictionConfig(
         name=doc["name"],
         timezone=doc["timezone"],
         projected_crs=doc["projected_crs"],
@@ -327,3 +342,28 @@ def load_jurisdiction(path: Path | str = DEFAULT_CONFIG) -> JurisdictionConfig:
             defect_rate=float(sample.get("defect_rate", SampleSettings.defect_rate)),
         ),
     )
+    _check_priority_indicators(config)
+    return config
+
+
+def _check_priority_indicators(config: JurisdictionConfig) -> None:
+    """Every extra name in ``analysis.priority_weights`` is one of the jurisdiction's measures:
+    an indicator it has, and not a count (a count grows with the area's size, not its need)."""
+    where = f"{config.path.name}: analysis.priority_weights"
+    extra = list(config.analysis.indicator_weights)
+    if not extra:
+        return
+    if config.indicators.mode == NONE:
+        raise ConfigError(
+            f"{where}: {extra} would be indicators, but the jurisdiction has none "
+            "(indicators: mode none)"
+        )
+    measures = config.indicators.measures
+    for name in extra:
+        if name not in measures:
+            counts = set(config.indicators.indicator_names) - set(measures)
+            why = " (a count: declare a rate or proportion)" if name in counts else ""
+            raise ConfigError(
+                f"{where}.{name}: not a component ({', '.join(PRIORITY_COMPONENTS)}) nor one "
+                f"of the jurisdiction's indicators{why}; indicators: {', '.join(measures)}"
+            )

@@ -90,6 +90,15 @@ class IndicatorSource:
         """The indicators crime rates are correlated with: all but counts."""
         return tuple(n for n, kind in self.indicator_kinds.items() if kind != "count")
 
+    @property
+    def indicator_needs(self) -> dict[str, str]:
+        """Which way each measure points: ``high`` (a high value means more need) or ``low``."""
+        if self.table is not None:
+            needs = {i.name: i.need for i in self.table.indicators}
+        else:
+            needs = {i.name: i.need for i in TABLE_SETS[self.table_set]}
+        return {name: needs.get(name, "high") for name in self.measures}
+
 
 @dataclass(frozen=True)
 class FacilitySource:

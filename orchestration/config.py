@@ -151,5 +151,6 @@ def dbt_vars(config: JurisdictionConfig) -> dict[str, Any]:
             for initiative in config.analysis.dbt_vars()["initiatives"]
         ],
         "priority_unavailable_components": list(config.unavailable_priority_components),
+        "priority_indicators": config.priority_indicators,
         "correlation_indicators": list(config.indicators.measures),
     }

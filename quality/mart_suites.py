@@ -359,6 +359,9 @@ PRIORITY_AREAS_COLUMNS: tuple[str, ...] = (
     "access_gap_weight",
     "uninformative_components",
     "unavailable_components",
+    "indicator_components",
+    "indicator_weight",
+    "indicator_contribution",
 )
 MART_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "fct_incidents": FCT_INCIDENTS_COLUMNS,
@@ -1081,6 +1084,7 @@ def priority_areas_suite(
     weights: Mapping[str, float] = DEFAULT_PRIORITY_WEIGHTS,
     min_population: int = DEFAULT_MIN_POPULATION,
     unavailable: Sequence[str] = (),
+    indicator_weights: Mapping[str, float] | None = None,
     min_ranked_share: float = 0.8,
     min_rows: int = 1,
     max_rows: int | None = None,
@@ -1097,14 +1101,18 @@ def priority_areas_suite(
     configured ones; counts >= 0; rates >= 0 and none under the population floor; 1 to 12
     months in the period, ``period_start`` <= ``period_end``; poverty and unemployment rates
     within [0, 1]; income, 2SFCA score and distance >= 0. The ``unavailable`` components (their
-    source absent) weigh 0, have no z score or contribution, and are listed on every row.
+    source absent) weigh 0, have no z score or contribution, and are listed on every row. The
+    jurisdiction's own ``indicator_weights`` (indicator -> weight) are listed on every row with
+    their summed weight, and their summed contribution is within +-3 x their weights' share.
     WARN: fewer than ``min_ranked_share`` of the areas ranked.
     """
     if set(weights) != set(PRIORITY_COMPONENTS):
         raise ValueError(f"weights: expected {PRIORITY_COMPONENTS}, got {sorted(weights)}")
     weights = {c: 0.0 if c in unavailable else float(w) for c, w in weights.items()}
     available = [c for c in PRIORITY_COMPONENTS if c not in unavailable]
-    total = sum(float(w) for w in weights.values())
+    extra = dict(indicator_weights or {})
+    extra_weight = sum(extra.values())
+    total = sum(float(w) for w in weights.values()) + extra_weight
     if total <= 0:
         raise ValueError("weights: at least one weight must be positive")
     floor = max(int(min_population), 1)
@@ -1115,6 +1123,7 @@ def priority_areas_suite(
         "need_index",
         "need_percentile",
         "uninformative_components",
+        "indicator_contribution",
         *(f"{c}_z" for c in available),
         *(f"{c}_contribution" for c in available),
     )
@@ -1146,6 +1155,17 @@ def priority_areas_suite(
                 in_domain("unavailable_components", [listed])
                 if unavailable
                 else [not_listed("unavailable_components")]
+            ),
+            *(
+                in_domain("indicator_components", [", ".join(extra)])
+                if extra
+                else [not_listed("indicator_components")]
+            ),
+            *in_domain("indicator_weight", [extra_weight]),
+            within(
+                "indicator_contribution",
+                min_value=-cap * extra_weight / total,
+                max_value=cap * extra_weight / total,
             ),
             within("need_rank", min_value=1),
             within("need_percentile", min_value=0, max_value=100),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ingestion.sample_city import SampleCityConfig, generate_sample_city
@@ -64,7 +65,8 @@ indicators:
   indicators:
     population: {column: POPULATION, kind: count}
     poverty_rate: {column: PERCENT HOUSEHOLDS BELOW POVERTY, kind: proportion, percent: true}
-    per_capita_income: {column: PER CAPITA INCOME, kind: median, label: Per-capita income}
+    per_capita_income: {column: PER CAPITA INCOME, kind: median, label: Per-capita income,
+                        need: low}
     hardship_index: {column: HARDSHIP INDEX, kind: index, label: Hardship index}
 facilities:
   mode: file
@@ -81,6 +83,8 @@ facilities:
     "*shelter*": shelter
     "*youth*": youth_services
   default_type: clinic
+analysis:
+  priority_weights: {hardship_index: 1, per_capita_income: 0.5}
 """
 
 
@@ -271,6 +275,41 @@ def test_the_need_index_is_built_from_the_components_that_exist(neighbourhoods) 
     # no unemployment or household income in the table: deprivation is left out, not faked
     assert unavailable == "deprivation"
     assert ranked >= 100
+
+
+def test_the_citys_own_indicators_weigh_into_the_need_index(neighbourhoods) -> None:
+    """Named in priority_weights, the hardship index (high = need) and per-capita income
+    (low = need) are components of their own: their share of each ranked area's index is
+    their weighted, capped z scores over the ranked areas, recomputed here with numpy."""
+    with open_warehouse(neighbourhoods["data_dir"]) as wh:
+        rows = wh.execute(
+            """
+            SELECT p.area_id, p.indicator_contribution, p.indicator_weight,
+                   p.indicator_components, p.person_crime_weight + p.mental_health_weight
+                       + p.deprivation_weight + p.access_gap_weight + p.indicator_weight,
+                   h.estimate, i.estimate
+            FROM priority_areas AS p
+            JOIN area_indicators AS h ON h.area_id = p.area_id AND h.indicator = 'hardship_index'
+            JOIN area_indicators AS i
+                ON i.area_id = p.area_id AND i.indicator = 'per_capita_income'
+            WHERE p.ranked
+            ORDER BY p.area_id
+            """
+        ).fetchall()
+    assert len(rows) >= 100
+    assert {(r[2], r[3]) for r in rows} == {(1.5, "hardship_index, per_capita_income")}
+    total = rows[0][4]
+    assert total == pytest.approx(0.30 + 0.15 + 0.20 + 1.5)  # deprivation unavailable
+
+    def capped_z(values: np.ndarray) -> np.ndarray:
+        return np.clip((values - values.mean()) / values.std(), -3, 3)
+
+    hardship = capped_z(np.array([r[5] for r in rows]))
+    low_income = -capped_z(np.array([r[6] for r in rows], dtype=float))
+    expected = (1.0 * hardship + 0.5 * low_income) / total
+    assert np.array([r[1] for r in rows]) == pytest.approx(expected, abs=1e-9)
+    # the poorest, hardest-pressed areas are pushed up by them
+    assert np.corrcoef(expected, hardship)[0, 1] > 0.5
 
 
 def test_a_clinic_list_with_a_repeated_header_and_free_text_types(neighbourhoods) -> None:

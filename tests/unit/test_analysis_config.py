@@ -61,7 +61,7 @@ def test_overrides_reach_the_dbt_vars() -> None:
         ({"grid": {"cell_size_m": 500, "neighbourhood_m": 400}}, "analysis.grid.neighbourhood_m"),
         ({"spikes": {"baseline_months": 3, "min_baseline_months": 6}}, "min_baseline_months"),
         ({"spikes": {"alpha": 0.9}}, "analysis.spikes.alpha"),
-        ({"priority_weights": {"crime": 1}}, "analysis.priority_weights: unknown keys"),
+        ({"priority_weights": {"crime": -1}}, "analysis.priority_weights.crime: must be"),
         (
             {"priority_weights": {k: 0 for k in DEFAULT_PRIORITY_WEIGHTS}},
             "at least one weight must be positive",

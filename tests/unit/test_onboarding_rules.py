@@ -12,6 +12,7 @@ import yaml
 from ingestion.facilities import facility_type_of, facility_type_sql, parse_facility_mapping
 from ingestion.jurisdiction import load_jurisdiction
 from ingestion.police.layout import LayoutError, parse_layout
+from ingestion.source_config import ConfigError
 from tests.unit.test_boundaries import con, polygon, run, spec_of, write_geojson  # noqa: F401
 from tests.unit.test_police_conform import conform, offenses
 
@@ -174,3 +175,58 @@ def test_components_without_a_source_are_unavailable(tmp_path: Path) -> None:
         ).unavailable_priority_components
         == ()
     )
+
+
+def hardship_table(tmp_path: Path) -> dict[str, object]:
+    (tmp_path / "t.csv").write_text("AREA,POP,HARDSHIP,INCOME\n1,1000,80,12000\n")
+    return {
+        "mode": "file",
+        "path": "t.csv",
+        "key": "AREA",
+        "indicators": {
+            "population": "POP",
+            "hardship_index": {"column": "HARDSHIP", "kind": "index"},
+            "per_capita_income": {"column": "INCOME", "kind": "median", "need": "low"},
+        },
+    }
+
+
+def test_the_jurisdictions_own_indicators_weigh_in_with_their_direction(tmp_path: Path) -> None:
+    weights = {"person_crime": 1, "hardship_index": 2, "per_capita_income": 0.5}
+    config = load_jurisdiction(
+        city(tmp_path, indicators=hardship_table(tmp_path),
+             analysis={"priority_weights": weights})
+    )  # fmt: skip
+    assert config.priority_indicators == [
+        {"name": "hardship_index", "weight": 2.0, "need": "high"},
+        {"name": "per_capita_income", "weight": 0.5, "need": "low"},
+    ]
+    assert config.analysis.priority_weights["person_crime"] == 1.0
+    # the ACS table set says which way its measures point too
+    acs = load_jurisdiction(
+        city(tmp_path, indicators={"mode": "sample"},
+             analysis={"priority_weights": {"median_household_income": 1}})
+    )  # fmt: skip
+    assert acs.priority_indicators == [
+        {"name": "median_household_income", "weight": 1.0, "need": "low"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "indicators", "message"),
+    [
+        ("hardship", "table", r"priority_weights\.hardship: not a component .* indicators: "
+                              r"hardship_index, per_capita_income"),
+        ("population", "table", r"priority_weights\.population: .*\(a count: declare a rate"),
+        ("hardship_index", None, r"priority_weights: \['hardship_index'\] would be indicators, "
+                                 r"but the jurisdiction has none"),
+    ],
+)  # fmt: skip
+def test_a_weight_must_name_a_component_or_a_measure(
+    tmp_path: Path, name: str, indicators: str | None, message: str
+) -> None:
+    sources: dict[str, object] = {"analysis": {"priority_weights": {name: 1}}}
+    if indicators:
+        sources["indicators"] = hardship_table(tmp_path)
+    with pytest.raises(ConfigError, match=message):
+        load_jurisdiction(city(tmp_path, **sources))

@@ -2609,6 +2609,8 @@ PRIORITY_SCHEMA = fields(
     *((f"{c}_contribution", DOUBLE) for c in PRIORITY_COMPONENTS),
     *((f"{c}_weight", DOUBLE) for c in PRIORITY_COMPONENTS),
     ("uninformative_components", STR), ("unavailable_components", STR),
+    ("indicator_components", STR), ("indicator_weight", DOUBLE),
+    ("indicator_contribution", DOUBLE),
 )  # fmt: skip
 RANKED_AREAS = 12
 # Not ranked: too few residents, residents unknown, an indicator missing.
@@ -2661,6 +2663,9 @@ def priority_row(i: int) -> dict[str, Any]:
         **{f"{c}_weight": float(weights[c]) for c in PRIORITY_COMPONENTS},
         "uninformative_components": "" if ranked else None,
         "unavailable_components": None,
+        "indicator_components": None,
+        "indicator_weight": 0.0,
+        "indicator_contribution": 0.0 if ranked else None,
     }  # fmt: skip
     return row
 
@@ -2725,6 +2730,39 @@ def test_priority_areas_suite_accepts_an_unavailable_component(con) -> None:
     assert_blocks(spec, priority_frame(con, unlisted, spec), NOT_NULL, "unavailable_components")
 
 
+def with_hardship_index(data: Data, weight: float) -> Data:
+    """The frame of a jurisdiction that weighs its own hardship index in: its z (the first
+    component's) adds a contribution, and every share is over the larger total."""
+    total = sum(PRIORITY.priority_weights.values()) + weight
+    data = {column: list(values) for column, values in data.items()}
+    for i, ranked in enumerate(data["ranked"]):
+        data["indicator_components"][i] = "hardship_index"
+        data["indicator_weight"][i] = weight
+        if ranked:
+            capped = {c: max(-3.0, min(3.0, data[f"{c}_z"][i])) for c in PRIORITY_COMPONENTS}
+            for c in PRIORITY_COMPONENTS:
+                data[f"{c}_contribution"][i] = PRIORITY.priority_weights[c] * capped[c] / total
+            data["indicator_contribution"][i] = weight * capped["person_crime"] / total
+    return data
+
+
+def test_priority_areas_suite_checks_the_jurisdictions_own_indicators(con) -> None:
+    spec = priority_suite(indicator_weights={"hardship_index": 0.5})
+    data = with_hardship_index(good_priority(), 0.5)
+    assert_passes(spec, priority_frame(con, data, spec))
+    # another weight, the indicator not listed, or a share beyond its capped weight
+    reweighted = {**data, "indicator_weight": [1.0] * len(data["ranked"])}
+    assert_blocks(spec, priority_frame(con, reweighted, spec), IN_SET, "indicator_weight")
+    unlisted = {**data, "indicator_components": [None] * len(data["ranked"])}
+    assert_blocks(spec, priority_frame(con, unlisted, spec), NOT_NULL, "indicator_components")
+    beyond = {column: list(values) for column, values in data.items()}
+    beyond["indicator_contribution"][0] = 3.5 * 0.5 / 1.5
+    assert_blocks(spec, priority_frame(con, beyond, spec), BETWEEN, "indicator_contribution")
+    # without indicators of its own, the jurisdiction's frame lists none
+    assert_blocks(priority_suite(), priority_frame(con, data, spec), BE_NULL,
+                  "indicator_components")  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("mutate", "expectation", "column"),
     [
@@ -2748,6 +2786,8 @@ def test_priority_areas_suite_accepts_an_unavailable_component(con) -> None:
         (setter("deprivation_contribution", 0, 0.35 * 3.4), BETWEEN,
          "deprivation_contribution"),
         (setter("deprivation_weight", 2, 0.5), IN_SET, "deprivation_weight"),
+        (setter("indicator_contribution", 2, None), NOT_NULL, "indicator_contribution"),
+        (setter("indicator_contribution", 2, 0.1), BETWEEN, "indicator_contribution"),
         (setter("person_crime_count", 2, -1), BETWEEN, "person_crime_count"),
         (setter("mental_health_rate", 2, -1.0), BETWEEN, "mental_health_rate"),
         (setter("person_crime_rate", SMALL_AREA, 12.0), BE_NULL, "person_crime_rate"),
@@ -2773,6 +2813,8 @@ def test_priority_areas_suite_accepts_an_unavailable_component(con) -> None:
         "index-beyond-cap",
         "contribution-not-capped",
         "another-weight",
+        "ranked-without-indicator-share",
+        "indicator-share-without-indicators",
         "negative-count",
         "negative-rate",
         "rate-under-the-floor",

@@ -163,6 +163,7 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
                 weights=analysis.priority_weights,
                 min_population=analysis.min_population,
                 unavailable=config.unavailable_priority_components,
+                indicator_weights={i["name"]: i["weight"] for i in config.priority_indicators},
             ),
         ),
         mart_suite_check(

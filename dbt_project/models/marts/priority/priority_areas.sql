@@ -5,12 +5,15 @@
 --   mental_health  ln(1 + mental-health-related offenses per 1,000 residents per year)
 --   deprivation    mean of z(poverty_rate), z(unemployment_rate), -z(ln median income)
 --   access_gap     mean of -z(2SFCA score) and z(distance to the nearest facility), type 'all'
+-- plus any of the jurisdiction's own indicators named beside them (var('priority_indicators'):
+-- e.g. a hardship index), each z(value), or -z(value) where a low value means need.
 -- need_index = sum(w * clamp(z, -3, 3)) / sum(w) over the available components (a component
 -- whose source the jurisdiction lacks is unavailable, listed in unavailable_components), weights
 -- from var('priority_weights'): the
 -- *_z columns stay uncapped, the contributions carry the capped values. Areas without a sound
 -- base (population unknown or below var('min_population'), an indicator missing) are listed
 -- with the reason but not ranked.
+-- depends_on: {{ ref('int_area_indicators__apportioned') }}
 {%- set components = ['person_crime', 'mental_health', 'deprivation', 'access_gap'] %}
 {%- set configured = var('priority_weights') %}
 {#- Components whose source the jurisdiction does not have (no facility list: access_gap; no
@@ -22,6 +25,19 @@
 {%- for c in components %}
     {%- do weights.update({c: 0.0 if c in unavailable else configured.get(c, 0) | float}) %}
 {%- endfor %}
+{#- The jurisdiction's own indicators as further components, each named extra_<n> inside the
+    model (an indicator name is not a safe column suffix) and by its own name in the output. #}
+{%- set extra = var('priority_indicators') %}
+{%- set labels = {} %}
+{%- for c in components %}{%- do labels.update({c: c}) %}{%- endfor %}
+{%- set extras = [] %}
+{%- for i in extra %}
+    {%- set c = 'extra_' ~ loop.index %}
+    {%- do extras.append(c) %}
+    {%- do labels.update({c: i['name']}) %}
+    {%- do weights.update({c: i['weight'] | float}) %}
+{%- endfor %}
+{%- set scored = available + extras %}
 {%- set weight_total = weights.values() | sum %}
 {#- Winsorizing bound of a standardized component (OECD/JRC composite-indicator practice): an
     outlier still ranks high, but cannot carry the index on one component alone. #}
@@ -39,6 +55,12 @@
     ('low_access_z', 'access_2sfca', -1),
     ('distance_z', 'nearest_facility_m', 1),
 ] %}
+{%- for i in extra %}
+    {%- do indicators.append(
+        ('extra_' ~ loop.index ~ '_value_z', 'extra_' ~ loop.index ~ '_value',
+         -1 if i['need'] == 'low' else 1)
+    ) %}
+{%- endfor %}
 {#- Crime rates are right-skewed (hotspots): standardized on a log scale. The offset of one
     offense per 1,000 residents per year keeps areas without offenses finite (0) and a
     component without any offense uninformative. #}
@@ -48,6 +70,7 @@
     'deprivation': 'deprivation',
     'access_gap': 'access_gap',
 } %}
+{%- for c in extras %}{%- do component_columns.update({c: c ~ '_value_z'}) %}{%- endfor %}
 with
 
 areas as (
@@ -73,6 +96,23 @@ access as (
     where facility_type = 'all'
 
 ),
+
+{%- if extra %}
+
+-- the jurisdiction's own indicators named in the weights, one column each
+extra_indicators as (
+
+    select
+        area_id,
+        {%- for i in extra %}
+        max(estimate) filter (where indicator = '{{ i["name"] }}') as extra_{{ loop.index }}_value
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from {{ ref('int_area_indicators__apportioned') }}
+    group by area_id
+
+),
+{%- endif %}
 
 incidents as (
 
@@ -133,6 +173,10 @@ raw_components as (
                 or areas.median_household_income is null
                 or areas.median_household_income <= 0 then 'indicator_missing'
             {%- endif %}
+            {%- if extras %}
+            when {% for c in extras %}extra_indicators.{{ c }}_value is null
+                {{- ' or ' if not loop.last }}{% endfor %} then 'indicator_missing'
+            {%- endif %}
             {%- if 'access_gap' in available %}
             when access.area_id is null then 'access_missing'
             {%- endif %}
@@ -161,6 +205,9 @@ raw_components as (
         areas.unemployment_rate,
         areas.median_household_income,
         areas.indicators_unreliable,
+        {%- for c in extras %}
+        extra_indicators.{{ c }}_value,
+        {%- endfor %}
         access.access_2sfca,
         access.nearest_facility_m
     from areas
@@ -169,6 +216,10 @@ raw_components as (
         on areas.area_id = counts.area_id
     left join access
         on areas.area_id = access.area_id
+    {%- if extra %}
+    left join extra_indicators
+        on areas.area_id = extra_indicators.area_id
+    {%- endif %}
 
 ),
 
@@ -230,7 +281,7 @@ composites as (
 component_stats as (
 
     select
-        {%- for c in available %}
+        {%- for c in scored %}
         avg({{ component_columns[c] }})                 as {{ c }}_mean,
         stddev_pop({{ component_columns[c] }})          as {{ c }}_sd,
         coalesce(
@@ -249,8 +300,8 @@ component_scores as (
 
     select
         composites.area_id,
-        {%- for c in components %}
-        {%- if c in available %}
+        {%- for c in components + extras %}
+        {%- if c in scored %}
         case
             when component_stats.{{ c }}_informative
                 then ({{ component_columns[c] }} - component_stats.{{ c }}_mean)
@@ -262,8 +313,8 @@ component_scores as (
         {%- endif %}
         {%- endfor %}
         array_to_string(list_filter([
-            {%- for c in available %}
-            case when not component_stats.{{ c }}_informative then '{{ c }}' end
+            {%- for c in scored %}
+            case when not component_stats.{{ c }}_informative then '{{ labels[c] }}' end
             {{- ',' if not loop.last }}
             {%- endfor %}
         ], lambda x: x is not null), ', ')               as uninformative_components
@@ -276,8 +327,8 @@ capped_scores as (
 
     select
         *,
-        {%- for c in components %}
-        {%- if c in available %}
+        {%- for c in components + extras %}
+        {%- if c in scored %}
         greatest(-{{ z_cap }}, least({{ z_cap }}, {{ c }}_z)) as {{ c }}_z_capped
         {%- else %}
         cast(null as double)                            as {{ c }}_z_capped
@@ -293,11 +344,11 @@ contributions as (
     select
         *,
         -- each component's share of the index (+ 0.0: a zero weight gives 0, not IEEE -0)
-        {%- for c in components %}
+        {%- for c in components + extras %}
         {{ weights[c] }} * {{ c }}_z_capped / {{ weight_total }} + 0.0 as {{ c }}_contribution,
         {%- endfor %}
         (
-            {%- for c in available %}
+            {%- for c in scored %}
             {{ weights[c] }} * {{ c }}_z_capped{{ ' +' if not loop.last }}
             {%- endfor %}
         ) / {{ weight_total }}                          as need_index
@@ -315,8 +366,8 @@ ranked as (
         nullif(array_to_string(list_transform(
             list_filter(
                 list_sort([
-                    {%- for c in available %}
-                    {'contribution': {{ c }}_contribution, 'component': '{{ c }}'}
+                    {%- for c in scored %}
+                    {'contribution': {{ c }}_contribution, 'component': '{{ labels[c] }}'}
                     {{- ',' if not loop.last }}
                     {%- endfor %}
                 ], 'DESC'),
@@ -371,7 +422,17 @@ final as (
         {%- endfor %}
         ranked.uninformative_components,
         cast({{ "'" ~ unavailable | join(', ') ~ "'" if unavailable else 'null' }} as varchar)
-                                                        as unavailable_components
+                                                        as unavailable_components,
+        cast({{ "'" ~ extra | map(attribute='name') | join(', ') ~ "'" if extra else 'null' }}
+            as varchar)                                 as indicator_components,
+        cast({{ extra | sum(attribute='weight') }} as double) as indicator_weight,
+        {%- if extras %}
+        {%- for c in extras %}
+        ranked.{{ c }}_contribution{{ ' +' if not loop.last }}
+        {%- endfor %}                                   as indicator_contribution
+        {%- else %}
+        case when ranked.area_id is not null then cast(0 as double) end as indicator_contribution
+        {%- endif %}
     from raw_components
     left join composites
         on raw_components.area_id = composites.area_id
