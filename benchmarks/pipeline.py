@@ -54,9 +54,9 @@ def run_stage_child(selection: str, incidents: int) -> tuple[float, dict[str, fl
     """Inside the child: materialize one selection; return its own seconds (after imports) and
     the seconds each GX suite check spent validating (from the checks' metadata)."""
     if not selection:
-        from orchestration.config import current_config
-        from orchestration.defs.sources.resources import source_resources
-        from orchestration.settings import export_environment
+        from crimemap.config.paths import export_environment
+        from crimemap.config.runtime import current_config
+        from crimemap.orchestration.defs.sources.resources import source_resources
 
         paths = export_environment()
         city = source_resources(current_config(), paths.sources)["sample_city"]
@@ -70,9 +70,9 @@ def run_stage_child(selection: str, incidents: int) -> tuple[float, dict[str, fl
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
-    from orchestration.config import current_config
-    from orchestration.definitions import defs
-    from orchestration.defs.police.assets import police_partitions
+    from crimemap.config.runtime import current_config
+    from crimemap.orchestration.definitions import defs
+    from crimemap.orchestration.defs.police.assets import police_partitions
 
     months = police_partitions(current_config()).get_partition_keys()
     job = defs.resolve_implicit_global_asset_job_def()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingestion.sample_city import SampleCityConfig, generate_sample_city
+from crimemap.samplecity.city import SampleCityConfig, generate_sample_city
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CITY_YAML = """name: Benchmark City
@@ -47,7 +47,7 @@ def run_once(config: Path, data_dir: Path) -> float:
     env.pop("DAGSTER_HOME", None)
     started = time.perf_counter()
     completed = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "run", "--config", str(config)],
+        [sys.executable, "-m", "crimemap.orchestration.cli", "run", "--config", str(config)],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,

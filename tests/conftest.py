@@ -16,7 +16,7 @@ os.environ.pop("DAGSTER_HOME", None)
 @pytest.fixture
 def con() -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB with spatial loaded offline, the way the pipeline opens it."""
-    from warehouse.duckdb_spatial import connect
+    from crimemap.core.duckdb_spatial import connect
 
     with connect() as connection:
         yield connection

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.duckdb_spatial import connect
+from crimemap.core.duckdb_spatial import connect
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SMALL_SAMPLE_INCIDENTS = 24_000
@@ -41,7 +41,7 @@ def run_crimemap(
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CRIMEMAP_DATA_DIR": str(data_dir)}
     env.pop("DAGSTER_HOME", None)
-    cmd = [sys.executable, "-m", "orchestration.cli", *args, "--incidents", str(incidents)]
+    cmd = [sys.executable, "-m", "crimemap.orchestration.cli", *args, "--incidents", str(incidents)]
     return subprocess.run(
         cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900
     )

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from pyproj import Transformer
 
-from ingestion.jurisdiction import load_jurisdiction
-from orchestration.config import dbt_vars
+from crimemap.config.jurisdiction import load_jurisdiction
+from crimemap.config.runtime import dbt_vars
 from tests.unit.test_analytics_forecast import (
     CellMonths,
     assert_rows_match,

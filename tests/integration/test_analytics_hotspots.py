@@ -16,8 +16,8 @@ from libpysal.weights import DistanceBand
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
-from ingestion.jurisdiction import load_jurisdiction
-from orchestration.config import dbt_vars
+from crimemap.config.jurisdiction import load_jurisdiction
+from crimemap.config.runtime import dbt_vars
 from tests.unit.test_analytics_hotspots import assert_gi_star_matches_esda
 
 pytestmark = pytest.mark.integration

@@ -9,9 +9,9 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from crimemap.warehouse.layers import published_layers
+from crimemap.warehouse.privacy import PrivacyRules
 from tests.integration.conftest import PipelineRun
-from warehouse.layers import published_layers
-from warehouse.privacy import PrivacyRules
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ingestion.jurisdiction import load_jurisdiction
-from orchestration.config import dbt_vars
+from crimemap.config.jurisdiction import load_jurisdiction
+from crimemap.config.runtime import dbt_vars
 from tests.integration.conftest import PipelineRun
 from tests.unit.test_analytics_rates import correlation_reference, esda_eb_per_1000
 from tests.unit.test_dbt_project import DBT, DBT_PROJECT_DIR, REPO, dbt_env

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from pyproj import Transformer
 
-from ingestion.analysis_config import PRIORITY_COMPONENTS
-from ingestion.jurisdiction import load_jurisdiction
-from orchestration.config import dbt_vars
+from crimemap.config.analysis import PRIORITY_COMPONENTS
+from crimemap.config.jurisdiction import load_jurisdiction
+from crimemap.config.runtime import dbt_vars
 from tests.integration.conftest import open_warehouse
 from tests.unit.test_analytics_services import Z_CAP, reference_2sfca, reference_need_index
 from tests.unit.test_dbt_project import run_dbt

@@ -14,7 +14,7 @@ SNAPSHOT = PROJECT_ROOT / "tests" / "fixtures" / "asset_keys.txt"
 
 
 def current_asset_keys() -> list[str]:
-    from orchestration.definitions import defs
+    from crimemap.orchestration.definitions import defs
 
     graph = defs.resolve_asset_graph()
     keys = sorted(key.to_user_string() for key in graph.get_all_asset_keys())
@@ -45,7 +45,7 @@ def test_dagster_cli_loads_the_definitions(tmp_path: Path) -> None:
     env = {**os.environ, "CRIMEMAP_DATA_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
     dagster = Path(sys.executable).with_name("dagster")
     completed = subprocess.run(
-        [str(dagster), "definitions", "validate", "-m", "orchestration.definitions"],
+        [str(dagster), "definitions", "validate", "-m", "crimemap.orchestration.definitions"],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
@@ -60,7 +60,7 @@ def test_loading_the_definitions_does_not_import_great_expectations(tmp_path: Pa
     checks that run a suite."""
     env = {**os.environ, "CRIMEMAP_DATA_DIR": str(tmp_path)}
     code = (
-        "import sys, orchestration.definitions; "
+        "import sys, crimemap.orchestration.definitions; "
         "sys.exit(1 if 'great_expectations' in sys.modules else 0)"
     )
     completed = subprocess.run(

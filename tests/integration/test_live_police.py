@@ -10,12 +10,12 @@ import polars as pl
 import pytest
 from dagster import materialize
 
-from ingestion.jurisdiction import load_jurisdiction
-from ingestion.police.layout import builtin_layout
-from ingestion.sample_city import SampleCityConfig, generate_sample_city
-from orchestration.defs.police.assets import police_partitions, raw_police_asset
-from orchestration.defs.police.resources import feed_resource_key, police_feed
-from orchestration.settings import data_paths
+from crimemap.config.jurisdiction import load_jurisdiction
+from crimemap.config.paths import data_paths
+from crimemap.ingestion.police.layout import builtin_layout
+from crimemap.orchestration.defs.police.assets import police_partitions, raw_police_asset
+from crimemap.orchestration.defs.police.resources import feed_resource_key, police_feed
+from crimemap.samplecity.city import SampleCityConfig, generate_sample_city
 from tests.support.fake_portals import Failure, FakePortals
 from tests.support.jurisdictions import file_sources_yaml
 
@@ -125,7 +125,7 @@ def test_live_arcgis_month_for_baltimore(tmp_path: Path) -> None:
     """Baltimore's NIBRS layout from an ArcGIS FeatureServer: UTC dates, local month bounds."""
     from zoneinfo import ZoneInfo
 
-    from ingestion.sample_publishers import render_publisher_sample
+    from crimemap.samplecity.publishers import render_publisher_sample
 
     config_city = SampleCityConfig(n_incidents=3000)
     files = generate_sample_city(tmp_path / "city", config_city)

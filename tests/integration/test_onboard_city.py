@@ -16,10 +16,10 @@ import polars as pl
 import pytest
 from pyproj import Transformer
 
-from ingestion.sample_city import SampleCityConfig, generate_sample_city
+from crimemap.core.duckdb_spatial import connect
+from crimemap.samplecity.city import SampleCityConfig, generate_sample_city
 from tests.integration.conftest import PROJECT_ROOT, run_crimemap
 from tests.support.jurisdictions import file_sources_yaml
-from warehouse.duckdb_spatial import connect
 
 pytestmark = pytest.mark.integration
 

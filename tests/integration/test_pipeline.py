@@ -9,8 +9,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from crimemap.core.duckdb_spatial import connect
 from tests.integration.conftest import PipelineRun
-from warehouse.duckdb_spatial import connect
 
 pytestmark = pytest.mark.integration
 # The incidents layer: a hive-partitioned directory (year=/month=).

@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from crimemap.warehouse.column_docs import mart_column_descriptions
 from tests.integration.conftest import PipelineRun
-from warehouse.column_docs import mart_column_descriptions
 
 pytestmark = pytest.mark.integration
 

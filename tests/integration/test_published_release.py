@@ -17,19 +17,18 @@ import pyarrow.parquet as pq
 import pytest
 from pyproj import CRS
 
-from orchestration.defs.publish.assets import privacy_audit
-from orchestration.settings import PROJECT_ROOT
-from tests.integration.conftest import PipelineRun
-from warehouse.duckdb_spatial import connect
-from warehouse.layers import PUBLISHED_SCHEMA_PATH, incidents_layer, published_layers
-from warehouse.privacy import PrivacyRules
-from warehouse.publish import (
+from crimemap.core.duckdb_spatial import connect
+from crimemap.core.project import PROJECT_ROOT
+from crimemap.orchestration.defs.publish.assets import privacy_audit
+from crimemap.warehouse.layers import PUBLISHED_SCHEMA_PATH, incidents_layer, published_layers
+from crimemap.warehouse.privacy import PrivacyRules
+from crimemap.warehouse.publish import (
     layer_scan_sql,
     publish_release,
     release_ids,
     validate_release_files,
 )
-from warehouse.schema_contract import (
+from crimemap.warehouse.schema_contract import (
     check_version,
     classify_changes,
     contract_json,
@@ -37,6 +36,7 @@ from warehouse.schema_contract import (
     schema_of_manifest,
     validate_manifest,
 )
+from tests.integration.conftest import PipelineRun
 
 pytestmark = pytest.mark.integration
 
@@ -214,7 +214,14 @@ def test_schema_command_reports_the_version_a_change_needs(
     def schema(*args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "CRIMEMAP_DATA_DIR": str(pipeline_run.data_dir)}
         env.pop("DAGSTER_HOME", None)
-        command = [sys.executable, "-m", "orchestration.cli", "schema", "--contract", str(path)]
+        command = [
+            sys.executable,
+            "-m",
+            "crimemap.orchestration.cli",
+            "schema",
+            "--contract",
+            str(path),
+        ]
         return subprocess.run(
             [*command, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
         )

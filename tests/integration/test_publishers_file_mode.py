@@ -13,11 +13,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.sample_city import SampleCityConfig, generate_sample_city
-from ingestion.sample_publishers import PUBLISHER_LAYOUTS, PublisherSample, render_publisher_samples
+from crimemap.core.duckdb_spatial import connect
+from crimemap.samplecity.city import SampleCityConfig, generate_sample_city
+from crimemap.samplecity.publishers import (
+    PUBLISHER_LAYOUTS,
+    PublisherSample,
+    render_publisher_samples,
+)
 from tests.integration.conftest import PROJECT_ROOT, run_crimemap
 from tests.support.jurisdictions import file_sources_yaml
-from warehouse.duckdb_spatial import connect
 
 pytestmark = pytest.mark.integration
 

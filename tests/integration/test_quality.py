@@ -88,7 +88,7 @@ def crimemap_quality(run: PipelineRun, *args: str) -> subprocess.CompletedProces
         [
             sys.executable,
             "-m",
-            "orchestration.cli",
+            "crimemap.orchestration.cli",
             "quality",
             "--data-dir",
             str(run.data_dir),

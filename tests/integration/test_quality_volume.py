@@ -8,13 +8,13 @@ import polars as pl
 import pytest
 from dagster import AssetCheckSeverity, materialize
 
-from ingestion.jurisdiction import load_jurisdiction
-from ingestion.sample_city import SampleCityConfig, generate_sample_city
-from orchestration.defs.police.assets import police_partitions, raw_key, raw_police_asset
-from orchestration.defs.police.resources import feed_resource_key, police_feed
-from orchestration.defs.quality.volume import volume_check
-from orchestration.settings import data_paths
-from quality.volume import accept_latest, history_path
+from crimemap.config.jurisdiction import load_jurisdiction
+from crimemap.config.paths import data_paths
+from crimemap.orchestration.defs.police.assets import police_partitions, raw_key, raw_police_asset
+from crimemap.orchestration.defs.police.resources import feed_resource_key, police_feed
+from crimemap.orchestration.defs.quality.volume import volume_check
+from crimemap.quality.volume import accept_latest, history_path
+from crimemap.samplecity.city import SampleCityConfig, generate_sample_city
 from tests.support.jurisdictions import file_sources_yaml
 
 pytestmark = pytest.mark.integration

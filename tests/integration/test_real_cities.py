@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingestion.sample_city import SampleCityConfig, generate_sample_city
+from crimemap.samplecity.city import SampleCityConfig, generate_sample_city
 from tests.integration.conftest import open_warehouse, run_crimemap
 from tests.support.real_cities import (
     clinic_list,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.settings import PROJECT_ROOT
+from crimemap.core.duckdb_spatial import connect
+from crimemap.core.project import PROJECT_ROOT
 from tests.integration.conftest import run_crimemap
-from warehouse.duckdb_spatial import connect
 
 pytestmark = pytest.mark.integration
 
@@ -39,8 +39,8 @@ def fact_counts(data_dir: Path) -> list[tuple]:
 # read again (a line on stdin), then prints what it sees.
 BI_READER = """
 import sys
-from orchestration.settings import PROJECT_ROOT
-from warehouse.duckdb_spatial import connect
+from crimemap.core.project import PROJECT_ROOT
+from crimemap.core.duckdb_spatial import connect
 con = connect(sys.argv[1], read_only=True)
 query = "SELECT (SELECT any_value(release_id) FROM releases), (SELECT count(*) FROM incidents)"
 print(*con.execute(query).fetchone(), flush=True)

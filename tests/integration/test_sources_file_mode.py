@@ -21,18 +21,18 @@ import duckdb
 import pytest
 from dagster import RunRequest, SkipReason, build_sensor_context
 
-from ingestion.jurisdiction import load_jurisdiction
-from ingestion.sample_city import SampleCityConfig, build_sample_city, generate_sample_city
-from ingestion.sample_records import (
+from crimemap.config.jurisdiction import load_jurisdiction
+from crimemap.core.duckdb_spatial import connect
+from crimemap.ingestion.surveys import inbox_files, inbox_fingerprint
+from crimemap.orchestration.defs.sources.surveys import survey_inbox_sensor
+from crimemap.samplecity.city import SampleCityConfig, build_sample_city, generate_sample_city
+from crimemap.samplecity.records import (
     SAMPLE_FACILITY_TYPE_MAP,
     write_areas_shapefile,
     write_facilities_geojson,
     write_neighbourhoods_geojson,
 )
-from ingestion.surveys import inbox_files, inbox_fingerprint
-from orchestration.defs.sources.surveys import survey_inbox_sensor
 from tests.integration.conftest import run_crimemap
-from warehouse.duckdb_spatial import connect
 
 pytestmark = pytest.mark.integration
 

@@ -18,19 +18,19 @@ import polars as pl
 import pytest
 from dagster import AssetKey, AssetsDefinition, DagsterInstance, materialize
 
-from ingestion.census import TABLE_SETS, api_columns
-from ingestion.jurisdiction import JurisdictionConfig, load_jurisdiction
-from ingestion.landing import land_census_json
-from ingestion.sample_city import SampleCityConfig, SampleCityFiles, generate_sample_city
-from ingestion.service_requests.layout import builtin_service_request_layout
-from orchestration.defs.jurisdiction import jurisdiction_resource
-from orchestration.defs.sources.assets import raw_assets, split_assets
-from orchestration.defs.sources.resources import source_resources
-from orchestration.settings import data_paths
-from quality.census import split_acs
+from crimemap.config.jurisdiction import JurisdictionConfig, load_jurisdiction
+from crimemap.config.paths import data_paths
+from crimemap.core.duckdb_spatial import connect
+from crimemap.ingestion.census import TABLE_SETS, api_columns
+from crimemap.ingestion.landing import land_census_json
+from crimemap.ingestion.service_requests.layout import builtin_service_request_layout
+from crimemap.orchestration.defs.jurisdiction import jurisdiction_resource
+from crimemap.orchestration.defs.sources.assets import raw_assets, split_assets
+from crimemap.orchestration.defs.sources.resources import source_resources
+from crimemap.quality.census import split_acs
+from crimemap.samplecity.city import SampleCityConfig, SampleCityFiles, generate_sample_city
 from tests.support.fake_census import MAX_GET_VARIABLES, FakeCensus
 from tests.support.fake_portals import Failure, FakePortals
-from warehouse.duckdb_spatial import connect
 
 pytestmark = pytest.mark.integration
 

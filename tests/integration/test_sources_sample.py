@@ -11,8 +11,8 @@ from typing import Any
 import duckdb
 import pytest
 
+from crimemap.core.duckdb_spatial import connect
 from tests.integration.conftest import PipelineRun
-from warehouse.duckdb_spatial import connect
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 """The reference boundary table the rule tests judge points against.
 
-Production rules read the conformed areas (``quality.rules.load_areas``); tests build their
+Production rules read the conformed areas (``crimemap.quality.rules.load_areas``); tests build their
 boundary straight from a small raw areas landing (GeoJSON features with an id property), so a
 test of the police, 311 or facility rules needs no boundary split first.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingestion.sql import quote_ident, sql_literal
+from crimemap.core.sql import quote_ident, sql_literal
 
 if TYPE_CHECKING:
     import duckdb

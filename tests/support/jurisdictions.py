@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ingestion.sample_records import SAMPLE_FACILITY_TYPE_MAP
+from crimemap.samplecity.records import SAMPLE_FACILITY_TYPE_MAP
 
 
 def file_sources_yaml(exports: str) -> str:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from ingestion.points import normalize_label
-from ingestion.sample_records import SAMPLE_FACILITY_TYPE_MAP
+from crimemap.ingestion.points import normalize_label
+from crimemap.samplecity.records import SAMPLE_FACILITY_TYPE_MAP
 
 SPD_DATE_FORMAT = "%m/%d/%Y %I:%M:%S %p"
 CLINIC_HEADER = ["Site ID", "Site Name", "Type", "Type", "Longitude", "Latitude"]

@@ -37,9 +37,9 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 
-from warehouse import publish
-from warehouse.duckdb_spatial import connect
-from warehouse.publish import LayerSpec, publish_release
+from crimemap.core.duckdb_spatial import connect
+from crimemap.warehouse import publish
+from crimemap.warehouse.publish import LayerSpec, publish_release
 
 KEEP_RELEASES = 2
 HOLD_TIMEOUT_S = 60.0

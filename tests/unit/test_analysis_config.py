@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ingestion.analysis_config import (
+from crimemap.config.analysis import (
     DEFAULT_PRIORITY_WEIGHTS,
     AnalysisSettings,
     analysis_settings,
     initiatives,
 )
-from ingestion.jurisdiction import DEFAULT_CONFIG, load_jurisdiction
-from ingestion.sample_city import SampleCityConfig, build_sample_city, planted_truth
-from ingestion.source_config import ConfigError
-from orchestration.config import dbt_vars
+from crimemap.config.jurisdiction import DEFAULT_CONFIG, load_jurisdiction
+from crimemap.config.runtime import dbt_vars
+from crimemap.config.sources import ConfigError
+from crimemap.samplecity.city import SampleCityConfig, build_sample_city, planted_truth
 
 DBT_PROJECT_YML = Path(__file__).resolve().parents[2] / "dbt_project" / "dbt_project.yml"
 

@@ -24,7 +24,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from warehouse.duckdb_spatial import prepare_extension_directory
+from crimemap.core.duckdb_spatial import prepare_extension_directory
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO / "dbt_project"

@@ -26,7 +26,7 @@ from libpysal.weights import DistanceBand
 from pyproj import Transformer
 from scipy import stats
 
-from warehouse.duckdb_spatial import connect, prepare_extension_directory
+from crimemap.core.duckdb_spatial import connect, prepare_extension_directory
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO / "dbt_project"

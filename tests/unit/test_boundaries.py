@@ -19,7 +19,8 @@ import polars as pl
 import pytest
 from pyproj import Transformer
 
-from ingestion.boundaries import (
+from crimemap.core.sql import sql_literal
+from crimemap.ingestion.boundaries import (
     SOURCE_CRS_COLUMN,
     WGS84,
     BoundaryError,
@@ -29,11 +30,10 @@ from ingestion.boundaries import (
     land_boundaries,
     parse_boundary_spec,
 )
-from ingestion.sql import sql_literal
-from ingestion.surveys import area_key_sql as survey_area_key_sql
-from ingestion.surveys import normalize_area_id
-from quality.boundaries import CONFORMED_AREA_COLUMNS, area_key_sql, split_boundaries
-from quality.rules import REASON_CODES_COLUMN, REASON_COLUMN, SplitResult
+from crimemap.ingestion.surveys import area_key_sql as survey_area_key_sql
+from crimemap.ingestion.surveys import normalize_area_id
+from crimemap.quality.boundaries import CONFORMED_AREA_COLUMNS, area_key_sql, split_boundaries
+from crimemap.quality.rules import REASON_CODES_COLUMN, REASON_COLUMN, SplitResult
 
 INGESTED_AT = datetime(2024, 6, 1, tzinfo=UTC)
 LOAD_ID = "load-1"
@@ -61,7 +61,7 @@ CUSTOM_PROJ = (
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    from warehouse.duckdb_spatial import connect
+    from crimemap.core.duckdb_spatial import connect
 
     connection = connect(extension_directory=tmp_path_factory.mktemp("duckdb_extensions"))
     yield connection

@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from ingestion.census import (
+from crimemap.ingestion.census import (
     DEFAULT_CV_THRESHOLD_PCT,
     SENTINELS,
     SOCIAL_SERVICES_TABLE_SET,
@@ -34,9 +34,9 @@ from ingestion.census import (
     proportion_moe_sql,
     sum_moe,
 )
-from ingestion.landing import land_census_json
-from quality.census import CONFORMED_COLUMNS, split_acs
-from quality.rules import SplitResult
+from crimemap.ingestion.landing import land_census_json
+from crimemap.quality.census import CONFORMED_COLUMNS, split_acs
+from crimemap.quality.rules import SplitResult
 
 TABLE_SET = SOCIAL_SERVICES_TABLE_SET
 COLUMNS = api_columns(TABLE_SET)

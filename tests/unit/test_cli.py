@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from orchestration.cli import dbt_command, month_range
+from crimemap.orchestration.cli import dbt_command, month_range
 
 KEYS = [f"2025-{m:02d}-01" for m in range(1, 13)]
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.column_docs import mart_column_descriptions
-from warehouse.geoparquet import COVERING_COLUMN
-from warehouse.layers import layer_column_docs, published_layers
-from warehouse.privacy import PrivacyRules
+from crimemap.warehouse.column_docs import mart_column_descriptions
+from crimemap.warehouse.geoparquet import COVERING_COLUMN
+from crimemap.warehouse.layers import layer_column_docs, published_layers
+from crimemap.warehouse.privacy import PrivacyRules
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 

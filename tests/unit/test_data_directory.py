@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.data_directory import (
+from crimemap.config.data_directory import (
     DataDirectoryInUse,
     claim_data_directory,
     held_jurisdiction,
 )
-from orchestration.settings import DataPaths
+from crimemap.config.paths import DataPaths
 
 
 def test_a_fresh_directory_is_claimed_by_its_first_jurisdiction(tmp_path: Path) -> None:

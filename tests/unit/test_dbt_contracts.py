@@ -51,7 +51,7 @@ def contract_problems(model: Mapping[str, Any]) -> list[str]:
 
 
 def published_mart_names() -> list[str]:
-    from orchestration.defs.publish.assets import PUBLISHED_MARTS
+    from crimemap.orchestration.defs.publish.assets import PUBLISHED_MARTS
 
     names = []
     for key in PUBLISHED_MARTS:

@@ -20,7 +20,8 @@ import math
 import duckdb
 import pytest
 
-from ingestion.boundaries import BoundarySpec
+from crimemap.core.duckdb_spatial import connect
+from crimemap.ingestion.boundaries import BoundarySpec
 from tests.unit.test_dbt_project import (
     POLICE_COLUMNS,
     conform_acs,
@@ -35,7 +36,6 @@ from tests.unit.test_dbt_project import (
     write_csv,
     write_geojson,
 )
-from warehouse.duckdb_spatial import connect
 
 E0, N0 = 550_000.0, 5_270_000.0  # UTM 10N, metres: near Seattle
 UTM = "EPSG:32610"
@@ -61,7 +61,7 @@ ACS = {"53033000100": (100, 30, 100, 10, 50_000), "53033000200": (300, 40, 300, 
 
 
 def acs_rows() -> list[dict]:
-    from ingestion.census import SOCIAL_SERVICES_TABLE_SET, table_set_variables
+    from crimemap.ingestion.census import SOCIAL_SERVICES_TABLE_SET, table_set_variables
 
     rows_ = []
     for geoid, (population, moe, universe, poor, income) in ACS.items():

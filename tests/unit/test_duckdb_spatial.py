@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from warehouse import duckdb_spatial
-from warehouse.duckdb_spatial import SpatialExtensionMissing, connect, prepare_extension_directory
+from crimemap.core import duckdb_spatial
+from crimemap.core.duckdb_spatial import (
+    SpatialExtensionMissing,
+    connect,
+    prepare_extension_directory,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +32,7 @@ def test_connect_loads_spatial_without_home_or_network(tmp_path: Path) -> None:
         "HTTPS_PROXY": "http://127.0.0.1:9",
     }
     code = (
-        "from warehouse.duckdb_spatial import connect\n"
+        "from crimemap.core.duckdb_spatial import connect\n"
         "con = connect()\n"
         'print(con.execute("SELECT ST_AsText(ST_Buffer(ST_Point(0, 0), 1))").fetchone()[0][:7])\n'
     )

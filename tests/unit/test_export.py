@@ -15,13 +15,13 @@ import pytest
 import shapely
 from pyproj import CRS
 
-from orchestration.cli import main
-from warehouse import publish
-from warehouse.duckdb_spatial import connect
-from warehouse.export import ExportError, export_release, parse_bbox, parse_since
-from warehouse.geoparquet import validate_geoparquet, validate_parquet_table
-from warehouse.publish import LayerSpec, publish_release, read_manifest
-from warehouse.schema_contract import validate_manifest
+from crimemap.core.duckdb_spatial import connect
+from crimemap.orchestration.cli import main
+from crimemap.warehouse import publish
+from crimemap.warehouse.export import ExportError, export_release, parse_bbox, parse_since
+from crimemap.warehouse.geoparquet import validate_geoparquet, validate_parquet_table
+from crimemap.warehouse.publish import LayerSpec, publish_release, read_manifest
+from crimemap.warehouse.schema_contract import validate_manifest
 
 # Day 0 is 2024-11-03, then every third day (day 210 is SINCE); partitioned by that date, so
 # rows without an occurred_date still have a partition.

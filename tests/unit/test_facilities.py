@@ -1,7 +1,7 @@
 """Facilities: the YAML field mapping, the type map, and the split of CSV and GeoJSON landings.
 
-Raw fixtures are landed with ``ingestion.landing``; the boundary is two squares near Seattle
-loaded by ``tests.support.boundaries.load_boundary``.
+Raw fixtures are landed with ``crimemap.ingestion.landing``; the boundary is two squares near
+Seattle loaded by ``tests.support.boundaries.load_boundary``.
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ from typing import Any
 import duckdb
 import pytest
 
-from ingestion.facilities import (
+from crimemap.ingestion.facilities import (
     FACILITY_TYPES,
     SAMPLE_FACILITY_MAPPING,
     FacilityMapping,
     parse_facility_mapping,
 )
-from ingestion.landing import LandingResult, land_csv, land_geojson
-from ingestion.layouts import FACILITY_COLUMNS
-from ingestion.police.layout import LayoutError
-from quality.facilities import split_facilities
-from quality.rules import SplitResult
+from crimemap.ingestion.landing import LandingResult, land_csv, land_geojson
+from crimemap.ingestion.layouts import FACILITY_COLUMNS
+from crimemap.ingestion.police.layout import LayoutError
+from crimemap.quality.facilities import split_facilities
+from crimemap.quality.rules import SplitResult
 from tests.support.boundaries import load_boundary
 
 PROJECTED_CRS = "EPSG:32610"
@@ -247,7 +247,7 @@ def test_a_mapping_built_in_code_is_checked_too() -> None:
 
 
 def test_sample_city_mapping_reads_the_sample_layout() -> None:
-    from ingestion.sample_city import FACILITY_TYPES as SAMPLE_TYPES
+    from crimemap.samplecity.city import FACILITY_TYPES as SAMPLE_TYPES
 
     assert set(SAMPLE_FACILITY_MAPPING.read_columns) == set(FACILITY_COLUMNS)
     assert FACILITY_TYPES == SAMPLE_TYPES  # the sample publishes canonical names

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse.freshness import source_freshness
+from crimemap.warehouse.freshness import source_freshness
 
 LOADED = "2026-01-02 03:04:05+00"
 

@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from pyproj import CRS
 
-from warehouse import geoparquet
-from warehouse.geoparquet import (
+from crimemap.warehouse import geoparquet
+from crimemap.warehouse.geoparquet import (
     MAX_ROW_GROUP_ROWS,
     validate_geoparquet,
     write_geoparquet,

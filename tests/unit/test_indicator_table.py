@@ -10,10 +10,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from ingestion.indicator_table import IndicatorTableError, parse_indicator_table
-from ingestion.landing import ReadOptions, land_csv, positional_names
-from ingestion.surveys import normalize_area_id
-from quality.indicator_table import split_indicator_table
+from crimemap.ingestion.indicator_table import IndicatorTableError, parse_indicator_table
+from crimemap.ingestion.landing import ReadOptions, land_csv, positional_names
+from crimemap.ingestion.surveys import normalize_area_id
+from crimemap.quality.indicator_table import split_indicator_table
 
 DECLARATION = {
     "key": {"field": "COMMUNITY AREA"},

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
-from ingestion.jurisdiction import (
+from crimemap.config.jurisdiction import (
     DEFAULT_CONFIG,
     ConfigError,
     SampleSettings,
     load_jurisdiction,
 )
-from ingestion.police.layout import LocationField, builtin_layout, builtin_layout_names
+from crimemap.ingestion.police.layout import LocationField, builtin_layout, builtin_layout_names
 
 CONFIG_NAME = "springfield.yml"
 

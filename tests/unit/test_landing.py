@@ -9,14 +9,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingestion.landing import (
+from crimemap.core.duckdb_spatial import connect
+from crimemap.ingestion.landing import (
     LINEAGE_COLUMNS,
     LandingResult,
     land_census_json,
     land_csv,
     land_geojson,
 )
-from ingestion.sample_city import (
+from crimemap.samplecity.city import (
     ACS_COLUMNS,
     FACILITY_COLUMNS,
     SEATTLE_SPD_COLUMNS,
@@ -24,7 +25,6 @@ from ingestion.sample_city import (
     SampleCityFiles,
     generate_sample_city,
 )
-from warehouse.duckdb_spatial import connect
 
 LOADED_AT = datetime(2026, 1, 15, 8, 30, tzinfo=timezone(timedelta(hours=-8)))
 

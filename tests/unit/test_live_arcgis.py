@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from ingestion.live.arcgis import ArcGISLayer, arcgis_where, epoch_ms_to_iso, fetch_arcgis
-from ingestion.live.http import LiveSourceError, RetryPolicy, SchemaDriftError
+from crimemap.ingestion.live.arcgis import ArcGISLayer, arcgis_where, epoch_ms_to_iso, fetch_arcgis
+from crimemap.ingestion.live.http import LiveSourceError, RetryPolicy, SchemaDriftError
 from tests.support.fake_portals import Failure, FakePortals
 
 LAYER_PATH = "/arcgis/rest/services/SPD/Crime/FeatureServer/0"

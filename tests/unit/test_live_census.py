@@ -10,9 +10,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from ingestion.census import SOCIAL_SERVICES_TABLE_SET, api_columns
-from ingestion.landing import land_census_json
-from ingestion.live.census import (
+from crimemap.core.duckdb_spatial import connect
+from crimemap.ingestion.census import SOCIAL_SERVICES_TABLE_SET, api_columns
+from crimemap.ingestion.landing import land_census_json
+from crimemap.ingestion.live.census import (
     CHUNK_VARIABLES,
     MAX_GET_VARIABLES,
     CensusEmptyResultError,
@@ -23,10 +24,9 @@ from ingestion.live.census import (
     fetch_acs,
     write_census_json,
 )
-from ingestion.live.http import LiveSourceError, RetryPolicy, SchemaDriftError, get_json
-from quality.census import split_acs
+from crimemap.ingestion.live.http import LiveSourceError, RetryPolicy, SchemaDriftError, get_json
+from crimemap.quality.census import split_acs
 from tests.support.fake_census import CensusTable, Failure, FakeCensus, tract_rows
-from warehouse.duckdb_spatial import connect
 
 YEAR, DATASET = 2022, "acs/acs5"
 PATH = f"/data/{YEAR}/{DATASET}"

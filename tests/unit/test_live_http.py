@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ingestion.live.http import (
+from crimemap.ingestion.live.http import (
     LiveSourceError,
     RetryPolicy,
     backoff_delay,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from ingestion.live.http import LiveSourceError, RetryPolicy, SchemaDriftError, get_json
-from ingestion.live.schema import as_text
-from ingestion.live.socrata import SocrataDataset, fetch_socrata, socrata_where
+from crimemap.ingestion.live.http import LiveSourceError, RetryPolicy, SchemaDriftError, get_json
+from crimemap.ingestion.live.schema import as_text
+from crimemap.ingestion.live.socrata import SocrataDataset, fetch_socrata, socrata_where
 from tests.support.fake_portals import Failure, FakePortals
 
 DATASET_ID = "tazs-3rd5"

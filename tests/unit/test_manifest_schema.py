@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from warehouse.schema_contract import MANIFEST_SCHEMA_PATH, manifest_schema, validate_manifest
+from crimemap.warehouse.schema_contract import (
+    MANIFEST_SCHEMA_PATH,
+    manifest_schema,
+    validate_manifest,
+)
 
 SHA_A = "a" * 64
 SHA_B = "0123456789abcdef" * 4

@@ -9,10 +9,14 @@ import duckdb
 import pytest
 import yaml
 
-from ingestion.facilities import facility_type_of, facility_type_sql, parse_facility_mapping
-from ingestion.jurisdiction import load_jurisdiction
-from ingestion.police.layout import LayoutError, parse_layout
-from ingestion.source_config import ConfigError
+from crimemap.config.jurisdiction import load_jurisdiction
+from crimemap.config.sources import ConfigError
+from crimemap.ingestion.facilities import (
+    facility_type_of,
+    facility_type_sql,
+    parse_facility_mapping,
+)
+from crimemap.ingestion.police.layout import LayoutError, parse_layout
 from tests.unit.test_boundaries import con, polygon, run, spec_of, write_geojson  # noqa: F401
 from tests.unit.test_police_conform import conform, offenses
 

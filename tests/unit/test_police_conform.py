@@ -18,8 +18,8 @@ import pyarrow as pa
 import pytest
 from pyproj import Transformer
 
-from ingestion.police.conform import conformed_columns_sql, offense_rows_sql
-from ingestion.police.layout import PoliceLayout, builtin_layout, parse_layout
+from crimemap.ingestion.police.conform import conformed_columns_sql, offense_rows_sql
+from crimemap.ingestion.police.layout import PoliceLayout, builtin_layout, parse_layout
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LOS_ANGELES = "America/Los_Angeles"

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion.jurisdiction import load_jurisdiction
-from ingestion.landing import land_csv
-from ingestion.police.extent import MonthRange, landed_month_range
-from ingestion.police.layout import builtin_layout
-from orchestration.config import resolve_police_months, sample_city_months
-from orchestration.defs.police.assets import police_partitions
-from orchestration.settings import DataPaths
+from crimemap.config.jurisdiction import load_jurisdiction
+from crimemap.config.paths import DataPaths
+from crimemap.config.runtime import resolve_police_months, sample_city_months
+from crimemap.ingestion.landing import land_csv
+from crimemap.ingestion.police.extent import MonthRange, landed_month_range
+from crimemap.ingestion.police.layout import builtin_layout
+from crimemap.orchestration.defs.police.assets import police_partitions
 
 LAYOUT = builtin_layout("seattle_spd")
 TIMEZONE = "America/Los_Angeles"

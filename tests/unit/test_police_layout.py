@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ingestion.police.layout import (
+from crimemap.ingestion.police.layout import (
     FLAG_NAMES,
     LOCATION_KINDS,
     DateTimeField,

@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.landing import LINEAGE_COLUMNS
-from ingestion.police.layout import builtin_layout
-from ingestion.police.partitions import (
+from crimemap.ingestion.landing import LINEAGE_COLUMNS
+from crimemap.ingestion.police.layout import builtin_layout
+from crimemap.ingestion.police.partitions import (
     DIGEST_KEY,
     MonthLanding,
     land_police_months,
@@ -83,7 +83,7 @@ def seattle_row(offense_id: str, occurred: str, reported: str) -> dict[str, str]
 def write_landing(
     path: Path, rows: Sequence[dict[str, str]], *, source_file: str = "spd.csv"
 ) -> Path:
-    """A landing file as ``ingestion.landing`` writes it: published strings, then lineage."""
+    """A landing file as ``crimemap.ingestion.landing`` writes it: strings, then lineage."""
     data: dict[str, list[object]] = {c: [row[c] for row in rows] for c in LAYOUT.columns}
     data["_source_file"] = [source_file] * len(rows)
     data["_row_number"] = list(range(1, len(rows) + 1))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance, RunRequest, build_schedule_context
 
-from orchestration.defs.police.schedules import incremental_range, read_watermark
+from crimemap.orchestration.defs.police.schedules import incremental_range, read_watermark
 
 KEYS = [f"2025-{m:02d}-01" for m in range(1, 13)]
 
@@ -42,7 +42,7 @@ def test_read_watermark(tmp_path: Path) -> None:
 
 
 def test_schedule_requests_the_range_as_one_run() -> None:
-    from orchestration.definitions import defs
+    from crimemap.orchestration.definitions import defs
 
     schedule = defs.resolve_schedule_def("crimemap_daily")
     with DagsterInstance.ephemeral() as instance:

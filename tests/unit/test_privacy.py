@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.privacy import (
+from crimemap.warehouse.privacy import (
     LayerPrivacy,
     PrivacyRules,
     audit_release,
@@ -20,7 +20,12 @@ from warehouse.privacy import (
     hundred_block_points_sql,
     suppressed_count_sql,
 )
-from warehouse.publish import LayerSpec, ReleaseValidationError, latest_release, publish_release
+from crimemap.warehouse.publish import (
+    LayerSpec,
+    ReleaseValidationError,
+    latest_release,
+    publish_release,
+)
 
 CRS = "EPSG:32610"
 RULES = PrivacyRules(point_cell_m=250.0, min_population=300)

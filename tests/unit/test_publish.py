@@ -11,10 +11,10 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from warehouse import publish
-from warehouse.duckdb_spatial import connect
-from warehouse.geoparquet import validate_geoparquet
-from warehouse.publish import (
+from crimemap.core.duckdb_spatial import connect
+from crimemap.warehouse import publish
+from crimemap.warehouse.geoparquet import validate_geoparquet
+from crimemap.warehouse.publish import (
     LayerSpec,
     ReleaseValidationError,
     latest_release,
@@ -22,8 +22,8 @@ from warehouse.publish import (
     publish_release,
     read_manifest,
 )
-from warehouse.schema_contract import validate_manifest
-from warehouse.serving import build_serving_database
+from crimemap.warehouse.schema_contract import validate_manifest
+from crimemap.warehouse.serving import build_serving_database
 
 INCIDENTS = LayerSpec(
     name="incident_points",
@@ -427,9 +427,9 @@ def test_serving_database_is_swapped_while_readers_hold_the_old_one(
 def test_the_release_waits_for_every_mart_its_layers_read() -> None:
     """The publish asset's dependencies cover each table a layer selects from, so a new layer
     cannot be published from a mart the run has not built yet."""
-    from orchestration.defs.publish.assets import PUBLISHED_MARTS
-    from warehouse.layers import published_layers
-    from warehouse.privacy import PrivacyRules
+    from crimemap.orchestration.defs.publish.assets import PUBLISHED_MARTS
+    from crimemap.warehouse.layers import published_layers
+    from crimemap.warehouse.privacy import PrivacyRules
 
     dependencies = {key.path[-1] for key in PUBLISHED_MARTS}
     layers = published_layers(PrivacyRules(), "EPSG:32610", "America/Los_Angeles", "salt")

@@ -27,11 +27,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.unit.publish_crash_worker import KEEP_RELEASES, SERVING_QUERY, crash_layers
-from warehouse import publish
-from warehouse.duckdb_spatial import connect
-from warehouse.geoparquet import validate_geoparquet, validate_parquet_table
-from warehouse.publish import (
+from crimemap.core.duckdb_spatial import connect
+from crimemap.warehouse import publish
+from crimemap.warehouse.geoparquet import validate_geoparquet, validate_parquet_table
+from crimemap.warehouse.publish import (
     ReleaseError,
     layer_scan_sql,
     new_release_id,
@@ -40,7 +39,8 @@ from warehouse.publish import (
     read_latest_id,
     release_ids,
 )
-from warehouse.serving import build_serving_database
+from crimemap.warehouse.serving import build_serving_database
+from tests.unit.publish_crash_worker import KEEP_RELEASES, SERVING_QUERY, crash_layers
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER = "tests.unit.publish_crash_worker"

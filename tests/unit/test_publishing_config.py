@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingestion.publishing_config import PublishingSettings, publishing_settings
-from ingestion.source_config import ConfigError
+from crimemap.config.publishing import PublishingSettings, publishing_settings
+from crimemap.config.sources import ConfigError
 
 
 def test_defaults_when_absent() -> None:

@@ -22,11 +22,11 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from ingestion.analysis_config import GRID_SHAPES, AnalysisSettings
-from ingestion.facilities import FACILITY_TYPES
-from quality import mart_suites as M
-from quality import suites as S
-from quality.layouts import LINEAGE_COLUMNS, BBox
+from crimemap.config.analysis import GRID_SHAPES, AnalysisSettings
+from crimemap.ingestion.facilities import FACILITY_TYPES
+from crimemap.quality import mart_suites as M
+from crimemap.quality import suites as S
+from crimemap.quality.layouts import LINEAGE_COLUMNS, BBox
 
 REPO = Path(__file__).resolve().parents[2]
 MARTS_DIR = REPO / "dbt_project" / "models" / "marts"
@@ -3139,8 +3139,8 @@ def test_a_point_mart_frame_adds_only_the_coordinates(con: duckdb.DuckDBPyConnec
 def test_mart_checks_block_each_published_mart() -> None:
     from dagster import AssetKey
 
-    from ingestion.jurisdiction import load_jurisdiction
-    from orchestration.defs.quality.mart_checks import mart_checks
+    from crimemap.config.jurisdiction import load_jurisdiction
+    from crimemap.orchestration.defs.quality.mart_checks import mart_checks
 
     specs = [spec for check in mart_checks(load_jurisdiction()) for spec in check.check_specs]
     assert {s.asset_key for s in specs} == {AssetKey(["marts", m]) for m in M.MART_COLUMNS}
@@ -3171,9 +3171,9 @@ def test_analytics_mart_checks_use_the_jurisdiction_settings(
     with them pass."""
     from dagster import build_asset_check_context
 
-    from ingestion.jurisdiction import load_jurisdiction
-    from orchestration.defs.quality.mart_checks import mart_checks
-    from warehouse.duckdb_spatial import connect
+    from crimemap.config.jurisdiction import load_jurisdiction
+    from crimemap.core.duckdb_spatial import connect
+    from crimemap.orchestration.defs.quality.mart_checks import mart_checks
 
     config = load_jurisdiction()
     assert [i.name for i in config.analysis.initiatives] == list(INITIATIVES[:1])
@@ -3194,9 +3194,9 @@ def test_a_mart_check_validates_the_warehouse_table(
 ) -> None:
     from dagster import AssetCheckSeverity, build_asset_check_context
 
-    from ingestion.jurisdiction import load_jurisdiction
-    from orchestration.defs.quality.mart_checks import mart_checks
-    from warehouse.duckdb_spatial import connect
+    from crimemap.config.jurisdiction import load_jurisdiction
+    from crimemap.core.duckdb_spatial import connect
+    from crimemap.orchestration.defs.quality.mart_checks import mart_checks
 
     monkeypatch.setenv("CRIMEMAP_DATA_DIR", str(tmp_path))
     warehouse = tmp_path / "warehouse.duckdb"

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from quality.reconcile import count_parquet_rows, reconcile
+from crimemap.quality.reconcile import count_parquet_rows, reconcile
 
 
 def test_balanced_load_reconciles() -> None:

@@ -12,11 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.police.layout import builtin_layout
-from quality import rules as R
-from quality.layouts import LINEAGE_COLUMNS, SEATTLE_SPD_COLUMNS
-from quality.police import split_police
-from quality.rules import EventRuleSettings
+from crimemap.ingestion.police.layout import builtin_layout
+from crimemap.quality import rules as R
+from crimemap.quality.layouts import LINEAGE_COLUMNS, SEATTLE_SPD_COLUMNS
+from crimemap.quality.police import split_police
+from crimemap.quality.rules import EventRuleSettings
 from tests.support.boundaries import load_boundary
 
 # Two adjacent 0.05° squares (~3.8 km x 5.6 km) sharing the edge lon = -122.35.
@@ -33,7 +33,7 @@ INGESTED_AT = datetime(2024, 6, 1, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    from warehouse.duckdb_spatial import connect
+    from crimemap.core.duckdb_spatial import connect
 
     connection = connect(extension_directory=tmp_path_factory.mktemp("duckdb_extensions"))
     yield connection

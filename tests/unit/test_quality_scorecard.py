@@ -1,4 +1,5 @@
-"""The scorecard as text (quality/scorecard.py) and the reason codes dbt shares with Python."""
+"""The scorecard as text (crimemap/quality/scorecard.py) and the reason codes dbt shares with
+Python."""
 
 from __future__ import annotations
 
@@ -11,9 +12,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.settings import DBT_PROJECT_DIR
-from quality.rules import REASON_CODES
-from quality.scorecard import read_scorecard, reasons_text, render_csv, render_json, render_table
+from crimemap.core.project import DBT_PROJECT_DIR
+from crimemap.quality.rules import REASON_CODES
+from crimemap.quality.scorecard import (
+    read_scorecard,
+    reasons_text,
+    render_csv,
+    render_json,
+    render_table,
+)
 
 
 def row(source: str, month: date | None, **values: object) -> dict[str, object]:

@@ -20,25 +20,29 @@ import pandas as pd
 import pytest
 from dagster import AssetChecksDefinition, AssetCheckSeverity, AssetKey, materialize
 
-from ingestion.boundaries import BoundarySpec, land_boundaries
-from ingestion.census import GEO_ID_COLUMN, TABLE_SETS, api_columns
-from ingestion.facilities import parse_facility_mapping
-from ingestion.jurisdiction import JurisdictionConfig, load_jurisdiction
-from ingestion.landing import DEFAULT_READ, land_census_json, land_csv
-from ingestion.sample_city import SampleCityConfig, SampleCityFiles, generate_sample_city
-from ingestion.source_config import BoundarySource
-from ingestion.surveys import SAMPLE_CITY_SURVEY_LAYOUT
-from orchestration.defs.jurisdiction import jurisdiction_resource
-from orchestration.defs.quality.checks import areas_bbox
-from orchestration.defs.quality.raw_checks import raw_source_checks, source_file_of
-from orchestration.defs.sources.assets import point_records_lander, raw_assets, split_assets
-from orchestration.defs.sources.resources import source_resources
-from orchestration.defs.sources.surveys import RAW_SURVEYS, survey_assets
-from orchestration.settings import DataPaths, data_paths
-from quality import source_suites as Q
-from quality.boundaries import landed_geometry_column, split_boundaries
-from quality.layouts import LINEAGE_COLUMNS, BBox
-from quality.suites import (
+from crimemap.config.jurisdiction import JurisdictionConfig, load_jurisdiction
+from crimemap.config.paths import DataPaths, data_paths
+from crimemap.config.sources import BoundarySource
+from crimemap.core.duckdb_spatial import connect
+from crimemap.ingestion.boundaries import BoundarySpec, land_boundaries
+from crimemap.ingestion.census import GEO_ID_COLUMN, TABLE_SETS, api_columns
+from crimemap.ingestion.facilities import parse_facility_mapping
+from crimemap.ingestion.landing import DEFAULT_READ, land_census_json, land_csv
+from crimemap.ingestion.surveys import SAMPLE_CITY_SURVEY_LAYOUT
+from crimemap.orchestration.defs.jurisdiction import jurisdiction_resource
+from crimemap.orchestration.defs.quality.checks import areas_bbox
+from crimemap.orchestration.defs.quality.raw_checks import raw_source_checks, source_file_of
+from crimemap.orchestration.defs.sources.assets import (
+    point_records_lander,
+    raw_assets,
+    split_assets,
+)
+from crimemap.orchestration.defs.sources.resources import source_resources
+from crimemap.orchestration.defs.sources.surveys import RAW_SURVEYS, survey_assets
+from crimemap.quality import source_suites as Q
+from crimemap.quality.boundaries import landed_geometry_column, split_boundaries
+from crimemap.quality.layouts import LINEAGE_COLUMNS, BBox
+from crimemap.quality.suites import (
     SuiteOutcome,
     SuiteSpec,
     expect,
@@ -46,8 +50,8 @@ from quality.suites import (
     read_frame,
     run_suite,
 )
+from crimemap.samplecity.city import SampleCityConfig, SampleCityFiles, generate_sample_city
 from tests.support.jurisdictions import file_sources_yaml
-from warehouse.duckdb_spatial import connect
 
 ACS = TABLE_SETS["social_services"]
 COLUMN_SET = "expect_table_columns_to_match_set"
@@ -441,7 +445,7 @@ def test_suite_names_are_data_docs_safe() -> None:
 
 def test_importing_the_suites_does_not_import_great_expectations() -> None:
     code = (
-        "import sys, quality.source_suites; "
+        "import sys, crimemap.quality.source_suites; "
         "sys.exit(1 if 'great_expectations' in sys.modules else 0)"
     )
     repo = Path(__file__).resolve().parents[2]

@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.police.layout import builtin_layout
-from quality import suites as S
-from quality.layouts import LINEAGE_COLUMNS, SEATTLE_SPD_COLUMNS, BBox
+from crimemap.ingestion.police.layout import builtin_layout
+from crimemap.quality import suites as S
+from crimemap.quality.layouts import LINEAGE_COLUMNS, SEATTLE_SPD_COLUMNS, BBox
 
 SEATTLE_BBOX = BBox(-122.46, 47.48, -122.22, 47.74)
 N = 40
@@ -184,7 +184,7 @@ def test_prepare_frame_parses_numbers_and_blanks() -> None:
 
 def test_importing_suites_does_not_import_great_expectations() -> None:
     code = (
-        "import sys, quality.suites, quality.rules, quality.reconcile; "
+        "import sys, crimemap.quality.suites, crimemap.quality.rules, crimemap.quality.reconcile; "
         "sys.exit(1 if 'great_expectations' in sys.modules else 0)"
     )
     repo = Path(__file__).resolve().parents[2]

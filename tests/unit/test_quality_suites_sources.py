@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from quality import suites as S
-from quality.layouts import BBox
+from crimemap.quality import suites as S
+from crimemap.quality.layouts import BBox
 
 SEATTLE_BBOX = BBox(-122.46, 47.48, -122.22, 47.74)
 INGESTED = datetime(2024, 6, 1, 12, tzinfo=UTC)
@@ -812,9 +812,9 @@ def test_fixture_schemas_are_the_writers_columns() -> None:
 def test_point_writers_select_exactly_their_conformed_columns() -> None:
     import duckdb
 
-    from ingestion.facilities import facility_rows_sql
-    from ingestion.landing import LINEAGE_COLUMNS
-    from ingestion.service_requests.conform import request_rows_sql
+    from crimemap.ingestion.facilities import facility_rows_sql
+    from crimemap.ingestion.landing import LINEAGE_COLUMNS
+    from crimemap.ingestion.service_requests.conform import request_rows_sql
 
     con = duckdb.connect()
     for name, select, expected in (
@@ -831,7 +831,7 @@ def test_point_writers_select_exactly_their_conformed_columns() -> None:
 
 
 def test_domains_match_the_writers() -> None:
-    from ingestion.census import TABLE_SETS
+    from crimemap.ingestion.census import TABLE_SETS
 
     kinds = {i.kind for table_set in TABLE_SETS.values() for i in table_set}
     assert kinds <= set(S.INDICATOR_KINDS)

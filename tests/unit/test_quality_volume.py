@@ -1,4 +1,4 @@
-"""Row-count bounds against earlier loads (quality/volume.py)."""
+"""Row-count bounds against earlier loads (crimemap/quality/volume.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from quality.volume import (
+from crimemap.quality.volume import (
     LoadVolume,
     accept_latest,
     history_path,

@@ -14,7 +14,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from ingestion.sample_city import (
+from crimemap.core.duckdb_spatial import connect
+from crimemap.samplecity.city import (
     ACS_COLUMNS,
     DEFECT_REASONS,
     FACILITY_COLUMNS,
@@ -28,8 +29,7 @@ from ingestion.sample_city import (
     SampleCityFiles,
     generate_sample_city,
 )
-from ingestion.sample_records import SAMPLE_FACILITY_TYPE_MAP
-from warehouse.duckdb_spatial import connect
+from crimemap.samplecity.records import SAMPLE_FACILITY_TYPE_MAP
 
 CONFIG = SampleCityConfig(n_incidents=2_000)
 EDGE_TOLERANCE_DEG = 1e-6

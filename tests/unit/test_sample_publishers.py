@@ -15,9 +15,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from ingestion.police.layout import HHMM, PoliceLayout, builtin_layout
-from ingestion.sample_city import SampleCityConfig, generate_sample_city
-from ingestion.sample_publishers import (
+from crimemap.core.duckdb_spatial import connect
+from crimemap.ingestion.police.layout import HHMM, PoliceLayout, builtin_layout
+from crimemap.samplecity.city import SampleCityConfig, generate_sample_city
+from crimemap.samplecity.publishers import (
     LOCAL_CODE_FIELDS,
     LOCAL_CODES,
     PUBLISHER_DEFECT_REASONS,
@@ -27,7 +28,6 @@ from ingestion.sample_publishers import (
     render_publisher_sample,
     render_publisher_samples,
 )
-from warehouse.duckdb_spatial import connect
 
 CONFIG = SampleCityConfig(n_incidents=6_000)
 SEEDS = Path(__file__).parents[2] / "dbt_project" / "seeds"

@@ -16,8 +16,9 @@ import polars as pl
 import pytest
 from scipy.stats import spearmanr
 
-from ingestion.census import SOCIAL_SERVICES_TABLE_SET
-from ingestion.sample_city import (
+from crimemap.core.duckdb_spatial import connect
+from crimemap.ingestion.census import SOCIAL_SERVICES_TABLE_SET
+from crimemap.samplecity.city import (
     ACS_COLUMNS,
     FACILITY_COLUMNS,
     FACILITY_TYPES,
@@ -27,7 +28,7 @@ from ingestion.sample_city import (
     build_sample_city,
     generate_sample_city,
 )
-from ingestion.sample_records import (
+from crimemap.samplecity.records import (
     CONTROLLED_MOE,
     NOT_COMPUTED,
     SAMPLE_FACILITY_TYPE_MAP,
@@ -47,7 +48,6 @@ from ingestion.sample_records import (
     write_facilities_geojson,
     write_neighbourhoods_geojson,
 )
-from warehouse.duckdb_spatial import connect
 
 CONFIG = SampleCityConfig(n_incidents=2_000)
 CLEAN_CONFIG = dataclasses.replace(CONFIG, defect_rate=0.0)

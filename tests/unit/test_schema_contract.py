@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.schema_contract import (
+from crimemap.warehouse.schema_contract import (
     LayerSchema,
     Partitioning,
     SchemaChange,

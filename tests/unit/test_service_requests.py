@@ -1,8 +1,8 @@
 """311 service requests: layouts, the conform SQL, the quarantine split and the live Socrata feed.
 
-Raw fixtures are landed with ``ingestion.landing`` from small CSV files; the boundary is two
-squares near Seattle loaded by ``tests.support.boundaries.load_boundary``. Expected instants come
-from ``zoneinfo``, never from DuckDB.
+Raw fixtures are landed with ``crimemap.ingestion.landing`` from small CSV files; the boundary is
+two squares near Seattle loaded by ``tests.support.boundaries.load_boundary``. Expected instants
+come from ``zoneinfo``, never from DuckDB.
 """
 
 from __future__ import annotations
@@ -19,19 +19,19 @@ import duckdb
 import pytest
 import yaml
 
-from ingestion.landing import land_csv, land_frame, land_geojson
-from ingestion.live.http import RetryPolicy, SchemaDriftError
-from ingestion.live.socrata import socrata_where
-from ingestion.police.layout import LayoutError
-from ingestion.service_requests.layout import (
+from crimemap.ingestion.landing import land_csv, land_frame, land_geojson
+from crimemap.ingestion.live.http import RetryPolicy, SchemaDriftError
+from crimemap.ingestion.live.socrata import socrata_where
+from crimemap.ingestion.police.layout import LayoutError
+from crimemap.ingestion.service_requests.layout import (
     ServiceRequestLayout,
     builtin_layout_names,
     builtin_service_request_layout,
     parse_service_request_layout,
 )
-from ingestion.service_requests.live import fetch_service_requests, rows_frame
-from quality.rules import REASON_CODES, EventRuleSettings, SplitResult
-from quality.service_requests import split_service_requests
+from crimemap.ingestion.service_requests.live import fetch_service_requests, rows_frame
+from crimemap.quality.rules import REASON_CODES, EventRuleSettings, SplitResult
+from crimemap.quality.service_requests import split_service_requests
 from tests.support.boundaries import load_boundary
 from tests.support.fake_portals import FakePortals
 

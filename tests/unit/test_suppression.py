@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from scipy.optimize import linprog
 
-from warehouse.suppression import audit_complementary, suppress_cells
+from crimemap.warehouse.suppression import audit_complementary, suppress_cells
 
 FAMILIES = [["area_id", "month"], ["month", "category"]]
 COUNT = "incident_count"

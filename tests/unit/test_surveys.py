@@ -13,8 +13,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from ingestion.landing import land_csv
-from ingestion.surveys import (
+from crimemap.ingestion.landing import land_csv
+from crimemap.ingestion.surveys import (
     CONFORMED_COLUMNS,
     SAMPLE_CITY_SURVEY_COLUMNS,
     SAMPLE_CITY_SURVEY_LAYOUT,
@@ -25,8 +25,8 @@ from ingestion.surveys import (
     normalize_area_id,
     parse_survey_layout,
 )
-from quality.rules import REASON_CODES, SplitResult
-from quality.surveys import split_survey
+from crimemap.quality.rules import REASON_CODES, SplitResult
+from crimemap.quality.surveys import split_survey
 
 # Two adjacent 0.05° squares (~3.8 km x 5.6 km) sharing the edge lon = -122.35.
 WEST = (-122.40, 47.60, -122.35, 47.65)
@@ -45,7 +45,7 @@ BOUNDARY, AREAS = "test_survey_boundary", "test_survey_areas"
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    from warehouse.duckdb_spatial import connect
+    from crimemap.core.duckdb_spatial import connect
 
     connection = connect(extension_directory=tmp_path_factory.mktemp("duckdb_extensions"))
     squares = " UNION ALL ".join(

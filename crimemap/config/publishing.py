@@ -1,0 +1,60 @@
+"""The publishing settings of a jurisdiction (``publishing:`` in its YAML).
+
+```yaml
+publishing:
+  keep_releases: 5              # releases kept beside the current one's predecessors
+  privacy:
+    min_cell_count: 5           # k: aggregate counts 0 < count < k are suppressed
+    point_generalization: grid  # grid | hundred_block
+    point_cell_m: 250           # grid cell width (also the fallback of small hundred blocks)
+```
+The rate floor is ``analysis.min_population``: the warehouse and the audit use the same one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from crimemap.config.analysis import config_number, config_whole, known_keys
+from crimemap.config.sources import ConfigError, as_mapping
+
+POINT_GENERALIZATIONS = ("grid", "hundred_block")
+
+
+@dataclass(frozen=True)
+class PublishingSettings:
+    keep_releases: int = 5
+    min_cell_count: int = 5
+    point_generalization: str = "grid"
+    point_cell_m: float = 250.0
+
+
+def publishing_settings(entry: Any, where: str) -> PublishingSettings:
+    """Parse ``publishing:``; every error names the key."""
+    entry = as_mapping(entry, where)
+    known_keys(entry, ("keep_releases", "privacy"), where)
+    privacy_where = f"{where}.privacy"
+    privacy = as_mapping(entry.get("privacy"), privacy_where)
+    known_keys(privacy, ("min_cell_count", "point_generalization", "point_cell_m"), privacy_where)
+    d = PublishingSettings()
+    generalization = privacy.get("point_generalization", d.point_generalization)
+    if generalization not in POINT_GENERALIZATIONS:
+        raise ConfigError(
+            f"{privacy_where}.point_generalization: one of {list(POINT_GENERALIZATIONS)}, "
+            f"got {generalization!r}"
+        )
+    return PublishingSettings(
+        keep_releases=config_whole(
+            entry.get("keep_releases", d.keep_releases), f"{where}.keep_releases", low=1
+        ),
+        min_cell_count=config_whole(
+            privacy.get("min_cell_count", d.min_cell_count),
+            f"{privacy_where}.min_cell_count",
+            low=2,
+        ),
+        point_generalization=generalization,
+        point_cell_m=config_number(
+            privacy.get("point_cell_m", d.point_cell_m), f"{privacy_where}.point_cell_m", low=1
+        ),
+    )

@@ -1,0 +1,170 @@
+"""Police landings split into monthly partitions, rewritten only when their content changes.
+
+A row belongs to the month it occurred in (in the jurisdiction's zone); a row whose occurred
+date does not parse falls back to its reported date, and a row with neither, or outside the
+partitioned range, to the nearest end of the range. So every published row lands in exactly one
+partition, including the ones quality will quarantine: nothing is lost on the way in.
+
+Each partition file carries a digest of its content in the Parquet key-value metadata. Landing
+the same rows again leaves the file untouched (same bytes, same ``_load_id`` and
+``_ingested_at``), which makes re-running a month idempotent; changed rows replace the whole
+partition, never append to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from crimemap.core.sql import quote_ident, sql_literal
+from crimemap.ingestion.landing import LINEAGE_COLUMNS
+from crimemap.ingestion.police.conform import timestamp_sql
+from crimemap.ingestion.police.layout import PoliceLayout
+
+if TYPE_CHECKING:
+    import duckdb
+
+DIGEST_KEY = "crimemap_content_digest"
+PARTITION_FILE = "part.parquet"
+
+
+@dataclass(frozen=True)
+class MonthLanding:
+    month: date
+    path: Path
+    rows: int
+    written: bool  # False: the partition already held exactly these rows
+    load_id: str
+
+
+def month_key(month: date) -> str:
+    return f"{month:%Y-%m}"
+
+
+def partition_path(root: Path, month: date) -> Path:
+    return root / f"month={month_key(month)}" / PARTITION_FILE
+
+
+def next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def months_between(first: date, last: date) -> list[date]:
+    months, current = [], date(first.year, first.month, 1)
+    while current <= last:
+        months.append(current)
+        current = next_month(current)
+    return months
+
+
+def row_month_sql(layout: PoliceLayout, timezone: str, *, alias: str) -> str:
+    """DATE (first of month, local) a landed row occurred in, else was reported in; NULL when
+    neither parses."""
+    candidates = [timestamp_sql(layout.occurred, timezone, alias)]
+    if layout.reported:
+        candidates.append(timestamp_sql(layout.reported, timezone, alias))
+    local = f"timezone({sql_literal(timezone)}, coalesce({', '.join(candidates)}))"
+    return f"CAST(date_trunc('month', {local}) AS DATE)"
+
+
+def partition_month_sql(
+    layout: PoliceLayout, timezone: str, first: date, last: date, *, alias: str
+) -> str:
+    """DATE (first of month) each landed row belongs to, clamped into ``[first, last]``."""
+    month = row_month_sql(layout, timezone, alias=alias)
+    lo, hi = sql_literal(first.isoformat()), sql_literal(last.isoformat())
+    return f"least(greatest(coalesce({month}, DATE {lo}), DATE {lo}), DATE {hi})"
+
+
+def _existing_digest(con: duckdb.DuckDBPyConnection, path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    rows = con.execute(
+        "SELECT CAST(value AS VARCHAR) FROM parquet_kv_metadata(?) WHERE CAST(key AS VARCHAR) = ?",
+        [str(path), DIGEST_KEY],
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def land_police_months(
+    con: duckdb.DuckDBPyConnection,
+    layout: PoliceLayout,
+    *,
+    source: str,
+    landed_parquet: Path,
+    dest_root: Path,
+    timezone: str,
+    months: Sequence[date],
+    first_month: date,
+    last_month: date,
+) -> list[MonthLanding]:
+    """Write the rows of ``months`` from a landing file into ``dest_root/month=YYYY-MM/``.
+
+    ``landed_parquet`` holds published columns (strings) and lineage. Months with no rows get
+    an empty partition file, so a re-load that removed every row of a month is visible.
+    """
+    table = quote_ident(f"__police_months_{uuid.uuid4().hex}")
+    published = [
+        c[0]
+        for c in con.execute(
+            f"SELECT * FROM read_parquet({sql_literal(str(landed_parquet))}) LIMIT 0"
+        ).description
+        if c[0] not in LINEAGE_COLUMNS
+    ]
+    cols = ", ".join(quote_ident(c) for c in published)
+    month_sql = partition_month_sql(layout, timezone, first_month, last_month, alias="__l")
+    con.execute(
+        f"CREATE TEMP TABLE {table} AS SELECT {cols}, __l._source_file, __l._row_number, "
+        f"{month_sql} AS __month FROM read_parquet({sql_literal(str(landed_parquet))}) AS __l"
+    )
+    try:
+        return [
+            _write_month(
+                con, table, cols, source=source, month=m, path=partition_path(dest_root, m)
+            )
+            for m in months
+        ]
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _write_month(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    cols: str,
+    *,
+    source: str,
+    month: date,
+    path: Path,
+) -> MonthLanding:
+    where = f"__month = DATE {sql_literal(month.isoformat())}"
+    rows, content_hash = con.execute(
+        f"SELECT count(*), coalesce(sum(hash(__t)::HUGEINT), 0) FROM "
+        f"(SELECT {cols}, _source_file, _row_number FROM {table} WHERE {where}) AS __t"
+    ).fetchone()
+    digest = hashlib.sha256(f"{source}|{month}|{rows}|{content_hash}".encode()).hexdigest()
+    load_id = f"{source}/{month_key(month)}/{digest[:16]}"
+    if _existing_digest(con, path) == digest:
+        return MonthLanding(month=month, path=path, rows=rows, written=False, load_id=load_id)
+    ingested_at = datetime.now(UTC).isoformat()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        con.execute(
+            f"COPY (SELECT {cols}, _source_file, _row_number, "
+            f"CAST({sql_literal(ingested_at)} AS TIMESTAMPTZ) AS _ingested_at, "
+            f"{sql_literal(load_id)} AS _load_id FROM {table} WHERE {where} "
+            f"ORDER BY _row_number) TO {sql_literal(str(tmp))} "
+            f"(FORMAT parquet, COMPRESSION zstd, "
+            f"KV_METADATA {{{DIGEST_KEY}: {sql_literal(digest)}}})"
+        )
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return MonthLanding(month=month, path=path, rows=rows, written=True, load_id=load_id)

@@ -1,0 +1,434 @@
+"""The ``crimemap`` command: run the pipeline, open the UI, or call dbt with the right env."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crimemap.config.paths import DataPaths, export_environment
+from crimemap.core.project import DBT_PROJECT_DIR, PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from crimemap.config.jurisdiction import JurisdictionConfig
+
+
+def configure(
+    data_dir: str | None, incidents: int | None, seed: int | None, config: str | None = None
+) -> DataPaths:
+    if config:
+        path = Path(config).resolve()
+        if not path.is_file():
+            raise SystemExit(f"crimemap: jurisdiction config not found: {config}")
+        os.environ["CRIMEMAP_CONFIG"] = str(path)
+    if data_dir:
+        os.environ["CRIMEMAP_DATA_DIR"] = str(Path(data_dir).resolve())
+    if incidents is not None:
+        os.environ["CRIMEMAP_SAMPLE_INCIDENTS"] = str(incidents)
+    if seed is not None:
+        os.environ["CRIMEMAP_SAMPLE_SEED"] = str(seed)
+    paths = export_environment()
+    prepare_dagster_home(paths)
+    return paths
+
+
+def prepare_dagster_home(paths: DataPaths) -> None:
+    """Runs land in a persistent instance under the data dir, so the UI shows their history."""
+    home = paths.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+
+
+def month_range(text: str | None, partition_keys: list[str]) -> tuple[str, str]:
+    """Partition keys of ``--months 2025-01:2025-03`` (either end optional), within the range."""
+    if not partition_keys:
+        raise SystemExit("crimemap: the police sources have no monthly partitions yet")
+    first, last = partition_keys[0], partition_keys[-1]
+    if not text:
+        return first, last
+    start, colon, end = text.partition(":")
+    if not colon:  # one month: "2025-03"
+        end = start
+    wanted = (f"{start}-01" if start else first, f"{end}-01" if end else last)
+    if wanted[0] > wanted[1]:
+        raise SystemExit(f"crimemap: --months {text}: the range ends before it starts")
+    for key in wanted:
+        if key not in partition_keys:
+            raise SystemExit(
+                f"crimemap: month {key[:7]} is outside the police partitions "
+                f"{first[:7]}..{last[:7]}"
+            )
+    return wanted
+
+
+def claim(paths: DataPaths, config: JurisdictionConfig) -> None:
+    """Refuse to run a jurisdiction into a data directory that holds another one."""
+    from crimemap.config.data_directory import DataDirectoryInUse, claim_data_directory
+
+    try:
+        claim_data_directory(paths, config.name, config.path)
+    except DataDirectoryInUse as exc:
+        raise SystemExit(f"crimemap: {exc}") from exc
+
+
+def sources_line(config: JurisdictionConfig) -> str:
+    """Which sources the run reads, by mode: absent and sample sources are named."""
+    by_mode: dict[str, list[str]] = {}
+    for source, mode in config.source_modes.items():
+        by_mode.setdefault(mode, []).append(source)
+    parts = [f"{mode}: {', '.join(names)}" for mode, names in sorted(by_mode.items())]
+    return "sources by mode (none = absent) - " + "; ".join(parts)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    paths = configure(args.data_dir, args.incidents, args.seed, args.config)
+    started = time.perf_counter()
+    print(f"crimemap: data directory {paths.root}", flush=True)
+    from crimemap.config.runtime import current_config
+
+    config = current_config()
+    claim(paths, config)
+    print("crimemap: loading definitions (dbt manifest, assets, checks)...", flush=True)
+
+    from dagster import DagsterInstance
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from crimemap.orchestration.definitions import defs
+    from crimemap.orchestration.defs.police.assets import police_partitions
+
+    first, last = month_range(args.months, police_partitions(config).get_partition_keys())
+    print(
+        f"crimemap: {config.name}: {len(config.police)} police source(s), months "
+        f"{first[:7]}..{last[:7]}",
+        flush=True,
+    )
+    print(f"crimemap: {sources_line(config)}", flush=True)
+    job = defs.resolve_implicit_global_asset_job_def()
+    run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
+    # One run: the monthly police assets take the whole range in one step (single-run
+    # backfill), everything downstream runs once over all months.
+    tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance, run_config=run_config, raise_on_error=False, tags=tags
+        )
+    elapsed = time.perf_counter() - started
+    failed_checks = [
+        evaluation
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed and evaluation.severity.value == "ERROR"
+    ]
+    for evaluation in failed_checks:
+        print(
+            f"crimemap: check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} "
+            f"failed: {evaluation.description}",
+            file=sys.stderr,
+        )
+    if not result.success:
+        failed = [event.step_key for event in result.get_step_failure_events()]
+        print(f"crimemap: run FAILED after {elapsed:.1f}s; failed steps: {failed}", file=sys.stderr)
+        print(f"crimemap: inspect it with `crimemap ui --data-dir {paths.root}`", file=sys.stderr)
+        return 1
+    print_outputs(paths, elapsed)
+    return 0
+
+
+def print_outputs(paths: DataPaths, elapsed: float) -> None:
+    from crimemap.warehouse.publish import latest_release
+
+    release = latest_release(paths.published)
+    print(f"crimemap: run succeeded in {elapsed:.1f}s")
+    print(f"  release:        {release}")
+    print(f"  latest pointer: {paths.published / 'LATEST'}")
+    print(f"  warehouse:      {paths.warehouse}")
+    print(f"  serving db:     {paths.serving}  (open read-only from BI tools)")
+    print(f"  quality report: {paths.quality / 'data_docs' / 'index.html'}")
+    print(f"  quarantine:     {paths.quarantine}")
+
+
+def command_ui(args: argparse.Namespace) -> int:
+    paths = configure(args.data_dir, args.incidents, args.seed, args.config)
+    from crimemap.config.runtime import current_config
+
+    claim(paths, current_config())
+    dagster = Path(sys.executable).with_name("dagster")
+    cmd = [
+        str(dagster),
+        "dev",
+        "-m",
+        "crimemap.orchestration.definitions",
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
+    return subprocess.call(cmd, cwd=PROJECT_ROOT)
+
+
+# dbt commands that read project vars: they get the jurisdiction's, as a run does.
+DBT_COMMANDS_WITH_VARS = frozenset(
+    {"build", "run", "test", "compile", "show", "seed", "ls", "list", "docs", "snapshot"}
+)
+
+
+def dbt_command(dbt_args: Sequence[str], jurisdiction_vars: Mapping[str, Any]) -> list[str]:
+    """The dbt arguments with the project dirs, and the jurisdiction's vars unless given."""
+    dirs = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    extra: list[str] = []
+    if dbt_args[0] in DBT_COMMANDS_WITH_VARS and "--vars" not in dbt_args:
+        extra = ["--vars", json.dumps(dict(jurisdiction_vars))]
+    return [*dbt_args, *extra, *dirs]
+
+
+def command_dbt(args: argparse.Namespace) -> int:
+    from crimemap.config.runtime import current_config, dbt_vars
+
+    configure(args.data_dir, None, None, args.config)
+    if not args.dbt_args:
+        print("usage: crimemap dbt -- <dbt command> [options], e.g. crimemap dbt -- test")
+        return 2
+    dbt = Path(sys.executable).with_name("dbt")
+    command = dbt_command(args.dbt_args, dbt_vars(current_config()))
+    return subprocess.call([str(dbt), *command], cwd=DBT_PROJECT_DIR)
+
+
+def command_quality(args: argparse.Namespace) -> int:
+    """Print the scorecard of the latest release; or accept a source's collapsed volume."""
+    from datetime import date
+
+    from crimemap.quality.scorecard import RENDERERS, SCORECARD_LAYER, read_scorecard
+    from crimemap.quality.volume import accept_latest, history_path
+    from crimemap.warehouse.publish import latest_release
+
+    paths = configure(args.data_dir, None, None)
+    if args.accept_volume:
+        path = history_path(paths.state, args.accept_volume)
+        try:
+            load = accept_latest(path, args.accept_volume)
+        except ValueError as exc:
+            raise SystemExit(f"crimemap: {exc}") from exc
+        rows = sum(load.rows.values())
+        print(f"crimemap: {args.accept_volume}: load {load.load_id} ({rows:,} rows) accepted")
+        print("  it is the baseline of the next volume check; re-run `crimemap run` to go on")
+        return 0
+    release = latest_release(paths.published)
+    if release is None:
+        raise SystemExit(f"crimemap: no release under {paths.published} yet; run `crimemap run`")
+    since = None
+    if args.since:
+        try:
+            since = date.fromisoformat(f"{args.since}-01")
+        except ValueError as exc:
+            raise SystemExit(f"crimemap: --since {args.since}: expected YYYY-MM") from exc
+    try:
+        rows = read_scorecard(
+            release / f"{SCORECARD_LAYER}.parquet", sources=args.source or (), since=since
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"crimemap: {exc}") from exc
+    sys.stdout.write(RENDERERS[args.format](rows))
+    if args.format == "table":
+        print(f"\nrelease {release.name}; Data Docs: {paths.quality / 'data_docs' / 'index.html'}")
+    return 0
+
+
+def command_export(args: argparse.Namespace) -> int:
+    """Write a filtered copy of the latest release, with its own manifest, to a new directory."""
+    from crimemap.warehouse.export import (
+        ExportError,
+        export_release,
+        parse_bbox,
+        parse_layer_names,
+        parse_since,
+    )
+
+    paths = configure(args.data_dir, None, None)
+    try:
+        result = export_release(
+            paths.published,
+            Path(args.to),
+            layers=parse_layer_names(args.layers) if args.layers is not None else None,
+            bbox=parse_bbox(args.bbox) if args.bbox is not None else None,
+            since=parse_since(args.since) if args.since is not None else None,
+            log=lambda message: print(f"crimemap: {message}", flush=True),
+        )
+    except (ExportError, OSError) as exc:
+        raise SystemExit(f"crimemap: export failed: {exc}") from exc
+    print(
+        f"crimemap: exported {len(result.layers)} layer(s) of release {result.from_release}: "
+        f"{result.rows:,} rows, {result.bytes:,} bytes"
+    )
+    print(f"  export:   {result.path}")
+    print(f"  manifest: {result.path / 'manifest.json'}")
+    return 0
+
+
+def command_schema(args: argparse.Namespace) -> int:
+    """Compare the layers' schemas, as the current code publishes them, with the committed
+    contract (the last published schema); ``--write`` records them with the version semver asks
+    for."""
+    import tempfile
+
+    from crimemap.config.runtime import current_config
+    from crimemap.core.duckdb_spatial import connect
+    from crimemap.orchestration.defs.publish.assets import privacy_rules, release_layers
+    from crimemap.warehouse.layers import PUBLISHED_SCHEMA_PATH
+    from crimemap.warehouse.publish import publish_release
+    from crimemap.warehouse.schema_contract import (
+        contract_json,
+        load_contract,
+        next_contract,
+        schema_of_manifest,
+    )
+
+    paths = configure(args.data_dir, None, None, args.config)
+    if not paths.warehouse.exists():
+        raise SystemExit(f"crimemap: no warehouse at {paths.warehouse}; run `crimemap run` first")
+    contract_path = Path(args.contract) if args.contract else PUBLISHED_SCHEMA_PATH
+    version, contract = load_contract(contract_path)
+    config = current_config()
+    layers = release_layers(config, paths, privacy_rules(config))
+    print("crimemap: writing the layers to a scratch release to read their schema...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="crimemap-schema-") as scratch:
+        with connect(paths.warehouse, read_only=True) as con:
+            release = publish_release(con, layers, Path(scratch), schema_version=version)
+        current = schema_of_manifest(release.manifest)
+    new_version, schemas, changes = next_contract(version, contract, current)
+    if not changes:
+        print(f"crimemap: the layers match the published schema {version}")
+        return 0
+    for change in changes:
+        print(f"  {change}")
+    print(f"crimemap: schema_version {version} -> {new_version}")
+    if not args.write:
+        print("  run `crimemap schema --write` to record it in the contract")
+        return 1
+    contract_path.write_text(contract_json(new_version, schemas), encoding="utf-8")
+    print(f"crimemap: wrote {contract_path} ({new_version})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crimemap", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--data-dir", help="runtime data directory (default: $CRIMEMAP_DATA_DIR or ./data)"
+        )
+        p.add_argument("--incidents", type=int, help="sample city: number of police incidents")
+        p.add_argument("--seed", type=int, help="sample city: random seed")
+        p.add_argument(
+            "--config",
+            help="jurisdiction YAML (default: $CRIMEMAP_CONFIG or the sample city, "
+            "config/jurisdictions/sample_city.yml)",
+        )
+
+    run = sub.add_parser("run", help="materialize every asset in-process and publish a release")
+    common(run)
+    run.add_argument(
+        "--months",
+        help="police months to (re)load, e.g. 2025-03 or 2025-01:2025-06 (default: all); "
+        "the marts are rebuilt from every month landed so far",
+    )
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.set_defaults(func=command_run)
+
+    ui = sub.add_parser("ui", help="start the Dagster UI on the crimemap definitions")
+    common(ui)
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=command_ui)
+
+    quality = sub.add_parser(
+        "quality", help="print the data-quality scorecard of the latest release"
+    )
+    quality.add_argument("--data-dir")
+    quality.add_argument("--source", action="append", help="only this source (repeatable)")
+    quality.add_argument("--since", help="only months from YYYY-MM on (undated rows are kept)")
+    quality.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    quality.add_argument(
+        "--accept-volume",
+        metavar="SOURCE",
+        help="accept SOURCE's latest load after its volume check failed (the drop is real)",
+    )
+    quality.set_defaults(func=command_quality)
+
+    dbt = sub.add_parser(
+        "dbt", help="run dbt on the crimemap project, e.g. `crimemap dbt -- docs generate`"
+    )
+    dbt.add_argument("--data-dir")
+    dbt.add_argument("--config", help="jurisdiction YAML whose settings dbt gets as --vars")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    dbt.set_defaults(func=command_dbt)
+
+    export = sub.add_parser(
+        "export",
+        help="write a subset of the latest release (layers, bbox, start date) to a new directory",
+        description="Copy layers of the latest release, optionally cut to a lon/lat box and a "
+        "start date, to DIR with its own manifest.json (same layout and formats as a release). "
+        "DIR must not exist or be empty.",
+    )
+    export.add_argument("--data-dir")
+    export.add_argument("--layers", help="comma-separated layer names (default: all layers)")
+    export.add_argument(
+        "--bbox",
+        metavar="XMIN,YMIN,XMAX,YMAX",
+        help="keep rows of spatial layers whose geometry intersects this lon/lat box (rows "
+        "without geometry are left out; tables are copied whole); write --bbox=-87.7,... "
+        "when XMIN is negative",
+    )
+    export.add_argument(
+        "--since",
+        metavar="YYYY-MM-DD",
+        help="keep rows of layers with a time column on or after this date (rows without a "
+        "date are left out; layers without a time column are copied whole)",
+    )
+    export.add_argument("--to", required=True, metavar="DIR", help="new or empty directory")
+    export.set_defaults(func=command_export)
+
+    schema = sub.add_parser(
+        "schema",
+        help="compare the published layers' schema with the committed contract",
+        description="Write the layers to a scratch release from the current warehouse, compare "
+        "their schema with crimemap/warehouse/published_schema.json and print the changes and the "
+        "schema_version semver asks for (exit 1 when they differ).",
+    )
+    schema.add_argument("--data-dir")
+    schema.add_argument("--config", help="jurisdiction YAML (default: the sample city)")
+    schema.add_argument(
+        "--contract", help="contract file (default: crimemap/warehouse/published_schema.json)"
+    )
+    schema.add_argument(
+        "--write", action="store_true", help="record the schema and its new version"
+    )
+    schema.set_defaults(func=command_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "dbt_args", None) and args.dbt_args[0] == "--":
+        args.dbt_args = args.dbt_args[1:]
+    from crimemap.config.sources import ConfigError
+
+    try:
+        return args.func(args)
+    except ConfigError as exc:  # a jurisdiction file that cannot be used: one line, no trace
+        raise SystemExit(f"crimemap: {exc}") from exc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

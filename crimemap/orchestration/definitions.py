@@ -1,0 +1,76 @@
+"""The one Dagster ``Definitions`` of crimemap: sources → quality → dbt → publish.
+
+Built from the jurisdiction YAML (``CRIMEMAP_CONFIG``, default the sample city): each police
+source it lists becomes its own monthly-partitioned assets and checks.
+"""
+
+from dagster import Definitions
+from dagster_dbt import DbtCliResource
+
+from crimemap.config.paths import export_environment
+from crimemap.config.runtime import current_config
+from crimemap.orchestration.defs.jurisdiction import jurisdiction_resource
+from crimemap.orchestration.defs.police.assets import police_assets
+from crimemap.orchestration.defs.police.assets import raw_key as police_raw_key
+from crimemap.orchestration.defs.police.checks import police_checks
+from crimemap.orchestration.defs.police.resources import feed_resource_key, police_feed
+from crimemap.orchestration.defs.police.schedules import INCREMENTAL_JOB, incremental_schedule
+from crimemap.orchestration.defs.publish.assets import published_release
+from crimemap.orchestration.defs.quality.checks import source_checks
+from crimemap.orchestration.defs.quality.mart_checks import mart_checks
+from crimemap.orchestration.defs.quality.raw_checks import raw_source_checks
+from crimemap.orchestration.defs.quality.reconcile import reconcile_checks
+from crimemap.orchestration.defs.quality.volume import volume_check
+from crimemap.orchestration.defs.sources.assets import (
+    raw_assets,
+    raw_key,
+    same_geography_units_asset,
+    split_assets,
+    split_source_names,
+)
+from crimemap.orchestration.defs.sources.resources import source_resources
+from crimemap.orchestration.defs.sources.surveys import (
+    RAW_SURVEYS,
+    SURVEY_JOB,
+    survey_assets,
+    survey_inbox_sensor,
+)
+from crimemap.orchestration.defs.transform.assets import crimemap_dbt_models, dbt_project
+
+paths = export_environment()
+config = current_config()
+
+landed_sources = [
+    *((s.name, police_raw_key(s.name)) for s in config.police),
+    *((name, raw_key(name)) for name in split_source_names(config)),
+    ("surveys", RAW_SURVEYS),
+]
+
+defs = Definitions(
+    assets=[
+        *police_assets(config),
+        *raw_assets(config),
+        *split_assets(config),
+        *([] if config.indicators.units else [same_geography_units_asset()]),
+        *survey_assets(config),
+        crimemap_dbt_models,
+        published_release,
+    ],
+    asset_checks=[
+        *police_checks(config),
+        *source_checks(config),
+        *raw_source_checks(config),
+        *reconcile_checks(config),
+        *mart_checks(config),
+        *(volume_check(name, key, config) for name, key in landed_sources),
+    ],
+    jobs=[INCREMENTAL_JOB, SURVEY_JOB],
+    schedules=[incremental_schedule(config)],
+    sensors=[survey_inbox_sensor(config)],
+    resources={
+        **source_resources(config, paths.sources),
+        "jurisdiction": jurisdiction_resource(config),
+        "dbt": DbtCliResource(project_dir=dbt_project),
+        **{feed_resource_key(s.name): police_feed(s, config, paths.sources) for s in config.police},
+    },
+)

@@ -1,0 +1,341 @@
+"""Police source assets, one pair per source of the jurisdiction, partitioned by month.
+
+``raw/police/<source>`` lands the published rows month by month; ``conformed/police/<source>``
+and ``quarantine/police/<source>`` split each landed month into one row per accepted offense and
+the rejected rows with their reasons. Backfills over many months run as one step (single-run
+backfill policy): the export is read once, every month written from it.
+"""
+
+import json
+import warnings
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    BackfillPolicy,
+    Backoff,
+    BetaWarning,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    MonthlyPartitionsDefinition,
+    RetryPolicy,
+    asset,
+    multi_asset,
+)
+
+from crimemap.config.jurisdiction import JurisdictionConfig, PoliceSource
+from crimemap.config.paths import data_paths
+from crimemap.core.duckdb_spatial import connect
+from crimemap.core.sql import sql_literal
+from crimemap.ingestion.live.http import SchemaDriftError
+from crimemap.ingestion.police.layout import LayoutError
+from crimemap.ingestion.police.partitions import land_police_months, next_month, partition_path
+from crimemap.orchestration.defs.jurisdiction import Jurisdiction
+from crimemap.orchestration.defs.police.resources import feed_resource_key, scratch_path
+from crimemap.orchestration.defs.quality.volume import record_volume
+from crimemap.quality.police import split_police
+from crimemap.quality.rules import EventRuleSettings, load_areas
+
+TRUE_TEXT = ["true", "1", "yes", "y"]
+# Single-run backfills are what a monthly source needs; the API being "beta" is not news in a log.
+warnings.filterwarnings("ignore", category=BetaWarning)
+
+CROSSWALK_COLUMNS = (
+    "offense_code",
+    "nibrs_code",
+    "offense_name",
+    "nibrs_group",
+    "crime_against",
+    "category",
+    "is_sensitive",
+    "mental_health_related",
+    "domestic_violence",
+    "juvenile_involved",
+    "substance_related",
+)
+
+
+def police_partitions(config: JurisdictionConfig) -> MonthlyPartitionsDefinition:
+    """Months from the first start month to the data's last month; with a live source, to the
+    current month (end_offset=1: the current month is a partition too, so daily loads can fill
+    it)."""
+    start = config.police_start_month.isoformat()
+    end = config.police_end_month
+    if end is None:
+        return MonthlyPartitionsDefinition(start_date=start, end_offset=1)
+    return MonthlyPartitionsDefinition(start_date=start, end_date=next_month(end).isoformat())
+
+
+def raw_key(source: str) -> AssetKey:
+    return AssetKey(["raw", "police", source])
+
+
+def conformed_key(source: str) -> AssetKey:
+    return AssetKey(["conformed", "police", source])
+
+
+def quarantine_key(source: str) -> AssetKey:
+    return AssetKey(["quarantine", "police", source])
+
+
+def partition_months(context: AssetExecutionContext) -> list[date]:
+    return [date.fromisoformat(k) for k in context.partition_keys]
+
+
+def write_watermark(
+    con: duckdb.DuckDBPyConnection, path: Path, source: str, offenses_glob: str
+) -> str | None:
+    """Record the newest occurred time landed for a source: where the next live load starts."""
+    newest = con.execute(
+        f"SELECT max(occurred_at) FROM read_parquet({sql_literal(offenses_glob)})"
+    ).fetchone()[0]
+    if newest is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"source": source, "watermark": newest.isoformat()}, indent=2))
+    return newest.isoformat()
+
+
+def raw_police_asset(
+    source: PoliceSource, config: JurisdictionConfig, partitions: MonthlyPartitionsDefinition
+) -> AssetsDefinition:
+    layout = source.layout
+    feed_key = feed_resource_key(source.name)
+
+    @asset(
+        key=raw_key(source.name),
+        partitions_def=partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        group_name="sources",
+        kinds={"parquet"},
+        required_resource_keys={feed_key},
+        retry_policy=(
+            RetryPolicy(max_retries=3, delay=30, backoff=Backoff.EXPONENTIAL)
+            if source.mode == "live"
+            else None
+        ),
+        description=(
+            f"{layout.agency} incidents in the {layout.name} layout ({source.mode} mode), "
+            "landed as published: every column a string, one file per month."
+        ),
+    )
+    def _raw(context: AssetExecutionContext) -> MaterializeResult:
+        paths = data_paths()
+        months = partition_months(context)
+        root = paths.raw_police(source.name)
+        scratch = scratch_path(root, source.name)
+        feed = getattr(context.resources, feed_key)
+        first = config.police_start_month
+        last = date.fromisoformat(partitions.get_last_partition_key())
+        context.log.info(f"{source.name}: landing {len(months)} month(s) {months[0]}..{months[-1]}")
+        try:
+            try:
+                landed = feed.land(layout, months, config.timezone, scratch, context.log.info)
+            except (SchemaDriftError, LayoutError, FileNotFoundError) as exc:
+                # Retrying cannot fix a changed schema or a missing file: stop at once.
+                raise Failure(description=str(exc), allow_retries=False) from exc
+            with connect() as con:
+                results = land_police_months(
+                    con,
+                    layout,
+                    source=source.name,
+                    landed_parquet=landed,
+                    dest_root=root,
+                    timezone=config.timezone,
+                    months=months,
+                    first_month=first,
+                    last_month=last,
+                )
+        finally:
+            scratch.unlink(missing_ok=True)
+        record_volume(
+            source.name, context.run.run_id, feed, {f"{r.month:%Y-%m}": r.rows for r in results}
+        )
+        written = [r for r in results if r.written]
+        context.log.info(
+            f"{source.name}: {sum(r.rows for r in results):,} rows in {len(results)} month(s); "
+            f"{len(written)} rewritten, {len(results) - len(written)} unchanged"
+        )
+        return MaterializeResult(
+            metadata={
+                "dagster/row_count": sum(r.rows for r in results),
+                "months_rewritten": len(written),
+                "months_unchanged": len(results) - len(written),
+                "rows_by_month": MetadataValue.json({f"{r.month:%Y-%m}": r.rows for r in results}),
+                "layout": layout.name,
+                "mode": source.mode,
+                "path": MetadataValue.path(str(root)),
+            }
+        )
+
+    return _raw
+
+
+def split_police_asset(
+    source: PoliceSource, config: JurisdictionConfig, partitions: MonthlyPartitionsDefinition
+) -> AssetsDefinition:
+    layout = source.layout
+
+    @multi_asset(
+        name=f"split_police_{source.name}",
+        specs=[
+            AssetSpec(
+                conformed_key(source.name),
+                deps=[raw_key(source.name), AssetKey(["conformed", "areas"])],
+                group_name="quality",
+                kinds={"duckdb", "parquet"},
+                description=(
+                    f"Accepted {source.name} rows as one row per offense in the canonical "
+                    "layout: zoned times, normalized codes, WGS84 points, the raw row as JSON."
+                ),
+            ),
+            AssetSpec(
+                quarantine_key(source.name),
+                deps=[raw_key(source.name), AssetKey(["conformed", "areas"])],
+                group_name="quality",
+                kinds={"duckdb", "parquet"},
+                description=(
+                    f"{source.name} rows rejected by the row rules, every raw column kept, "
+                    "with reason codes."
+                ),
+            ),
+        ],
+        partitions_def=partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+    )
+    def _split(context: AssetExecutionContext, jurisdiction: Jurisdiction):
+        paths = data_paths()
+        months = partition_months(context)
+        totals = {"raw_rows": 0, "accepted_rows": 0, "quarantined_rows": 0}
+        by_reason: dict[str, int] = {}
+        with connect() as con:
+            settings = EventRuleSettings(
+                boundary_table=load_areas(con, paths.conformed_file("areas")),
+                projected_crs=jurisdiction.projected_crs,
+                timezone=jurisdiction.timezone,
+                tolerance_m=jurisdiction.boundary_tolerance_m,
+                # Judged against each row's own landing time: re-running a month gives the same
+                # answer tomorrow.
+                now_sql='__raw."_ingested_at"',
+            )
+            for month in months:
+                result = split_police(
+                    con,
+                    layout,
+                    settings,
+                    source=source.name,
+                    raw_parquet=partition_path(paths.raw_police(source.name), month),
+                    quarantine_path=partition_path(paths.quarantine_police(source.name), month),
+                    offenses_path=partition_path(paths.conformed_police(source.name), month),
+                    profile_path=partition_path(paths.profiles / "police" / source.name, month),
+                )
+                totals["raw_rows"] += result.raw_rows
+                totals["accepted_rows"] += result.clean_rows
+                totals["quarantined_rows"] += result.quarantined_rows
+                for code, n in result.by_reason.items():
+                    by_reason[code] = by_reason.get(code, 0) + n
+            conformed_glob = str(paths.conformed_police(source.name) / "month=*" / "*.parquet")
+            watermark = write_watermark(
+                con, paths.state / "police" / f"{source.name}.json", source.name, conformed_glob
+            )
+        context.log.info(f"{source.name}: {totals} {by_reason}")
+        yield MaterializeResult(
+            asset_key=conformed_key(source.name),
+            metadata={
+                "dagster/row_count": totals["accepted_rows"],
+                **totals,
+                "watermark": watermark or "",
+                "path": MetadataValue.path(str(paths.conformed_police(source.name))),
+            },
+        )
+        yield MaterializeResult(
+            asset_key=quarantine_key(source.name),
+            metadata={
+                "dagster/row_count": totals["quarantined_rows"],
+                **totals,
+                "quarantined_by_reason": MetadataValue.json(by_reason),
+                "path": MetadataValue.path(str(paths.quarantine_police(source.name))),
+            },
+        )
+
+    return _split
+
+
+def read_custom_crosswalk(source: PoliceSource) -> pl.DataFrame:
+    """A city's crosswalk CSV, checked and normalized like the seeds (codes padded, upper)."""
+    assert source.crosswalk_csv is not None
+    path = source.crosswalk_csv
+    frame = pl.read_csv(path, infer_schema=False)
+    frame = frame.rename({c: c.strip() for c in frame.columns})
+    missing = [c for c in CROSSWALK_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path.name}: crosswalk lacks columns {missing}")
+    code = pl.col("offense_code").str.strip_chars().str.to_uppercase()
+    width = source.layout.offense_code_width
+    if width:
+        code = code.str.zfill(width)
+    flags = CROSSWALK_COLUMNS[6:]
+    frame = frame.select(
+        pl.lit(source.layout.crosswalk).alias("crosswalk"),
+        code.alias("offense_code"),
+        *(pl.col(c).str.strip_chars() for c in CROSSWALK_COLUMNS[1:6]),
+        *(
+            pl.col(c).str.strip_chars().str.to_lowercase().is_in(["true", "1", "yes"])
+            for c in flags
+        ),
+    )
+    blank = frame.filter(pl.col("offense_code").is_null() | (pl.col("offense_code") == ""))
+    if blank.height:
+        raise ValueError(f"{path.name}: {blank.height} row(s) with a blank offense_code")
+    dupes = frame.filter(pl.col("offense_code").is_duplicated())
+    if dupes.height:
+        codes = sorted(set(dupes.get_column("offense_code").to_list()))[:10]
+        raise ValueError(f"{path.name}: offense_code repeated: {codes}")
+    return frame
+
+
+def custom_crosswalks_asset(config: JurisdictionConfig) -> AssetsDefinition:
+    sources = [s for s in config.police if s.crosswalk_csv is not None]
+
+    @asset(
+        key=AssetKey(["conformed", "crosswalks"]),
+        group_name="reference",
+        kinds={"parquet"},
+        description="Offense crosswalks the jurisdiction supplies for its own layouts "
+        "(crosswalk_csv), validated and normalized; empty when every source has a seed.",
+    )
+    def _crosswalks(context: AssetExecutionContext) -> MaterializeResult:
+        frames = [read_custom_crosswalk(s) for s in sources]
+        schema = {"crosswalk": pl.String, "offense_code": pl.String}
+        schema |= {c: pl.String for c in CROSSWALK_COLUMNS[1:6]}
+        schema |= {c: pl.Boolean for c in CROSSWALK_COLUMNS[6:]}
+        frame = pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+        target = data_paths().conformed / "crosswalks" / "custom.parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(target)
+        return MaterializeResult(
+            metadata={
+                "dagster/row_count": frame.height,
+                "crosswalks": MetadataValue.json([s.layout.crosswalk for s in sources]),
+            }
+        )
+
+    return _crosswalks
+
+
+def police_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
+    partitions = police_partitions(config)
+    assets: list[AssetsDefinition] = [custom_crosswalks_asset(config)]
+    for source in config.police:
+        assets += [
+            raw_police_asset(source, config, partitions),
+            split_police_asset(source, config, partitions),
+        ]
+    return assets

@@ -1,0 +1,145 @@
+"""Publishing: a privacy-audited GeoParquet release and the read-only serving database."""
+
+import os
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+
+from crimemap.config.jurisdiction import JurisdictionConfig
+from crimemap.config.paths import DataPaths, data_paths
+from crimemap.config.runtime import current_config
+from crimemap.core.duckdb_spatial import connect
+from crimemap.core.project import DBT_PROJECT_DIR
+from crimemap.warehouse.code_version import code_version
+from crimemap.warehouse.column_docs import mart_column_descriptions
+from crimemap.warehouse.freshness import source_freshness
+from crimemap.warehouse.layers import PUBLISHED_SCHEMA_PATH, published_layers
+from crimemap.warehouse.privacy import PrivacyRules, audit_release
+from crimemap.warehouse.publish import LayerSpec, publish_release
+from crimemap.warehouse.schema_contract import load_contract
+from crimemap.warehouse.serving import build_serving_database
+
+PUBLISHED_MARTS = [
+    AssetKey(["marts", "fct_incidents"]),
+    AssetKey(["marts", "dim_area"]),
+    AssetKey(["marts", "dim_facility"]),
+    AssetKey(["marts", "area_indicators"]),
+    AssetKey(["marts", "service_requests_area_month"]),
+    AssetKey(["marts", "survey_area_responses"]),
+    AssetKey(["marts", "area_month_rates"]),
+    AssetKey(["marts", "quality_scorecard"]),
+    AssetKey(["marts", "offense_spikes"]),
+    AssetKey(["marts", "dim_grid_cell"]),
+    AssetKey(["marts", "hotspots"]),
+    AssetKey(["marts", "emerging_hotspots"]),
+    AssetKey(["marts", "service_access"]),
+    AssetKey(["marts", "priority_areas"]),
+    AssetKey(["marts", "crime_social_correlation"]),
+    AssetKey(["marts", "initiative_impact"]),
+    AssetKey(["marts", "hotspot_forecast"]),
+    AssetKey(["marts", "hotspot_forecast_scores"]),
+]
+
+
+def publication_salt(paths: DataPaths) -> str:
+    """A per-installation secret for published ids (``CRIMEMAP_PUBLISH_SALT`` overrides it).
+
+    Kept beside the data so ids stay stable from release to release.
+    """
+    configured = os.environ.get("CRIMEMAP_PUBLISH_SALT")
+    if configured:
+        return configured
+    salt_file = paths.root / ".publish_salt"
+    if not salt_file.exists():
+        salt_file.write_text(secrets.token_hex(32))
+    return salt_file.read_text().strip()
+
+
+def privacy_rules(jurisdiction: JurisdictionConfig) -> PrivacyRules:
+    settings = jurisdiction.publishing
+    return PrivacyRules(
+        min_cell_count=settings.min_cell_count,
+        point_generalization=settings.point_generalization,
+        point_cell_m=settings.point_cell_m,
+        min_population=jurisdiction.analysis.min_population,
+    )
+
+
+def release_layers(
+    config: JurisdictionConfig, paths: DataPaths, rules: PrivacyRules
+) -> list[LayerSpec]:
+    """The layers a release of this jurisdiction publishes, described by the dbt docs."""
+    return published_layers(
+        rules,
+        config.projected_crs,
+        config.timezone,
+        publication_salt(paths),
+        column_docs=mart_column_descriptions(DBT_PROJECT_DIR),
+    )
+
+
+def privacy_audit(
+    release_dir: Path, rules: PrivacyRules, projected_crs: str, layers: Sequence[LayerSpec]
+) -> list[str]:
+    """Every violation found in the files of a release; empty when it may be published."""
+    with connect() as con:
+        return audit_release(
+            release_dir,
+            [(layer.name, layer.path, bool(layer.partition_by), layer.privacy) for layer in layers],
+            rules,
+            projected_crs,
+            con,
+        )
+
+
+@asset(
+    key=["published", "release"],
+    deps=PUBLISHED_MARTS,
+    group_name="publish",
+    kinds={"geoparquet", "duckdb"},
+    description="GeoParquet 1.1 layers + manifest, switched atomically; serving.duckdb rebuilt.",
+)
+def published_release(context: AssetExecutionContext) -> MaterializeResult:
+    paths = data_paths()
+    config = current_config()
+    rules = privacy_rules(config)
+    layers = release_layers(config, paths, rules)
+    schema_version, _ = load_contract(PUBLISHED_SCHEMA_PATH)
+    with connect(paths.warehouse, read_only=True) as con:
+        freshness = source_freshness(con, config.timezone, config.source_modes)
+        release = publish_release(
+            con,
+            layers,
+            paths.published,
+            schema_version=schema_version,
+            privacy_rules=rules.describe(),
+            code_version=code_version(),
+            extra={
+                "jurisdiction": config.name,
+                "privacy": rules.settings(),
+                "source_freshness": freshness,
+            },
+            audit=lambda release_dir: privacy_audit(
+                release_dir, rules, config.projected_crs, layers
+            ),
+            keep_releases=config.publishing.keep_releases,
+            log=context.log.info,
+        )
+    build_serving_database(release.path, paths.serving)
+    context.log.info(f"published release {release.release_id} to {release.path}")
+    return MaterializeResult(
+        metadata={
+            "release_id": release.release_id,
+            "schema_version": schema_version,
+            "path": MetadataValue.path(str(release.path)),
+            "serving_database": MetadataValue.path(str(paths.serving)),
+            "layers": MetadataValue.json(
+                {layer["name"]: layer["rows"] for layer in release.manifest["layers"]}
+            ),
+            "source_freshness": MetadataValue.json(
+                {f["source"]: f["latest"] or f["loaded_at"] for f in freshness}
+            ),
+        }
+    )

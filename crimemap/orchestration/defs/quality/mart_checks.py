@@ -1,0 +1,236 @@
+"""Quality checks on the published marts: one blocking GX suite per dbt mart.
+
+Each check reads its mart from the warehouse read-only, only the columns its suite names (geometry
+as its type name, never as WKB; see ``crimemap.quality.mart_suites.mart_frame``), and runs the
+suite. An ERROR failure blocks everything downstream of the mart, the published release included.
+The diagnostic marts (``marts/quality``) have no suite: they report coverage, not a contract.
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetKey,
+    asset_check,
+)
+
+from crimemap.config.jurisdiction import JurisdictionConfig
+from crimemap.config.paths import DataPaths, data_paths
+from crimemap.core.duckdb_spatial import connect
+from crimemap.orchestration.defs.quality.checks import areas_bbox, validate_frame
+from crimemap.quality.mart_suites import (
+    area_indicators_suite,
+    area_month_rates_suite,
+    crime_social_correlation_suite,
+    dim_area_suite,
+    dim_facility_suite,
+    dim_grid_cell_suite,
+    emerging_hotspots_suite,
+    fct_incidents_suite,
+    hotspot_forecast_predictions_suite,
+    hotspot_forecast_scores_suite,
+    hotspot_forecast_suite,
+    hotspots_suite,
+    initiative_impact_suite,
+    mart_frame,
+    offense_spikes_suite,
+    priority_areas_suite,
+    read_columns,
+    service_access_suite,
+    service_requests_area_month_suite,
+    survey_area_responses_suite,
+)
+from crimemap.quality.suites import SuiteSpec
+
+MartSuite = Callable[[DataPaths], SuiteSpec]
+
+
+def mart_suite_check(mart: str, description: str, suite: MartSuite) -> AssetChecksDefinition:
+    @asset_check(
+        asset=AssetKey(["marts", mart]),
+        name=f"{mart}_mart_suite",
+        description=description,
+        blocking=True,
+    )
+    def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        paths = data_paths()
+        spec = suite(paths)
+        with connect(paths.warehouse, read_only=True) as con:
+            frame = mart_frame(con, mart, read_columns(spec))
+        return validate_frame(spec, frame, paths)
+
+    return _check
+
+
+def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
+    """One blocking GX suite per published mart."""
+    sources = [s.name for s in config.police]
+    indicators = list(config.indicators.indicator_names)
+    questions = [q.name for q in config.surveys.layout.questions]
+    threshold = config.indicators.cv_threshold_pct
+    police_start = config.police_start_month
+    requests_start = config.service_requests.start_month
+    min_responses = config.surveys.min_responses
+    analysis = config.analysis
+    initiatives = [i.name for i in analysis.initiatives]
+
+    def rows_from(source: str) -> int:
+        """A mart built from a source the jurisdiction does not have is empty, not broken."""
+        return 0 if source in config.absent_sources else 1
+
+    def now() -> datetime:
+        # Judged when the check runs, not when the definitions load.
+        return datetime.now(UTC)
+
+    return [
+        mart_suite_check(
+            "fct_incidents",
+            "GX suite fct_incidents_mart: unique offense keys, configured sources, the category "
+            "taxonomy, unmapped codes sensitive, no point exactly when precision is 'none', "
+            "areas exactly when assigned, nothing in the future.",
+            lambda paths: fct_incidents_suite(
+                sources, start=police_start, now=now(), bbox=areas_bbox(paths)
+            ),
+        ),
+        mart_suite_check(
+            "dim_area",
+            "GX suite dim_area_mart: one polygon per area id, positive size, counts and rates in "
+            "range, missing indicators flagged unreliable.",
+            lambda paths: dim_area_suite(),
+        ),
+        mart_suite_check(
+            "area_indicators",
+            "GX suite area_indicators_mart: one row per area x indicator, estimates and margins "
+            "non-negative, proportions within 0..1, the reliability flag as its CV says.",
+            lambda paths: area_indicators_suite(
+                indicators, cv_threshold_pct=threshold, min_rows=rows_from("area_indicators")
+            ),
+        ),
+        mart_suite_check(
+            "area_month_rates",
+            "GX suite area_month_rates_mart: one row per area x month x category, months from "
+            "the police start month, reports <= offenses, rates exactly when not suppressed.",
+            lambda paths: area_month_rates_suite(
+                start=police_start, now=now(), min_population=analysis.min_population
+            ),
+        ),
+        mart_suite_check(
+            "offense_spikes",
+            "GX suite offense_spikes_mart: one row per area x month x category, a usual level, "
+            "expected count, ratio and p-value exactly when there is history, is_spike exactly "
+            "as the jurisdiction's spike rules say.",
+            lambda paths: offense_spikes_suite(
+                start=police_start,
+                now=now(),
+                baseline_months=analysis.spike_baseline_months,
+                min_baseline_months=analysis.spike_min_baseline_months,
+                alpha=analysis.spike_alpha,
+                min_count=analysis.spike_min_count,
+                min_ratio=analysis.spike_min_ratio,
+            ),
+        ),
+        mart_suite_check(
+            "dim_facility",
+            "GX suite dim_facility_mart: unique ids, canonical service types, points in the "
+            "jurisdiction's extent, areas exactly when assigned.",
+            lambda paths: dim_facility_suite(
+                bbox=areas_bbox(paths), min_rows=rows_from("facilities")
+            ),
+        ),
+        mart_suite_check(
+            "service_requests_area_month",
+            "GX suite service_requests_area_month_mart: one row per area x month x request type, "
+            "closed <= opened, no median without a closure.",
+            lambda paths: service_requests_area_month_suite(start=requests_start, now=now()),
+        ),
+        mart_suite_check(
+            "service_access",
+            "GX suite service_access_mart: one row per area x facility type (and 'all'), "
+            "distances >= 0 exactly with a nearest facility, the configured catchment, a 2SFCA "
+            "score of 0 with no facility in reach and the nearest within reach otherwise.",
+            lambda paths: service_access_suite(
+                catchment_m=analysis.catchment_m, min_rows=rows_from("facilities")
+            ),
+        ),
+        mart_suite_check(
+            "priority_areas",
+            "GX suite priority_areas_mart: one row per area, an exclusion reason exactly when "
+            "not ranked, the index and capped contributions in range, the configured weights.",
+            lambda paths: priority_areas_suite(
+                weights=analysis.priority_weights,
+                min_population=analysis.min_population,
+                unavailable=config.unavailable_priority_components,
+                indicator_weights={i["name"]: i["weight"] for i in config.priority_indicators},
+            ),
+        ),
+        mart_suite_check(
+            "survey_area_responses",
+            "GX suite survey_area_responses_mart: one row per area x survey x question, "
+            "respondents <= area respondents, suppressed cells without a share.",
+            lambda paths: survey_area_responses_suite(questions, min_responses=min_responses),
+        ),
+        mart_suite_check(
+            "crime_social_correlation",
+            "GX suite crime_social_correlation_mart: one row per crime measure x indicator, "
+            "no correlation under 4 areas, rho within its 95% interval, p-values within 0..1.",
+            lambda paths: crime_social_correlation_suite(indicators=config.indicators.measures),
+        ),
+        mart_suite_check(
+            "initiative_impact",
+            "GX suite initiative_impact_mart: one row per declared initiative, no "
+            "configuration error, estimates exactly with areas on both sides, the estimate "
+            "within its 95% interval, a relative effect of at least -100%.",
+            lambda paths: initiative_impact_suite(initiatives),
+        ),
+        mart_suite_check(
+            "dim_grid_cell",
+            "GX suite dim_grid_cell_mart: unique cell ids and lattice positions, the configured "
+            "grid shape and size, the cell's area, the part in the jurisdiction within it.",
+            lambda paths: dim_grid_cell_suite(
+                grid_shape=analysis.grid_shape,
+                cell_size_m=analysis.grid_cell_m,
+                bbox=areas_bbox(paths),
+            ),
+        ),
+        mart_suite_check(
+            "hotspots",
+            "GX suite hotspots_mart: one row per cell x month, p and q exactly with a z score, "
+            "q >= p, confidence bins as q and the sign of z say.",
+            lambda paths: hotspots_suite(start=police_start, now=now()),
+        ),
+        mart_suite_check(
+            "emerging_hotspots",
+            "GX suite emerging_hotspots_mart: one class per cell, run and period counts "
+            "consistent, the trend as Mann-Kendall's p and S say, hot / cold classes exactly "
+            "when the final month is hot / cold.",
+            lambda paths: emerging_hotspots_suite(start=police_start, now=now()),
+        ),
+        mart_suite_check(
+            "hotspot_forecast_predictions",
+            "GX suite hotspot_forecast_predictions_mart: one prediction per model x month x "
+            "cell and one cell per rank, actual counts exactly for held-back months.",
+            lambda paths: hotspot_forecast_predictions_suite(start=police_start, now=now()),
+        ),
+        mart_suite_check(
+            "hotspot_forecast",
+            "GX suite hotspot_forecast_mart: one row per cell and per rank, one forecast month "
+            "at most a month ahead, top area shares among the configured ones.",
+            lambda paths: hotspot_forecast_suite(
+                start=police_start, now=now(), area_shares=analysis.forecast_area_shares
+            ),
+        ),
+        mart_suite_check(
+            "hotspot_forecast_scores",
+            "GX suite hotspot_forecast_scores_mart: one row per model x share x scope x month, "
+            "hits <= offenses, hit rate and PEI within 0..1, a lift only for the forecast.",
+            lambda paths: hotspot_forecast_scores_suite(
+                start=police_start,
+                now=now(),
+                area_shares=analysis.forecast_area_shares,
+                holdout_months=analysis.forecast_holdout_months,
+            ),
+        ),
+    ]

@@ -1,0 +1,116 @@
+"""dbt models as Dagster assets: staging, intermediate and marts built in DuckDB."""
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from crimemap.config.jurisdiction import JurisdictionConfig
+from crimemap.config.paths import data_paths, export_environment
+from crimemap.config.runtime import current_config, dbt_vars
+from crimemap.core.project import DBT_PROJECT_DIR
+from crimemap.orchestration.defs.police.assets import conformed_key
+from crimemap.orchestration.defs.police.assets import quarantine_key as police_quarantine_key
+from crimemap.orchestration.defs.sources.assets import quarantine_key, split_source_names
+from crimemap.orchestration.defs.sources.surveys import QUARANTINE_SURVEYS
+
+POLICE_SOURCE_KEY = AssetKey(["conformed", "police"])
+PROFILES_SOURCE_KEY = AssetKey(["quality", "load_profiles"])
+
+# dbt's profile reads the data directory from the environment, also when parsing.
+export_environment()
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    """True when the manifest is missing or older than any file of the dbt project."""
+    if not project.manifest_path.exists():
+        return True
+    built = project.manifest_path.stat().st_mtime
+    sources = [project.project_dir / "dbt_project.yml", project.project_dir / "profiles.yml"]
+    for folder in ("models", "seeds", "macros", "tests"):
+        sources.extend(p for p in (project.project_dir / folder).rglob("*") if p.is_file())
+    return any(p.stat().st_mtime > built for p in sources if p.exists())
+
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
+if manifest_is_stale(dbt_project):
+    # A fresh checkout has no target/manifest.json; `dbt parse` makes one in a few seconds.
+    dbt_project.preparer.prepare(dbt_project)
+
+
+def police_keys(config: JurisdictionConfig) -> list[AssetKey]:
+    return [conformed_key(s.name) for s in config.police]
+
+
+def quarantine_keys(config: JurisdictionConfig) -> list[AssetKey]:
+    """Every split's quarantine asset: the splits write the load profiles beside them."""
+    return [
+        *(police_quarantine_key(s.name) for s in config.police),
+        *(quarantine_key(name) for name in split_source_names(config)),
+        QUARANTINE_SURVEYS,
+    ]
+
+
+class CrimemapDbtTranslator(DagsterDbtTranslator):
+    """Models keyed by layer (``staging/``, ``intermediate/``, ``marts/``); sources by meta."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        resource_type = dbt_resource_props["resource_type"]
+        if resource_type == "model":
+            layer = dbt_resource_props["fqn"][1]
+            return AssetKey([layer, dbt_resource_props["name"]])
+        if resource_type == "seed":
+            return AssetKey(["seeds", dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: Any
+    ) -> AssetSpec:
+        # The police source and the load profiles are each one glob over files that several
+        # assets write; in the asset graph the staging model depends on those assets instead.
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        globbed = {POLICE_SOURCE_KEY: police_keys, PROFILES_SOURCE_KEY: quarantine_keys}
+        if not any(dep.asset_key in globbed for dep in spec.deps):
+            return spec
+        deps = [d for d in spec.deps if d.asset_key not in globbed]
+        for dep in spec.deps:
+            if dep.asset_key in globbed:
+                deps += [AssetDep(key) for key in globbed[dep.asset_key](current_config())]
+        return spec.replace_attributes(deps=deps)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
+        fqn = dbt_resource_props["fqn"]
+        return {"staging": "staging", "intermediate": "transform"}.get(fqn[1], "marts")
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=CrimemapDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+    ),
+)
+def crimemap_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    # Run artifacts belong with the data they describe, not in the source tree; one folder,
+    # reused, because the warehouse has one writer at a time.
+    target = data_paths().root / "dbt" / "target"
+    # dbt unit tests check the SQL against fixtures written for the project's own vars: they run
+    # in the test suite (tests/unit/test_dbt_project.py), not on a jurisdiction's data.
+    args = [
+        "build",
+        "--exclude",
+        "resource_type:unit_test",
+        "--vars",
+        json.dumps(dbt_vars(current_config())),
+    ]
+    yield from dbt.cli(args, context=context, target_path=target).stream()

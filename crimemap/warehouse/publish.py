@@ -1,0 +1,588 @@
+"""Atomic releases of the published layers.
+
+A release is built in ``releases/.tmp-<id>/``, validated, renamed to ``releases/<id>/`` and only
+then made current by atomically replacing the one-line ``LATEST`` file. Readers that follow
+``LATEST`` therefore see either the previous release or the complete new one; a failure (or a
+kill) at any step leaves the previous release and ``LATEST`` as they were. Publishers take an
+exclusive lock on the published directory, so the next one can clear what a killed one left
+(temporary directories, a release renamed but never made current) and prune old releases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from crimemap.warehouse.code_version import code_version as current_code_version
+from crimemap.warehouse.geoparquet import (
+    DEFAULT_CRS,
+    GEOPARQUET_VERSION,
+    GeoParquetStats,
+    TableStats,
+    fsync_directory,
+    fsync_tree,
+    scan_sql,
+    sql_identifier,
+    sql_string,
+    validate_geoparquet,
+    validate_parquet_table,
+    write_geoparquet,
+    write_parquet_table,
+)
+from crimemap.warehouse.privacy import LayerPrivacy, PrivacyRules
+from crimemap.warehouse.schema_contract import check_version, schema_of_manifest, validate_manifest
+
+RELEASES_DIR = "releases"
+LATEST_FILE = "LATEST"
+MANIFEST_FILE = "manifest.json"
+MANIFEST_VERSION = 2
+TMP_PREFIX = ".tmp-"
+LOCK_FILE = ".publish.lock"
+DEFAULT_KEEP_RELEASES = 5
+# Layer names become file names and serving-view names; keep them plain identifiers.
+_LAYER_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# The serving database reserves this name for its release-info table.
+RESERVED_LAYER_NAMES = frozenset({"releases"})
+MANIFEST_KEYS = frozenset(
+    {
+        "manifest_version",
+        "release_id",
+        "created_at",
+        "schema_version",
+        "code_version",
+        "privacy_rules",
+        "layers",
+    }
+)
+_PARTITION_VALUE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class ReleaseError(RuntimeError):
+    """A release could not be published; the previous release is still current."""
+
+
+class ReleaseValidationError(ReleaseError):
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("release failed validation:\n" + "\n".join(f"- {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    name: str
+    query: str
+    spatial: bool
+    description: str
+    geometry_column: str = "geometry"
+    time_column: str | None = None
+    # Column name -> description, copied into the manifest and the serving database.
+    column_descriptions: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # What the privacy audit checks on this layer (None: forbidden column names only).
+    privacy: LayerPrivacy | None = None
+    # Runs on the publishing connection before the query, e.g. to register a suppression table.
+    prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = field(default=None, hash=False)
+    # Hive partition columns (e.g. year, month): the layer becomes a directory of files.
+    partition_by: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> str:
+        """Where the layer lives in a release: a file, or a directory when partitioned."""
+        return self.name if self.partition_by else f"{self.name}.parquet"
+
+
+@dataclass(frozen=True)
+class Release:
+    release_id: str
+    path: Path
+    manifest: Mapping[str, Any]
+
+
+# --------------------------------------------------------------------------- small pieces
+
+
+def new_release_id(now: dt.datetime | None = None, after: str | None = None) -> str:
+    """``YYYYMMDDTHHMMSSZ-xxxxxx``: sorts by time; the random suffix keeps same-second ids apart.
+
+    ``after`` (the newest existing id) keeps ids increasing even if the clock steps back, because
+    pruning keeps the newest releases by id.
+    """
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    try:
+        previous = dt.datetime.strptime((after or "")[:16], "%Y%m%dT%H%M%SZ")
+    except ValueError:
+        previous = None  # no earlier release, or one with a custom id
+    if previous is not None:
+        now = max(now, previous.replace(tzinfo=dt.UTC) + dt.timedelta(seconds=1))
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _utc_now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def check_layers(layers: Sequence[LayerSpec]) -> None:
+    """Reject layer sets that cannot become files and views (before any work is done)."""
+    if not layers:
+        raise ValueError("a release needs at least one layer")
+    names = [layer.name for layer in layers]
+    for name in names:
+        if not _LAYER_NAME.match(name):
+            raise ValueError(f"layer name {name!r} must match {_LAYER_NAME.pattern}")
+        if name in RESERVED_LAYER_NAMES:
+            raise ValueError(f"layer name {name!r} is reserved")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate layer names: {duplicates}")
+
+
+def _check_release_id(release_id: str) -> None:
+    if not _RELEASE_ID.match(release_id):
+        raise ValueError(f"release id {release_id!r} must match {_RELEASE_ID.pattern}")
+
+
+def _check_extra(extra: Mapping[str, Any]) -> None:
+    clash = sorted(MANIFEST_KEYS & set(extra))
+    if clash:
+        raise ValueError(f"extra manifest keys clash with reserved keys: {clash}")
+
+
+def _json_value(value: Any) -> Any:
+    """JSON-friendly form of a value DuckDB returns (dates and times as ISO 8601)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def write_text_durably(path: Path, text: str) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def layer_scan_sql(release_dir: Path, layer: Mapping[str, Any]) -> str:
+    """``read_parquet`` over a manifest layer of the release in ``release_dir``."""
+    partitioning = layer.get("partitioning") or {}
+    types = {c["name"]: c["type"] for c in layer.get("columns", [])}
+    partition_types = {c: types.get(c, "VARCHAR") for c in partitioning.get("columns", [])}
+    return scan_sql(Path(release_dir) / layer["path"], partition_types)
+
+
+def _columns(
+    con: duckdb.DuckDBPyConnection, source: str, descriptions: Mapping[str, str]
+) -> list[dict[str, str]]:
+    # Types as DuckDB reads the published layer (GeoParquet geometry shows as GEOMETRY).
+    rows = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+    columns = []
+    for name, type_, *_ in rows:
+        entry = {"name": name, "type": type_}
+        if name in descriptions:
+            entry["description"] = descriptions[name]
+        columns.append(entry)
+    return columns
+
+
+def _time_extent(
+    con: duckdb.DuckDBPyConnection, source: str, column: str | None
+) -> dict[str, Any] | None:
+    if column is None:
+        return None
+    c = sql_identifier(column)
+    low, high = con.execute(f"SELECT min({c}), max({c}) FROM {source}").fetchone()
+    return {"column": column, "min": _json_value(low), "max": _json_value(high)}
+
+
+def _file_entry(stats: GeoParquetStats | TableStats, release_dir: Path) -> dict[str, Any]:
+    return {
+        "path": stats.path.relative_to(release_dir).as_posix(),
+        "rows": stats.rows,
+        "bytes": stats.bytes,
+        "sha256": stats.sha256,
+    }
+
+
+def _partition_dir(columns: Sequence[str], values: Sequence[Any], where: str) -> str:
+    parts = []
+    for column, value in zip(columns, values, strict=True):
+        text = "" if value is None else str(value)
+        if not _PARTITION_VALUE.match(text):
+            raise ValueError(
+                f"layer {where}: partition column {column!r} has value {value!r}; "
+                "partition values must be non-empty and plain (letters, digits, '_', '-')"
+            )
+        parts.append(f"{column}={text}")
+    return "/".join(parts)
+
+
+def _write_partitioned(
+    con: duckdb.DuckDBPyConnection, layer: LayerSpec, directory: Path
+) -> tuple[list[GeoParquetStats | TableStats], dict[str, str]]:
+    """One file per partition under ``directory/<name>/<col>=<value>/...``; each spatial file is
+    a complete GeoParquet file with its own bbox. Returns the files and the partition types."""
+    staging = f"temp.main.{sql_identifier('__crimemap_partitions_' + secrets.token_hex(6))}"
+    con.execute(f"CREATE TEMP TABLE {staging} AS {layer.query.strip().rstrip(';')}")
+    try:
+        described = dict(
+            (str(r[0]), str(r[1]))
+            for r in con.execute(f"DESCRIBE SELECT * FROM {staging}").fetchall()
+        )
+        missing = [c for c in layer.partition_by if c not in described]
+        if missing:
+            raise ValueError(f"layer {layer.name}: no partition columns {missing}")
+        keys = ", ".join(sql_identifier(c) for c in layer.partition_by)
+        values = con.execute(f"SELECT DISTINCT {keys} FROM {staging} ORDER BY ALL").fetchall()
+        if not values:
+            # A hive layer is its files: with no rows there is nothing readers could open.
+            raise ValueError(
+                f"layer {layer.name}: no rows to partition by {list(layer.partition_by)}; "
+                "a partitioned layer needs at least one row"
+            )
+        files: list[GeoParquetStats | TableStats] = []
+        for value in values:
+            sub = directory / layer.path / _partition_dir(layer.partition_by, value, layer.name)
+            sub.mkdir(parents=True)
+            where = " AND ".join(
+                f"{sql_identifier(c)} = {sql_string(str(v))}::{described[c]}"
+                for c, v in zip(layer.partition_by, value, strict=True)
+            )
+            query = f"SELECT * EXCLUDE ({keys}) FROM {staging} WHERE {where}"
+            files.append(_write_file(con, layer, query, sub / "part-0.parquet"))
+        # The writer fsyncs each month's directory; make the directories above it durable too.
+        fsync_tree(directory / layer.path)
+        return files, {c: described[c] for c in layer.partition_by}
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {staging}")
+
+
+def _write_file(
+    con: duckdb.DuckDBPyConnection, layer: LayerSpec, query: str, path: Path
+) -> GeoParquetStats | TableStats:
+    if layer.spatial:
+        return write_geoparquet(con, query, path, geometry_column=layer.geometry_column)
+    return write_parquet_table(con, query, path)
+
+
+def _union_bbox(
+    boxes: Sequence[tuple[float, float, float, float] | None],
+) -> list[float] | None:
+    present = [b for b in boxes if b is not None]
+    if not present:
+        return None
+    return [
+        min(b[0] for b in present),
+        min(b[1] for b in present),
+        max(b[2] for b in present),
+        max(b[3] for b in present),
+    ]
+
+
+def build_layer(
+    con: duckdb.DuckDBPyConnection, layer: LayerSpec, directory: Path
+) -> dict[str, Any]:
+    """Write one layer into ``directory`` and return its manifest entry."""
+    if layer.prepare is not None:
+        layer.prepare(con)
+    if layer.partition_by:
+        files, partition_types = _write_partitioned(con, layer, directory)
+    else:
+        files = [_write_file(con, layer, layer.query, directory / layer.path)]
+        partition_types = {}
+    entry: dict[str, Any] = {
+        "name": layer.name,
+        "description": layer.description,
+        "spatial": layer.spatial,
+        "path": layer.path,
+        "partitioning": (
+            {"flavor": "hive", "columns": list(layer.partition_by)} if layer.partition_by else None
+        ),
+    }
+    if layer.spatial:
+        spatial = [f for f in files if isinstance(f, GeoParquetStats)]
+        entry |= {
+            "format": f"GeoParquet {GEOPARQUET_VERSION}",
+            "geometry_column": layer.geometry_column,
+            "crs": DEFAULT_CRS,
+            "geometry_types": sorted({t for f in spatial for t in f.geometry_types}),
+            "bbox": _union_bbox([f.bbox for f in spatial]),
+        }
+    else:
+        entry |= {"format": "Parquet", "geometry_types": [], "bbox": None}
+    source = scan_sql(directory / layer.path, partition_types)
+    entry |= {
+        "rows": sum(f.rows for f in files),
+        "bytes": sum(f.bytes for f in files),
+        "columns": _columns(con, source, layer.column_descriptions),
+        "time_extent": _time_extent(con, source, layer.time_column),
+        "files": [_file_entry(f, directory) for f in files],
+    }
+    return entry
+
+
+def validate_release_files(release_dir: Path, entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every file of every layer against the publishing spec (GeoParquet 1.1 or plain table),
+    each problem prefixed with its layer."""
+    problems = []
+    for entry in entries:
+        validate = validate_geoparquet if entry["spatial"] else validate_parquet_table
+        for file in entry["files"]:
+            problems += [
+                f"layer {entry['name']}: {problem}"
+                for problem in validate(Path(release_dir) / file["path"])
+            ]
+    return problems
+
+
+def build_manifest(
+    release_id: str,
+    layers: Sequence[Mapping[str, Any]],
+    *,
+    schema_version: str,
+    privacy_rules: Sequence[str],
+    code_version: str,
+    extra: Mapping[str, Any],
+    created_at: str | None = None,
+) -> dict[str, Any]:
+    _check_extra(extra)
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "release_id": release_id,
+        "created_at": created_at or _utc_now_iso(),
+        "schema_version": schema_version,
+        "code_version": code_version,
+        "privacy_rules": list(privacy_rules),
+        **extra,
+        "layers": [dict(layer) for layer in layers],
+    }
+
+
+def _switch_latest(published_dir: Path, release_id: str) -> None:
+    """Point ``LATEST`` at ``release_id`` with one atomic rename."""
+    tmp = published_dir / f"{LATEST_FILE}.tmp"
+    try:
+        write_text_durably(tmp, release_id + "\n")
+        os.replace(tmp, published_dir / LATEST_FILE)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_directory(published_dir)
+
+
+@contextmanager
+def _publisher_lock(published_dir: Path) -> Iterator[None]:
+    """One publisher at a time per published directory; the OS drops the lock if it is killed."""
+    with (published_dir / LOCK_FILE).open("a") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ReleaseError(f"another publisher is running in {published_dir}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def release_ids(published_dir: Path) -> list[str]:
+    """Ids of the complete releases (renamed into place), oldest first."""
+    releases = Path(published_dir) / RELEASES_DIR
+    if not releases.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in releases.iterdir()
+        if p.is_dir() and not p.name.startswith(TMP_PREFIX) and _RELEASE_ID.match(p.name)
+    )
+
+
+def _clear_leftovers(published_dir: Path) -> list[str]:
+    """Remove what a killed publisher left (call under the lock): temporary directories, and
+    releases renamed into place but never made current (newer than ``LATEST``)."""
+    releases = Path(published_dir) / RELEASES_DIR
+    latest = read_latest_id(published_dir)
+    removed = []
+    for path in sorted(releases.glob(f"{TMP_PREFIX}*")):
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
+    for release_id in release_ids(published_dir):
+        if latest is None or release_id > latest:
+            # Out of sight first, so a kill mid-delete leaves a .tmp- name, not half a release.
+            trash = releases / f"{TMP_PREFIX}never-current-{release_id}"
+            os.rename(releases / release_id, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+            removed.append(release_id)
+    (Path(published_dir) / f"{LATEST_FILE}.tmp").unlink(missing_ok=True)
+    return removed
+
+
+def prune_releases(published_dir: Path, keep: int) -> list[str]:
+    """Delete all but the ``keep`` newest releases up to ``LATEST`` (which is always kept);
+    returns the ids removed. Call under the publisher lock."""
+    if keep < 1:
+        raise ValueError(f"keep_releases must be at least 1, got {keep}")
+    latest = read_latest_id(published_dir)
+    if latest is None:
+        return []
+    current_or_older = [r for r in release_ids(published_dir) if r <= latest]
+    doomed = [r for r in current_or_older[:-keep] if r != latest]
+    releases = Path(published_dir) / RELEASES_DIR
+    for release_id in doomed:
+        # Rename first: a reader never sees a half-deleted release under its real name.
+        trash = releases / f"{TMP_PREFIX}pruned-{release_id}"
+        os.rename(releases / release_id, trash)
+        shutil.rmtree(trash)
+    if doomed:
+        fsync_directory(releases)
+    return doomed
+
+
+def default_release_metadata() -> dict[str, Any]:
+    """Manifest keys a release always has; the pipeline passes the jurisdiction's own."""
+    return {"jurisdiction": "unnamed", "privacy": PrivacyRules().settings(), "source_freshness": []}
+
+
+def _previous_manifest(published_dir: Path) -> dict[str, Any] | None:
+    current = latest_release(published_dir)
+    return None if current is None else read_manifest(current)
+
+
+def schema_problems(
+    previous: Mapping[str, Any] | None, schema_version: str, entries: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """Semantic-versioning problems of this release's layer schemas against the last release."""
+    if previous is None:
+        return []
+    new = {"schema_version": schema_version, "layers": list(entries)}
+    return check_version(
+        previous.get("schema_version", "0.0.0"),
+        schema_of_manifest(previous),
+        schema_version,
+        schema_of_manifest(new),
+    )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def publish_release(
+    con: duckdb.DuckDBPyConnection,
+    layers: Sequence[LayerSpec],
+    published_dir: Path,
+    *,
+    release_id: str | None = None,
+    schema_version: str = "1.0.0",
+    privacy_rules: Sequence[str] | None = None,
+    code_version: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    audit: Callable[[Path], Sequence[str]] | None = None,
+    keep_releases: int = DEFAULT_KEEP_RELEASES,
+    log: Callable[[str], None] = lambda message: None,
+) -> Release:
+    """Write, validate and atomically publish ``layers`` as a new release, then prune releases
+    beyond the newest ``keep_releases``.
+
+    Raises (and publishes nothing) if any layer fails to build, any file fails validation
+    (GeoParquet 1.1 or plain Parquet), the layer schemas change without the matching
+    ``schema_version`` bump against the current release, or ``audit`` (the privacy audit, given
+    the directory of the release being built) reports a problem (:class:`ReleaseValidationError`).
+    """
+    check_layers(layers)
+    if keep_releases < 1:
+        raise ValueError(f"keep_releases must be at least 1, got {keep_releases}")
+    _check_extra(extra or {})  # fail before any file is written
+    extra = default_release_metadata() | dict(extra or {})
+    if privacy_rules is None:
+        privacy_rules = PrivacyRules().describe()
+    if release_id is not None:
+        _check_release_id(release_id)
+    published_dir = Path(published_dir)
+    releases = published_dir / RELEASES_DIR
+    releases.mkdir(parents=True, exist_ok=True)
+    with _publisher_lock(published_dir):
+        for leftover in _clear_leftovers(published_dir):
+            log(f"removed {leftover}, left by an interrupted publisher")
+        existing = release_ids(published_dir)
+        release_id = release_id or new_release_id(after=existing[-1] if existing else None)
+        final = releases / release_id
+        if final.exists():
+            raise FileExistsError(f"release {release_id} already exists at {final}")
+        staging = releases / f"{TMP_PREFIX}{release_id}"
+        staging.mkdir()
+        renamed = False
+        try:
+            entries = []
+            for layer in layers:
+                log(f"writing layer {layer.name}")
+                entries.append(build_layer(con, layer, staging))
+            problems = validate_release_files(staging, entries)
+            problems += schema_problems(_previous_manifest(published_dir), schema_version, entries)
+            if audit is not None:
+                problems += audit(staging)
+            if problems:
+                raise ReleaseValidationError(problems)
+            manifest = build_manifest(
+                release_id,
+                entries,
+                schema_version=schema_version,
+                privacy_rules=privacy_rules,
+                code_version=code_version or current_code_version(),
+                extra=extra,
+            )
+            text = json.dumps(manifest, indent=2, default=_json_value) + "\n"
+            manifest_problems = validate_manifest(json.loads(text))
+            if manifest_problems:
+                raise ReleaseValidationError([f"manifest.json {p}" for p in manifest_problems])
+            write_text_durably(staging / MANIFEST_FILE, text)
+            fsync_directory(staging)
+            os.rename(staging, final)
+            renamed = True
+            fsync_directory(releases)
+            _switch_latest(published_dir, release_id)
+        except BaseException:
+            # Unless LATEST already names it (an interrupt can land after the replace inside
+            # _switch_latest), the new release was never visible: drop it.
+            if read_latest_id(published_dir) != release_id:
+                shutil.rmtree(final if renamed else staging, ignore_errors=True)
+            raise
+        for pruned in prune_releases(published_dir, keep_releases):
+            log(f"pruned release {pruned} (keeping the newest {keep_releases})")
+    return Release(release_id, final, manifest)
+
+
+def read_latest_id(published_dir: Path) -> str | None:
+    """The release id named by ``LATEST``, or None if nothing has been published."""
+    try:
+        release_id = (Path(published_dir) / LATEST_FILE).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    if not release_id:
+        return None
+    _check_release_id(release_id)  # never follow a LATEST that could escape releases/
+    return release_id
+
+
+def latest_release(published_dir: Path) -> Path | None:
+    """Directory of the current release, or None if nothing has been published."""
+    release_id = read_latest_id(published_dir)
+    if release_id is None:
+        return None
+    path = Path(published_dir) / RELEASES_DIR / release_id
+    if not path.is_dir():
+        raise FileNotFoundError(f"{LATEST_FILE} names release {release_id}, but {path} is missing")
+    return path
+
+
+def read_manifest(release_dir: Path) -> dict[str, Any]:
+    return json.loads((Path(release_dir) / MANIFEST_FILE).read_text(encoding="utf-8"))
