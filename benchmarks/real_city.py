@@ -20,7 +20,8 @@ from pathlib import Path
 
 import polars as pl
 
-from crimemap.samplecity.city import SampleCityConfig, generate_sample_city
+from crimemap.samplecity.generate import generate_sample_city
+from crimemap.samplecity.settings import SampleCityConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CITY_YAML = """name: Benchmark City

@@ -36,7 +36,7 @@ from crimemap.ingestion.police.extent import (
 )
 from crimemap.ingestion.police.partitions import next_month
 from crimemap.ingestion.surveys import normalize_area_id
-from crimemap.samplecity.city import SampleCityConfig
+from crimemap.samplecity.settings import SampleCityConfig
 
 CONFIG_ENV = "CRIMEMAP_CONFIG"
 

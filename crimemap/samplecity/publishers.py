@@ -16,7 +16,7 @@ WKT points, Baltimore's UTC date-times, byte-order marks, quoted multi-line fiel
 - ``<layout>_truth.json``: counts, defects by reason, offenses by NIBRS code, and what the layout
   leaves out.
 
-Every layout publishes the same city (``crimemap.samplecity.city.build_sample_city``): the same
+Every layout publishes the same city (``crimemap.samplecity.incidents.build_sample_city``): the same
 reports, times, points and NIBRS offenses. Each layout draws its codes, quirks and defects from its
 own stream of the seed, so one seed and config give byte-identical files, and the Seattle render is
 exactly ``generate_sample_city``'s police CSV.
@@ -39,29 +39,25 @@ import polars as pl
 from pyproj import Transformer
 
 from crimemap.ingestion.police.layout import PoliceLayout, builtin_layout
-from crimemap.samplecity.city import (
-    _MCPP_NAMES,
+from crimemap.samplecity.files import write_atomic, write_text
+from crimemap.samplecity.grid import Grid, _clearance, format_e9, local_xy, round_e9, to_utm
+from crimemap.samplecity.incidents import (
+    SampleCity,
+    _multiline_rows,
+    allocate,
+    build_sample_city,
+    embed_newlines,
+    out_of_jurisdiction_e9,
+    seattle_spd_export,
+    skip_dst_gap,
+)
+from crimemap.samplecity.settings import (
     DEFECT_REASONS,
+    MCPP_NAMES,
     NIBRS_OFFENSES,
     SAMPLE_CITY_CRS,
     SAMPLE_CITY_TIMEZONE,
-    SampleCity,
     SampleCityConfig,
-    _allocate,
-    _clearance,
-    _embed_newlines,
-    _format_e9,
-    _Grid,
-    _local_xy,
-    _multiline_rows,
-    _out_of_jurisdiction_e9,
-    _round_e9,
-    _skip_dst_gap,
-    _to_utm,
-    _write_atomic,
-    _write_text,
-    build_sample_city,
-    seattle_spd_export,
 )
 
 PUBLISHER_LAYOUTS: tuple[str, ...] = (
@@ -84,7 +80,7 @@ PUBLISHER_DEFECT_REASONS: tuple[str, ...] = (
     "date_placeholder",
     "offense_code_unknown",
 )
-_DEFECT_WEIGHTS: dict[str, float] = {
+DEFECT_WEIGHTS: dict[str, float] = {
     "missing_key": 0.08,
     "coordinates_zero": 0.12,
     "coordinates_missing": 0.15,
@@ -587,15 +583,15 @@ _NOTES: dict[str, dict[str, str]] = {
 
 
 def _nearest_areas(
-    grid: _Grid, lon: np.ndarray, lat: np.ndarray
+    grid: Grid, lon: np.ndarray, lat: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best area, its clearance and the runner-up's clearance (m, > 0 inside) of lon/lat points.
 
     Clearance is judged against the published (lon/lat-straight) edges, like the grid's own
     point location; candidates are the 3 x 3 plain grid cells around the point.
     """
-    x, y = _to_utm().transform(lon, lat)
-    px, py = _local_xy(lon, lat, grid.ref_lonlat, grid.metres_per_degree)
+    x, y = to_utm().transform(lon, lat)
+    px, py = local_xy(lon, lat, grid.ref_lonlat, grid.metres_per_degree)
     r0 = np.floor((np.asarray(y) - grid.origin[1]) / grid.size).astype(np.int64)
     c0 = np.floor((np.asarray(x) - grid.origin[0]) / grid.size).astype(np.int64)
     dist, cand = [], []
@@ -612,7 +608,7 @@ def _nearest_areas(
     return k[rows, top[:, 0]], d[rows, top[:, 0]], d[rows, top[:, 1]]
 
 
-def _area_truth(grid: _Grid, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _area_truth(grid: Grid, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Area index (-1: none the pipeline would assign) and on-edge flag of published points."""
     if lon.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
@@ -622,7 +618,7 @@ def _area_truth(grid: _Grid, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarr
 
 
 def _publish_points(
-    grid: _Grid, lon_e9: np.ndarray, lat_e9: np.ndarray, decimals: int
+    grid: Grid, lon_e9: np.ndarray, lat_e9: np.ndarray, decimals: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Round points to the publisher's decimals, keeping them inside the city.
 
@@ -631,7 +627,7 @@ def _publish_points(
     block-centroid geocoder would. Points on a shared edge are left where rounding puts them.
     """
     k = np.full(lon_e9.shape, decimals)
-    lon, lat = _round_e9(lon_e9, k), _round_e9(lat_e9, k)
+    lon, lat = round_e9(lon_e9, k), round_e9(lat_e9, k)
     if decimals >= 9 or lon.size == 0:
         return lon, lat
     _, best, second = _nearest_areas(grid, lon / 1e9, lat / 1e9)
@@ -798,7 +794,7 @@ class _Plan:
 def _plan_defects(n: int, reasons: tuple[str, ...], rate: float, rng: np.random.Generator) -> _Plan:
     """`rate` of the rows get exactly one defect; duplicates copy an earlier clean row."""
     n_defects = min(round(rate * n), max(n - 1, 0))
-    counts = _allocate(n_defects, tuple(_DEFECT_WEIGHTS[r] for r in reasons))
+    counts = allocate(n_defects, tuple(DEFECT_WEIGHTS[r] for r in reasons))
     # Row 0 stays clean so every duplicate has an earlier clean original to copy.
     positions = rng.choice(np.arange(1, n), size=n_defects, replace=False) if n_defects else []
     codes = np.array([PUBLISHER_DEFECT_REASONS.index(r) for r in reasons], dtype=np.int64)
@@ -823,7 +819,7 @@ def _occurred(times: np.ndarray, plan: _Plan, rng: np.random.Generator) -> np.nd
     t = times.copy()
     future = plan.at("date_future")
     minutes = rng.integers(0, 365 * 24 * 60, size=future.size) * 60
-    t[future] = _skip_dst_gap(np.datetime64("2099-01-01T00:00:00") + minutes.astype("m8[s]"))
+    t[future] = skip_dst_gap(np.datetime64("2099-01-01T00:00:00") + minutes.astype("m8[s]"))
     t[plan.at("date_placeholder")] = _PLACEHOLDER
     return t
 
@@ -852,9 +848,9 @@ def _locations(
     kind[plan.at("coordinates_missing")] = _LOC_MISSING
     outside = plan.at("out_of_jurisdiction")
     kind[outside] = _LOC_OUTSIDE
-    o_lon, o_lat, _ = _out_of_jurisdiction_e9(city.grid, outside.size, rng)
+    o_lon, o_lat, _ = out_of_jurisdiction_e9(city.grid, outside.size, rng)
     k = np.full(outside.size, spec.decimals)
-    lon[outside], lat[outside] = _round_e9(o_lon, k), _round_e9(o_lat, k)
+    lon[outside], lat[outside] = round_e9(o_lon, k), round_e9(o_lat, k)
     return _Location(kind=kind, lon_e9=lon, lat_e9=lat, fallback=np.zeros_like(kind))
 
 
@@ -922,7 +918,7 @@ def _pick(
     return pl.Series(list(options), dtype=pl.String).gather(idx)
 
 
-def _area_blocks(grid: _Grid, nx: int, ny: int) -> np.ndarray:
+def _area_blocks(grid: Grid, nx: int, ny: int) -> np.ndarray:
     """Group areas into an nx x ny patchwork of police districts (block index per area)."""
     r, c = np.divmod(np.arange(grid.n_areas), grid.cols)
     return (r * ny // grid.rows) * nx + (c * nx // grid.cols)
@@ -938,7 +934,7 @@ def _rank_within(groups: np.ndarray) -> np.ndarray:
 
 
 def _degrees(e9: np.ndarray, decimals: int) -> pl.Series:
-    return _format_e9(e9, np.full(e9.shape, decimals))
+    return format_e9(e9, np.full(e9.shape, decimals))
 
 
 def _lonlat_text(
@@ -1386,7 +1382,7 @@ def _render_sfpd(ctx: _Ctx) -> pl.DataFrame:
         .alias("Report Type Description"),
     )
     lon, lat = _lonlat_text(ctx.loc, ctx.spec, rng, zero=None)
-    neighborhood = pl.Series([m.title() for m in _MCPP_NAMES]).gather(area % len(_MCPP_NAMES))
+    neighborhood = pl.Series([m.title() for m in MCPP_NAMES]).gather(area % len(MCPP_NAMES))
     cnn = 20_000_000 + ctx.report("street").to_numpy() * 10_000 + ctx.report("ave").to_numpy() * 10
     category, subcategory, description = ctx.fields
     fmt = "%Y/%m/%d %I:%M:%S %p"
@@ -1485,7 +1481,7 @@ def _baltimore_geography(ctx: _Ctx) -> dict[str, np.ndarray | pl.Series]:
         "area": area,
         "district": block[area] % len(_BALTIMORE_DISTRICTS),
         "post": post[area],
-        "neighborhood": pl.Series(_MCPP_NAMES).gather(area % len(_MCPP_NAMES)),
+        "neighborhood": pl.Series(MCPP_NAMES).gather(area % len(MCPP_NAMES)),
     }
 
 
@@ -1748,7 +1744,7 @@ def _render_layout(city: SampleCity, name: str) -> _Rendered:
     if keys:
         frame = _blank_keys(frame, plan.at("missing_key"), keys, rng)
     multiline = _multiline_rows(plan.defect, np.zeros(0, dtype=np.int64), rng)
-    frame = frame.with_columns(_embed_newlines(frame.get_column(spec.text), multiline))
+    frame = frame.with_columns(embed_newlines(frame.get_column(spec.text), multiline))
     frame = frame[plan.source]  # planted duplicates: exact copies of earlier clean rows
 
     n_published = published.height
@@ -1807,7 +1803,7 @@ def _not_published(name: str) -> list[str]:
     return [o.code for o in NIBRS_OFFENSES if o.code not in drawn]
 
 
-def _truth_document(city: SampleCity, name: str, rendered: _Rendered) -> dict[str, Any]:
+def truth_document(city: SampleCity, name: str, rendered: _Rendered) -> dict[str, Any]:
     rows, offenses = rendered.truth_rows, rendered.truth_offenses
     clean = rows.filter(pl.col("defect").is_null())
     reasons = DEFECT_REASONS if name == "seattle_spd" else _SPECS[name].reasons
@@ -1863,7 +1859,7 @@ def _write_csv(frame: pl.DataFrame, path: Path, name: str) -> None:
     header = spec.header if spec else {}
     out = frame.rename(header) if header else frame
     bom = bool(spec and spec.bom)
-    _write_atomic(path, lambda tmp: out.write_csv(tmp, include_bom=bom))
+    write_atomic(path, lambda tmp: out.write_csv(tmp, include_bom=bom))
 
 
 def _write_sample(city: SampleCity, name: str, out_dir: Path) -> PublisherSample:
@@ -1879,9 +1875,9 @@ def _write_sample(city: SampleCity, name: str, out_dir: Path) -> PublisherSample
         (files.truth_rows, rendered.truth_rows),
         (files.truth_offenses, rendered.truth_offenses),
     ):
-        _write_atomic(path, lambda tmp, t=table: t.write_parquet(tmp, compression="zstd"))
-    document = _truth_document(city, name, rendered)
-    _write_text(files.truth_json, json.dumps(document, indent=2) + "\n")
+        write_atomic(path, lambda tmp, t=table: t.write_parquet(tmp, compression="zstd"))
+    document = truth_document(city, name, rendered)
+    write_text(files.truth_json, json.dumps(document, indent=2) + "\n")
     return files
 
 

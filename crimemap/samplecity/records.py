@@ -1,6 +1,6 @@
 """The sample city's survey and public-record sources, rendered from the same seeded city.
 
-``crimemap.samplecity.city.generate_sample_city`` writes these beside the police export:
+``crimemap.samplecity.generate.generate_sample_city`` writes these beside the police export:
 
 - the ACS table set of ``crimemap.ingestion.census.SOCIAL_SERVICES_TABLE_SET`` as the Census API
 serves it
@@ -39,32 +39,30 @@ from crimemap.ingestion.census import SOCIAL_SERVICES_TABLE_SET, AcsIndicator, t
 from crimemap.ingestion.layouts import FACILITY_COLUMNS
 from crimemap.ingestion.service_requests.layout import builtin_service_request_layout
 from crimemap.ingestion.surveys import SAMPLE_CITY_SURVEY_COLUMNS as SURVEY_COLUMNS
-from crimemap.samplecity.city import (
-    ACS_COLUMNS,
-    COUNTY_NAME,
-    STATE_NAME,
-    SampleCity,
-    SampleCityConfig,
-    _area_police_codes,
-    _avenue_table,
-    _format_e9,
-    _Grid,
-    _local_xy,
-    _locate,
-    _locate_utm,
-    _month_starts,
-    _out_of_jurisdiction_e9,
-    _quad_corners,
-    _round_e9,
-    _sample_points,
-    _skip_dst_gap,
-    _street_indices,
-    _street_table,
+from crimemap.samplecity.areas import area_police_codes
+from crimemap.samplecity.files import write_atomic, write_text
+from crimemap.samplecity.grid import (
+    Grid,
     _to_lonlat,
-    _to_utm,
-    _write_atomic,
-    _write_text,
+    avenue_table,
+    format_e9,
+    local_xy,
+    locate,
+    locate_utm,
+    quad_corners,
+    round_e9,
+    street_indices,
+    street_table,
+    to_utm,
 )
+from crimemap.samplecity.incidents import (
+    SampleCity,
+    month_starts,
+    out_of_jurisdiction_e9,
+    skip_dst_gap,
+)
+from crimemap.samplecity.points import sample_points
+from crimemap.samplecity.settings import ACS_COLUMNS, COUNTY_NAME, STATE_NAME, SampleCityConfig
 
 # Sentinels the Census API writes in place of a number.
 NOT_COMPUTED = "-666666666"  # estimate: too few sample observations
@@ -353,11 +351,11 @@ class FacilityRecords:
     truth: dict[str, Any]
 
 
-def _area_of_lonlat(grid: _Grid, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def _area_of_lonlat(grid: Grid, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """Area index (-1 outside) of published lon/lat points, judged on the published edges."""
-    x, y = _to_utm().transform(lon, lat)
-    px, py = _local_xy(lon, lat, grid.ref_lonlat, grid.metres_per_degree)
-    return _locate(grid, px, py, np.asarray(x), np.asarray(y))[0]
+    x, y = to_utm().transform(lon, lat)
+    px, py = local_xy(lon, lat, grid.ref_lonlat, grid.metres_per_degree)
+    return locate(grid, px, py, np.asarray(x), np.asarray(y))[0]
 
 
 def facility_directory(city: SampleCity) -> FacilityRecords:
@@ -432,7 +430,7 @@ def write_facilities_geojson(city: SampleCity, path: Path) -> Path:
         feature = {"type": "Feature", "properties": row, "geometry": geometry}
         features.append(json.dumps(feature, separators=(",", ":")))
     path = Path(path)
-    _write_text(path, _feature_collection(features))
+    write_text(path, _feature_collection(features))
     return path
 
 
@@ -454,7 +452,7 @@ def crime_intensity(city: SampleCity) -> np.ndarray:
     hot_share = np.array([h.share for h in city.hotspots])
     # Edge points are spread by the same weights as the background, so they count with it.
     expected = (1.0 - hot_share.sum()) * weight / weight.sum()
-    centre = _locate_utm(
+    centre = locate_utm(
         grid, np.array([h.x for h in city.hotspots]), np.array([h.y for h in city.hotspots])
     )
     np.add.at(expected, centre[centre >= 0], hot_share[centre >= 0])
@@ -466,7 +464,7 @@ def _in_area_points(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Points inside the given areas, clear of every edge: UTM x, y and lon/lat in 1e-9°."""
     grid = city.grid
-    corner_r, corner_c = _quad_corners(grid.rows, grid.cols)
+    corner_r, corner_c = quad_corners(grid.rows, grid.cols)
     quads = grid.vert_xy[corner_r, corner_c]
 
     def draw(g: np.random.Generator, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -475,12 +473,12 @@ def _in_area_points(
         xy = (w[..., None] * quads[area[idx]]).sum(axis=1)
         return xy[:, 0], xy[:, 1], area[idx]
 
-    pts = _sample_points(grid, rng, area.size, draw, np.full(area.size, decimals))
+    pts = sample_points(grid, rng, area.size, draw, np.full(area.size, decimals))
     return pts.x, pts.y, pts.lon_e9, pts.lat_e9
 
 
 def _degrees_text(e9: np.ndarray, decimals: int) -> pl.Series:
-    return _format_e9(e9, np.full(e9.shape, decimals))
+    return format_e9(e9, np.full(e9.shape, decimals))
 
 
 # --------------------------------------------------------------------------------------------
@@ -737,7 +735,7 @@ def _request_times(
     config: SampleCityConfig, n: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.datetime64]:
     """Requested date-times (naive local, datetime64[s], sorted) and the period's end."""
-    starts, days, _ = _month_starts(config.first_month, config.n_months)
+    starts, days, _ = month_starts(config.first_month, config.n_months)
     first, total_days = starts[0], int(days.sum())
     hours = np.array(_REQUEST_HOUR_WEIGHTS)
     day = rng.integers(0, total_days, size=n)
@@ -745,7 +743,7 @@ def _request_times(
     second = rng.integers(0, 3600, size=n)
     offset = (day * 86_400 + hour * 3_600 + second).astype("timedelta64[s]")
     end = first + np.timedelta64(total_days * 86_400, "s")
-    return np.sort(_skip_dst_gap(first + offset)), end
+    return np.sort(skip_dst_gap(first + offset)), end
 
 
 def _choose(options: tuple[Any, ...], index: np.ndarray) -> np.ndarray:
@@ -765,9 +763,9 @@ def _service_request_table(
     kind, area = kind[order], area[order]
 
     lag = np.clip(rng.lognormal(np.log(20.0), 1.3, size=n), 0.05, 1_500) * 3_600
-    closed_at = _skip_dst_gap(requested + np.round(lag).astype("timedelta64[s]"))
+    closed_at = skip_dst_gap(requested + np.round(lag).astype("timedelta64[s]"))
     is_closed = (rng.random(n) >= _OPEN_SHARE) & (closed_at < end)
-    touched = _skip_dst_gap(requested + np.round(rng.random(n) * lag / 2).astype("timedelta64[s]"))
+    touched = skip_dst_gap(requested + np.round(rng.random(n) * lag / 2).astype("timedelta64[s]"))
     updated = np.where(is_closed, closed_at, np.minimum(touched, end - np.timedelta64(1, "s")))
 
     x, y, lon_e9, lat_e9 = _in_area_points(city, area, rng, _POINT_DECIMALS)
@@ -785,7 +783,7 @@ def _service_request_table(
     )
     ids = 17_000_000 + np.cumsum(rng.integers(1, 6, size=n))
     street, address = _request_addresses(city.grid, x, y, rng)
-    precinct, *_ = _area_police_codes(city.grid)
+    precinct, *_ = area_police_codes(city.grid)
     r, c = np.divmod(area, city.grid.cols)
     text = _text_columns(
         {
@@ -836,13 +834,13 @@ def _local_text(name: str, t: np.ndarray) -> pl.Series:
 
 
 def _request_addresses(
-    grid: _Grid, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
+    grid: Grid, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
 ) -> tuple[list[str], list[str]]:
-    ave, street = _street_indices(grid, x, y)
+    ave, street = street_indices(grid, x, y)
     on_avenue = rng.random(x.size) < 0.5
     house = rng.integers(0, 100, size=x.size)
-    streets = _street_table(int(street.max()) + 1)
-    avenues = _avenue_table(int(ave.max()) + 1)
+    streets = street_table(int(street.max()) + 1)
+    avenues = avenue_table(int(ave.max()) + 1)
     names = [
         avenues[a] if up else streets[s] for a, s, up in zip(ave, street, on_avenue, strict=True)
     ]
@@ -856,7 +854,7 @@ def service_requests(city: SampleCity) -> ServiceRequestRecords:
     rng = record_rng(city.config, "service_requests")
     frame, area = _service_request_table(city, rng)
     rows = rng.choice(frame.height, size=6, replace=False)
-    far_lon, far_lat, _ = _out_of_jurisdiction_e9(city.grid, 1, rng)
+    far_lon, far_lat, _ = out_of_jurisdiction_e9(city.grid, 1, rng)
     future = np.datetime64("2099-01-01T00:00:00") + np.timedelta64(
         int(rng.integers(0, 300 * 86_400)), "s"
     )
@@ -874,8 +872,8 @@ def service_requests(city: SampleCity) -> ServiceRequestRecords:
             "date_future",
         ]
         decimals = np.full(1, _POINT_DECIMALS)
-        lon = _degrees_text(_round_e9(far_lon, decimals), _POINT_DECIMALS)[0]
-        lat = _degrees_text(_round_e9(far_lat, decimals), _POINT_DECIMALS)[0]
+        lon = _degrees_text(round_e9(far_lon, decimals), _POINT_DECIMALS)[0]
+        lat = _degrees_text(round_e9(far_lat, decimals), _POINT_DECIMALS)[0]
         dated = [unparseable, placeholder, later]
         requested = [
             _UNPARSEABLE_REQUESTED,
@@ -951,7 +949,7 @@ def _bands(n: int) -> list[tuple[int, int]]:
     return [(i, min(i + 2, n)) for i in range(0, n, 2)]
 
 
-def neighbourhoods(grid: _Grid) -> list[Neighbourhood]:
+def neighbourhoods(grid: Grid) -> list[Neighbourhood]:
     """Disjoint blocks of 2 x 2 tracts (1 x 2 or single ones along an odd edge), south first."""
     blocks = [(r, c) for r in _bands(grid.rows) for c in _bands(grid.cols)]
     names = _NEIGHBOURHOOD_NAMES
@@ -966,19 +964,19 @@ def neighbourhoods(grid: _Grid) -> list[Neighbourhood]:
     ]
 
 
-def neighbourhood_membership(grid: _Grid) -> dict[str, list[str]]:
+def neighbourhood_membership(grid: Grid) -> dict[str, list[str]]:
     """Published neighbourhood code -> GEOIDs of its tracts."""
     return {n.code: [str(grid.geoids[k]) for k in n.areas(grid.cols)] for n in neighbourhoods(grid)}
 
 
-def _area_neighbourhood_names(grid: _Grid) -> np.ndarray:
+def _area_neighbourhood_names(grid: Grid) -> np.ndarray:
     names = np.empty(grid.n_areas, dtype=object)
     for n in neighbourhoods(grid):
         names[n.areas(grid.cols)] = n.name
     return names
 
 
-def _block_ring(grid: _Grid, rows: tuple[int, int], cols: tuple[int, int]) -> list[list[float]]:
+def _block_ring(grid: Grid, rows: tuple[int, int], cols: tuple[int, int]) -> list[list[float]]:
     """Outer ring (counter-clockwise, closed) of a block of tracts on the shared vertices."""
     (r0, r1), (c0, c1) = rows, cols
     nodes = (
@@ -1020,7 +1018,7 @@ def write_neighbourhoods_geojson(city: SampleCity, path: Path) -> dict[str, list
         parts = _halves(n) if n.code == SPLIT_NEIGHBOURHOOD else [(n.rows, n.cols)]
         features.append(feature(n, *parts[0]))
         trailing.extend(feature(n, *part) for part in parts[1:])
-    _write_text(Path(path), _feature_collection(features + trailing))
+    write_text(Path(path), _feature_collection(features + trailing))
     return neighbourhood_membership(grid)
 
 
@@ -1029,7 +1027,7 @@ def _projected_wkt(city: SampleCity, crs: str) -> list[str]:
     grid = city.grid
     transform = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     x, y = transform.transform(grid.vert_e7[..., 0] / 1e7, grid.vert_e7[..., 1] / 1e7)
-    corner_r, corner_c = _quad_corners(grid.rows, grid.cols)
+    corner_r, corner_c = quad_corners(grid.rows, grid.cols)
     out = []
     for k in range(grid.n_areas):  # one polygon per area
         ring = [(x[r, c], y[r, c]) for r, c in zip(corner_r[k], corner_c[k], strict=True)]
@@ -1054,7 +1052,7 @@ def write_areas_wkt_csv(
         {id_field: _geoids(city), "name": _area_names(city), wkt_field: _projected_wkt(city, crs)}
     )
     path = Path(path)
-    _write_atomic(path, frame.write_csv)
+    write_atomic(path, frame.write_csv)
     return path
 
 

@@ -15,7 +15,8 @@ from crimemap.config.paths import data_paths
 from crimemap.ingestion.police.layout import builtin_layout
 from crimemap.orchestration.defs.police.assets import police_partitions, raw_police_asset
 from crimemap.orchestration.defs.police.resources import feed_resource_key, police_feed
-from crimemap.samplecity.city import SampleCityConfig, generate_sample_city
+from crimemap.samplecity.generate import generate_sample_city
+from crimemap.samplecity.settings import SampleCityConfig
 from tests.support.fake_portals import Failure, FakePortals
 from tests.support.jurisdictions import file_sources_yaml
 

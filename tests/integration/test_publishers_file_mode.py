@@ -14,12 +14,13 @@ import duckdb
 import pytest
 
 from crimemap.core.duckdb_spatial import connect
-from crimemap.samplecity.city import SampleCityConfig, generate_sample_city
+from crimemap.samplecity.generate import generate_sample_city
 from crimemap.samplecity.publishers import (
     PUBLISHER_LAYOUTS,
     PublisherSample,
     render_publisher_samples,
 )
+from crimemap.samplecity.settings import SampleCityConfig
 from tests.integration.conftest import PROJECT_ROOT, run_crimemap
 from tests.support.jurisdictions import file_sources_yaml
 

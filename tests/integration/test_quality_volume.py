@@ -14,7 +14,8 @@ from crimemap.orchestration.defs.police.assets import police_partitions, raw_key
 from crimemap.orchestration.defs.police.resources import feed_resource_key, police_feed
 from crimemap.orchestration.defs.quality.volume import volume_check
 from crimemap.quality.volume import accept_latest, history_path
-from crimemap.samplecity.city import SampleCityConfig, generate_sample_city
+from crimemap.samplecity.generate import generate_sample_city
+from crimemap.samplecity.settings import SampleCityConfig
 from tests.support.jurisdictions import file_sources_yaml
 
 pytestmark = pytest.mark.integration

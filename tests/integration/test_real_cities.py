@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crimemap.samplecity.city import SampleCityConfig, generate_sample_city
+from crimemap.samplecity.generate import generate_sample_city
+from crimemap.samplecity.settings import SampleCityConfig
 from tests.integration.conftest import open_warehouse, run_crimemap
 from tests.support.real_cities import (
     clinic_list,

@@ -25,13 +25,15 @@ from crimemap.config.jurisdiction import load_jurisdiction
 from crimemap.core.duckdb_spatial import connect
 from crimemap.ingestion.surveys import inbox_files, inbox_fingerprint
 from crimemap.orchestration.defs.sources.surveys import survey_inbox_sensor
-from crimemap.samplecity.city import SampleCityConfig, build_sample_city, generate_sample_city
+from crimemap.samplecity.generate import generate_sample_city
+from crimemap.samplecity.incidents import build_sample_city
 from crimemap.samplecity.records import (
     SAMPLE_FACILITY_TYPE_MAP,
     write_areas_shapefile,
     write_facilities_geojson,
     write_neighbourhoods_geojson,
 )
+from crimemap.samplecity.settings import SampleCityConfig
 from tests.integration.conftest import run_crimemap
 
 pytestmark = pytest.mark.integration

@@ -28,7 +28,8 @@ from crimemap.orchestration.defs.jurisdiction import jurisdiction_resource
 from crimemap.orchestration.defs.sources.assets import raw_assets, split_assets
 from crimemap.orchestration.defs.sources.resources import source_resources
 from crimemap.quality.census import split_acs
-from crimemap.samplecity.city import SampleCityConfig, SampleCityFiles, generate_sample_city
+from crimemap.samplecity.generate import generate_sample_city
+from crimemap.samplecity.settings import SampleCityConfig, SampleCityFiles
 from tests.support.fake_census import MAX_GET_VARIABLES, FakeCensus
 from tests.support.fake_portals import Failure, FakePortals
 

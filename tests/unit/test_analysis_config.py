@@ -18,7 +18,9 @@ from crimemap.config.analysis import (
 from crimemap.config.jurisdiction import DEFAULT_CONFIG, load_jurisdiction
 from crimemap.config.runtime import dbt_vars
 from crimemap.config.sources import ConfigError
-from crimemap.samplecity.city import SampleCityConfig, build_sample_city, planted_truth
+from crimemap.samplecity.incidents import build_sample_city
+from crimemap.samplecity.settings import SampleCityConfig
+from crimemap.samplecity.truth import planted_truth
 
 DBT_PROJECT_YML = Path(__file__).resolve().parents[2] / "dbt_project" / "dbt_project.yml"
 

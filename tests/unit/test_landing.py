@@ -17,14 +17,9 @@ from crimemap.ingestion.landing import (
     land_csv,
     land_geojson,
 )
-from crimemap.samplecity.city import (
-    ACS_COLUMNS,
-    FACILITY_COLUMNS,
-    SEATTLE_SPD_COLUMNS,
-    SampleCityConfig,
-    SampleCityFiles,
-    generate_sample_city,
-)
+from crimemap.ingestion.layouts import FACILITY_COLUMNS, SEATTLE_SPD_COLUMNS
+from crimemap.samplecity.generate import generate_sample_city
+from crimemap.samplecity.settings import ACS_COLUMNS, SampleCityConfig, SampleCityFiles
 
 LOADED_AT = datetime(2026, 1, 15, 8, 30, tzinfo=timezone(timedelta(hours=-8)))
 

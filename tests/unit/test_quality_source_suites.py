@@ -50,7 +50,8 @@ from crimemap.quality.suites import (
     read_frame,
     run_suite,
 )
-from crimemap.samplecity.city import SampleCityConfig, SampleCityFiles, generate_sample_city
+from crimemap.samplecity.generate import generate_sample_city
+from crimemap.samplecity.settings import SampleCityConfig, SampleCityFiles
 from tests.support.jurisdictions import file_sources_yaml
 
 ACS = TABLE_SETS["social_services"]

@@ -15,21 +15,23 @@ import polars as pl
 import pytest
 
 from crimemap.core.duckdb_spatial import connect
-from crimemap.samplecity.city import (
-    ACS_COLUMNS,
-    DEFECT_REASONS,
+from crimemap.ingestion.facilities import FACILITY_TYPES
+from crimemap.ingestion.layouts import (
     FACILITY_COLUMNS,
-    FACILITY_TYPES,
-    NIBRS_CODES,
-    NIBRS_OFFENSES,
     SEATTLE_SPD_COLUMNS,
     SEATTLE_SPD_DATETIME_FORMAT,
+)
+from crimemap.samplecity.generate import generate_sample_city
+from crimemap.samplecity.records import SAMPLE_FACILITY_TYPE_MAP
+from crimemap.samplecity.settings import (
+    ACS_COLUMNS,
+    DEFECT_REASONS,
+    NIBRS_CODES,
+    NIBRS_OFFENSES,
     SENSITIVE_CODES,
     SampleCityConfig,
     SampleCityFiles,
-    generate_sample_city,
 )
-from crimemap.samplecity.records import SAMPLE_FACILITY_TYPE_MAP
 
 CONFIG = SampleCityConfig(n_incidents=2_000)
 EDGE_TOLERANCE_DEG = 1e-6

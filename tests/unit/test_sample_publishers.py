@@ -17,7 +17,7 @@ import pytest
 
 from crimemap.core.duckdb_spatial import connect
 from crimemap.ingestion.police.layout import HHMM, PoliceLayout, builtin_layout
-from crimemap.samplecity.city import SampleCityConfig, generate_sample_city
+from crimemap.samplecity.generate import generate_sample_city
 from crimemap.samplecity.publishers import (
     LOCAL_CODE_FIELDS,
     LOCAL_CODES,
@@ -28,6 +28,7 @@ from crimemap.samplecity.publishers import (
     render_publisher_sample,
     render_publisher_samples,
 )
+from crimemap.samplecity.settings import SampleCityConfig
 
 CONFIG = SampleCityConfig(n_incidents=6_000)
 SEEDS = Path(__file__).parents[2] / "dbt_project" / "seeds"

@@ -18,16 +18,10 @@ from scipy.stats import spearmanr
 
 from crimemap.core.duckdb_spatial import connect
 from crimemap.ingestion.census import SOCIAL_SERVICES_TABLE_SET
-from crimemap.samplecity.city import (
-    ACS_COLUMNS,
-    FACILITY_COLUMNS,
-    FACILITY_TYPES,
-    SampleCity,
-    SampleCityConfig,
-    SampleCityFiles,
-    build_sample_city,
-    generate_sample_city,
-)
+from crimemap.ingestion.facilities import FACILITY_TYPES
+from crimemap.ingestion.layouts import FACILITY_COLUMNS
+from crimemap.samplecity.generate import generate_sample_city
+from crimemap.samplecity.incidents import SampleCity, build_sample_city
 from crimemap.samplecity.records import (
     CONTROLLED_MOE,
     NOT_COMPUTED,
@@ -48,6 +42,7 @@ from crimemap.samplecity.records import (
     write_facilities_geojson,
     write_neighbourhoods_geojson,
 )
+from crimemap.samplecity.settings import ACS_COLUMNS, SampleCityConfig, SampleCityFiles
 
 CONFIG = SampleCityConfig(n_incidents=2_000)
 CLEAN_CONFIG = dataclasses.replace(CONFIG, defect_rate=0.0)

@@ -3,16 +3,18 @@
 from dagster import ConfigurableResource
 
 from crimemap.config.jurisdiction import JurisdictionConfig
-from crimemap.samplecity.city import SAMPLE_CITY_CRS, SAMPLE_CITY_TIMEZONE
 
 
 class Jurisdiction(ConfigurableResource):
-    name: str = "Sample City"
-    timezone: str = SAMPLE_CITY_TIMEZONE
+    """Every field comes from the jurisdiction's YAML (``jurisdiction_resource``): no city's
+    settings are defaults for another."""
+
+    name: str
+    timezone: str
     # Distances and areas are measured in this projected CRS (metres).
-    projected_crs: str = SAMPLE_CITY_CRS
+    projected_crs: str
     # Points this far outside the boundary still count as inside (geocoding jitter at the edge).
-    boundary_tolerance_m: float = 50.0
+    boundary_tolerance_m: float
 
 
 def jurisdiction_resource(config: JurisdictionConfig) -> Jurisdiction:

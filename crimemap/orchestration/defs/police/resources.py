@@ -21,7 +21,7 @@ from crimemap.ingestion.police.layout import PoliceLayout
 from crimemap.ingestion.police.live import fetch_live_rows
 from crimemap.ingestion.police.partitions import next_month
 from crimemap.orchestration.defs.sources.resources import ensure_sample_city, sample_city_key
-from crimemap.samplecity.city import SampleCityConfig
+from crimemap.samplecity.settings import SampleCityConfig
 
 Log = Callable[[str], None]
 

@@ -24,7 +24,8 @@ from dagster import ConfigurableResource
 from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.sources import NONE
 from crimemap.ingestion.census import GEO_ID_COLUMN, TABLE_SETS, api_columns, table_set_variables
-from crimemap.samplecity.city import SampleCityConfig, SampleCityFiles, generate_sample_city
+from crimemap.samplecity.generate import generate_sample_city
+from crimemap.samplecity.settings import SampleCityConfig, SampleCityFiles
 
 Log = Callable[[str], None]
 

@@ -1,0 +1,57 @@
+"""Writing the sample city's files: whole or not at all, and the GeoJSON and Census JSON texts."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from crimemap.samplecity.grid import Grid, _to_lonlat, quad_corners
+
+# --------------------------------------------------------------------------------------------
+# Writers
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same directory, then rename over `path`."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))
+
+
+def _areas_geojson(grid: Grid) -> str:
+    corner_r, corner_c = quad_corners(grid.rows, grid.cols)
+    features = []
+    for k in range(grid.n_areas):  # one feature per area
+        ring = [
+            [int(grid.vert_e7[r, c, 0]) / 1e7, int(grid.vert_e7[r, c, 1]) / 1e7]
+            for r, c in zip(corner_r[k], corner_c[k], strict=True)
+        ]
+        ring.append(ring[0])  # closed, counter-clockwise (RFC 7946)
+        feature = {
+            "type": "Feature",
+            "properties": {"GEOID": str(grid.geoids[k]), "NAME": f"Census Tract {k + 1}"},
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+        }
+        features.append(json.dumps(feature, separators=(",", ":")))
+    return '{"type":"FeatureCollection","features":[\n' + ",\n".join(features) + "\n]}\n"
+
+
+def census_json(rows: list[list[str]]) -> str:
+    # The Census API's own layout: one JSON array per line.
+    return "[" + ",\n".join(json.dumps(row) for row in rows) + "]\n"
+
+
+def _lonlat(x: float, y: float) -> tuple[float, float]:
+    lon, lat = _to_lonlat().transform(x, y)
+    return round(float(lon), 7), round(float(lat), 7)
