@@ -7,7 +7,7 @@ export UV_PYTHON ?= $(PYTHON)
 BENCH_INCIDENTS ?= 1000000
 export UV_LINK_MODE ?= copy
 
-.PHONY: install run test lint format bench bench-city ui clean
+.PHONY: install run test test-fast lint typecheck sql-lint gates format bench bench-city ui clean
 
 # uv itself comes from PyPI; everything else from the committed uv.lock.
 .venv/.installed: pyproject.toml uv.lock
@@ -21,12 +21,31 @@ install: .venv/.installed
 run: install
 	$(UV) run --frozen crimemap run
 
-test: install
+# Everything CI runs: the gates, then every test tier (unit, dbt, integration).
+test: gates
 	$(UV) run --frozen pytest
+
+# The inner loop: pure Python and in-memory DuckDB, no dbt build, no pipeline run.
+test-fast: install
+	$(UV) run --frozen pytest tests/unit -q
+
+gates: lint typecheck sql-lint
 
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+
+typecheck: install
+	$(UV) run --frozen mypy
+
+# sqlfluff renders the models through dbt, whose profile needs a data directory: a scratch one.
+sql-lint: install
+	@scratch=$$(mktemp -d) && \
+	extensions=$$($(UV) run --frozen python -c \
+		"from crimemap.core.duckdb_spatial import prepare_extension_directory as p; print(p())") && \
+	CRIMEMAP_DATA_DIR=$$scratch CRIMEMAP_DUCKDB_EXTENSION_DIR=$$extensions \
+		$(UV) run --frozen sqlfluff lint dbt_project/models; \
+	status=$$?; rm -rf $$scratch; exit $$status
 
 format: install
 	$(UV) run --frozen ruff format .

@@ -18,6 +18,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # dagster loads in the stage's child process only
+    from dagster import MetadataValue
 
 # name, asset selection (Dagster selection syntax) — in pipeline order
 STAGES: list[tuple[str, str]] = [
@@ -48,6 +52,14 @@ class StageFigures:
     @property
     def gx_s(self) -> float:
         return sum(self.validation_s.values())
+
+
+def metadata_seconds(value: MetadataValue) -> float:
+    """A check's ``validation_seconds``: a float, or an int when it validated nothing."""
+    seconds = value.value
+    if not isinstance(seconds, int | float):
+        raise TypeError(f"validation_seconds is not a number: {seconds!r}")
+    return float(seconds)
 
 
 def run_stage_child(selection: str, incidents: int) -> tuple[float, dict[str, float]]:
@@ -89,7 +101,7 @@ def run_stage_child(selection: str, incidents: int) -> tuple[float, dict[str, fl
     )
     seconds = time.perf_counter() - started
     validation = {
-        evaluation.check_name: float(evaluation.metadata["validation_seconds"].value)
+        evaluation.check_name: metadata_seconds(evaluation.metadata["validation_seconds"])
         for evaluation in result.get_asset_check_evaluations()
         if "validation_seconds" in evaluation.metadata
     }
@@ -149,8 +161,8 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.child is not None:
-        seconds, validation = run_stage_child(args.child, args.incidents)
-        print(json.dumps({"seconds": seconds, "validation": validation}))
+        seconds, stage_validation = run_stage_child(args.child, args.incidents)
+        print(json.dumps({"seconds": seconds, "validation": stage_validation}))
         return 0
 
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="crimemap-bench-"))

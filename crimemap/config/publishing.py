@@ -14,10 +14,13 @@ The rate floor is ``analysis.min_population``: the warehouse and the audit use t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crimemap.config.analysis import config_number, config_whole, known_keys
 from crimemap.config.sources import ConfigError, as_mapping
+
+if TYPE_CHECKING:  # type only: config must not import the warehouse (pyarrow, pyproj) at runtime
+    from crimemap.warehouse.privacy import PointGeneralization
 
 POINT_GENERALIZATIONS = ("grid", "hundred_block")
 
@@ -26,7 +29,7 @@ POINT_GENERALIZATIONS = ("grid", "hundred_block")
 class PublishingSettings:
     keep_releases: int = 5
     min_cell_count: int = 5
-    point_generalization: str = "grid"
+    point_generalization: PointGeneralization = "grid"
     point_cell_m: float = 250.0
 
 

@@ -11,15 +11,30 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 SPATIAL_PACKAGE = "duckdb-extension-spatial"
 EXTENSION_FILE = "spatial.duckdb_extension"
 
+# The value types duckdb.connect accepts for ``config`` (its stub takes this exact dict type).
+DuckDBConfig = dict[str, str | bool | int | float | list[str]]
+
 
 class SpatialExtensionMissing(RuntimeError):
     """The spatial extension binary for this DuckDB version is not installed."""
+
+
+def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple[Any, ...]:
+    """The row of a query that always returns one (an aggregate, EXISTS, a PRAGMA).
+
+    No row at all is a bug, so it fails naming the query rather than as ``None[0]``.
+    """
+    row = con.execute(sql, params).fetchone()
+    if row is None:
+        raise LookupError(f"query returned no row: {sql}")
+    return row
 
 
 def duckdb_version_tag() -> str:
@@ -28,7 +43,7 @@ def duckdb_version_tag() -> str:
 
 def duckdb_platform() -> str:
     with duckdb.connect() as con:
-        return con.execute("PRAGMA platform").fetchone()[0]
+        return str(fetch_one(con, "PRAGMA platform")[0])
 
 
 def packaged_spatial_extension() -> Path:
@@ -79,7 +94,7 @@ def prepare_extension_directory(directory: Path | None = None) -> Path:
     return directory
 
 
-def offline_config(extension_directory: Path) -> dict[str, str | bool]:
+def offline_config(extension_directory: Path) -> DuckDBConfig:
     return {
         "extension_directory": str(extension_directory),
         "autoinstall_known_extensions": False,

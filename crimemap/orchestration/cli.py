@@ -48,7 +48,7 @@ def prepare_dagster_home(paths: DataPaths) -> None:
     os.environ["DAGSTER_HOME"] = str(home)
 
 
-def month_range(text: str | None, partition_keys: list[str]) -> tuple[str, str]:
+def month_range(text: str | None, partition_keys: Sequence[str]) -> tuple[str, str]:
     """Partition keys of ``--months 2025-01:2025-03`` (either end optional), within the range."""
     if not partition_keys:
         raise SystemExit("crimemap: the police sources have no monthly partitions yet")
@@ -219,8 +219,8 @@ def command_quality(args: argparse.Namespace) -> int:
             load = accept_latest(path, args.accept_volume)
         except ValueError as exc:
             raise SystemExit(f"crimemap: {exc}") from exc
-        rows = sum(load.rows.values())
-        print(f"crimemap: {args.accept_volume}: load {load.load_id} ({rows:,} rows) accepted")
+        load_rows = sum(load.rows.values())
+        print(f"crimemap: {args.accept_volume}: load {load.load_id} ({load_rows:,} rows) accepted")
         print("  it is the baseline of the next volume check; re-run `crimemap run` to go on")
         return 0
     release = latest_release(paths.published)

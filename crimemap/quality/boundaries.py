@@ -16,6 +16,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crimemap.core.duckdb_spatial import fetch_one
 from crimemap.core.sql import quote_ident, sql_literal
 from crimemap.ingestion import surveys
 from crimemap.ingestion.boundaries import (
@@ -201,7 +202,7 @@ def check_area_keys(
     when keys are names; a GEOID written two ways or a code with and without padding is the same
     area by design.
     """
-    rows, keyed = con.execute(f"SELECT count(*), count(cm_area_key) FROM ({relation})").fetchone()
+    rows, keyed = fetch_one(con, f"SELECT count(*), count(cm_area_key) FROM ({relation})")
     if rows and not keyed:
         raise ValueError(
             f"{where}: no row has an id in {spec.id_field!r}: is id_field the right column?"

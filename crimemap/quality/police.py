@@ -37,8 +37,8 @@ def police_rules(
     layout: PoliceLayout, settings: EventRuleSettings, *, source: str, raw_columns: tuple[str, ...]
 ) -> SourceRules:
     """The police rule set over a layout's conformed columns."""
-    keys = [(layout.record_id, "cm_record_id"), (layout.report_number, "cm_report_number")]
-    keys = [(raw, cm) for raw, cm in keys if raw]
+    optional = [(layout.record_id, "cm_record_id"), (layout.report_number, "cm_report_number")]
+    keys = [(raw, cm) for raw, cm in optional if raw]
     rules = []
     if keys:
         rules.append(

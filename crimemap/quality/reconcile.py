@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crimemap.core.duckdb_spatial import fetch_one
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -65,4 +67,4 @@ def count_parquet_rows(
     if not items:
         return 0
     listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in items)
-    return con.execute(f"SELECT count(*) FROM read_parquet([{listed}])").fetchone()[0]
+    return fetch_one(con, f"SELECT count(*) FROM read_parquet([{listed}])")[0]

@@ -29,7 +29,7 @@ from crimemap.samplecity.settings import (
 
 
 @dataclass(frozen=True)
-class _Areas:
+class CityAreas:
     deprivation: np.ndarray  # standardized z, higher = more deprived
     crime_weight: np.ndarray  # background incident weight per area
     population: np.ndarray
@@ -53,7 +53,7 @@ def _normalized_centroids(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _deprivation(grid: Grid, rng: np.random.Generator) -> np.ndarray:
+def deprivation_scores(grid: Grid, rng: np.random.Generator) -> np.ndarray:
     # A broad deprived zone south of the centre plus a peripheral pocket in the north-east that
     # the centre-clustered facilities leave far from services.
     u, v = _normalized_centroids(grid)
@@ -99,7 +99,7 @@ def choose_hotspots(
 
 def build_areas(
     grid: Grid, hot_areas: np.ndarray, z: np.ndarray, rng: np.random.Generator
-) -> _Areas:
+) -> CityAreas:
     population = np.round(rng.uniform(1500, 9000, size=grid.n_areas)).astype(np.int64)
     # A few areas (parks, industrial land) have almost no residents: rates there explode, which is
     # what the small-population guard must catch.
@@ -110,7 +110,7 @@ def build_areas(
     small = np.zeros(grid.n_areas, dtype=bool)
     small[small_idx] = True
     crime_weight = grid.area_m2 * np.exp(DEPRIVATION_CRIME_BETA * z)
-    return _Areas(deprivation=z, crime_weight=crime_weight, population=population, small=small)
+    return CityAreas(deprivation=z, crime_weight=crime_weight, population=population, small=small)
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class AcsBase:
     median_income: np.ndarray  # B19013_001E
 
 
-def acs_base(grid: Grid, areas: _Areas, rng: np.random.Generator) -> AcsBase:
+def acs_base(grid: Grid, areas: CityAreas, rng: np.random.Generator) -> AcsBase:
     n = grid.n_areas
     z = areas.deprivation
     pop = areas.population

@@ -8,13 +8,15 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from crimemap.samplecity.grid import Grid, _to_lonlat, quad_corners
+import polars as pl
+
+from crimemap.samplecity.grid import Grid, lonlat_transformer, quad_corners
 
 # --------------------------------------------------------------------------------------------
 # Writers
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Write through a temporary file in the same directory, then rename over `path`."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -29,7 +31,11 @@ def write_text(path: Path, text: str) -> None:
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))
 
 
-def _areas_geojson(grid: Grid) -> str:
+def write_parquet(path: Path, table: pl.DataFrame) -> None:
+    write_atomic(path, lambda tmp: table.write_parquet(tmp, compression="zstd"))
+
+
+def areas_geojson_text(grid: Grid) -> str:
     corner_r, corner_c = quad_corners(grid.rows, grid.cols)
     features = []
     for k in range(grid.n_areas):  # one feature per area
@@ -52,6 +58,6 @@ def census_json(rows: list[list[str]]) -> str:
     return "[" + ",\n".join(json.dumps(row) for row in rows) + "]\n"
 
 
-def _lonlat(x: float, y: float) -> tuple[float, float]:
-    lon, lat = _to_lonlat().transform(x, y)
+def utm_to_lonlat(x: float, y: float) -> tuple[float, float]:
+    lon, lat = lonlat_transformer().transform(x, y)
     return round(float(lon), 7), round(float(lat), 7)

@@ -28,7 +28,13 @@ import json
 from pathlib import Path
 
 from crimemap.samplecity import records as sample_records
-from crimemap.samplecity.files import _areas_geojson, census_json, write_atomic, write_text
+from crimemap.samplecity.files import (
+    areas_geojson_text,
+    census_json,
+    write_atomic,
+    write_parquet,
+    write_text,
+)
 from crimemap.samplecity.incidents import build_sample_city, seattle_spd_export
 from crimemap.samplecity.settings import DEFAULT_SAMPLE_CITY, SampleCityConfig, SampleCityFiles
 from crimemap.samplecity.truth import planted_truth, truth_document
@@ -50,7 +56,7 @@ def generate_sample_city(
 
     files = SampleCityFiles.in_directory(out_dir)
     write_atomic(files.police_csv, incidents.frame.write_csv)
-    write_text(files.areas_geojson, _areas_geojson(grid))
+    write_text(files.areas_geojson, areas_geojson_text(grid))
     write_text(files.acs_json, census_json(acs.rows))
     write_atomic(files.facilities_csv, facilities.frame.write_csv)
     write_atomic(files.survey_csv, survey.frame.write_csv)
@@ -59,7 +65,7 @@ def generate_sample_city(
         (files.truth_incidents, incidents.truth),
         (files.truth_service_requests, requests.counts),
     ):
-        write_atomic(path, lambda tmp, t=table: t.write_parquet(tmp, compression="zstd"))
+        write_parquet(path, table)
     records = {
         "acs": acs.truth,
         "facilities": facilities.truth,

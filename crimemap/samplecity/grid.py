@@ -47,7 +47,7 @@ class Grid:
         return self.cols * self.size, self.rows * self.size
 
 
-def _to_lonlat() -> Transformer:
+def lonlat_transformer() -> Transformer:
     return Transformer.from_crs(SAMPLE_CITY_CRS, "EPSG:4326", always_xy=True)
 
 
@@ -86,7 +86,7 @@ def build_grid(config: SampleCityConfig, rng: np.random.Generator) -> Grid:
     # once and shared by all areas that touch it, so the areas tile the city exactly.
     jitter = rng.uniform(-0.18, 0.18, size=(rows + 1, cols + 1, 2)) * size
     vert_xy = np.stack([origin[0] + gx * size, origin[1] + gy * size], axis=-1) + jitter
-    lon, lat = _to_lonlat().transform(vert_xy[..., 0], vert_xy[..., 1])
+    lon, lat = lonlat_transformer().transform(vert_xy[..., 0], vert_xy[..., 1])
     vert_e7 = np.stack([np.round(lon * 1e7), np.round(lat * 1e7)], axis=-1).astype(np.int64)
 
     corner_r, corner_c = quad_corners(rows, cols)
@@ -118,7 +118,7 @@ def build_grid(config: SampleCityConfig, rng: np.random.Generator) -> Grid:
     )
 
 
-def _clearance(grid: Grid, area: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+def edge_clearance(grid: Grid, area: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
     """Signed distance (m) from each point to the nearest edge of the given area; > 0 inside."""
     n, off = grid.normals[area], grid.offsets[area]
     return (n[..., 0] * px[:, None] + n[..., 1] * py[:, None] - off).min(axis=1)
@@ -137,7 +137,7 @@ def locate(
             r, c = r0 + dr, c0 + dc
             valid = (r >= 0) & (r < grid.rows) & (c >= 0) & (c < grid.cols)
             k = np.clip(r, 0, grid.rows - 1) * grid.cols + np.clip(c, 0, grid.cols - 1)
-            d = np.where(valid, _clearance(grid, k, px, py), -np.inf)
+            d = np.where(valid, edge_clearance(grid, k, px, py), -np.inf)
             better = d > best
             best = np.where(better, d, best)
             area = np.where(better, k, area)
@@ -146,7 +146,7 @@ def locate(
 
 def locate_utm(grid: Grid, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Area index (-1 outside) of UTM points, judged against the published polygons."""
-    lon, lat = _to_lonlat().transform(x, y)
+    lon, lat = lonlat_transformer().transform(x, y)
     px, py = local_xy(np.asarray(lon), np.asarray(lat), grid.ref_lonlat, grid.metres_per_degree)
     return locate(grid, px, py, x, y)[0]
 
@@ -201,7 +201,7 @@ def block_parts(grid: Grid, x: np.ndarray, y: np.ndarray, rng: np.random.Generat
     1: on the avenue, in the block numbered by the street; 2: at the intersection of both.
     """
     ave, street = street_indices(grid, x, y)
-    kind = rng.choice(3, size=x.shape[0], p=[0.45, 0.45, 0.10])
+    kind = np.asarray(rng.choice(3, size=x.shape[0], p=[0.45, 0.45, 0.10]))
     return pl.DataFrame(
         {
             "block_kind": pl.Series(kind, dtype=pl.Int8),

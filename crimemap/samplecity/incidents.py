@@ -18,28 +18,28 @@ from crimemap.ingestion.layouts import (
 )
 from crimemap.samplecity.areas import (
     AcsBase,
+    CityAreas,
     Hotspot,
-    _Areas,
-    _deprivation,
     acs_base,
     area_police_codes,
     build_areas,
     build_facilities,
     choose_hotspots,
+    deprivation_scores,
 )
 from crimemap.samplecity.grid import (
     Grid,
-    _to_lonlat,
     block_parts,
     build_grid,
     format_e9,
+    lonlat_transformer,
     round_e9,
     seattle_addresses,
     to_utm,
 )
 from crimemap.samplecity.points import (
-    _Draw,
-    _Points,
+    PointDraw,
+    SampledPoints,
     background_draw,
     edge_points,
     gaussian_draw,
@@ -109,14 +109,14 @@ def _facility_xy(facilities: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(x), np.asarray(y)
 
 
-def _nearest_facility_m(grid: Grid, facilities: pl.DataFrame) -> np.ndarray:
+def nearest_facility_distances(grid: Grid, facilities: pl.DataFrame) -> np.ndarray:
     fx, fy = _facility_xy(facilities)
     dx = grid.centroid_xy[:, 0, None] - fx[None, :]
     dy = grid.centroid_xy[:, 1, None] - fy[None, :]
     return np.hypot(dx, dy).min(axis=1)
 
 
-def _underserved_area(areas: _Areas, nearest_m: np.ndarray) -> int | None:
+def _underserved_area(areas: CityAreas, nearest_m: np.ndarray) -> int | None:
     """Of the clearly deprived populated areas, the one farthest from every facility."""
     candidates = np.flatnonzero((areas.deprivation > 1.0) & ~areas.small)
     return int(candidates[np.argmax(nearest_m[candidates])]) if candidates.size else None
@@ -125,7 +125,7 @@ def _underserved_area(areas: _Areas, nearest_m: np.ndarray) -> int | None:
 def _plan_dynamics(
     grid: Grid,
     config: SampleCityConfig,
-    areas: _Areas,
+    areas: CityAreas,
     hot_areas: np.ndarray,
     facilities: pl.DataFrame,
     rng: np.random.Generator,
@@ -136,7 +136,7 @@ def _plan_dynamics(
     for k in hot_areas:
         taken |= _neighbourhood(grid, int(k))
     deprivation = areas.deprivation
-    underserved = _underserved_area(areas, _nearest_facility_m(grid, facilities))
+    underserved = _underserved_area(areas, nearest_facility_distances(grid, facilities))
     if underserved is not None:
         taken |= _neighbourhood(grid, underserved)
 
@@ -182,7 +182,7 @@ def _relocate(
     grid: Grid,
     state: dict[str, np.ndarray],
     idx: np.ndarray,
-    draw: _Draw,
+    draw: PointDraw,
     rng: np.random.Generator,
 ) -> None:
     """Move the reports `idx` to points drawn by `draw` (no longer on an edge or a hotspot)."""
@@ -195,7 +195,7 @@ def _relocate(
 
 def _plant_dynamics(
     grid: Grid,
-    areas: _Areas,
+    areas: CityAreas,
     plan: _Plan,
     config: SampleCityConfig,
     state: dict[str, np.ndarray],
@@ -275,7 +275,7 @@ def _offense_index(code: str) -> int:
     return next(i for i, o in enumerate(NIBRS_OFFENSES) if o.code == code)
 
 
-def _spike_reports(areas: _Areas, area: int, config: SampleCityConfig, n_reports: int) -> int:
+def _spike_reports(areas: CityAreas, area: int, config: SampleCityConfig, n_reports: int) -> int:
     """Enough extra burglaries to stand out: a multiple of the area's usual monthly count."""
     w = np.array([o.weight for o in NIBRS_OFFENSES])
     burglary_share = w[_offense_index(SPIKE_CODE)] / w.sum()
@@ -379,11 +379,11 @@ def _offense_codes(
 
 def _locate_reports(
     grid: Grid,
-    areas: _Areas,
+    areas: CityAreas,
     hotspots: list[Hotspot],
     n: int,
     rng: np.random.Generator,
-) -> tuple[_Points, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[SampledPoints, np.ndarray, np.ndarray, np.ndarray]:
     """Location of each report: (points, hotspot index or -1, on_edge, published decimals)."""
     shares = [h.share for h in hotspots]
     background = 1.0 - sum(shares)
@@ -398,7 +398,7 @@ def _locate_reports(
     fields = ("x", "y", "lon_e9", "lat_e9", "area", "raw_lon_e9", "raw_lat_e9")
     out = {f: np.zeros(n, dtype=np.float64 if f in ("x", "y") else np.int64) for f in fields}
 
-    def put(mask: np.ndarray, pts: _Points) -> None:
+    def put(mask: np.ndarray, pts: SampledPoints) -> None:
         for f in fields:
             out[f][mask] = getattr(pts, f)
 
@@ -420,7 +420,7 @@ def _locate_reports(
         ),
     )
     put(on_edge, edge_points(grid, areas.crime_weight, int(on_edge.sum()), rng))
-    return _Points(**out), hot, on_edge, decimals
+    return SampledPoints(**out), hot, on_edge, decimals
 
 
 def allocate(total: int, weights: tuple[float, ...]) -> np.ndarray:
@@ -449,7 +449,7 @@ def out_of_jurisdiction_e9(
     x = np.select([side == 0, side == 1, side == 2], [xmin + along * w] * 2 + [xmin - out])
     x = np.where(side == 3, xmax + out, x)
     y = np.select([side == 0, side == 1], [ymin - out, ymax + out], ymin + along * h)
-    lon, lat = _to_lonlat().transform(x, y)
+    lon, lat = lonlat_transformer().transform(x, y)
     decimals = rng.choice(np.array([6, 7, 8, 9]), size=n)
     lon_e9 = np.round(np.asarray(lon) * 1e9).astype(np.int64)
     lat_e9 = np.round(np.asarray(lat) * 1e9).astype(np.int64)
@@ -474,7 +474,7 @@ def embed_newlines(values: pl.Series, rows: np.ndarray) -> pl.Series:
     return values.scatter(rows, broken)
 
 
-def _multiline_rows(
+def multiline_row_positions(
     defect: np.ndarray, keep_intact: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
     """A few clean rows (sorted) that get a multi-line free-text field; `keep_intact` rows
@@ -496,7 +496,11 @@ def _plant_defects(
     n_defects = min(round(config.defect_rate * n), max(n - 1, 0))
     counts = allocate(n_defects, DEFECT_WEIGHTS)
     # Row 0 stays clean so every duplicate has an earlier clean original to copy.
-    positions = rng.choice(np.arange(1, n), size=n_defects, replace=False) if n_defects else []
+    positions = (
+        rng.choice(np.arange(1, n), size=n_defects, replace=False)
+        if n_defects
+        else np.array([], dtype=np.int64)
+    )
     defect = np.full(n, -1, dtype=np.int64)
     defect[np.asarray(positions, dtype=np.int64)] = rng.permutation(
         np.repeat(np.arange(len(DEFECT_REASONS)), counts)
@@ -572,7 +576,7 @@ def _report_numbers(year: np.ndarray, seq: np.ndarray) -> pl.Series:
 
 def _build_reports(
     grid: Grid,
-    areas: _Areas,
+    areas: CityAreas,
     hotspots: list[Hotspot],
     config: SampleCityConfig,
     plan: _Plan,
@@ -585,12 +589,12 @@ def _build_reports(
     n_reports = sizes.size
     located = _locate_reports(grid, areas, hotspots, n_reports, rng)
     start, report, end = _offense_times(config, n_reports, rng)
-    point_fields = [f.name for f in dataclasses.fields(_Points)]
+    point_fields = [f.name for f in dataclasses.fields(SampledPoints)]
     state = {f: getattr(located[0], f).copy() for f in point_fields}
     state.update(hot=located[1].copy(), on_edge=located[2].copy(), decimals=located[3])
     state.update(start=start, report=report, end=end)
     planted, forced = _plant_dynamics(grid, areas, plan, config, state, plant_rng)
-    pts = _Points(**{f: state[f] for f in point_fields})
+    pts = SampledPoints(**{f: state[f] for f in point_fields})
     hot, on_edge, decimals = state["hot"], state["on_edge"], state["decimals"]
     start, report, end = state["start"], state["report"], state["end"]
     parts = block_parts(grid, pts.x, pts.y, rng)
@@ -669,7 +673,7 @@ class SampleCity:
 
     config: SampleCityConfig
     grid: Grid
-    areas: _Areas
+    areas: CityAreas
     hotspots: tuple[Hotspot, ...]
     plan: _Plan
     acs: AcsBase
@@ -700,7 +704,7 @@ def build_sample_city(config: SampleCityConfig = DEFAULT_SAMPLE_CITY) -> SampleC
         np.random.default_rng(s) for s in seeds
     )
     grid = build_grid(config, grid_rng)
-    z = _deprivation(grid, area_rng)
+    z = deprivation_scores(grid, area_rng)
     hotspots, hot_areas = choose_hotspots(grid, z, hot_rng)
     areas = build_areas(grid, hot_areas, z, area_rng)
     facilities = build_facilities(grid, config.n_facilities, facility_rng)
@@ -722,7 +726,7 @@ def build_sample_city(config: SampleCityConfig = DEFAULT_SAMPLE_CITY) -> SampleC
         facilities=facilities,
         reports=reports,
         offenses=offenses,
-        incident_rng_state=incident_rng.bit_generator.state,
+        incident_rng_state=dict(incident_rng.bit_generator.state),
     )
 
 
@@ -780,7 +784,7 @@ def seattle_spd_export(city: SampleCity) -> SeattleExport:
     }
     frame, truth = _plant_defects(frame, truth, grid, config, rng)
     dup = truth["defect"] == DEFECT_REASONS.index("duplicate_record")
-    multiline = _multiline_rows(truth["defect"], truth["source"][dup], rng)
+    multiline = multiline_row_positions(truth["defect"], truth["source"][dup], rng)
     frame = frame.with_columns(embed_newlines(frame.get_column("100 Block Address"), multiline))
 
     n_rows = frame.height

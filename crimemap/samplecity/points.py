@@ -10,10 +10,10 @@ import numpy as np
 
 from crimemap.samplecity.grid import (
     Grid,
-    _clearance,
-    _to_lonlat,
+    edge_clearance,
     local_xy,
     locate,
+    lonlat_transformer,
     quad_corners,
     round_e9,
 )
@@ -24,7 +24,7 @@ from crimemap.samplecity.settings import CLEARANCE_M
 
 
 @dataclass(frozen=True)
-class _Points:
+class SampledPoints:
     x: np.ndarray  # UTM metres
     y: np.ndarray
     lon_e9: np.ndarray  # int64, 1e-9 degrees, already rounded to the published decimals
@@ -35,20 +35,20 @@ class _Points:
 
 
 # draw(rng, idx) -> (x, y, intended area or None) for the points idx still to place
-_Draw = Callable[
+PointDraw = Callable[
     [np.random.Generator, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray | None]
 ]
 
 
 def sample_points(
-    grid: Grid, rng: np.random.Generator, n: int, draw: _Draw, decimals: np.ndarray
-) -> _Points:
+    grid: Grid, rng: np.random.Generator, n: int, draw: PointDraw, decimals: np.ndarray
+) -> SampledPoints:
     """Rejection-sample points inside the city and clear of every edge (vectorized rounds)."""
     x, y = np.zeros(n), np.zeros(n)
     lon_e9, lat_e9 = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     raw_lon, raw_lat = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     area = np.full(n, -1, dtype=np.int64)
-    to_lonlat = _to_lonlat()
+    to_lonlat = lonlat_transformer()
     pending = np.arange(n)
     for _ in range(200):
         if pending.size == 0:
@@ -63,7 +63,7 @@ def sample_points(
         if intended is None:
             found, clear = locate(grid, px, py, px_utm, py_utm)
         else:
-            found, clear = intended, _clearance(grid, intended, px, py)
+            found, clear = intended, edge_clearance(grid, intended, px, py)
         ok = clear >= CLEARANCE_M
         done = pending[ok]
         x[done], y[done], lon_e9[done], lat_e9[done] = px_utm[ok], py_utm[ok], lo[ok], la[ok]
@@ -71,12 +71,12 @@ def sample_points(
         pending = pending[~ok]
     if pending.size:
         raise RuntimeError("could not place sample points inside the city")
-    return _Points(
+    return SampledPoints(
         x=x, y=y, lon_e9=lon_e9, lat_e9=lat_e9, area=area, raw_lon_e9=raw_lon, raw_lat_e9=raw_lat
     )
 
 
-def background_draw(grid: Grid, weights: np.ndarray) -> _Draw:
+def background_draw(grid: Grid, weights: np.ndarray) -> PointDraw:
     p = weights / weights.sum()
     corner_r, corner_c = quad_corners(grid.rows, grid.cols)
     quads = grid.vert_xy[corner_r, corner_c]  # (areas, 4, 2)
@@ -95,7 +95,7 @@ def background_draw(grid: Grid, weights: np.ndarray) -> _Draw:
     return draw
 
 
-def gaussian_draw(cx: np.ndarray, cy: np.ndarray, sigma: np.ndarray) -> _Draw:
+def gaussian_draw(cx: np.ndarray, cy: np.ndarray, sigma: np.ndarray) -> PointDraw:
     def draw(rng: np.random.Generator, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, None]:
         dx, dy = rng.normal(size=(2, idx.size))
         return cx[idx] + sigma[idx] * dx, cy[idx] + sigma[idx] * dy, None
@@ -119,7 +119,7 @@ def _interior_edges(grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return a, b, sides
 
 
-def edge_points(grid: Grid, weights: np.ndarray, n: int, rng: np.random.Generator) -> _Points:
+def edge_points(grid: Grid, weights: np.ndarray, n: int, rng: np.random.Generator) -> SampledPoints:
     """Points on shared edges, as a street-centreline geocoder puts them.
 
     The point is A + m/100 (B - A) with A, B the published 7-decimal vertices, so written with 9
@@ -136,7 +136,7 @@ def edge_points(grid: Grid, weights: np.ndarray, n: int, rng: np.random.Generato
     xa = grid.vert_xy[a[edge, 0], a[edge, 1]]
     xb = grid.vert_xy[b[edge, 0], b[edge, 1]]
     xy = xa + (m[:, None] / 100.0) * (xb - xa)
-    return _Points(
+    return SampledPoints(
         x=xy[:, 0],
         y=xy[:, 1],
         lon_e9=pe9[:, 0],

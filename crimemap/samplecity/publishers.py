@@ -39,14 +39,14 @@ import polars as pl
 from pyproj import Transformer
 
 from crimemap.ingestion.police.layout import PoliceLayout, builtin_layout
-from crimemap.samplecity.files import write_atomic, write_text
-from crimemap.samplecity.grid import Grid, _clearance, format_e9, local_xy, round_e9, to_utm
+from crimemap.samplecity.files import write_atomic, write_parquet, write_text
+from crimemap.samplecity.grid import Grid, edge_clearance, format_e9, local_xy, round_e9, to_utm
 from crimemap.samplecity.incidents import (
     SampleCity,
-    _multiline_rows,
     allocate,
     build_sample_city,
     embed_newlines,
+    multiline_row_positions,
     out_of_jurisdiction_e9,
     seattle_spd_export,
     skip_dst_gap,
@@ -600,7 +600,7 @@ def _nearest_areas(
             r, c = r0 + dr, c0 + dc
             valid = (r >= 0) & (r < grid.rows) & (c >= 0) & (c < grid.cols)
             k = np.clip(r, 0, grid.rows - 1) * grid.cols + np.clip(c, 0, grid.cols - 1)
-            dist.append(np.where(valid, _clearance(grid, k, px, py), -np.inf))
+            dist.append(np.where(valid, edge_clearance(grid, k, px, py), -np.inf))
             cand.append(k)
     d, k = np.stack(dist, axis=1), np.stack(cand, axis=1)
     top = np.argsort(-d, axis=1, kind="stable")[:, :2]
@@ -796,7 +796,11 @@ def _plan_defects(n: int, reasons: tuple[str, ...], rate: float, rng: np.random.
     n_defects = min(round(rate * n), max(n - 1, 0))
     counts = allocate(n_defects, tuple(DEFECT_WEIGHTS[r] for r in reasons))
     # Row 0 stays clean so every duplicate has an earlier clean original to copy.
-    positions = rng.choice(np.arange(1, n), size=n_defects, replace=False) if n_defects else []
+    positions = (
+        rng.choice(np.arange(1, n), size=n_defects, replace=False)
+        if n_defects
+        else np.array([], dtype=np.int64)
+    )
     codes = np.array([PUBLISHER_DEFECT_REASONS.index(r) for r in reasons], dtype=np.int64)
     defect = np.full(n, -1, dtype=np.int64)
     defect[np.asarray(positions, dtype=np.int64)] = rng.permutation(np.repeat(codes, counts))
@@ -1567,7 +1571,7 @@ def _render_baltimore_nibrs(ctx: _Ctx) -> pl.DataFrame:
             "Location": _baltimore_address(ctx),
             "Old_District": district,
             "New_District": district,
-            "Neighborhood": geo["neighborhood"].str.to_titlecase(),
+            "Neighborhood": pl.Series(geo["neighborhood"]).str.to_titlecase(),
             "Latitude": lat,
             "Longitude": lon,
             "GeoLocation": _point_text(
@@ -1743,7 +1747,7 @@ def _render_layout(city: SampleCity, name: str) -> _Rendered:
     keys = tuple(dict.fromkeys(k for k in (layout.record_id, layout.report_number) if k))
     if keys:
         frame = _blank_keys(frame, plan.at("missing_key"), keys, rng)
-    multiline = _multiline_rows(plan.defect, np.zeros(0, dtype=np.int64), rng)
+    multiline = multiline_row_positions(plan.defect, np.zeros(0, dtype=np.int64), rng)
     frame = frame.with_columns(embed_newlines(frame.get_column(spec.text), multiline))
     frame = frame[plan.source]  # planted duplicates: exact copies of earlier clean rows
 
@@ -1875,7 +1879,7 @@ def _write_sample(city: SampleCity, name: str, out_dir: Path) -> PublisherSample
         (files.truth_rows, rendered.truth_rows),
         (files.truth_offenses, rendered.truth_offenses),
     ):
-        write_atomic(path, lambda tmp, t=table: t.write_parquet(tmp, compression="zstd"))
+        write_parquet(path, table)
     document = truth_document(city, name, rendered)
     write_text(files.truth_json, json.dumps(document, indent=2) + "\n")
     return files

@@ -43,12 +43,12 @@ from crimemap.samplecity.areas import area_police_codes
 from crimemap.samplecity.files import write_atomic, write_text
 from crimemap.samplecity.grid import (
     Grid,
-    _to_lonlat,
     avenue_table,
     format_e9,
     local_xy,
     locate,
     locate_utm,
+    lonlat_transformer,
     quad_corners,
     round_e9,
     street_indices,
@@ -385,7 +385,7 @@ def facility_directory(city: SampleCity) -> FacilityRecords:
         defect[row] = reason
         if reason == "out_of_jurisdiction":
             cx, cy = city.grid.centroid_xy.mean(axis=0)
-            far_lon, far_lat = _to_lonlat().transform(
+            far_lon, far_lat = lonlat_transformer().transform(
                 cx + _OUTSIDE_OFFSET_M[0], cy + _OUTSIDE_OFFSET_M[1]
             )
             lon[row], lat[row] = f"{far_lon:.6f}", f"{far_lat:.6f}"
@@ -548,11 +548,12 @@ def _survey_table(city: SampleCity, rng: np.random.Generator) -> tuple[pl.DataFr
     tract = np.where(style == 2, " " + geoids + " ", tract)
     _, _, lon_e9, lat_e9 = _in_area_points(city, area, rng, 6)
     cents = rng.integers(50, 251, size=n)
+    no_tract = np.array(None, dtype=object)
     frame = pl.DataFrame(
         {
             "response_id": [f"R{i + 1:05d}" for i in range(n)],
             "submitted_at": pl.Series(submitted).dt.strftime("%Y-%m-%d"),
-            "tract_geoid": pl.Series(np.where(by_tract, tract, None).tolist(), dtype=pl.String),
+            "tract_geoid": pl.Series(np.where(by_tract, tract, no_tract).tolist(), dtype=pl.String),
             "latitude": _degrees_text(lat_e9, 6).scatter(np.flatnonzero(by_tract), None),
             "longitude": _degrees_text(lon_e9, 6).scatter(np.flatnonzero(by_tract), None),
             **{q: pl.Series(v.tolist(), dtype=pl.String) for q, v in answers.items()},
@@ -1013,7 +1014,8 @@ def write_neighbourhoods_geojson(city: SampleCity, path: Path) -> dict[str, list
         doc = {"type": "Feature", "properties": properties, "geometry": geometry}
         return json.dumps(doc, separators=(",", ":"))
 
-    features, trailing = [], []
+    features: list[str] = []
+    trailing: list[str] = []
     for n in neighbourhoods(grid):
         parts = _halves(n) if n.code == SPLIT_NEIGHBOURHOOD else [(n.rows, n.cols)]
         features.append(feature(n, *parts[0]))

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from crimemap.samplecity.areas import Hotspot, _Areas
-from crimemap.samplecity.files import _lonlat
+from crimemap.samplecity.areas import CityAreas, Hotspot
+from crimemap.samplecity.files import utm_to_lonlat
 from crimemap.samplecity.grid import Grid, locate_utm
 from crimemap.samplecity.incidents import (
     INITIATIVE_NAME,
@@ -21,8 +21,8 @@ from crimemap.samplecity.incidents import (
     UNDERSERVED_POPULATION,
     SampleCity,
     SeattleExport,
-    _nearest_facility_m,
     month_starts,
+    nearest_facility_distances,
 )
 from crimemap.samplecity.settings import (
     ACS_JSON_NAME,
@@ -66,7 +66,7 @@ _TRUTH_NOTES = {
 def truth_document(
     config: SampleCityConfig,
     grid: Grid,
-    areas: _Areas,
+    areas: CityAreas,
     hotspots: list[Hotspot],
     incidents: SeattleExport,
     records: dict[str, Any],
@@ -121,8 +121,8 @@ def truth_document(
         "hotspots": [
             {
                 "hotspot_id": h.hotspot_id,
-                "lon": _lonlat(h.x, h.y)[0],
-                "lat": _lonlat(h.x, h.y)[1],
+                "lon": utm_to_lonlat(h.x, h.y)[0],
+                "lat": utm_to_lonlat(h.x, h.y)[1],
                 "radius_m": h.radius_m,
                 "sigma_m": h.radius_m / 2,
                 "share": h.share,
@@ -155,7 +155,7 @@ def planted_truth(city: SampleCity) -> dict[str, Any]:
 
     rising = None
     if plan.rising_xy is not None and plan.rising_area is not None:
-        lon, lat = _lonlat(*plan.rising_xy)
+        lon, lat = utm_to_lonlat(*plan.rising_xy)
         rising = {
             "id": "R1",
             "lon": lon,
@@ -187,7 +187,7 @@ def planted_truth(city: SampleCity) -> dict[str, Any]:
         }
     underserved = None
     if plan.underserved_area is not None:
-        nearest = _nearest_facility_m(grid, city.facilities)[plan.underserved_area]
+        nearest = nearest_facility_distances(grid, city.facilities)[plan.underserved_area]
         underserved = {
             "area_id": str(grid.geoids[plan.underserved_area]),
             "population": UNDERSERVED_POPULATION,

@@ -27,7 +27,7 @@ from typing import Any
 
 import duckdb
 
-from crimemap.core.duckdb_spatial import connect
+from crimemap.core.duckdb_spatial import connect, fetch_one
 from crimemap.warehouse.geoparquet import (
     COVERING_COLUMN,
     file_digest,
@@ -314,7 +314,7 @@ def schema_problems(source: Mapping[str, Any], entry: Mapping[str, Any]) -> list
 
 
 def _has_rows(con: duckdb.DuckDBPyConnection, query: str) -> bool:
-    return con.execute(f"SELECT EXISTS ({query})").fetchone()[0]
+    return fetch_one(con, f"SELECT EXISTS ({query})")[0]
 
 
 # --------------------------------------------------------------------------- export

@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 
+from crimemap.core.duckdb_spatial import fetch_one
 from crimemap.warehouse.geoparquet import sql_identifier, sql_string
 
 NONE = "none"  # a source mode: the jurisdiction has no such source
@@ -88,9 +89,9 @@ def source_freshness(
         if mode_of(family, family) == NONE:
             entries.append(_absent(family, family, None))
             continue
-        loaded, rows = con.execute(
-            f"SELECT max(_ingested_at), count(*) FROM {sql_identifier(table)}"
-        ).fetchone()
+        loaded, rows = fetch_one(
+            con, f"SELECT max(_ingested_at), count(*) FROM {sql_identifier(table)}"
+        )
         entries.append(
             {
                 "source": family,

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyproj import CRS
 
-from crimemap.core.duckdb_spatial import connect
+from crimemap.core.duckdb_spatial import connect, fetch_one
 
 GEOPARQUET_VERSION = "1.1.0"
 DEFAULT_CRS = "OGC:CRS84"
@@ -345,7 +345,7 @@ def write_geoparquet(
     staging = f"temp.main.{sql_identifier('__crimemap_geoparquet_' + uuid.uuid4().hex)}"
     con.execute(f"CREATE TEMP TABLE {staging} AS {_strip_query(query)}")
     try:
-        _, *extent, labels = con.execute(geometry_summary_sql(geometry_column, staging)).fetchone()
+        _, *extent, labels = fetch_one(con, geometry_summary_sql(geometry_column, staging))
         bbox = None if extent[0] is None else (extent[0], extent[1], extent[2], extent[3])
         geometry_types = sorted({geoparquet_type_name(label) for label in labels or []})
         meta = geo_metadata(geometry_column, geometry_types, bbox, crs_json)
@@ -576,8 +576,8 @@ def _data_problems(
         )
         covering_sql = f"SELECT count(*), min(row_no) FROM {source} WHERE {outside}"
     try:
-        _, *extent, labels = con.execute(geometry_summary_sql("geom", source)).fetchone()
-        n_outside, first = con.execute(covering_sql).fetchone() if check.covering else (0, None)
+        _, *extent, labels = fetch_one(con, geometry_summary_sql("geom", source))
+        n_outside, first = fetch_one(con, covering_sql) if check.covering else (0, None)
     except duckdb.Error as exc:
         return [f"{field}: column {name!r} could not be read as WKB geometry: {exc}"]
     problems = []

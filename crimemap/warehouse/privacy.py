@@ -18,6 +18,7 @@ from typing import Literal
 
 import duckdb
 
+from crimemap.core.duckdb_spatial import fetch_one
 from crimemap.warehouse.geoparquet import scan_sql, sql_identifier
 from crimemap.warehouse.suppression import alone_in_a_group_sql, audit_complementary
 
@@ -176,10 +177,11 @@ def audit_incident_points(
 ) -> list[str]:
     """Sensitive rows carry no point, area, day or code; every other point is generalized."""
     problems: list[str] = []
-    sensitive_located = con.execute(
+    sensitive_located = fetch_one(
+        con,
         f"SELECT count(*) FROM {source} WHERE is_sensitive AND (geometry IS NOT NULL "
-        "OR area_id IS NOT NULL OR occurred_date IS NOT NULL OR nibrs_code IS NOT NULL)"
-    ).fetchone()[0]
+        "OR area_id IS NOT NULL OR occurred_date IS NOT NULL OR nibrs_code IS NOT NULL)",
+    )[0]
     if sensitive_located:
         problems.append(
             f"{name}: {sensitive_located} sensitive offences carry a point, area, day or code"
@@ -190,17 +192,18 @@ def audit_incident_points(
         f"{_projected(resnapped, projected_crs)}) > {_SNAP_TOLERANCE_M}"
     )
     if rules.point_generalization == "grid":
-        exact = con.execute(
-            f"SELECT count(*) FROM {source} WHERE geometry IS NOT NULL AND {off_grid}"
-        ).fetchone()[0]
+        exact = fetch_one(
+            con, f"SELECT count(*) FROM {source} WHERE geometry IS NOT NULL AND {off_grid}"
+        )[0]
     else:
         # A block centroid is shared by at least k published offenses; anything else off the
         # grid is a point that identifies fewer than k.
-        exact = con.execute(
+        exact = fetch_one(
+            con,
             f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {source} "
             f"WHERE geometry IS NOT NULL AND {off_grid} GROUP BY ST_AsWKB(geometry)) "
-            f"WHERE n < {rules.min_cell_count}"
-        ).fetchone()[0]
+            f"WHERE n < {rules.min_cell_count}",
+        )[0]
     if exact:
         problems.append(f"{name}: {exact} points are not generalized")
     return problems
@@ -219,10 +222,11 @@ def audit_counts(
     alone = alone_in_a_group_sql(linked_groups)
     problems = []
     for column in count_columns:
-        small = con.execute(
+        small = fetch_one(
+            con,
             f"SELECT count(*) FROM (SELECT *, {alone} AS __alone FROM {source}) "
-            f"WHERE {is_suppressed_sql(sql_identifier(column), k)} AND NOT __alone"
-        ).fetchone()[0]
+            f"WHERE {is_suppressed_sql(sql_identifier(column), k)} AND NOT __alone",
+        )[0]
         if small:
             problems.append(f"{name}: {small} rows of {column} below k={k}")
     return problems
@@ -239,10 +243,11 @@ def audit_rates(
     population = sql_identifier(population_column)
     problems = []
     for column in rate_columns:
-        shown = con.execute(
+        shown = fetch_one(
+            con,
             f"SELECT count(*) FROM {source} WHERE {sql_identifier(column)} IS NOT NULL "
-            f"AND ({population} IS NULL OR {population} < {min_population})"
-        ).fetchone()[0]
+            f"AND ({population} IS NULL OR {population} < {min_population})",
+        )[0]
         if shown:
             problems.append(
                 f"{name}: {shown} rows show {column} for a population below {min_population}"

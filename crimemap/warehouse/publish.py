@@ -25,6 +25,7 @@ from typing import Any
 
 import duckdb
 
+from crimemap.core.duckdb_spatial import fetch_one
 from crimemap.warehouse.code_version import code_version as current_code_version
 from crimemap.warehouse.geoparquet import (
     DEFAULT_CRS,
@@ -203,7 +204,7 @@ def _time_extent(
     if column is None:
         return None
     c = sql_identifier(column)
-    low, high = con.execute(f"SELECT min({c}), max({c}) FROM {source}").fetchone()
+    low, high = fetch_one(con, f"SELECT min({c}), max({c}) FROM {source}")
     return {"column": column, "min": _json_value(low), "max": _json_value(high)}
 
 

@@ -33,6 +33,8 @@ MANIFEST_SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 
 ChangeKind = Literal["major", "minor"]
 BumpLevel = Literal["major", "minor", "patch"]
+# Smallest step first: the order ``check_version`` lists the allowed next versions in.
+BUMP_LEVELS: tuple[BumpLevel, ...] = ("patch", "minor", "major")
 
 _SEMVER = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 _RFC3339 = re.compile(
@@ -256,9 +258,7 @@ def check_version(
     transition = f"schema_version {old} -> {new}"
     if new < old:
         return [f"{transition} goes backwards"]
-    successors: dict[str, BumpLevel] = {
-        bump(str(old), level): level for level in ("patch", "minor", "major")
-    }
+    successors: dict[str, BumpLevel] = {bump(str(old), level): level for level in BUMP_LEVELS}
     if new != old and str(new) not in successors:
         return [f"{transition} skips versions; the next is one of {', '.join(successors)}"]
     step = successors.get(str(new))  # None: same version

@@ -2,7 +2,7 @@
 
 Every row of hotspot_forecast_scores and the published next-month forecast are recomputed from
 int_grid_cell_months, int_grid_cell_neighbours and dim_grid_cell with the numpy reference of
-tests/unit/test_analytics_forecast.py (no SQL of the marts involved). The generator plants
+tests/dbt/test_analytics_forecast.py (no SQL of the marts involved). The generator plants
 stationary Gaussian hotspots (``truth.json`` ``hotspots``) and a cluster whose intensity triples
 (``planted.rising_hotspot``): the forecast must put their cells in its top 5% and, over the
 held-back months, beat the naive "last month" baseline.
@@ -17,7 +17,7 @@ from pyproj import Transformer
 
 from crimemap.config.jurisdiction import load_jurisdiction
 from crimemap.config.runtime import dbt_vars
-from tests.unit.test_analytics_forecast import (
+from tests.dbt.test_analytics_forecast import (
     CellMonths,
     assert_rows_match,
     forecast_prediction,

@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 
 from crimemap.config.jurisdiction import load_jurisdiction
 from crimemap.config.runtime import dbt_vars
-from tests.unit.test_analytics_hotspots import assert_gi_star_matches_esda
+from tests.dbt.test_analytics_hotspots import assert_gi_star_matches_esda
 
 pytestmark = pytest.mark.integration
 

@@ -20,9 +20,9 @@ from scipy import stats
 
 from crimemap.config.jurisdiction import load_jurisdiction
 from crimemap.config.runtime import dbt_vars
+from tests.dbt.test_analytics_rates import correlation_reference, esda_eb_per_1000
+from tests.dbt.test_dbt_project import DBT, DBT_PROJECT_DIR, REPO, dbt_env
 from tests.integration.conftest import PipelineRun
-from tests.unit.test_analytics_rates import correlation_reference, esda_eb_per_1000
-from tests.unit.test_dbt_project import DBT, DBT_PROJECT_DIR, REPO, dbt_env
 
 RTOL = 1e-9
 

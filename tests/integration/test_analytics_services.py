@@ -19,9 +19,9 @@ from pyproj import Transformer
 from crimemap.config.analysis import PRIORITY_COMPONENTS
 from crimemap.config.jurisdiction import load_jurisdiction
 from crimemap.config.runtime import dbt_vars
+from tests.dbt.test_analytics_services import Z_CAP, reference_2sfca, reference_need_index
+from tests.dbt.test_dbt_project import run_dbt
 from tests.integration.conftest import open_warehouse
-from tests.unit.test_analytics_services import Z_CAP, reference_2sfca, reference_need_index
-from tests.unit.test_dbt_project import run_dbt
 
 FACILITY_TYPES = ("all", "mental_health", "substance_use", "shelter", "clinic", "youth_services")
 

@@ -187,7 +187,7 @@ def _check_table(query: CensusQuery, chunk: Sequence[str], body: Any, url: str) 
         raise LiveSourceError(
             url, f"row {ragged} has {len(body[ragged])} values, not {len(header)}"
         )
-    return [header, *([as_text(value) for value in row] for row in body[1:])]
+    return [list(header), *([as_text(value) for value in row] for row in body[1:])]
 
 
 def _by_geo_id(table: CensusRows, url: str) -> dict[str, dict[str, str | None]]:

@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crimemap.core.duckdb_spatial import fetch_one
 from crimemap.core.sql import sql_literal
 from crimemap.ingestion.landing import DEFAULT_READ, ReadOptions
 from crimemap.ingestion.police.layout import PoliceLayout
@@ -53,11 +54,12 @@ def landed_month_range(
     """First and last month of a landed export's rows; None when no row has a date."""
     month = row_month_sql(layout, timezone, alias="__l")
     current = sql_literal(month_of(today).isoformat())
-    first, last = con.execute(
+    first, last = fetch_one(
+        con,
         f"SELECT quantile_disc(__m, {EARLY_OUTLIER_SHARE}), max(__m) FROM ("
         f"SELECT {month} AS __m FROM read_parquet({sql_literal(str(landed_parquet))}) AS __l) "
-        f"WHERE __m <= DATE {current}"
-    ).fetchone()
+        f"WHERE __m <= DATE {current}",
+    )
     if first is None:
         return None
     return MonthRange(first=first, last=last)

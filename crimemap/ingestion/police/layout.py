@@ -169,6 +169,7 @@ def parse_location(value: Any, where: str) -> LocationField:
     kind = require_key(value, "kind", where)
     if kind not in LOCATION_KINDS:
         raise LayoutError(f"{where}.kind: {kind!r} is not one of {', '.join(LOCATION_KINDS)}")
+    columns: tuple[Any, ...]  # raw YAML values, checked by _strings below
     if kind == "lonlat":
         columns = (require_key(value, "lon", where), require_key(value, "lat", where))
     elif kind == "projected":

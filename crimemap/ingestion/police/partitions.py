@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crimemap.core.duckdb_spatial import fetch_one
 from crimemap.core.sql import quote_ident, sql_literal
 from crimemap.ingestion.landing import LINEAGE_COLUMNS
 from crimemap.ingestion.police.conform import timestamp_sql
@@ -144,10 +145,11 @@ def _write_month(
     path: Path,
 ) -> MonthLanding:
     where = f"__month = DATE {sql_literal(month.isoformat())}"
-    rows, content_hash = con.execute(
+    rows, content_hash = fetch_one(
+        con,
         f"SELECT count(*), coalesce(sum(hash(__t)::HUGEINT), 0) FROM "
-        f"(SELECT {cols}, _source_file, _row_number FROM {table} WHERE {where}) AS __t"
-    ).fetchone()
+        f"(SELECT {cols}, _source_file, _row_number FROM {table} WHERE {where}) AS __t",
+    )
     digest = hashlib.sha256(f"{source}|{month}|{rows}|{content_hash}".encode()).hexdigest()
     load_id = f"{source}/{month_key(month)}/{digest[:16]}"
     if _existing_digest(con, path) == digest:

@@ -29,6 +29,16 @@ unit_population as (
 
 ),
 
+-- the indicators apportioned here (proportions with their counts are recomputed below)
+catalogue as (
+
+    select distinct indicator, kind
+    from indicators
+    where kind in ('count', 'median', 'rate', 'index')
+        or (kind = 'proportion' and numerator is null)
+
+),
+
 -- every (area, unit) pair for every count and median indicator, with the unit's estimate when
 -- it has one: a unit without the indicator (its row quarantined, or not in the file) must make
 -- the area's value unknown, not silently smaller
@@ -45,11 +55,7 @@ contributions as (
         indicators.moe,
         unit_population.population
     from weights
-    cross join (
-        select distinct indicator, kind from indicators
-        where kind in ('count', 'median', 'rate', 'index')
-            or (kind = 'proportion' and numerator is null)
-    ) as catalogue
+    cross join catalogue
     left join indicators
         on weights.unit_id = indicators.unit_id
         and catalogue.indicator = indicators.indicator
@@ -150,16 +156,17 @@ labels as (
 final as (
 
     select
-        area_id,
+        combined.area_id,
         combined.indicator,
-        kind,
+        combined.kind,
         labels.label,
-        estimate,
-        moe,
-        {{ acs_cv_pct('estimate', 'moe') }}                     as cv_pct,
-        {{ acs_unreliable('estimate', acs_cv_pct('estimate', 'moe')) }} as unreliable,
-        source_units,
-        method
+        combined.estimate,
+        combined.moe,
+        {{ acs_cv_pct('combined.estimate', 'combined.moe') }}   as cv_pct,
+        {{ acs_unreliable('combined.estimate', acs_cv_pct('combined.estimate', 'combined.moe')) }}
+                                                                as unreliable,
+        combined.source_units,
+        combined.method
     from combined
     left join labels
         on combined.indicator = labels.indicator

@@ -21,7 +21,9 @@ areas as (
 
 located as (
 
-    select respondent_key, geom from respondents where area_key is null
+    select respondent_key, geom
+    from respondents
+    where area_key is null
 
 ),
 

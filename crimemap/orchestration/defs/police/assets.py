@@ -32,7 +32,7 @@ from dagster import (
 
 from crimemap.config.jurisdiction import JurisdictionConfig, PoliceSource
 from crimemap.config.paths import data_paths
-from crimemap.core.duckdb_spatial import connect
+from crimemap.core.duckdb_spatial import connect, fetch_one
 from crimemap.core.sql import sql_literal
 from crimemap.ingestion.live.http import SchemaDriftError
 from crimemap.ingestion.police.layout import LayoutError
@@ -93,9 +93,9 @@ def write_watermark(
     con: duckdb.DuckDBPyConnection, path: Path, source: str, offenses_glob: str
 ) -> str | None:
     """Record the newest occurred time landed for a source: where the next live load starts."""
-    newest = con.execute(
-        f"SELECT max(occurred_at) FROM read_parquet({sql_literal(offenses_glob)})"
-    ).fetchone()[0]
+    newest = fetch_one(
+        con, f"SELECT max(occurred_at) FROM read_parquet({sql_literal(offenses_glob)})"
+    )[0]
     if newest is None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,7 +133,9 @@ def raw_police_asset(
         scratch = scratch_path(root, source.name)
         feed = getattr(context.resources, feed_key)
         first = config.police_start_month
-        last = date.fromisoformat(partitions.get_last_partition_key())
+        last_key = partitions.get_last_partition_key()
+        assert last_key is not None  # this run's own months are partitions of it
+        last = date.fromisoformat(last_key)
         context.log.info(f"{source.name}: landing {len(months)} month(s) {months[0]}..{months[-1]}")
         try:
             try:
@@ -313,7 +315,7 @@ def custom_crosswalks_asset(config: JurisdictionConfig) -> AssetsDefinition:
     )
     def _crosswalks(context: AssetExecutionContext) -> MaterializeResult:
         frames = [read_custom_crosswalk(s) for s in sources]
-        schema = {"crosswalk": pl.String, "offense_code": pl.String}
+        schema: dict[str, type[pl.DataType]] = {"crosswalk": pl.String, "offense_code": pl.String}
         schema |= {c: pl.String for c in CROSSWALK_COLUMNS[1:6]}
         schema |= {c: pl.Boolean for c in CROSSWALK_COLUMNS[6:]}
         frame = pl.concat(frames) if frames else pl.DataFrame(schema=schema)

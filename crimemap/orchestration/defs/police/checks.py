@@ -12,7 +12,7 @@ from dagster import (
 
 from crimemap.config.jurisdiction import JurisdictionConfig, PoliceSource
 from crimemap.config.paths import data_paths
-from crimemap.core.duckdb_spatial import connect
+from crimemap.core.duckdb_spatial import connect, fetch_one
 from crimemap.orchestration.defs.police.assets import conformed_key, quarantine_key, raw_key
 from crimemap.orchestration.defs.quality.checks import areas_bbox, validate_frame
 from crimemap.quality.reconcile import count_parquet_rows, reconcile
@@ -35,11 +35,12 @@ def reconcile_check(source: PoliceSource) -> AssetChecksDefinition:
         quarantine_glob = str(paths.quarantine_police(name) / "month=*" / "*.parquet")
         with connect(paths.warehouse, read_only=True) as con:
             # A published row may carry several offenses (LAPD): count rows, not offenses.
-            staged_rows, offenses = con.execute(
+            staged_rows, offenses = fetch_one(
+                con,
                 "SELECT count(DISTINCT (_load_id, _row_number)), count(*) FROM fct_incidents "
                 "WHERE source = ?",
                 [name],
-            ).fetchone()
+            )
             result = reconcile(
                 name,
                 raw_rows=count_parquet_rows(con, raw_glob),

@@ -6,6 +6,7 @@ is fetched again because reports keep arriving for it.
 """
 
 import json
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def read_watermark(state_dir: Path, source: str) -> date | None:
 
 
 def incremental_range(
-    watermarks: list[date | None], partition_keys: list[str]
+    watermarks: list[date | None], partition_keys: Sequence[str]
 ) -> tuple[str, str] | None:
     """First and last partition key to load: from the oldest source watermark's month (the
     first month for a source never loaded) to the newest partition."""

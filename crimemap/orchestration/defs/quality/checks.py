@@ -22,7 +22,7 @@ from dagster import (
 
 from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.paths import DataPaths, data_paths
-from crimemap.core.duckdb_spatial import connect
+from crimemap.core.duckdb_spatial import connect, fetch_one
 from crimemap.quality.layouts import BBox
 from crimemap.quality.rules import load_areas
 from crimemap.quality.suites import (
@@ -46,10 +46,11 @@ def areas_bbox(paths: DataPaths) -> BBox:
     """The jurisdiction's extent, from the conformed areas, for coordinate range expectations."""
     with connect() as con:
         table = load_areas(con, paths.conformed_file("areas"))
-        xmin, ymin, xmax, ymax = con.execute(
+        xmin, ymin, xmax, ymax = fetch_one(
+            con,
             f"SELECT min(ST_XMin(geom)), min(ST_YMin(geom)), max(ST_XMax(geom)), "
-            f"max(ST_YMax(geom)) FROM {table}"
-        ).fetchone()
+            f"max(ST_YMax(geom)) FROM {table}",
+        )
     return BBox(xmin, ymin, xmax, ymax)
 
 
@@ -67,7 +68,7 @@ def suite_check_result(outcomes: Mapping[str, SuiteOutcome]) -> AssetCheckResult
         return text if label == outcome.suite else f"{label}: {text}"
 
     description = " | ".join(summary(label, o) for label, o in failing.items())
-    metadata: dict[str, object] = {
+    metadata: dict[str, MetadataValue | str | int | float] = {
         "expectations": sum(o.n_expectations for o in outcomes.values()),
         "expectations_failed": sum(len(o.failed) for o in outcomes.values()),
         "failed": MetadataValue.json(

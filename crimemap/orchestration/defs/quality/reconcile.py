@@ -22,7 +22,7 @@ from dagster import (
 
 from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.paths import DataPaths, data_paths
-from crimemap.core.duckdb_spatial import connect
+from crimemap.core.duckdb_spatial import connect, fetch_one
 from crimemap.core.sql import sql_literal
 from crimemap.orchestration.defs.sources.assets import (
     conformed_key,
@@ -81,10 +81,11 @@ def reconcile_load_check(
     def _reconcile(context: AssetCheckExecutionContext) -> AssetCheckResult:
         files = load_files(source, data_paths())
         with connect() as con:
-            behind = con.execute(
+            behind = fetch_one(
+                con,
                 f"SELECT coalesce({files.rows_behind_sql}, 0) "
-                f"FROM read_parquet({sql_literal(str(files.conformed))})"
-            ).fetchone()[0]
+                f"FROM read_parquet({sql_literal(str(files.conformed))})",
+            )[0]
             result = reconcile(
                 source,
                 raw_rows=count_parquet_rows(con, files.raw),

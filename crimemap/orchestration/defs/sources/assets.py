@@ -64,7 +64,9 @@ def quarantine_key(source: str) -> AssetKey:
     return AssetKey(["quarantine", source])
 
 
-def landing_metadata(result: LandingResult, source_file: Path) -> dict[str, object]:
+def landing_metadata(
+    result: LandingResult, source_file: Path
+) -> dict[str, MetadataValue | str | int]:
     return {
         "dagster/row_count": result.rows,
         "columns": MetadataValue.json([c for c in result.columns if not c.startswith("_")]),
@@ -73,7 +75,7 @@ def landing_metadata(result: LandingResult, source_file: Path) -> dict[str, obje
     }
 
 
-def split_metadata(result: SplitResult) -> dict[str, object]:
+def split_metadata(result: SplitResult) -> dict[str, MetadataValue | int]:
     return {
         "raw_rows": result.raw_rows,
         "accepted_rows": result.clean_rows,

@@ -32,7 +32,7 @@ from dagster import (
 
 from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.paths import DataPaths, data_paths
-from crimemap.core.duckdb_spatial import connect
+from crimemap.core.duckdb_spatial import connect, fetch_one
 from crimemap.core.sql import sql_literal
 from crimemap.ingestion.landing import land_csv, land_frame
 from crimemap.ingestion.surveys import inbox_files, inbox_fingerprint
@@ -191,9 +191,9 @@ def survey_assets(config: JurisdictionConfig) -> list:
                 f"COPY (SELECT * FROM read_parquet({files}) ORDER BY survey, _row_number) "
                 f"TO {sql_literal(str(target))} (FORMAT parquet, COMPRESSION zstd)"
             )
-            answers = con.execute(
-                f"SELECT count(*) FROM read_parquet({sql_literal(str(target))})"
-            ).fetchone()[0]
+            answers = fetch_one(
+                con, f"SELECT count(*) FROM read_parquet({sql_literal(str(target))})"
+            )[0]
         context.log.info(f"surveys: {totals} {by_survey}")
         yield MaterializeResult(
             asset_key=CONFORMED_SURVEYS,

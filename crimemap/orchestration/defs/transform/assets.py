@@ -105,7 +105,7 @@ def crimemap_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> 
     # reused, because the warehouse has one writer at a time.
     target = data_paths().root / "dbt" / "target"
     # dbt unit tests check the SQL against fixtures written for the project's own vars: they run
-    # in the test suite (tests/unit/test_dbt_project.py), not on a jurisdiction's data.
+    # in the test suite (tests/dbt/test_dbt_project.py), not on a jurisdiction's data.
     args = [
         "build",
         "--exclude",

@@ -54,8 +54,8 @@ final as (
     select
         offense_key,
         {{ grid_cell_id('cell.cell_row', 'cell.cell_col') }}            as cell_id,
-        cell.cell_row                                                   as cell_row,
-        cell.cell_col                                                   as cell_col,
+        cell.cell_row,
+        cell.cell_col,
         occurred_month                                                  as month,
         category,
         is_sensitive,

@@ -56,7 +56,7 @@ counts as (
         count(distinct offense_key)             as incident_count,
         count(distinct incident_key)            as incident_reports
     from incidents
-    group by grouping sets ((area_id, occurred_month, category), (area_id, occurred_month))
+    group by grouping sets ((area_id, occurred_month, category), (area_id, occurred_month)) -- noqa: PRS, LT05
 
 ),
 

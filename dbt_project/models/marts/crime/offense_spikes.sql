@@ -30,7 +30,7 @@ labels as (
     select category, lower(category_label) as category_label
     from {{ ref('category_descriptions') }}
     union all
-    select 'all', 'all offenses'
+    select 'all' as category, 'all offenses' as category_label
 
 ),
 

@@ -33,7 +33,7 @@ months as (
         month,
         count(*) over ()                                                as months_total,
         row_number() over (order by month)                              as month_number
-    from (select distinct month from cell_months)
+    from (select distinct month from cell_months) as distinct_months
 
 ),
 
@@ -48,7 +48,7 @@ targets as (
     union all
 
     -- the month after the last month of data (none without data)
-    select cast(max(month) + interval 1 month as date), 'next'
+    select cast(max(month) + interval 1 month as date) as month, 'next' as period
     from months
     having count(*) > 0
 
@@ -64,8 +64,8 @@ history as (
         date_diff('month', cell_months.month, targets.month)            as lag_months
     from targets
     inner join cell_months
-        on cell_months.month < targets.month
-        and cell_months.month >= targets.month - interval {{ forecast_window_months() }} month
+        on targets.month > cell_months.month
+        and targets.month - interval {{ forecast_window_months() }} month <= cell_months.month
 
 ),
 
@@ -122,12 +122,12 @@ predicted as (
     union all
 
     select
-        'naive_last_period',
+        'naive_last_period'                                             as model,
         cell_id,
-        target_month,
+        target_month                                                    as month,
         period,
-        1,
-        cast(last_count as double)
+        1                                                               as history_months,
+        cast(last_count as double)                                      as predicted_count
     from smoothed
 
 ),

@@ -28,14 +28,17 @@ pivoted as (
         max(moe) filter (where indicator = 'poverty_rate')                 as poverty_rate_moe,
         max(estimate) filter (where indicator = 'unemployment_rate')       as unemployment_rate,
         max(moe) filter (where indicator = 'unemployment_rate')            as unemployment_rate_moe,
-        max(estimate) filter (where indicator = 'median_household_income') as median_household_income,
+        max(estimate) filter (where indicator = 'median_household_income')
+            as median_household_income,
         max(estimate) filter (where indicator = 'share_under_18')          as share_under_18,
         max(estimate) filter (where indicator = 'share_65_plus')           as share_65_plus,
         bool_or(unreliable) filter (where indicator = 'population')        as population_unreliable,
-        bool_or(unreliable) filter (where indicator = 'poverty_rate')      as poverty_rate_unreliable,
-        bool_or(unreliable) filter (where indicator = 'unemployment_rate') as unemployment_rate_unreliable,
+        bool_or(unreliable) filter (where indicator = 'poverty_rate')
+            as poverty_rate_unreliable,
+        bool_or(unreliable) filter (where indicator = 'unemployment_rate')
+            as unemployment_rate_unreliable,
         bool_or(unreliable) filter (where indicator = 'median_household_income')
-                                                                           as median_household_income_unreliable,
+            as median_household_income_unreliable,
         max(source_units)                                                  as indicator_units,
         any_value(method)                                                  as indicator_method
     from indicators
@@ -67,8 +70,10 @@ final as (
         pivoted.share_65_plus,
         coalesce(pivoted.population_unreliable, true)                   as population_unreliable,
         coalesce(pivoted.poverty_rate_unreliable, true)                 as poverty_rate_unreliable,
-        coalesce(pivoted.unemployment_rate_unreliable, true)            as unemployment_rate_unreliable,
-        coalesce(pivoted.median_household_income_unreliable, true)      as median_household_income_unreliable,
+        coalesce(pivoted.unemployment_rate_unreliable, true)
+            as unemployment_rate_unreliable,
+        coalesce(pivoted.median_household_income_unreliable, true)
+            as median_household_income_unreliable,
         pivoted.indicator_units,
         pivoted.indicator_method,
         areas.source_rows,

@@ -19,10 +19,12 @@ final as (
         {{ grid_cell_m() }}                                             as cell_size_m,
         centre_x,
         centre_y,
-        ST_X(ST_Transform(ST_Point(centre_x, centre_y), '{{ crs }}', 'EPSG:4326', always_xy := true))
-                                                                        as centre_lon,
-        ST_Y(ST_Transform(ST_Point(centre_x, centre_y), '{{ crs }}', 'EPSG:4326', always_xy := true))
-                                                                        as centre_lat,
+        ST_X(ST_Transform(
+            ST_Point(centre_x, centre_y), '{{ crs }}', 'EPSG:4326', always_xy := true
+        ))                                                              as centre_lon,
+        ST_Y(ST_Transform(
+            ST_Point(centre_x, centre_y), '{{ crs }}', 'EPSG:4326', always_xy := true
+        ))                                                              as centre_lat,
         cell_area_m2,
         area_in_jurisdiction_m2,
         ST_Transform(geom_projected, '{{ crs }}', 'EPSG:4326', always_xy := true)

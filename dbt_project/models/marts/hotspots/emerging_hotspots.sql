@@ -72,7 +72,7 @@ mk_ties as (
         from series
         where gi_star_z is not null
         group by cell_id, gi_star_z
-    )
+    ) as ties
     group by cell_id
 
 ),

@@ -54,7 +54,8 @@ scored as (
         cell_months.incident_count,
         neighbourhoods.neighbour_cells,
         neighbourhoods.neighbourhood_count,
-        neighbourhoods.neighbour_cells * month_stats.month_mean_count   as expected_neighbourhood_count,
+        neighbourhoods.neighbour_cells * month_stats.month_mean_count
+            as expected_neighbourhood_count,
         month_stats.cells_in_month,
         month_stats.month_mean_count,
         month_stats.month_sd_count,

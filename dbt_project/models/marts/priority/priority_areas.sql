@@ -225,7 +225,8 @@ raw_components as (
 
 ranked_areas as (
 
-    select * from raw_components where exclusion_reason is null
+    select * from raw_components
+    where exclusion_reason is null
 
 ),
 
@@ -268,7 +269,7 @@ composites as (
 
     select
         ranked_areas.*,
-        indicator_scores.* exclude (area_id),
+        indicator_scores.* exclude (area_id), -- noqa: RF02
         (indicator_scores.poverty_rate_z + indicator_scores.unemployment_rate_z
             + indicator_scores.low_income_z) / 3        as deprivation,
         (indicator_scores.low_access_z + indicator_scores.distance_z) / 2 as access_gap
@@ -317,7 +318,7 @@ component_scores as (
             case when not component_stats.{{ c }}_informative then '{{ labels[c] }}' end
             {{- ',' if not loop.last }}
             {%- endfor %}
-        ], lambda x: x is not null), ', ')               as uninformative_components
+        ], lambda x: x is not null), ', ')               as uninformative_components -- noqa: RF02
     from composites
     cross join component_stats
 

@@ -100,7 +100,9 @@ final as (
         round(
             source_months.out_of_jurisdiction_rows / nullif(source_months.located_rows, 0), 6
         )                                       as out_of_jurisdiction_rate,
-        round(source_months.duplicate_record_rows / nullif(source_months.raw_rows, 0), 6) as duplicate_rate,
+        round(
+            source_months.duplicate_record_rows / nullif(source_months.raw_rows, 0), 6
+        )                                       as duplicate_rate,
         round(case source_months.family
             when 'police' then crosswalk.mapped_offenses / nullif(crosswalk.offenses, 0)
             when 'facilities'
@@ -119,12 +121,12 @@ final as (
     from source_months
     left join crosswalk
         on source_months.family = 'police'
-        and crosswalk.source = source_months.source
-        and crosswalk.month = source_months.month
+        and source_months.source = crosswalk.source
+        and source_months.month = crosswalk.month
     left join lags
         on source_months.family = 'police'
-        and lags.source = source_months.source
-        and lags.month = source_months.month
+        and source_months.source = lags.source
+        and source_months.month = lags.month
 
 )
 

@@ -42,7 +42,9 @@ facilities as (
 facility_types as (
 
     select unnest([
-        {%- for t in facility_types %}'{{ t }}'{{ ', ' if not loop.last }}{% endfor -%}
+        {%- for t in facility_types %}
+        '{{ t }}'{{ ',' if not loop.last }}
+        {%- endfor %}
     ])                                                  as facility_type
     union all
     select 'all'
@@ -54,7 +56,7 @@ typed_facilities as (
 
     select facility_id, facility_type, area_id, location from facilities
     union all
-    select facility_id, 'all', area_id, location from facilities
+    select facility_id, 'all' as facility_type, area_id, location from facilities
 
 ),
 
@@ -74,7 +76,8 @@ distances as (
 
 in_catchment as (
 
-    select * from distances where distance_m <= {{ var('catchment_m') }}
+    select * from distances
+    where distance_m <= {{ var('catchment_m') }}
 
 ),
 

@@ -134,12 +134,12 @@ correlated as (
 combinations as (
 
     -- every measure x indicator gets a row, with n = 0 when no area qualifies
-    select measure, indicator
+    select
+        measures.measure,
+        indicators.indicator
     from (values ('all_offenses_rate'), ('person_crime_rate'), ('property_crime_rate'))
-        as m(measure)
-    cross join (
-        select unnest({{ correlation_list }}) as indicator
-    ) as i
+        as measures (measure)
+    cross join (select unnest({{ correlation_list }}) as indicator) as indicators -- noqa: ST05
 
 ),
 
@@ -166,7 +166,7 @@ final as (
                 * sqrt((1 + correlated.rho * correlated.rho / 2) / (correlated.n - 3))
             )
         end                                                     as ci_upper,
-        case
+        case -- noqa: PRS
             when abs(correlated.rho) = 1 then 0.0
             else {{ student_t_two_sided_p(
                 'correlated.rho * sqrt((correlated.n - 2) / (1 - correlated.rho * correlated.rho))',

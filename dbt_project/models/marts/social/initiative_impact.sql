@@ -205,7 +205,7 @@ tested as (
     select
         *,
         case when std_error > 0 then estimate / std_error end  as t_statistic,
-        {{ student_t_critical_95('df') }}                      as t_critical
+        {{ student_t_critical_95('df') }}                      as t_critical -- noqa: PRS
     from welch
 
 ),
@@ -231,7 +231,7 @@ final as (
         tested.t_statistic,
         tested.estimate - tested.t_critical * tested.std_error  as ci_lower,
         tested.estimate + tested.t_critical * tested.std_error  as ci_upper,
-        {{ student_t_two_sided_p('tested.t_statistic', 'tested.df') }}
+        {{ student_t_two_sided_p('tested.t_statistic', 'tested.df') }} -- noqa: PRS
                                                                 as p_value,
         -- the effect against what the treated areas would have had without the initiative:
         -- their pre level moved by the comparison areas' change

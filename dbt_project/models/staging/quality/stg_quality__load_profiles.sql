@@ -29,7 +29,9 @@ source as (
         cast(null as varchar) as source,
         cast(null as varchar) as family,
         cast(null as date) as month,
-        {%- for column in ['raw_rows', 'accepted_rows', 'quarantined_rows', 'complete_rows', 'located_rows'] %}
+        {%- set counts = ['raw_rows', 'accepted_rows', 'quarantined_rows', 'complete_rows',
+                          'located_rows'] %}
+        {%- for column in counts %}
         cast(null as bigint) as {{ column }},
         {%- endfor %}
         {%- for code in reason_codes %}

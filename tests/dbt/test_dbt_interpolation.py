@@ -22,7 +22,7 @@ import pytest
 
 from crimemap.core.duckdb_spatial import connect
 from crimemap.ingestion.boundaries import BoundarySpec
-from tests.unit.test_dbt_project import (
+from tests.dbt.test_dbt_project import (
     POLICE_COLUMNS,
     conform_acs,
     conform_areas,

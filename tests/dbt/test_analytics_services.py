@@ -23,7 +23,7 @@ import pytest
 from scipy import stats
 
 from crimemap.core.duckdb_spatial import connect
-from tests.unit.test_dbt_project import run_dbt
+from tests.dbt.test_dbt_project import run_dbt
 
 E0, N0 = 550_000.0, 5_270_000.0  # UTM 10N, metres
 UTM = "EPSG:32610"

@@ -1,6 +1,6 @@
-"""A publisher that SIGKILLs itself at a chosen step, for tests/unit/test_publish_crash.py.
+"""A publisher that SIGKILLs itself at a chosen step, for tests/integration/test_publish_crash.py.
 
-Run as ``python -m tests.unit.publish_crash_worker MODE PATH [options]`` from the
+Run as ``python -m tests.integration.publish_crash_worker MODE PATH [options]`` from the
 repository root:
 
 - ``count``: publish normally, recording every durable step, and write the step list (JSON) to

@@ -4,7 +4,7 @@ The dbt macros (Poisson tail, Student t) and the four models are rendered with a
 Jinja context (``ref`` names a table, ``var`` reads a dict, the project's own macros) and run
 by DuckDB on synthetic inputs, so every statistic is checked on cases chosen for it: ties,
 negative variance estimates, zero baselines, tiny p-values, non-integer degrees of freedom,
-empty inputs. The dbt build of the same models is exercised by tests/unit/test_dbt_project.py
+empty inputs. The dbt build of the same models is exercised by tests/dbt/test_dbt_project.py
 and, on the sample city, by tests/integration/test_analytics_rates.py.
 """
 

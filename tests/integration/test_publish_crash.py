@@ -1,6 +1,6 @@
 """A publisher killed at any moment never breaks the current release; readers never block it.
 
-The killed publishers run in subprocesses (tests/unit/publish_crash_worker.py) that SIGKILL
+The killed publishers run in subprocesses (tests/integration/publish_crash_worker.py) that SIGKILL
 themselves at a chosen step or are SIGKILLed from here, because only a real kill skips every
 ``finally`` and ``except`` the publisher has.
 """
@@ -40,10 +40,10 @@ from crimemap.warehouse.publish import (
     release_ids,
 )
 from crimemap.warehouse.serving import build_serving_database
-from tests.unit.publish_crash_worker import KEEP_RELEASES, SERVING_QUERY, crash_layers
+from tests.integration.publish_crash_worker import KEEP_RELEASES, SERVING_QUERY, crash_layers
 
 REPO = Path(__file__).resolve().parents[2]
-WORKER = "tests.unit.publish_crash_worker"
+WORKER = "tests.integration.publish_crash_worker"
 SIGKILLED = -signal.SIGKILL
 TIMEOUT_S = 120
 BIG = 200_000  # points in the release killed at random moments
