@@ -82,10 +82,12 @@ def run_stage_child(selection: str, incidents: int) -> tuple[float, dict[str, fl
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
+    from crimemap.config.paths import data_paths
     from crimemap.config.runtime import current_config
-    from crimemap.orchestration.definitions import defs
+    from crimemap.orchestration.definitions import build_definitions
     from crimemap.orchestration.defs.police.assets import police_partitions
 
+    defs = build_definitions(current_config(), data_paths())
     months = police_partitions(current_config()).get_partition_keys()
     job = defs.resolve_implicit_global_asset_job_def()
     keys = AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())

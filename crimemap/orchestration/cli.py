@@ -105,8 +105,10 @@ def command_run(args: argparse.Namespace) -> int:
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
-    from crimemap.orchestration.definitions import defs
+    from crimemap.orchestration.definitions import build_definitions
     from crimemap.orchestration.defs.police.assets import police_partitions
+
+    defs = build_definitions(config, paths)
 
     first, last = month_range(args.months, police_partitions(config).get_partition_keys())
     print(

@@ -1,13 +1,18 @@
 """The one Dagster ``Definitions`` of crimemap: sources → quality → dbt → publish.
 
-Built from the jurisdiction YAML (``CRIMEMAP_CONFIG``, default the sample city): each police
-source it lists becomes its own monthly-partitioned assets and checks.
+``build_definitions`` makes them for a jurisdiction and a data directory, with nothing done at
+import: each police source the jurisdiction lists becomes its own monthly-partitioned assets
+and checks. ``defs`` is the code location ``dagster dev`` (``crimemap ui``) and every step
+process load: the jurisdiction of ``CRIMEMAP_CONFIG`` (default the sample city) in the data
+directory of ``CRIMEMAP_DATA_DIR``.
 """
 
+import dagster as dg
 from dagster import Definitions
 from dagster_dbt import DbtCliResource
 
-from crimemap.config.paths import export_environment
+from crimemap.config.jurisdiction import JurisdictionConfig
+from crimemap.config.paths import DataPaths, data_paths, export_environment
 from crimemap.config.runtime import current_config
 from crimemap.orchestration.defs.jurisdiction import jurisdiction_resource
 from crimemap.orchestration.defs.police.assets import police_assets
@@ -35,42 +40,51 @@ from crimemap.orchestration.defs.sources.surveys import (
     survey_assets,
     survey_inbox_sensor,
 )
-from crimemap.orchestration.defs.transform.assets import crimemap_dbt_models, dbt_project
+from crimemap.orchestration.defs.transform.assets import dbt_models, prepared_dbt_project
 
-paths = export_environment()
-config = current_config()
 
-landed_sources = [
-    *((s.name, police_raw_key(s.name)) for s in config.police),
-    *((name, raw_key(name)) for name in split_source_names(config)),
-    ("surveys", RAW_SURVEYS),
-]
+def build_definitions(config: JurisdictionConfig, paths: DataPaths) -> Definitions:
+    """Every asset, check, job, schedule, sensor and resource of one jurisdiction's run."""
+    export_environment(paths)  # dbt's profile reads the data directory from the environment
+    dbt_project = prepared_dbt_project()
+    landed_sources = [
+        *((s.name, police_raw_key(s.name)) for s in config.police),
+        *((name, raw_key(name)) for name in split_source_names(config)),
+        ("surveys", RAW_SURVEYS),
+    ]
+    return Definitions(
+        assets=[
+            *police_assets(config),
+            *raw_assets(config),
+            *split_assets(config),
+            *([] if config.indicators.units else [same_geography_units_asset()]),
+            *survey_assets(config),
+            dbt_models(dbt_project, config),
+            published_release,
+        ],
+        asset_checks=[
+            *police_checks(config),
+            *source_checks(config),
+            *raw_source_checks(config),
+            *reconcile_checks(config),
+            *mart_checks(config),
+            *(volume_check(name, key, config) for name, key in landed_sources),
+        ],
+        jobs=[INCREMENTAL_JOB, SURVEY_JOB],
+        schedules=[incremental_schedule(config)],
+        sensors=[survey_inbox_sensor(config)],
+        resources={
+            **source_resources(config, paths.sources),
+            "jurisdiction": jurisdiction_resource(config),
+            "dbt": DbtCliResource(project_dir=dbt_project),
+            **{
+                feed_resource_key(s.name): police_feed(s, config, paths.sources)
+                for s in config.police
+            },
+        },
+    )
 
-defs = Definitions(
-    assets=[
-        *police_assets(config),
-        *raw_assets(config),
-        *split_assets(config),
-        *([] if config.indicators.units else [same_geography_units_asset()]),
-        *survey_assets(config),
-        crimemap_dbt_models,
-        published_release,
-    ],
-    asset_checks=[
-        *police_checks(config),
-        *source_checks(config),
-        *raw_source_checks(config),
-        *reconcile_checks(config),
-        *mart_checks(config),
-        *(volume_check(name, key, config) for name, key in landed_sources),
-    ],
-    jobs=[INCREMENTAL_JOB, SURVEY_JOB],
-    schedules=[incremental_schedule(config)],
-    sensors=[survey_inbox_sensor(config)],
-    resources={
-        **source_resources(config, paths.sources),
-        "jurisdiction": jurisdiction_resource(config),
-        "dbt": DbtCliResource(project_dir=dbt_project),
-        **{feed_resource_key(s.name): police_feed(s, config, paths.sources) for s in config.police},
-    },
-)
+
+@dg.definitions
+def defs() -> Definitions:
+    return build_definitions(current_config(), data_paths())

@@ -14,9 +14,11 @@ SNAPSHOT = PROJECT_ROOT / "tests" / "fixtures" / "asset_keys.txt"
 
 
 def current_asset_keys() -> list[str]:
-    from crimemap.orchestration.definitions import defs
+    from crimemap.config.paths import data_paths
+    from crimemap.config.runtime import current_config
+    from crimemap.orchestration.definitions import build_definitions
 
-    graph = defs.resolve_asset_graph()
+    graph = build_definitions(current_config(), data_paths()).resolve_asset_graph()
     keys = sorted(key.to_user_string() for key in graph.get_all_asset_keys())
     checks = sorted(
         f"{key.asset_key.to_user_string()}:{key.name}" for key in graph.asset_check_keys
@@ -60,10 +62,24 @@ def test_loading_the_definitions_does_not_import_great_expectations(tmp_path: Pa
     checks that run a suite."""
     env = {**os.environ, "CRIMEMAP_DATA_DIR": str(tmp_path)}
     code = (
-        "import sys, crimemap.orchestration.definitions; "
+        "import sys, crimemap.orchestration.definitions as d; d.defs(); "
         "sys.exit(1 if 'great_expectations' in sys.modules else 0)"
     )
     completed = subprocess.run(
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_importing_the_definitions_does_nothing(tmp_path: Path) -> None:
+    """The definitions are built by a function: importing the module exports no environment,
+    reads no jurisdiction and parses no dbt project."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRIMEMAP_")}
+    code = (
+        "import os, sys, crimemap.orchestration.definitions; "
+        "sys.exit(1 if any(k.startswith('CRIMEMAP_') for k in os.environ) else 0)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, timeout=300
     )
     assert completed.returncode == 0, completed.stderr

@@ -42,8 +42,11 @@ def test_read_watermark(tmp_path: Path) -> None:
 
 
 def test_schedule_requests_the_range_as_one_run() -> None:
-    from crimemap.orchestration.definitions import defs
+    from crimemap.config.paths import data_paths
+    from crimemap.config.runtime import current_config
+    from crimemap.orchestration.definitions import build_definitions
 
+    defs = build_definitions(current_config(), data_paths())
     schedule = defs.resolve_schedule_def("crimemap_daily")
     with DagsterInstance.ephemeral() as instance:
         context = build_schedule_context(

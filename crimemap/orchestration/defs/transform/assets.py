@@ -2,9 +2,10 @@
 
 import json
 from collections.abc import Iterator, Mapping
+from functools import cache
 from typing import Any
 
-from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec
+from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -14,7 +15,7 @@ from dagster_dbt import (
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig
-from crimemap.config.paths import data_paths, export_environment
+from crimemap.config.paths import data_paths
 from crimemap.config.runtime import current_config, dbt_vars
 from crimemap.core.project import DBT_PROJECT_DIR
 from crimemap.orchestration.defs.police.assets import conformed_key
@@ -24,9 +25,6 @@ from crimemap.orchestration.defs.sources.surveys import QUARANTINE_SURVEYS
 
 POLICE_SOURCE_KEY = AssetKey(["conformed", "police"])
 PROFILES_SOURCE_KEY = AssetKey(["quality", "load_profiles"])
-
-# dbt's profile reads the data directory from the environment, also when parsing.
-export_environment()
 
 
 def manifest_is_stale(project: DbtProject) -> bool:
@@ -40,10 +38,15 @@ def manifest_is_stale(project: DbtProject) -> bool:
     return any(p.stat().st_mtime > built for p in sources if p.exists())
 
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
-if manifest_is_stale(dbt_project):
-    # A fresh checkout has no target/manifest.json; `dbt parse` makes one in a few seconds.
-    dbt_project.preparer.prepare(dbt_project)
+@cache
+def prepared_dbt_project() -> DbtProject:
+    """The dbt project with a current manifest, parsed once per process when it is stale (a
+    fresh checkout has no target/manifest.json; `dbt parse` makes one in a few seconds). dbt's
+    profile reads the data directory from the environment: export it first."""
+    project = DbtProject(project_dir=DBT_PROJECT_DIR)
+    if manifest_is_stale(project):
+        project.preparer.prepare(project)
+    return project
 
 
 def police_keys(config: JurisdictionConfig) -> list[AssetKey]:
@@ -61,6 +64,10 @@ def quarantine_keys(config: JurisdictionConfig) -> list[AssetKey]:
 
 class CrimemapDbtTranslator(DagsterDbtTranslator):
     """Models keyed by layer (``staging/``, ``intermediate/``, ``marts/``); sources by meta."""
+
+    def __init__(self, config: JurisdictionConfig, settings: DagsterDbtTranslatorSettings):
+        super().__init__(settings=settings)
+        self.config = config
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         resource_type = dbt_resource_props["resource_type"]
@@ -83,7 +90,7 @@ class CrimemapDbtTranslator(DagsterDbtTranslator):
         deps = [d for d in spec.deps if d.asset_key not in globbed]
         for dep in spec.deps:
             if dep.asset_key in globbed:
-                deps += [AssetDep(key) for key in globbed[dep.asset_key](current_config())]
+                deps += [AssetDep(key) for key in globbed[dep.asset_key](self.config)]
         return spec.replace_attributes(deps=deps)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
@@ -93,24 +100,30 @@ class CrimemapDbtTranslator(DagsterDbtTranslator):
         return {"staging": "staging", "intermediate": "transform"}.get(fqn[1], "marts")
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=CrimemapDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
-    ),
-)
-def crimemap_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    # Run artifacts belong with the data they describe, not in the source tree; one folder,
-    # reused, because the warehouse has one writer at a time.
-    target = data_paths().root / "dbt" / "target"
-    # dbt unit tests check the SQL against fixtures written for the project's own vars: they run
-    # in the test suite (tests/dbt/test_dbt_project.py), not on a jurisdiction's data.
-    args = [
-        "build",
-        "--exclude",
-        "resource_type:unit_test",
-        "--vars",
-        json.dumps(dbt_vars(current_config())),
-    ]
-    yield from dbt.cli(args, context=context, target_path=target).stream()
+def dbt_models(project: DbtProject, config: JurisdictionConfig) -> AssetsDefinition:
+    """Every dbt model, seed and data test as assets and checks, built by one ``dbt build``."""
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=CrimemapDbtTranslator(
+            config, settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+        ),
+    )
+    def crimemap_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        # Run artifacts belong with the data they describe, not in the source tree; one folder,
+        # reused, because the warehouse has one writer at a time.
+        target = data_paths().root / "dbt" / "target"
+        # dbt unit tests check the SQL against fixtures written for the project's own vars:
+        # they run in the test suite (tests/dbt/test_dbt_project.py), not on a jurisdiction's
+        # data.
+        args = [
+            "build",
+            "--exclude",
+            "resource_type:unit_test",
+            "--vars",
+            json.dumps(dbt_vars(current_config())),
+        ]
+        yield from dbt.cli(args, context=context, target_path=target).stream()
+
+    return crimemap_dbt_models
