@@ -21,7 +21,9 @@ install: .venv/.installed
 run: install
 	$(UV) run --frozen crimemap run
 
-# Everything CI runs: the gates, then every test tier (unit, dbt, integration).
+# Everything CI runs: the gates, then every test tier: tests/unit (pure Python, in-memory
+# DuckDB), tests/suites (Great Expectations suites on in-memory frames), tests/dbt (dbt builds
+# on small fixtures), tests/integration (pipeline runs, publish kill tests, the UI's loader).
 test: gates
 	$(UV) run --frozen pytest
 
