@@ -85,7 +85,7 @@ def truth_document(
     }
     last_month = np.datetime64(config.first_month, "M") + config.n_months
     return {
-        "generator": "crimemap.samplecity.city",
+        "generator": "crimemap.samplecity.generate",
         "seed": config.seed,
         "notes": _TRUTH_NOTES,
         "config": config_doc,

@@ -1,5 +1,5 @@
 {% macro reason_codes() %}
-    {#- The quarantine reason codes of quality/rules.py (REASON_CODES), in their order; a test
+    {#- The quarantine reason codes of crimemap/quality/rules.py (REASON_CODES), in their order; a test
         keeps the two lists equal. -#}
     {{ return([
         'missing_key', 'coordinates_missing', 'coordinates_zero', 'out_of_jurisdiction',

@@ -6,7 +6,7 @@
 -- facilities is hundreds x tens of rows, so the full distance matrix is cheap.
 -- A jurisdiction without a facility list (var('absent_sources')) gets no rows: a score of 0
 -- would read as "no access" where access is unknown.
-{#- the canonical types of ingestion/facilities.py FACILITY_TYPES #}
+{#- the canonical types of crimemap/ingestion/facilities.py FACILITY_TYPES #}
 {%- set facility_types = [
     'mental_health', 'substance_use', 'shelter', 'clinic', 'youth_services'
 ] %}
