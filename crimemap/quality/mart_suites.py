@@ -28,10 +28,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from crimemap.config.analysis import DEFAULT_PRIORITY_WEIGHTS, GRID_SHAPES, PRIORITY_COMPONENTS
+from crimemap.core.marts import mart_columns
 from crimemap.core.sql import quote_ident
 from crimemap.ingestion.census import DEFAULT_CV_THRESHOLD_PCT
 from crimemap.ingestion.facilities import FACILITY_TYPES
-from crimemap.quality.layouts import LINEAGE_COLUMNS, BBox
+from crimemap.quality.layouts import BBox
 from crimemap.quality.suites import (
     INDICATOR_KINDS,
     ExpectationSpec,
@@ -52,337 +53,6 @@ from crimemap.quality.suites import (
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
-
-# --- the marts' columns, in model order (dbt_project/models/marts/*/*.sql) ----------------------
-
-FCT_INCIDENTS_COLUMNS: tuple[str, ...] = (
-    "offense_key",
-    "incident_key",
-    "offense_seq",
-    "source",
-    "agency",
-    "report_number",
-    "offense_code_raw",
-    "offense_code",
-    "offense_desc_raw",
-    "nibrs_code",
-    "nibrs_group",
-    "crime_against",
-    "category",
-    "is_sensitive",
-    "mental_health_related",
-    "domestic_violence",
-    "juvenile_involved",
-    "substance_related",
-    "occurred_at",
-    "occurred_imputed",
-    "reported_at",
-    "occurred_month",
-    "location_precision",
-    "block_address",
-    "geom",
-    "area_id",
-    "assignment_method",
-    "occurred_raw",
-    "reported_raw",
-    "location_raw",
-    "raw_record",
-    *LINEAGE_COLUMNS,
-)
-DIM_AREA_COLUMNS: tuple[str, ...] = (
-    "area_id",
-    "area_name",
-    "geom",
-    "area_km2",
-    "population",
-    "population_moe",
-    "poverty_universe",
-    "poverty_count",
-    "labor_force",
-    "unemployed",
-    "poverty_rate",
-    "poverty_rate_moe",
-    "unemployment_rate",
-    "unemployment_rate_moe",
-    "median_household_income",
-    "share_under_18",
-    "share_65_plus",
-    "population_unreliable",
-    "poverty_rate_unreliable",
-    "unemployment_rate_unreliable",
-    "median_household_income_unreliable",
-    "indicator_units",
-    "indicator_method",
-    "source_rows",
-    "geometry_repaired",
-    *LINEAGE_COLUMNS,
-)
-AREA_INDICATORS_COLUMNS: tuple[str, ...] = (
-    "area_id",
-    "area_name",
-    "indicator",
-    "kind",
-    "label",
-    "estimate",
-    "moe",
-    "cv_pct",
-    "unreliable",
-    "source_units",
-    "method",
-)
-AREA_MONTH_RATES_COLUMNS: tuple[str, ...] = (
-    "area_id",
-    "month",
-    "category",
-    "incident_count",
-    "incident_reports",
-    "population",
-    "rate_suppressed",
-    "rate_per_1000",
-    "eb_rate_per_1000",
-)
-DIM_FACILITY_COLUMNS: tuple[str, ...] = (
-    "facility_id",
-    "name",
-    "facility_type",
-    "facility_type_raw",
-    "address",
-    "geom",
-    "area_id",
-    "assignment_method",
-    *LINEAGE_COLUMNS,
-)
-SERVICE_REQUESTS_AREA_MONTH_COLUMNS: tuple[str, ...] = (
-    "area_id",
-    "month",
-    "request_type",
-    "requests",
-    "closed_requests",
-    "median_days_to_close",
-)
-SURVEY_AREA_RESPONSES_COLUMNS: tuple[str, ...] = (
-    "area_id",
-    "area_name",
-    "survey",
-    "question",
-    "area_respondents",
-    "respondents",
-    "suppressed",
-    "weight_total",
-    "weighted_share",
-)
-OFFENSE_SPIKES_COLUMNS: tuple[str, ...] = (
-    "area_id",
-    "month",
-    "category",
-    "observed",
-    "baseline_mean",
-    "baseline_months",
-    "expected",
-    "ratio",
-    "p_value",
-    "is_spike",
-    "summary",
-)
-CRIME_SOCIAL_CORRELATION_COLUMNS: tuple[str, ...] = (
-    "measure",
-    "indicator",
-    "n",
-    "spearman_rho",
-    "ci_lower",
-    "ci_upper",
-    "p_value",
-    "method",
-)
-INITIATIVE_IMPACT_COLUMNS: tuple[str, ...] = (
-    "initiative",
-    "start_month",
-    "listed_areas",
-    "configuration_error",
-    "treated_areas",
-    "comparison_areas",
-    "pre_months",
-    "post_months",
-    "treated_pre_mean",
-    "treated_post_mean",
-    "comparison_pre_mean",
-    "comparison_post_mean",
-    "estimate",
-    "std_error",
-    "df",
-    "t_statistic",
-    "ci_lower",
-    "ci_upper",
-    "p_value",
-    "relative_effect",
-    "method",
-)
-SERVICE_ACCESS_COLUMNS: tuple[str, ...] = (
-    "area_id",
-    "facility_type",
-    "population",
-    "origin_x",
-    "origin_y",
-    "nearest_facility_m",
-    "nearest_facility_id",
-    "facilities_in_area",
-    "facilities_per_10k",
-    "catchment_m",
-    "facilities_in_catchment",
-    "access_2sfca",
-)
-DIM_GRID_CELL_COLUMNS: tuple[str, ...] = (
-    "cell_id",
-    "cell_row",
-    "cell_col",
-    "grid_shape",
-    "cell_size_m",
-    "centre_x",
-    "centre_y",
-    "centre_lon",
-    "centre_lat",
-    "cell_area_m2",
-    "area_in_jurisdiction_m2",
-    "geom",
-)
-HOTSPOTS_COLUMNS: tuple[str, ...] = (
-    "cell_id",
-    "month",
-    "incident_count",
-    "neighbour_cells",
-    "neighbourhood_count",
-    "expected_neighbourhood_count",
-    "cells_in_month",
-    "month_mean_count",
-    "month_sd_count",
-    "gi_star_z",
-    "p_value",
-    "q_value",
-    "confidence_bin",
-)
-EMERGING_HOTSPOTS_COLUMNS: tuple[str, ...] = (
-    "cell_id",
-    "periods",
-    "first_month",
-    "final_month",
-    "hot_periods",
-    "cold_periods",
-    "final_hot_run",
-    "final_cold_run",
-    "final_z",
-    "mk_n",
-    "mk_s",
-    "mk_var",
-    "mk_z",
-    "mk_p",
-    "trend",
-    "pattern",
-)
-HOTSPOT_FORECAST_PREDICTIONS_COLUMNS: tuple[str, ...] = (
-    "model",
-    "cell_id",
-    "month",
-    "period",
-    "history_months",
-    "predicted_count",
-    "predicted_rank",
-    "cells_total",
-    "actual_count",
-)
-HOTSPOT_FORECAST_COLUMNS: tuple[str, ...] = (
-    "cell_id",
-    "forecast_month",
-    "predicted_count",
-    "predicted_rank",
-    "top_area_share",
-    "model",
-    "method",
-    "history_months",
-)
-HOTSPOT_FORECAST_SCORES_COLUMNS: tuple[str, ...] = (
-    "model",
-    "area_share",
-    "scope",
-    "month",
-    "months_scored",
-    "cells_selected",
-    "offenses",
-    "offenses_in_selected",
-    "hit_rate",
-    "area_share_actual",
-    "pai",
-    "pai_max",
-    "pei",
-    "pai_lift_over_naive",
-)
-PRIORITY_AREAS_COLUMNS: tuple[str, ...] = (
-    "area_id",
-    "area_name",
-    "population",
-    "ranked",
-    "exclusion_reason",
-    "need_rank",
-    "need_percentile",
-    "need_index",
-    "need_drivers",
-    "period_start",
-    "period_end",
-    "period_months",
-    "person_crime_count",
-    "person_crime_rate",
-    "mental_health_count",
-    "mental_health_rate",
-    "poverty_rate",
-    "unemployment_rate",
-    "median_household_income",
-    "indicators_unreliable",
-    "poverty_rate_z",
-    "unemployment_rate_z",
-    "low_income_z",
-    "deprivation",
-    "access_2sfca",
-    "nearest_facility_m",
-    "low_access_z",
-    "distance_z",
-    "access_gap",
-    "person_crime_z",
-    "mental_health_z",
-    "deprivation_z",
-    "access_gap_z",
-    "person_crime_contribution",
-    "mental_health_contribution",
-    "deprivation_contribution",
-    "access_gap_contribution",
-    "person_crime_weight",
-    "mental_health_weight",
-    "deprivation_weight",
-    "access_gap_weight",
-    "uninformative_components",
-    "unavailable_components",
-    "indicator_components",
-    "indicator_weight",
-    "indicator_contribution",
-)
-MART_COLUMNS: Mapping[str, tuple[str, ...]] = {
-    "fct_incidents": FCT_INCIDENTS_COLUMNS,
-    "dim_area": DIM_AREA_COLUMNS,
-    "area_indicators": AREA_INDICATORS_COLUMNS,
-    "area_month_rates": AREA_MONTH_RATES_COLUMNS,
-    "offense_spikes": OFFENSE_SPIKES_COLUMNS,
-    "dim_facility": DIM_FACILITY_COLUMNS,
-    "service_requests_area_month": SERVICE_REQUESTS_AREA_MONTH_COLUMNS,
-    "service_access": SERVICE_ACCESS_COLUMNS,
-    "priority_areas": PRIORITY_AREAS_COLUMNS,
-    "survey_area_responses": SURVEY_AREA_RESPONSES_COLUMNS,
-    "crime_social_correlation": CRIME_SOCIAL_CORRELATION_COLUMNS,
-    "initiative_impact": INITIATIVE_IMPACT_COLUMNS,
-    "dim_grid_cell": DIM_GRID_CELL_COLUMNS,
-    "hotspots": HOTSPOTS_COLUMNS,
-    "emerging_hotspots": EMERGING_HOTSPOTS_COLUMNS,
-    "hotspot_forecast_predictions": HOTSPOT_FORECAST_PREDICTIONS_COLUMNS,
-    "hotspot_forecast": HOTSPOT_FORECAST_COLUMNS,
-    "hotspot_forecast_scores": HOTSPOT_FORECAST_SCORES_COLUMNS,
-}
 
 # --- domains -------------------------------------------------------------------------------------
 
@@ -691,7 +361,7 @@ def fct_incidents_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape((*FCT_INCIDENTS_COLUMNS, *POINT_COORDINATES), min_rows, max_rows),
+            *table_shape((*mart_columns("fct_incidents"), *POINT_COORDINATES), min_rows, max_rows),
             *unique_key("offense_key"),
             not_null("incident_key"),
             *in_domain("source", distinct_names(sources, "sources")),
@@ -747,7 +417,7 @@ def dim_area_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape(DIM_AREA_COLUMNS, min_rows, max_rows),
+            *table_shape(mart_columns("dim_area"), min_rows, max_rows),
             *unique_key("area_id"),
             *in_domain("geom", AREA_GEOMETRY_TYPES),
             not_null("area_km2"),
@@ -800,7 +470,7 @@ def area_indicators_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape(AREA_INDICATORS_COLUMNS, min_rows, max_rows),
+            *table_shape(mart_columns("area_indicators"), min_rows, max_rows),
             not_null("area_id"),
             *in_domain("indicator", distinct_names(indicators, "indicators")),
             unique_together("area_id", "indicator"),
@@ -849,7 +519,7 @@ def area_month_rates_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape(AREA_MONTH_RATES_COLUMNS, min_rows, max_rows),
+            *table_shape(mart_columns("area_month_rates"), min_rows, max_rows),
             *compound_key("area_id", "month", "category"),
             one_of_where("category", [ALL_CATEGORIES, *INCIDENT_CATEGORIES]),
             *months_within("month", start, now),
@@ -909,7 +579,7 @@ def offense_spikes_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape(OFFENSE_SPIKES_COLUMNS, min_rows, max_rows),
+            *table_shape(mart_columns("offense_spikes"), min_rows, max_rows),
             *compound_key("area_id", "month", "category"),
             one_of_where("category", [ALL_CATEGORIES, *INCIDENT_CATEGORIES]),
             *months_within("month", start, now),
@@ -963,7 +633,7 @@ def dim_facility_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape((*DIM_FACILITY_COLUMNS, *POINT_COORDINATES), min_rows, max_rows),
+            *table_shape((*mart_columns("dim_facility"), *POINT_COORDINATES), min_rows, max_rows),
             *unique_key("facility_id"),
             *in_domain("facility_type", FACILITY_TYPES),
             *in_domain("geom", ["POINT"]),
@@ -994,7 +664,7 @@ def service_requests_area_month_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape(SERVICE_REQUESTS_AREA_MONTH_COLUMNS, min_rows, max_rows),
+            *table_shape(mart_columns("service_requests_area_month"), min_rows, max_rows),
             *compound_key("area_id", "month", "request_type"),
             *months_within("month", start, now),
             *count_column("requests"),
@@ -1031,7 +701,7 @@ def service_access_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape(SERVICE_ACCESS_COLUMNS, min_rows, max_rows),
+            *table_shape(mart_columns("service_access"), min_rows, max_rows),
             not_null("area_id"),
             *in_domain("facility_type", [ALL_FACILITIES, *FACILITY_TYPES]),
             unique_together("area_id", "facility_type"),
@@ -1133,7 +803,7 @@ def priority_areas_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape(PRIORITY_AREAS_COLUMNS, min_rows, max_rows),
+            *table_shape(mart_columns("priority_areas"), min_rows, max_rows),
             *unique_key("area_id"),
             not_null("ranked"),
             *present_exactly_where("exclusion_reason", unranked, ranked),
@@ -1223,7 +893,7 @@ def survey_area_responses_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape(SURVEY_AREA_RESPONSES_COLUMNS, min_rows, max_rows),
+            *table_shape(mart_columns("survey_area_responses"), min_rows, max_rows),
             not_null("area_id"),
             not_null("survey"),
             *in_domain("question", distinct_names(questions, "questions")),
@@ -1271,7 +941,7 @@ def crime_social_correlation_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape(CRIME_SOCIAL_CORRELATION_COLUMNS, min_rows, max_rows),
+            *table_shape(mart_columns("crime_social_correlation"), min_rows, max_rows),
             *in_domain("measure", CORRELATION_MEASURES),
             *(in_domain("indicator", indicators) if indicators else ()),
             unique_together("measure", "indicator"),
@@ -1335,7 +1005,7 @@ def initiative_impact_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape(INITIATIVE_IMPACT_COLUMNS, low, high),
+            *table_shape(mart_columns("initiative_impact"), low, high),
             *in_domain("initiative", names),
             expect("ExpectColumnValuesToBeUnique", "ERROR", column="initiative"),
             not_null("start_month"),
@@ -1413,7 +1083,7 @@ def dim_grid_cell_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape(DIM_GRID_CELL_COLUMNS, min_rows, max_rows),
+            *table_shape(mart_columns("dim_grid_cell"), min_rows, max_rows),
             *unique_key("cell_id"),
             expect(
                 "ExpectColumnValuesToMatchRegex", "ERROR", column="cell_id", regex=CELL_ID_REGEX
@@ -1468,7 +1138,7 @@ def hotspots_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape(HOTSPOTS_COLUMNS, min_rows, max_rows),
+            *table_shape(mart_columns("hotspots"), min_rows, max_rows),
             *compound_key("cell_id", "month"),
             *months_within("month", start, now),
             *count_column("incident_count"),
@@ -1554,7 +1224,7 @@ def emerging_hotspots_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape(EMERGING_HOTSPOTS_COLUMNS, min_rows, max_rows),
+            *table_shape(mart_columns("emerging_hotspots"), min_rows, max_rows),
             *unique_key("cell_id"),
             *count_column("periods"),
             *count_column("hot_periods"),
@@ -1632,7 +1302,7 @@ def hotspot_forecast_predictions_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape(HOTSPOT_FORECAST_PREDICTIONS_COLUMNS, min_rows, max_rows),
+            *table_shape(mart_columns("hotspot_forecast_predictions"), min_rows, max_rows),
             *in_domain("model", FORECAST_MODELS),
             not_null("cell_id"),
             not_null("month"),
@@ -1675,7 +1345,7 @@ def hotspot_forecast_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape(HOTSPOT_FORECAST_COLUMNS, min_rows, max_rows),
+            *table_shape(mart_columns("hotspot_forecast"), min_rows, max_rows),
             *unique_key("cell_id"),
             *unique_key("predicted_rank"),
             not_null("forecast_month"),
@@ -1730,7 +1400,7 @@ def hotspot_forecast_scores_suite(
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape(HOTSPOT_FORECAST_SCORES_COLUMNS, min_rows, max_rows),
+            *table_shape(mart_columns("hotspot_forecast_scores"), min_rows, max_rows),
             *in_domain("model", FORECAST_MODELS),
             *in_domain("area_share", shares_),
             *in_domain("scope", SCORE_SCOPES),

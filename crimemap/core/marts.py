@@ -1,0 +1,102 @@
+"""The dbt marts as their model YAML declares them: the one place a mart's columns are listed.
+
+Each mart's ``_<folder>__models.yml`` lists its columns in order, with their types (an enforced
+dbt contract) and descriptions. The mart suites, the published layers' column documentation and
+the tests read them from here instead of repeating them. The YAML is read directly rather than
+through dbt's manifest: the declaration is the same, and reading it needs no ``dbt parse``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from crimemap.core.project import DBT_PROJECT_DIR
+
+MARTS_DIR = DBT_PROJECT_DIR / "models" / "marts"
+# Marts in this folder report on the pipeline itself (coverage, the scorecard): no contract
+# suite, they describe the data rather than promise anything about it.
+DIAGNOSTIC_FOLDER = "quality"
+
+
+@dataclass(frozen=True)
+class MartColumn:
+    name: str
+    data_type: str | None
+    description: str
+
+
+@dataclass(frozen=True)
+class DeclaredMart:
+    name: str
+    folder: str  # the sub-folder of models/marts
+    columns: tuple[MartColumn, ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def diagnostic(self) -> bool:
+        return self.folder == DIAGNOSTIC_FOLDER
+
+
+def one_line(text: str) -> str:
+    """Folded or literal YAML text as a single stripped line."""
+    return " ".join(text.split())
+
+
+def _column(entry: Mapping[str, Any]) -> MartColumn:
+    data_type = entry.get("data_type")
+    return MartColumn(
+        name=str(entry["name"]),
+        data_type=str(data_type) if data_type else None,
+        description=one_line(str(entry.get("description") or "")),
+    )
+
+
+def read_marts(documents: Iterable[tuple[str, Any]]) -> dict[str, DeclaredMart]:
+    """Mart name -> declaration, from (folder, parsed property document) pairs. Entries that
+    are not models, and columns without a name, are left out."""
+    marts: dict[str, DeclaredMart] = {}
+    for folder, document in documents:
+        if not isinstance(document, Mapping):
+            continue
+        for model in document.get("models") or []:
+            if not isinstance(model, Mapping) or not model.get("name"):
+                continue
+            columns = tuple(
+                _column(c)
+                for c in model.get("columns") or []
+                if isinstance(c, Mapping) and c.get("name")
+            )
+            marts[str(model["name"])] = DeclaredMart(str(model["name"]), folder, columns)
+    return marts
+
+
+@cache
+def declared_marts(marts_dir: Path = MARTS_DIR) -> Mapping[str, DeclaredMart]:
+    """Every mart declared in a model YAML under ``marts_dir``, by name."""
+    paths = sorted(marts_dir.rglob("*.yml"))
+    return read_marts(
+        (path.parent.relative_to(marts_dir).as_posix(), yaml.safe_load(path.read_text()))
+        for path in paths
+    )
+
+
+def mart_columns(mart: str) -> tuple[str, ...]:
+    """The columns of ``mart``, in the order its model declares (and builds) them."""
+    try:
+        return declared_marts()[mart].column_names
+    except KeyError:
+        raise KeyError(f"no mart {mart!r} is declared under {MARTS_DIR}") from None
+
+
+def contracted_marts() -> tuple[str, ...]:
+    """The marts with a contract suite: every mart but the diagnostic ones, in name order."""
+    return tuple(sorted(name for name, m in declared_marts().items() if not m.diagnostic))

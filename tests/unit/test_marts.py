@@ -1,0 +1,68 @@
+"""The marts as their model YAML declares them (crimemap.core.marts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crimemap.core.marts import (
+    MARTS_DIR,
+    contracted_marts,
+    declared_marts,
+    mart_columns,
+    read_marts,
+)
+
+CRIME_YML = """
+version: 2
+models:
+  - name: rates
+    description: Not read here.
+    columns:
+      - name: area_id
+        data_type: varchar
+        description: >
+          The area,
+          folded.
+      - name: rate
+        data_type: double
+      - description: a column without a name is no column
+  - not a model
+"""
+
+
+def test_columns_keep_their_order_type_and_one_line_description() -> None:
+    marts = read_marts([("crime", yaml.safe_load(CRIME_YML)), ("quality", {"models": None})])
+    rates = marts["rates"]
+    assert rates.column_names == ("area_id", "rate")
+    assert [(c.data_type, c.description) for c in rates.columns] == [
+        ("varchar", "The area, folded."),
+        ("double", ""),
+    ]
+    assert rates.folder == "crime" and not rates.diagnostic
+
+
+def test_a_mart_is_diagnostic_by_its_folder(tmp_path: Path) -> None:
+    for folder in ("crime", "quality"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / f"_{folder}__models.yml").write_text(
+            f"models:\n  - name: {folder}_mart\n    columns:\n      - name: x\n"
+        )
+    marts = declared_marts(tmp_path)
+    assert {name: m.diagnostic for name, m in marts.items()} == {
+        "crime_mart": False,
+        "quality_mart": True,
+    }
+
+
+def test_the_projects_marts_are_declared_with_their_columns() -> None:
+    """Read from the dbt project itself: every mart's SQL has a declaration, and the scorecard
+    (a diagnostic) has no contract suite."""
+    models = {p.stem for p in MARTS_DIR.glob("*/*.sql")}
+    assert set(declared_marts()) == models
+    assert "quality_scorecard" in models and "quality_scorecard" not in contracted_marts()
+    assert mart_columns("priority_areas")[:2] == ("area_id", "area_name")
+    with pytest.raises(KeyError, match="no mart 'nope' is declared"):
+        mart_columns("nope")
