@@ -32,10 +32,28 @@ class MartColumn:
 
 
 @dataclass(frozen=True)
+class Publication:
+    """How a mart is published (``config.meta.publish`` in its YAML).
+
+    ``layer`` names the release's layer (a dimension loses its ``dim_`` and takes the plural:
+    ``dim_area`` -> ``areas``; a fact table is named for what it counts: ``fct_incidents`` ->
+    ``incidents``; any other mart keeps its name). ``as_built``: published as the mart is, with
+    no privacy treatment (statistics over many areas), described by ``description``; every
+    other published mart has a layer function in ``crimemap.warehouse.layers``.
+    """
+
+    layer: str
+    as_built: bool = False
+    description: str | None = None
+    time_column: str | None = None
+
+
+@dataclass(frozen=True)
 class DeclaredMart:
     name: str
     folder: str  # the sub-folder of models/marts
     columns: tuple[MartColumn, ...]
+    publication: Publication | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -60,6 +78,25 @@ def _column(entry: Mapping[str, Any]) -> MartColumn:
     )
 
 
+def _publication(model: Mapping[str, Any]) -> Publication | None:
+    config = model.get("config") or {}
+    entry = (config.get("meta") or {}).get("publish") if isinstance(config, Mapping) else None
+    if not entry:
+        return None
+    if not isinstance(entry, Mapping) or not entry.get("layer"):
+        raise ValueError(f"{model['name']}: meta.publish needs a layer name, got {entry!r}")
+    as_built = bool(entry.get("as_built", False))
+    description = entry.get("description")
+    if as_built and not description:
+        raise ValueError(f"{model['name']}: a mart published as built needs a description")
+    return Publication(
+        layer=str(entry["layer"]),
+        as_built=as_built,
+        description=one_line(str(description)) if description else None,
+        time_column=entry.get("time_column"),
+    )
+
+
 def read_marts(documents: Iterable[tuple[str, Any]]) -> dict[str, DeclaredMart]:
     """Mart name -> declaration, from (folder, parsed property document) pairs. Entries that
     are not models, and columns without a name, are left out."""
@@ -75,7 +112,9 @@ def read_marts(documents: Iterable[tuple[str, Any]]) -> dict[str, DeclaredMart]:
                 for c in model.get("columns") or []
                 if isinstance(c, Mapping) and c.get("name")
             )
-            marts[str(model["name"])] = DeclaredMart(str(model["name"]), folder, columns)
+            marts[str(model["name"])] = DeclaredMart(
+                str(model["name"]), folder, columns, _publication(model)
+            )
     return marts
 
 
@@ -100,3 +139,8 @@ def mart_columns(mart: str) -> tuple[str, ...]:
 def contracted_marts() -> tuple[str, ...]:
     """The marts with a contract suite: every mart but the diagnostic ones, in name order."""
     return tuple(sorted(name for name, m in declared_marts().items() if not m.diagnostic))
+
+
+def published_marts() -> tuple[DeclaredMart, ...]:
+    """The marts a release publishes (those with ``meta.publish``), in name order."""
+    return tuple(m for _, m in sorted(declared_marts().items()) if m.publication is not None)

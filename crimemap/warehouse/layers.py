@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from crimemap.core.marts import DeclaredMart, Publication, published_marts
 from crimemap.warehouse.geoparquet import COVERING_COLUMN, sql_identifier
 from crimemap.warehouse.privacy import (
     LayerPrivacy,
@@ -627,17 +628,16 @@ def survey_responses_layer(rules: PrivacyRules, docs: ColumnDocs) -> LayerSpec:
     )
 
 
-def table_layer(
-    name: str, description: str, docs: ColumnDocs, time_column: str | None = None
-) -> LayerSpec:
-    """A mart published as built: statistics over many areas, with no small cells."""
+def as_built_layer(mart: str, publication: Publication, docs: ColumnDocs) -> LayerSpec:
+    """A mart published as built (statistics over many areas, with no small cells), described
+    by its model YAML's ``meta.publish``."""
     return LayerSpec(
-        name=name,
-        query=f"SELECT * FROM {name}",
+        name=publication.layer,
+        query=f"SELECT * FROM {mart}",
         spatial=False,
-        description=description,
-        time_column=time_column,
-        column_descriptions=layer_column_docs(docs, name),
+        description=publication.description or "",
+        time_column=publication.time_column,
+        column_descriptions=layer_column_docs(docs, mart),
     )
 
 
@@ -658,6 +658,26 @@ def quality_scorecard_layer(docs: ColumnDocs) -> LayerSpec:
     )
 
 
+def mart_layer(
+    mart: DeclaredMart, treated: Mapping[str, Callable[[], LayerSpec]], docs: ColumnDocs
+) -> LayerSpec:
+    """The layer of one published mart: its layer function, or the mart as built."""
+    publication = mart.publication
+    assert publication is not None
+    if publication.as_built:
+        if mart.name in treated:
+            raise ValueError(f"{mart.name}: published as built, yet it has a layer function")
+        return as_built_layer(mart.name, publication, docs)
+    if mart.name not in treated:
+        raise ValueError(f"{mart.name}: meta.publish without as_built needs a layer function")
+    layer = treated[mart.name]()
+    if layer.name != publication.layer:
+        raise ValueError(
+            f"{mart.name}: meta.publish names {publication.layer!r}, not {layer.name!r}"
+        )
+    return layer
+
+
 def published_layers(
     rules: PrivacyRules,
     projected_crs: str,
@@ -668,48 +688,28 @@ def published_layers(
     """The release's layers; ``column_docs`` (the dbt marts' column descriptions) describes
     their columns in the manifest and the serving database."""
     docs: ColumnDocs = column_docs or {}
-    layers = [
-        areas_layer(docs),
-        grid_cells_layer(docs),
-        facilities_layer(docs),
-        area_month_rates_layer(rules, docs),
-        incidents_layer(rules, projected_crs, timezone, id_salt, docs),
-        quality_scorecard_layer(docs),
-        offense_spikes_layer(rules, docs),
-        hotspots_layer(rules, docs),
-        emerging_hotspots_layer(docs),
-        service_access_layer(docs),
-        priority_areas_layer(rules, docs),
-        service_requests_layer(rules, docs),
-        survey_responses_layer(rules, docs),
-        table_layer(
-            "area_indicators",
-            "ACS indicators per area in long form: estimate, margin of error, coefficient of "
-            "variation and reliability flag.",
-            docs,
-        ),
-        table_layer(
-            "crime_social_correlation",
-            "Spearman correlation of area crime rates with each social indicator, with n and a "
-            "95% confidence interval.",
-            docs,
-        ),
-        hotspot_forecast_layer(docs),
-        table_layer(
-            "hotspot_forecast_scores",
-            "Accuracy of the hotspot forecast and of the naive last-month baseline on held-back "
-            "months: hit rate, PAI and PEI at each configured share of cells.",
-            docs,
-            time_column="month",
-        ),
-        table_layer(
-            "initiative_impact",
-            "Difference-in-differences estimate of each declared initiative against comparison "
-            "areas, with its standard error and 95% confidence interval.",
-            docs,
-            time_column="start_month",
-        ),
-    ]
+    # The marts whose layer treats them for privacy (or orders them); every other published
+    # mart is published as built.
+    treated: dict[str, Callable[[], LayerSpec]] = {
+        "dim_area": lambda: areas_layer(docs),
+        "dim_grid_cell": lambda: grid_cells_layer(docs),
+        "dim_facility": lambda: facilities_layer(docs),
+        "area_month_rates": lambda: area_month_rates_layer(rules, docs),
+        "fct_incidents": lambda: incidents_layer(rules, projected_crs, timezone, id_salt, docs),
+        "quality_scorecard": lambda: quality_scorecard_layer(docs),
+        "offense_spikes": lambda: offense_spikes_layer(rules, docs),
+        "hotspots": lambda: hotspots_layer(rules, docs),
+        "emerging_hotspots": lambda: emerging_hotspots_layer(docs),
+        "service_access": lambda: service_access_layer(docs),
+        "priority_areas": lambda: priority_areas_layer(rules, docs),
+        "service_requests_area_month": lambda: service_requests_layer(rules, docs),
+        "survey_area_responses": lambda: survey_responses_layer(rules, docs),
+        "hotspot_forecast": lambda: hotspot_forecast_layer(docs),
+    }
+    layers = [mart_layer(mart, treated, docs) for mart in published_marts()]
+    unpublished = sorted(set(treated) - {m.name for m in published_marts()})
+    if unpublished:
+        raise ValueError(f"layer functions for marts without meta.publish: {unpublished}")
     # The writer adds the covering column to every spatial file.
     return [
         replace(

@@ -9,9 +9,11 @@ import yaml
 
 from crimemap.core.marts import (
     MARTS_DIR,
+    Publication,
     contracted_marts,
     declared_marts,
     mart_columns,
+    published_marts,
     read_marts,
 )
 
@@ -66,3 +68,46 @@ def test_the_projects_marts_are_declared_with_their_columns() -> None:
     assert mart_columns("priority_areas")[:2] == ("area_id", "area_name")
     with pytest.raises(KeyError, match="no mart 'nope' is declared"):
         mart_columns("nope")
+
+
+PUBLISHED_YML = """
+models:
+  - name: {name}
+    config:
+      meta:
+        publish: {publish}
+    columns:
+      - name: x
+"""
+
+
+def publication_of(name: str, publish: str) -> Publication | None:
+    document = yaml.safe_load(PUBLISHED_YML.format(name=name, publish=publish))
+    return read_marts([("crime", document)])[name].publication
+
+
+def test_meta_publish_names_the_layer_and_how_it_is_published() -> None:
+    assert publication_of("dim_area", "{layer: areas}") == Publication(layer="areas")
+    table = publication_of(
+        "stats", "{layer: stats, as_built: true, time_column: month, description: 'Per   month.'}"
+    )
+    assert table == Publication(
+        "stats", as_built=True, description="Per month.", time_column="month"
+    )
+    with pytest.raises(ValueError, match="stats: a mart published as built needs a description"):
+        publication_of("stats", "{layer: stats, as_built: true}")
+    with pytest.raises(ValueError, match=r"stats: meta\.publish needs a layer name"):
+        publication_of("stats", "{as_built: true}")
+
+
+def test_every_published_mart_is_one_layer_of_the_name_its_yaml_gives() -> None:
+    from crimemap.warehouse.layers import published_layers
+    from crimemap.warehouse.privacy import PrivacyRules
+
+    layers = published_layers(PrivacyRules(), "EPSG:32610", "America/Los_Angeles", "salt")
+    declared = {m.publication.layer for m in published_marts() if m.publication}
+    assert [layer.name for layer in layers] == [
+        m.publication.layer for m in published_marts() if m.publication
+    ]
+    assert len(declared) == len(layers) == 18
+    assert {"incidents", "areas", "grid_cells", "facilities", "initiative_impact"} <= declared

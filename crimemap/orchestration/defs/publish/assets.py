@@ -11,6 +11,7 @@ from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.paths import DataPaths, data_paths
 from crimemap.config.runtime import current_config
 from crimemap.core.duckdb_spatial import connect
+from crimemap.core.marts import published_marts
 from crimemap.core.project import DBT_PROJECT_DIR
 from crimemap.warehouse.code_version import code_version
 from crimemap.warehouse.column_docs import mart_column_descriptions
@@ -21,26 +22,8 @@ from crimemap.warehouse.publish import LayerSpec, publish_release
 from crimemap.warehouse.schema_contract import load_contract
 from crimemap.warehouse.serving import build_serving_database
 
-PUBLISHED_MARTS = [
-    AssetKey(["marts", "fct_incidents"]),
-    AssetKey(["marts", "dim_area"]),
-    AssetKey(["marts", "dim_facility"]),
-    AssetKey(["marts", "area_indicators"]),
-    AssetKey(["marts", "service_requests_area_month"]),
-    AssetKey(["marts", "survey_area_responses"]),
-    AssetKey(["marts", "area_month_rates"]),
-    AssetKey(["marts", "quality_scorecard"]),
-    AssetKey(["marts", "offense_spikes"]),
-    AssetKey(["marts", "dim_grid_cell"]),
-    AssetKey(["marts", "hotspots"]),
-    AssetKey(["marts", "emerging_hotspots"]),
-    AssetKey(["marts", "service_access"]),
-    AssetKey(["marts", "priority_areas"]),
-    AssetKey(["marts", "crime_social_correlation"]),
-    AssetKey(["marts", "initiative_impact"]),
-    AssetKey(["marts", "hotspot_forecast"]),
-    AssetKey(["marts", "hotspot_forecast_scores"]),
-]
+# The publish step waits for every mart a release publishes (meta.publish in its YAML).
+PUBLISHED_MARTS = [AssetKey(["marts", mart.name]) for mart in published_marts()]
 
 
 def publication_salt(paths: DataPaths) -> str:
