@@ -9,7 +9,7 @@ through dbt's manifest: the declaration is the same, and reading it needs no ``d
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,9 @@ class DeclaredMart:
     folder: str  # the sub-folder of models/marts
     columns: tuple[MartColumn, ...]
     publication: Publication | None = None
+    # Expectations beyond the contract (``config.meta.suite``) for a mart without a suite of
+    # its own in crimemap.quality.mart_suites: key, not_null, non_negative, shares.
+    suite: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -97,6 +100,25 @@ def _publication(model: Mapping[str, Any]) -> Publication | None:
     )
 
 
+SUITE_KEYS = ("key", "not_null", "non_negative", "shares")
+
+
+def _suite(model: Mapping[str, Any], columns: tuple[MartColumn, ...]) -> dict[str, tuple[str, ...]]:
+    config = model.get("config") or {}
+    entry = (config.get("meta") or {}).get("suite") if isinstance(config, Mapping) else None
+    if not entry:
+        return {}
+    name = model["name"]
+    if not isinstance(entry, Mapping) or set(entry) - set(SUITE_KEYS):
+        raise ValueError(f"{name}: meta.suite takes {', '.join(SUITE_KEYS)}, got {entry!r}")
+    declared = {c.name for c in columns}
+    suite = {key: tuple(str(c) for c in entry[key] or ()) for key in entry}
+    unknown = sorted({c for cs in suite.values() for c in cs} - declared)
+    if unknown:
+        raise ValueError(f"{name}: meta.suite names undeclared columns {unknown}")
+    return suite
+
+
 def read_marts(documents: Iterable[tuple[str, Any]]) -> dict[str, DeclaredMart]:
     """Mart name -> declaration, from (folder, parsed property document) pairs. Entries that
     are not models, and columns without a name, are left out."""
@@ -113,7 +135,7 @@ def read_marts(documents: Iterable[tuple[str, Any]]) -> dict[str, DeclaredMart]:
                 if isinstance(c, Mapping) and c.get("name")
             )
             marts[str(model["name"])] = DeclaredMart(
-                str(model["name"]), folder, columns, _publication(model)
+                str(model["name"]), folder, columns, _publication(model), _suite(model, columns)
             )
     return marts
 

@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from crimemap.config.analysis import DEFAULT_PRIORITY_WEIGHTS, GRID_SHAPES, PRIORITY_COMPONENTS
-from crimemap.core.marts import mart_columns
+from crimemap.core.marts import DeclaredMart, mart_columns
 from crimemap.core.sql import quote_ident
 from crimemap.ingestion.census import DEFAULT_CV_THRESHOLD_PCT
 from crimemap.ingestion.facilities import FACILITY_TYPES
@@ -1530,3 +1530,22 @@ def _as_geometry(name: str, data_type: str) -> str:
     if data_type.upper().startswith("GEOMETRY"):
         return column
     return f"ST_GeomFromWKB({column})"
+
+
+def declared_suite(declared: DeclaredMart, *, min_rows: int = 1) -> SuiteSpec:
+    """The suite of a mart with no suite of its own here, from its YAML's ``meta.suite``: its
+    declared columns, a key (present and unique), columns never null, measures never
+    negative, shares within [0, 1]."""
+    mart = declared.name
+    suite = declared.suite
+    key = suite.get("key", ())
+    return SuiteSpec(
+        name=f"{mart}_mart",
+        expectations=(
+            *table_shape(declared.column_names, min_rows, None),
+            *(compound_key(*key) if len(key) > 1 else unique_key(key[0]) if key else ()),
+            *(not_null(c) for c in suite.get("not_null", ()) if c not in key),
+            *non_negative(*suite.get("non_negative", ())),
+            *shares(*suite.get("shares", ())),
+        ),
+    )

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 import pytest
 import yaml
 
 from crimemap.config.analysis import GRID_SHAPES, AnalysisSettings
-from crimemap.core.marts import contracted_marts, mart_columns
+from crimemap.core.marts import DeclaredMart, MartColumn, contracted_marts, mart_columns
 from crimemap.ingestion.facilities import FACILITY_TYPES
 from crimemap.quality import mart_suites as M
 from crimemap.quality import suites as S
@@ -3214,3 +3215,26 @@ def test_a_mart_check_validates_the_warehouse_table(
     failed = check(build_asset_check_context())
     assert not failed.passed and failed.severity == AssetCheckSeverity.ERROR
     assert failed.metadata["expectations_failed"].value == 1
+
+
+# --- a suite declared in a mart's YAML (meta.suite) ----------------------------------------------
+
+
+def declared_rates_mart() -> DeclaredMart:
+    columns = tuple(MartColumn(c, None, "") for c in ("area_id", "month", "rate", "share"))
+    suite = {"key": ("area_id", "month"), "non_negative": ("rate",), "shares": ("share",)}
+    return DeclaredMart("rates", "crime", columns, suite=suite)
+
+
+def test_a_declared_suite_holds_the_mart_to_its_yaml() -> None:
+    spec = M.declared_suite(declared_rates_mart())
+    good = pd.DataFrame(
+        {"area_id": ["A", "A", "B"], "month": ["2025-01", "2025-02", "2025-01"],
+         "rate": [0.0, 2.5, None], "share": [0.1, 1.0, 0.0]}
+    )  # fmt: skip
+    assert_passes(spec, good)
+    repeated = good.assign(month=["2025-01", "2025-01", "2025-01"])
+    assert_blocks(spec, repeated, COMPOUND_UNIQUE, "area_id, month")
+    assert_blocks(spec, good.assign(area_id=["A", None, "B"]), NOT_NULL, "area_id")
+    assert_blocks(spec, good.assign(rate=[0.0, -1.0, None]), BETWEEN, "rate")
+    assert_blocks(spec, good.assign(share=[0.1, 1.5, 0.0]), BETWEEN, "share")

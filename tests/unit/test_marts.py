@@ -111,3 +111,30 @@ def test_every_published_mart_is_one_layer_of_the_name_its_yaml_gives() -> None:
     ]
     assert len(declared) == len(layers) == 18
     assert {"incidents", "areas", "grid_cells", "facilities", "initiative_impact"} <= declared
+
+
+def suite_of(suite: str) -> dict[str, tuple[str, ...]]:
+    document = yaml.safe_load(
+        "models:\n  - name: m\n    config: {meta: {suite: " + suite + "}}\n"
+        "    columns: [{name: area_id}, {name: month}, {name: rate}, {name: share}]\n"
+    )
+    return dict(read_marts([("crime", document)])["m"].suite)
+
+
+def test_meta_suite_declares_expectations_on_declared_columns() -> None:
+    assert suite_of("{key: [area_id, month], non_negative: [rate], shares: [share]}") == {
+        "key": ("area_id", "month"),
+        "non_negative": ("rate",),
+        "shares": ("share",),
+    }
+    with pytest.raises(ValueError, match=r"m: meta\.suite takes key, not_null"):
+        suite_of("{unique: [area_id]}")
+    with pytest.raises(ValueError, match=r"m: meta\.suite names undeclared columns \['ratio'\]"):
+        suite_of("{non_negative: [ratio]}")
+
+
+def test_a_mart_without_a_suite_is_refused_by_name() -> None:
+    from crimemap.orchestration.defs.quality.mart_checks import declared_suite_check
+
+    with pytest.raises(ValueError, match="mart dim_area has no suite: write one in"):
+        declared_suite_check("dim_area")

@@ -20,11 +20,13 @@ from dagster import (
 from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.paths import DataPaths, data_paths
 from crimemap.core.duckdb_spatial import connect
+from crimemap.core.marts import contracted_marts, declared_marts
 from crimemap.orchestration.defs.quality.checks import areas_bbox, validate_frame
 from crimemap.quality.mart_suites import (
     area_indicators_suite,
     area_month_rates_suite,
     crime_social_correlation_suite,
+    declared_suite,
     dim_area_suite,
     dim_facility_suite,
     dim_grid_cell_suite,
@@ -66,7 +68,8 @@ def mart_suite_check(mart: str, description: str, suite: MartSuite) -> AssetChec
 
 
 def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
-    """One blocking GX suite per published mart."""
+    """One blocking GX suite per mart with a contract (every mart outside marts/quality): its
+    own suite with the jurisdiction's settings, or the one its YAML declares."""
     sources = [s.name for s in config.police]
     indicators = list(config.indicators.indicator_names)
     questions = [q.name for q in config.surveys.layout.questions]
@@ -85,9 +88,8 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
         # Judged when the check runs, not when the definitions load.
         return datetime.now(UTC)
 
-    return [
-        mart_suite_check(
-            "fct_incidents",
+    suites: dict[str, tuple[str, MartSuite]] = {
+        "fct_incidents": (
             "GX suite fct_incidents_mart: unique offense keys, configured sources, the category "
             "taxonomy, unmapped codes sensitive, no point exactly when precision is 'none', "
             "areas exactly when assigned, nothing in the future.",
@@ -95,30 +97,26 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
                 sources, start=police_start, now=now(), bbox=areas_bbox(paths)
             ),
         ),
-        mart_suite_check(
-            "dim_area",
+        "dim_area": (
             "GX suite dim_area_mart: one polygon per area id, positive size, counts and rates in "
             "range, missing indicators flagged unreliable.",
             lambda paths: dim_area_suite(),
         ),
-        mart_suite_check(
-            "area_indicators",
+        "area_indicators": (
             "GX suite area_indicators_mart: one row per area x indicator, estimates and margins "
             "non-negative, proportions within 0..1, the reliability flag as its CV says.",
             lambda paths: area_indicators_suite(
                 indicators, cv_threshold_pct=threshold, min_rows=rows_from("area_indicators")
             ),
         ),
-        mart_suite_check(
-            "area_month_rates",
+        "area_month_rates": (
             "GX suite area_month_rates_mart: one row per area x month x category, months from "
             "the police start month, reports <= offenses, rates exactly when not suppressed.",
             lambda paths: area_month_rates_suite(
                 start=police_start, now=now(), min_population=analysis.min_population
             ),
         ),
-        mart_suite_check(
-            "offense_spikes",
+        "offense_spikes": (
             "GX suite offense_spikes_mart: one row per area x month x category, a usual level, "
             "expected count, ratio and p-value exactly when there is history, is_spike exactly "
             "as the jurisdiction's spike rules say.",
@@ -132,22 +130,19 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
                 min_ratio=analysis.spike_min_ratio,
             ),
         ),
-        mart_suite_check(
-            "dim_facility",
+        "dim_facility": (
             "GX suite dim_facility_mart: unique ids, canonical service types, points in the "
             "jurisdiction's extent, areas exactly when assigned.",
             lambda paths: dim_facility_suite(
                 bbox=areas_bbox(paths), min_rows=rows_from("facilities")
             ),
         ),
-        mart_suite_check(
-            "service_requests_area_month",
+        "service_requests_area_month": (
             "GX suite service_requests_area_month_mart: one row per area x month x request type, "
             "closed <= opened, no median without a closure.",
             lambda paths: service_requests_area_month_suite(start=requests_start, now=now()),
         ),
-        mart_suite_check(
-            "service_access",
+        "service_access": (
             "GX suite service_access_mart: one row per area x facility type (and 'all'), "
             "distances >= 0 exactly with a nearest facility, the configured catchment, a 2SFCA "
             "score of 0 with no facility in reach and the nearest within reach otherwise.",
@@ -155,8 +150,7 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
                 catchment_m=analysis.catchment_m, min_rows=rows_from("facilities")
             ),
         ),
-        mart_suite_check(
-            "priority_areas",
+        "priority_areas": (
             "GX suite priority_areas_mart: one row per area, an exclusion reason exactly when "
             "not ranked, the index and capped contributions in range, the configured weights.",
             lambda paths: priority_areas_suite(
@@ -166,27 +160,23 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
                 indicator_weights={i["name"]: i["weight"] for i in config.priority_indicators},
             ),
         ),
-        mart_suite_check(
-            "survey_area_responses",
+        "survey_area_responses": (
             "GX suite survey_area_responses_mart: one row per area x survey x question, "
             "respondents <= area respondents, suppressed cells without a share.",
             lambda paths: survey_area_responses_suite(questions, min_responses=min_responses),
         ),
-        mart_suite_check(
-            "crime_social_correlation",
+        "crime_social_correlation": (
             "GX suite crime_social_correlation_mart: one row per crime measure x indicator, "
             "no correlation under 4 areas, rho within its 95% interval, p-values within 0..1.",
             lambda paths: crime_social_correlation_suite(indicators=config.indicators.measures),
         ),
-        mart_suite_check(
-            "initiative_impact",
+        "initiative_impact": (
             "GX suite initiative_impact_mart: one row per declared initiative, no "
             "configuration error, estimates exactly with areas on both sides, the estimate "
             "within its 95% interval, a relative effect of at least -100%.",
             lambda paths: initiative_impact_suite(initiatives),
         ),
-        mart_suite_check(
-            "dim_grid_cell",
+        "dim_grid_cell": (
             "GX suite dim_grid_cell_mart: unique cell ids and lattice positions, the configured "
             "grid shape and size, the cell's area, the part in the jurisdiction within it.",
             lambda paths: dim_grid_cell_suite(
@@ -195,35 +185,30 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
                 bbox=areas_bbox(paths),
             ),
         ),
-        mart_suite_check(
-            "hotspots",
+        "hotspots": (
             "GX suite hotspots_mart: one row per cell x month, p and q exactly with a z score, "
             "q >= p, confidence bins as q and the sign of z say.",
             lambda paths: hotspots_suite(start=police_start, now=now()),
         ),
-        mart_suite_check(
-            "emerging_hotspots",
+        "emerging_hotspots": (
             "GX suite emerging_hotspots_mart: one class per cell, run and period counts "
             "consistent, the trend as Mann-Kendall's p and S say, hot / cold classes exactly "
             "when the final month is hot / cold.",
             lambda paths: emerging_hotspots_suite(start=police_start, now=now()),
         ),
-        mart_suite_check(
-            "hotspot_forecast_predictions",
+        "hotspot_forecast_predictions": (
             "GX suite hotspot_forecast_predictions_mart: one prediction per model x month x "
             "cell and one cell per rank, actual counts exactly for held-back months.",
             lambda paths: hotspot_forecast_predictions_suite(start=police_start, now=now()),
         ),
-        mart_suite_check(
-            "hotspot_forecast",
+        "hotspot_forecast": (
             "GX suite hotspot_forecast_mart: one row per cell and per rank, one forecast month "
             "at most a month ahead, top area shares among the configured ones.",
             lambda paths: hotspot_forecast_suite(
                 start=police_start, now=now(), area_shares=analysis.forecast_area_shares
             ),
         ),
-        mart_suite_check(
-            "hotspot_forecast_scores",
+        "hotspot_forecast_scores": (
             "GX suite hotspot_forecast_scores_mart: one row per model x share x scope x month, "
             "hits <= offenses, hit rate and PEI within 0..1, a lift only for the forecast.",
             lambda paths: hotspot_forecast_scores_suite(
@@ -233,4 +218,25 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
                 holdout_months=analysis.forecast_holdout_months,
             ),
         ),
+    }
+    stray = sorted(set(suites) - set(contracted_marts()))
+    if stray:
+        raise ValueError(f"suites for marts that are not declared with a contract: {stray}")
+    return [
+        mart_suite_check(mart, *suites.get(mart) or declared_suite_check(mart))
+        for mart in contracted_marts()
     ]
+
+
+def declared_suite_check(mart: str) -> tuple[str, MartSuite]:
+    """A mart without a suite of its own: the one its YAML declares (``meta.suite``)."""
+    declared = declared_marts()[mart]
+    if not declared.suite:
+        raise ValueError(
+            f"mart {mart} has no suite: write one in crimemap/quality/mart_suites.py or "
+            "declare config.meta.suite in its YAML"
+        )
+    return (
+        f"GX suite {mart}_mart: the columns its YAML declares and its meta.suite.",
+        lambda paths: declared_suite(declared),
+    )
