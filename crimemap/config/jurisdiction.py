@@ -73,9 +73,18 @@ DEFAULT_CONFIG = JURISDICTIONS_DIR / "sample_city.yml"
 
 @dataclass(frozen=True)
 class SampleSettings:
+    """The seeded sample city every ``mode: sample`` source reads (``sample:`` in the YAML)."""
+
     seed: int = 20240601
     incidents: int = 120_000
     defect_rate: float = 0.02
+    first_month: date = date(2024, 7, 1)  # fixed, never relative to today
+    months: int = 24
+
+    @property
+    def last_month(self) -> date:
+        index = self.first_month.year * 12 + self.first_month.month - 1 + self.months - 1
+        return date(index // 12, index % 12 + 1, 1)
 
 
 @dataclass(frozen=True)
@@ -340,6 +349,11 @@ def load_jurisdiction(path: Path | str = DEFAULT_CONFIG) -> JurisdictionConfig:
             seed=int(sample.get("seed", SampleSettings.seed)),
             incidents=int(sample.get("incidents", SampleSettings.incidents)),
             defect_rate=float(sample.get("defect_rate", SampleSettings.defect_rate)),
+            first_month=parse_month(
+                sample.get("first_month", SampleSettings.first_month.strftime("%Y-%m")),
+                _where(path, "sample.first_month"),
+            ),
+            months=int(sample.get("months", SampleSettings.months)),
         ),
     )
     _check_priority_indicators(config)

@@ -34,9 +34,7 @@ from crimemap.ingestion.police.extent import (
     read_cached_range,
     write_cached_range,
 )
-from crimemap.ingestion.police.partitions import next_month
 from crimemap.ingestion.surveys import normalize_area_id
-from crimemap.samplecity.settings import SampleCityConfig
 
 CONFIG_ENV = "CRIMEMAP_CONFIG"
 
@@ -72,15 +70,6 @@ def current_config() -> JurisdictionConfig:
     )
 
 
-def sample_city_months() -> MonthRange:
-    """The sample city's months: fixed, never relative to today."""
-    sample = SampleCityConfig()
-    last = sample.first_month
-    for _ in range(sample.n_months - 1):
-        last = next_month(last)
-    return MonthRange(sample.first_month, last)
-
-
 def export_months(
     source: PoliceSource, timezone: str, paths: DataPaths, today: date
 ) -> MonthRange | None:
@@ -114,7 +103,10 @@ def resolve_police_months(
         if source.mode == "live":
             return source
         if source.mode == "sample":
-            months: MonthRange | None = sample_city_months()
+            # the sample city's fixed months (sample: in the YAML), never relative to today
+            months: MonthRange | None = MonthRange(
+                config.sample.first_month, config.sample.last_month
+            )
         else:
             months = export_months(source, config.timezone, paths, today)
         if months is None:

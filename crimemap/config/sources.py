@@ -315,14 +315,10 @@ def indicator_source(entry: Any, where: str, base: Path) -> IndicatorSource:
 
 def facility_source(entry: Any, where: str, base: Path) -> FacilitySource:
     from crimemap.ingestion.facilities import parse_facility_mapping
-    from crimemap.samplecity.records import SAMPLE_FACILITY_TYPE_MAP
 
     entry = as_mapping(entry, where)
     mode = parse_mode(entry, where, (NONE, "sample", "file"), NONE)
     spec: dict[str, Any] = {k: v for k, v in entry.items() if k not in ("mode", "path", *READ_KEYS)}
-    if mode == "sample":
-        spec.setdefault("address_field", "address")
-        spec.setdefault("type_map", dict(SAMPLE_FACILITY_TYPE_MAP))
     mapping = _parsed(lambda: parse_facility_mapping(spec, where), where)
     path = existing_file(base, entry.get("path"), f"{where}.path") if mode == "file" else None
     return FacilitySource(mode=mode, mapping=mapping, path=path, read=read_options(entry, where))

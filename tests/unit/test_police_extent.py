@@ -11,7 +11,7 @@ import duckdb
 
 from crimemap.config.jurisdiction import load_jurisdiction
 from crimemap.config.paths import DataPaths
-from crimemap.config.runtime import resolve_police_months, sample_city_months
+from crimemap.config.runtime import resolve_police_months
 from crimemap.ingestion.landing import land_csv
 from crimemap.ingestion.police.extent import MonthRange, landed_month_range
 from crimemap.ingestion.police.layout import builtin_layout
@@ -132,4 +132,12 @@ def test_the_sample_city_has_its_own_fixed_months(tmp_path: Path) -> None:
     keys = police_partitions(resolved).get_partition_keys()
 
     assert (keys[0], keys[-1], len(keys)) == ("2024-07-01", "2026-06-01", 24)
-    assert sample_city_months() == MonthRange(date(2024, 7, 1), date(2026, 6, 1))
+    # the months are the sample settings' (sample: in the YAML), never today's
+    config = load_jurisdiction()
+    sample = dataclasses.replace(config.sample, first_month=date(2025, 11, 1), months=3)
+    police = tuple(dataclasses.replace(s, start_month=None) for s in config.police)
+    shorter = dataclasses.replace(config, sample=sample, police=police)
+    resolved = resolve_police_months(shorter, DataPaths(tmp_path), TODAY)
+    assert police_partitions(resolved).get_partition_keys() == [
+        "2025-11-01", "2025-12-01", "2026-01-01"
+    ]  # fmt: skip

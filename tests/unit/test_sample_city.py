@@ -536,3 +536,22 @@ def test_truth_document(truth: dict) -> None:
     assert truth["files"]["truth_service_requests"] == "truth_service_requests.parquet"
     members = [g for tracts in truth["neighbourhoods"].values() for g in tracts]
     assert sorted(members) == sorted(geoids)
+
+
+def test_the_sample_city_yaml_describes_the_generated_city() -> None:
+    """The sample city's settings live in its YAML (sample:, the facility labels); the
+    generator's defaults and its directory's labels must be what that YAML says."""
+    from crimemap.config.jurisdiction import SampleSettings, load_jurisdiction
+    from crimemap.samplecity.settings import SampleCityConfig
+
+    config = load_jurisdiction()
+    settings, generator = config.sample, SampleCityConfig()
+    assert settings == SampleSettings()  # the YAML states the defaults
+    assert (settings.seed, settings.incidents, settings.defect_rate) == (
+        generator.seed, generator.n_incidents, generator.defect_rate
+    )  # fmt: skip
+    assert (settings.first_month, settings.months) == (generator.first_month, generator.n_months)
+    type_map = {normalized_label(k): v for k, v in SAMPLE_FACILITY_TYPE_MAP.items()}
+    lookup = dict(config.facilities.mapping.type_lookup)
+    # the YAML's labels, and the canonical names that always map to themselves
+    assert lookup == type_map | {t: t for t in FACILITY_TYPES}

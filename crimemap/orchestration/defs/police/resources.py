@@ -42,10 +42,16 @@ class SamplePoliceFeed(PoliceFeed):
     seed: int
     n_incidents: int
     defect_rate: float
+    first_month: str  # ISO date
+    n_months: int
 
     def sample_config(self) -> SampleCityConfig:
         return SampleCityConfig(
-            seed=self.seed, n_incidents=self.n_incidents, defect_rate=self.defect_rate
+            seed=self.seed,
+            n_incidents=self.n_incidents,
+            defect_rate=self.defect_rate,
+            first_month=date.fromisoformat(self.first_month),
+            n_months=self.n_months,
         )
 
     def export_file(self, layout: PoliceLayout) -> Path:
@@ -130,6 +136,8 @@ def police_feed(source: PoliceSource, config: JurisdictionConfig, sources_dir: P
             seed=config.sample.seed,
             n_incidents=config.sample.incidents,
             defect_rate=config.sample.defect_rate,
+            first_month=config.sample.first_month.isoformat(),
+            n_months=config.sample.months,
         )
     if source.mode == "file":
         return FilePoliceFeed(

@@ -79,13 +79,19 @@ class SampleCity(ConfigurableResource):
     """Settings of the seeded sample city every sample-mode feed reads from."""
 
     sources_dir: str
-    seed: int = SampleCityConfig.seed
-    n_incidents: int = SampleCityConfig.n_incidents
-    defect_rate: float = SampleCityConfig.defect_rate
+    seed: int
+    n_incidents: int
+    defect_rate: float
+    first_month: str  # ISO date
+    n_months: int
 
     def config(self) -> SampleCityConfig:
         return SampleCityConfig(
-            seed=self.seed, n_incidents=self.n_incidents, defect_rate=self.defect_rate
+            seed=self.seed,
+            n_incidents=self.n_incidents,
+            defect_rate=self.defect_rate,
+            first_month=date.fromisoformat(self.first_month),
+            n_months=self.n_months,
         )
 
     def files(self) -> SampleCityFiles:
@@ -317,6 +323,8 @@ def source_resources(config: JurisdictionConfig, sources_dir: Path) -> dict[str,
         seed=config.sample.seed,
         n_incidents=config.sample.incidents,
         defect_rate=config.sample.defect_rate,
+        first_month=config.sample.first_month.isoformat(),
+        n_months=config.sample.months,
     )
     resources: dict[str, Any] = {
         "sample_city": city,
