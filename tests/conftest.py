@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -20,3 +21,15 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
 
     with connect() as connection:
         yield connection
+
+
+TIERS = ("unit", "suites", "dbt", "integration")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test carries its tier's marker (its folder), so `-m "not integration"` selects."""
+    root = Path(__file__).parent
+    for item in items:
+        tier = item.path.relative_to(root).parts[0]
+        if tier in TIERS:
+            item.add_marker(tier)
