@@ -14,6 +14,7 @@ from dagster_dbt import DbtCliResource
 from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.paths import DataPaths, data_paths, export_environment
 from crimemap.config.runtime import current_config
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.jurisdiction import jurisdiction_resource
 from crimemap.orchestration.defs.police.assets import police_assets
 from crimemap.orchestration.defs.police.assets import raw_key as police_raw_key
@@ -60,7 +61,7 @@ def build_definitions(config: JurisdictionConfig, paths: DataPaths) -> Definitio
             *([] if config.indicators.units else [same_geography_units_asset()]),
             *survey_assets(config),
             dbt_models(dbt_project, config),
-            published_release,
+            published_release(config),
         ],
         asset_checks=[
             *police_checks(config),
@@ -76,6 +77,7 @@ def build_definitions(config: JurisdictionConfig, paths: DataPaths) -> Definitio
         resources={
             **source_resources(config, paths.sources),
             "jurisdiction": jurisdiction_resource(config),
+            "data_dir": DataDirectory(root=str(paths.root)),
             "dbt": DbtCliResource(project_dir=dbt_project),
             **{
                 feed_resource_key(s.name): police_feed(s, config, paths.sources)

@@ -13,6 +13,7 @@ from dagster import materialize
 from crimemap.config.jurisdiction import load_jurisdiction
 from crimemap.config.paths import data_paths
 from crimemap.ingestion.police.layout import builtin_layout
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.police.assets import police_partitions, raw_police_asset
 from crimemap.orchestration.defs.police.resources import feed_resource_key, police_feed
 from crimemap.samplecity.generate import generate_sample_city
@@ -82,7 +83,9 @@ def test_live_month_lands_exactly_that_months_rows(tmp_path: Path) -> None:
         feed = police_feed(source, config, data_paths().sources)
         portal.fail(Failure.http(503, retry_after=0.01))  # retried, then served
         result = materialize(
-            [asset], partition_key="2024-07-01", resources={feed_resource_key(source.name): feed}
+            [asset],
+            partition_key="2024-07-01",
+            resources={feed_resource_key(source.name): feed, "data_dir": data_dir()},
         )
         requests = portal.requests_to("/resource/tazs-3rd5.json")
     assert result.success
@@ -113,7 +116,7 @@ def test_live_schema_drift_stops_the_source(tmp_path: Path) -> None:
         result = materialize(
             [asset],
             partition_key="2024-07-01",
-            resources={feed_resource_key(source.name): feed},
+            resources={feed_resource_key(source.name): feed, "data_dir": data_dir()},
             raise_on_error=False,
         )
     assert not result.success
@@ -160,7 +163,9 @@ def test_live_arcgis_month_for_baltimore(tmp_path: Path) -> None:
         asset = raw_police_asset(source, config, police_partitions(config))
         feed = police_feed(source, config, data_paths().sources)
         result = materialize(
-            [asset], partition_key="2024-07-01", resources={feed_resource_key(source.name): feed}
+            [asset],
+            partition_key="2024-07-01",
+            resources={feed_resource_key(source.name): feed, "data_dir": data_dir()},
         )
         queries = portal.requests_to(f"{path}/query")
     assert result.success
@@ -169,3 +174,7 @@ def test_live_arcgis_month_for_baltimore(tmp_path: Path) -> None:
     rows = duckdb.sql(f"SELECT \"CrimeDateTime\" FROM read_parquet('{landed}')").fetchall()
     assert len(rows) == july
     assert all(value.endswith("+00:00") for (value,) in rows)
+
+
+def data_dir() -> DataDirectory:
+    return DataDirectory(root=str(data_paths().root))

@@ -45,12 +45,15 @@ def test_schedule_requests_the_range_as_one_run() -> None:
     from crimemap.config.paths import data_paths
     from crimemap.config.runtime import current_config
     from crimemap.orchestration.definitions import build_definitions
+    from crimemap.orchestration.defs.data_directory import DataDirectory
 
     defs = build_definitions(current_config(), data_paths())
     schedule = defs.resolve_schedule_def("crimemap_daily")
     with DagsterInstance.ephemeral() as instance:
         context = build_schedule_context(
-            instance=instance, scheduled_execution_time=datetime(2026, 7, 15, 5)
+            instance=instance,
+            scheduled_execution_time=datetime(2026, 7, 15, 5),
+            resources={"data_dir": DataDirectory(root=str(data_paths().root))},
         )
         request = schedule.evaluate_tick(context).run_requests[0]
     assert isinstance(request, RunRequest)

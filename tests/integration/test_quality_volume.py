@@ -10,6 +10,7 @@ from dagster import AssetCheckSeverity, materialize
 
 from crimemap.config.jurisdiction import load_jurisdiction
 from crimemap.config.paths import data_paths
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.police.assets import police_partitions, raw_key, raw_police_asset
 from crimemap.orchestration.defs.police.resources import feed_resource_key, police_feed
 from crimemap.orchestration.defs.quality.volume import volume_check
@@ -64,7 +65,10 @@ def land_july(config_path: Path) -> tuple[bool, str, dict]:
     result = materialize(
         [asset, check],
         partition_key=JULY,
-        resources={feed_resource_key(source.name): police_feed(source, config, Path("."))},
+        resources={
+            feed_resource_key(source.name): police_feed(source, config, Path(".")),
+            "data_dir": DataDirectory(root=str(data_paths().root)),
+        },
         raise_on_error=False,
     )
     (evaluation,) = result.get_asset_check_evaluations()

@@ -24,6 +24,7 @@ from dagster import RunRequest, SkipReason, build_sensor_context
 from crimemap.config.jurisdiction import load_jurisdiction
 from crimemap.core.duckdb_spatial import connect
 from crimemap.ingestion.surveys import inbox_files, inbox_fingerprint
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.sources.surveys import survey_inbox_sensor
 from crimemap.samplecity.generate import generate_sample_city
 from crimemap.samplecity.incidents import build_sample_city
@@ -373,13 +374,14 @@ def test_a_new_survey_in_the_inbox_starts_the_intake_once(
     inbox = district.data_dir / "inbox" / "surveys"
     watch = survey_inbox_sensor(load_jurisdiction(district.config_path))
     seen = inbox_fingerprint(inbox_files(inbox))  # the inbox the run picked up
+    resources = {"data_dir": DataDirectory(root=str(district.data_dir))}
 
-    unchanged = watch.evaluate_tick(build_sensor_context(cursor=seen))
+    unchanged = watch.evaluate_tick(build_sensor_context(cursor=seen, resources=resources))
     assert not unchanged.run_requests and unchanged.skip_message
 
     write_survey(inbox / "wave_2.csv", WAVE_2, district.centres)
     (inbox / ".wave_3.csv.part").write_text("rid,date\n")  # an upload in progress: not a survey
-    first = build_sensor_context(cursor=seen)
+    first = build_sensor_context(cursor=seen, resources=resources)
     tick = watch.evaluate_tick(first)
     (request,) = tick.run_requests
     assert isinstance(request, RunRequest)
@@ -387,5 +389,5 @@ def test_a_new_survey_in_the_inbox_starts_the_intake_once(
     assert request.tags["crimemap/inbox_files"] == "wave_1.csv,wave_2.csv"
     assert tick.cursor == request.run_key
 
-    again = watch(build_sensor_context(cursor=tick.cursor))
+    again = watch(build_sensor_context(cursor=tick.cursor, resources=resources))
     assert isinstance(again, SkipReason)

@@ -24,6 +24,7 @@ from crimemap.core.duckdb_spatial import connect
 from crimemap.ingestion.census import TABLE_SETS, api_columns
 from crimemap.ingestion.landing import land_census_json
 from crimemap.ingestion.service_requests.layout import builtin_service_request_layout
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.jurisdiction import jurisdiction_resource
 from crimemap.orchestration.defs.sources.assets import raw_assets, split_assets
 from crimemap.orchestration.defs.sources.resources import source_resources
@@ -125,6 +126,7 @@ def resources(config: JurisdictionConfig) -> dict[str, Any]:
     return {
         **source_resources(config, data_paths().sources),
         "jurisdiction": jurisdiction_resource(config),
+        "data_dir": DataDirectory(root=str(data_paths().root)),
     }
 
 

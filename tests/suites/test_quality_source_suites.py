@@ -29,6 +29,7 @@ from crimemap.ingestion.census import GEO_ID_COLUMN, TABLE_SETS, api_columns
 from crimemap.ingestion.facilities import parse_facility_mapping
 from crimemap.ingestion.landing import DEFAULT_READ, land_census_json, land_csv
 from crimemap.ingestion.surveys import SAMPLE_CITY_SURVEY_LAYOUT
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.jurisdiction import jurisdiction_resource
 from crimemap.orchestration.defs.quality.checks import areas_bbox
 from crimemap.orchestration.defs.quality.raw_checks import raw_source_checks, source_file_of
@@ -522,6 +523,7 @@ def resources(config: JurisdictionConfig) -> dict[str, Any]:
     return {
         **source_resources(config, data_paths().sources),
         "jurisdiction": jurisdiction_resource(config),
+        "data_dir": DataDirectory(root=str(data_paths().root)),
     }
 
 

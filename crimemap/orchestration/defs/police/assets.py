@@ -31,12 +31,12 @@ from dagster import (
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig, PoliceSource
-from crimemap.config.paths import data_paths
 from crimemap.core.duckdb_spatial import connect, fetch_one
 from crimemap.core.sql import sql_literal
 from crimemap.ingestion.live.http import SchemaDriftError
 from crimemap.ingestion.police.layout import LayoutError
 from crimemap.ingestion.police.partitions import land_police_months, next_month, partition_path
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.jurisdiction import Jurisdiction
 from crimemap.orchestration.defs.police.resources import feed_resource_key, scratch_path
 from crimemap.orchestration.defs.quality.volume import record_volume
@@ -115,7 +115,7 @@ def raw_police_asset(
         backfill_policy=BackfillPolicy.single_run(),
         group_name="sources",
         kinds={"parquet"},
-        required_resource_keys={feed_key},
+        required_resource_keys={feed_key, "data_dir"},
         retry_policy=(
             RetryPolicy(max_retries=3, delay=30, backoff=Backoff.EXPONENTIAL)
             if source.mode == "live"
@@ -127,7 +127,8 @@ def raw_police_asset(
         ),
     )
     def _raw(context: AssetExecutionContext) -> MaterializeResult:
-        paths = data_paths()
+        data_dir: DataDirectory = context.resources.data_dir
+        paths = data_dir.paths
         months = partition_months(context)
         root = paths.raw_police(source.name)
         scratch = scratch_path(root, source.name)
@@ -158,7 +159,11 @@ def raw_police_asset(
         finally:
             scratch.unlink(missing_ok=True)
         record_volume(
-            source.name, context.run.run_id, feed, {f"{r.month:%Y-%m}": r.rows for r in results}
+            data_dir.paths.state,
+            source.name,
+            context.run.run_id,
+            feed,
+            {f"{r.month:%Y-%m}": r.rows for r in results},
         )
         written = [r for r in results if r.written]
         context.log.info(
@@ -212,8 +217,8 @@ def split_police_asset(
         partitions_def=partitions,
         backfill_policy=BackfillPolicy.single_run(),
     )
-    def _split(context: AssetExecutionContext, jurisdiction: Jurisdiction):
-        paths = data_paths()
+    def _split(context: AssetExecutionContext, data_dir: DataDirectory, jurisdiction: Jurisdiction):
+        paths = data_dir.paths
         months = partition_months(context)
         totals = {"raw_rows": 0, "accepted_rows": 0, "quarantined_rows": 0}
         by_reason: dict[str, int] = {}
@@ -313,13 +318,13 @@ def custom_crosswalks_asset(config: JurisdictionConfig) -> AssetsDefinition:
         description="Offense crosswalks the jurisdiction supplies for its own layouts "
         "(crosswalk_csv), validated and normalized; empty when every source has a seed.",
     )
-    def _crosswalks(context: AssetExecutionContext) -> MaterializeResult:
+    def _crosswalks(context: AssetExecutionContext, data_dir: DataDirectory) -> MaterializeResult:
         frames = [read_custom_crosswalk(s) for s in sources]
         schema: dict[str, type[pl.DataType]] = {"crosswalk": pl.String, "offense_code": pl.String}
         schema |= {c: pl.String for c in CROSSWALK_COLUMNS[1:6]}
         schema |= {c: pl.Boolean for c in CROSSWALK_COLUMNS[6:]}
         frame = pl.concat(frames) if frames else pl.DataFrame(schema=schema)
-        target = data_paths().conformed / "crosswalks" / "custom.parquet"
+        target = data_dir.paths.conformed / "crosswalks" / "custom.parquet"
         target.parent.mkdir(parents=True, exist_ok=True)
         frame.write_parquet(target)
         return MaterializeResult(

@@ -11,8 +11,8 @@ from dagster import (
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig, PoliceSource
-from crimemap.config.paths import data_paths
 from crimemap.core.duckdb_spatial import connect, fetch_one
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.police.assets import conformed_key, quarantine_key, raw_key
 from crimemap.orchestration.defs.quality.checks import areas_bbox, validate_frame
 from crimemap.quality.reconcile import count_parquet_rows, reconcile
@@ -29,8 +29,10 @@ def reconcile_check(source: PoliceSource) -> AssetChecksDefinition:
         description=f"{name}: raw rows = rows behind canonical offenses + quarantined rows.",
         blocking=True,
     )
-    def _reconcile(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        paths = data_paths()
+    def _reconcile(
+        context: AssetCheckExecutionContext, data_dir: DataDirectory
+    ) -> AssetCheckResult:
+        paths = data_dir.paths
         raw_glob = str(paths.raw_police(name) / "month=*" / "*.parquet")
         quarantine_glob = str(paths.quarantine_police(name) / "month=*" / "*.parquet")
         with connect(paths.warehouse, read_only=True) as con:
@@ -75,8 +77,8 @@ def raw_suite_check(source: PoliceSource) -> AssetChecksDefinition:
         "columns exactly, ids present, points inside the jurisdiction's extent.",
         blocking=True,
     )
-    def _suite(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        paths = data_paths()
+    def _suite(context: AssetCheckExecutionContext, data_dir: DataDirectory) -> AssetCheckResult:
+        paths = data_dir.paths
         spec = police_raw_suite(source.layout, source=name, bbox=areas_bbox(paths))
         return validate_frame(spec, read_partitions(paths.raw_police(name)), paths)
 

@@ -25,7 +25,7 @@ from dagster._core.storage.tags import (
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig
-from crimemap.config.paths import data_paths
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.police.assets import police_partitions
 
 INCREMENTAL_JOB = define_asset_job(
@@ -66,8 +66,10 @@ def incremental_schedule(config: JurisdictionConfig) -> ScheduleDefinition:
         execution_timezone=config.timezone,
         description="Daily at 05:00 local: police months since the watermark, marts, release.",
     )
-    def crimemap_daily(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
-        state = data_paths().state
+    def crimemap_daily(
+        context: ScheduleEvaluationContext, data_dir: DataDirectory
+    ) -> RunRequest | SkipReason:
+        state = data_dir.paths.state
         watermarks = [read_watermark(state, s.name) for s in config.police]
         keys = partitions.get_partition_keys(current_time=context.scheduled_execution_time)
         months = incremental_range(watermarks, keys)

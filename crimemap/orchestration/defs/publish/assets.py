@@ -5,14 +5,21 @@ import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from crimemap.config.jurisdiction import JurisdictionConfig
-from crimemap.config.paths import DataPaths, data_paths
-from crimemap.config.runtime import current_config
+from crimemap.config.paths import DataPaths
 from crimemap.core.duckdb_spatial import connect
 from crimemap.core.marts import published_marts
 from crimemap.core.project import DBT_PROJECT_DIR
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.warehouse.code_version import code_version
 from crimemap.warehouse.column_docs import mart_column_descriptions
 from crimemap.warehouse.freshness import source_freshness
@@ -77,52 +84,58 @@ def privacy_audit(
         )
 
 
-@asset(
-    key=["published", "release"],
-    deps=PUBLISHED_MARTS,
-    group_name="publish",
-    kinds={"geoparquet", "duckdb"},
-    description="GeoParquet 1.1 layers + manifest, switched atomically; serving.duckdb rebuilt.",
-)
-def published_release(context: AssetExecutionContext) -> MaterializeResult:
-    paths = data_paths()
-    config = current_config()
-    rules = privacy_rules(config)
-    layers = release_layers(config, paths, rules)
-    schema_version, _ = load_contract(PUBLISHED_SCHEMA_PATH)
-    with connect(paths.warehouse, read_only=True) as con:
-        freshness = source_freshness(con, config.timezone, config.source_modes)
-        release = publish_release(
-            con,
-            layers,
-            paths.published,
-            schema_version=schema_version,
-            privacy_rules=rules.describe(),
-            code_version=code_version(),
-            extra={
-                "jurisdiction": config.name,
-                "privacy": rules.settings(),
-                "source_freshness": freshness,
-            },
-            audit=lambda release_dir: privacy_audit(
-                release_dir, rules, config.projected_crs, layers
-            ),
-            keep_releases=config.publishing.keep_releases,
-            log=context.log.info,
-        )
-    build_serving_database(release.path, paths.serving)
-    context.log.info(f"published release {release.release_id} to {release.path}")
-    return MaterializeResult(
-        metadata={
-            "release_id": release.release_id,
-            "schema_version": schema_version,
-            "path": MetadataValue.path(str(release.path)),
-            "serving_database": MetadataValue.path(str(paths.serving)),
-            "layers": MetadataValue.json(
-                {layer["name"]: layer["rows"] for layer in release.manifest["layers"]}
-            ),
-            "source_freshness": MetadataValue.json(
-                {f["source"]: f["latest"] or f["loaded_at"] for f in freshness}
-            ),
-        }
+def published_release(config: JurisdictionConfig) -> AssetsDefinition:
+    """The release of this jurisdiction: every published mart as a layer, audited."""
+
+    @asset(
+        key=["published", "release"],
+        deps=PUBLISHED_MARTS,
+        group_name="publish",
+        kinds={"geoparquet", "duckdb"},
+        description=(
+            "GeoParquet 1.1 layers + manifest, switched atomically; serving.duckdb rebuilt."
+        ),
     )
+    def _release(context: AssetExecutionContext, data_dir: DataDirectory) -> MaterializeResult:
+        paths = data_dir.paths
+        rules = privacy_rules(config)
+        layers = release_layers(config, paths, rules)
+        schema_version, _ = load_contract(PUBLISHED_SCHEMA_PATH)
+        with connect(paths.warehouse, read_only=True) as con:
+            freshness = source_freshness(con, config.timezone, config.source_modes)
+            release = publish_release(
+                con,
+                layers,
+                paths.published,
+                schema_version=schema_version,
+                privacy_rules=rules.describe(),
+                code_version=code_version(),
+                extra={
+                    "jurisdiction": config.name,
+                    "privacy": rules.settings(),
+                    "source_freshness": freshness,
+                },
+                audit=lambda release_dir: privacy_audit(
+                    release_dir, rules, config.projected_crs, layers
+                ),
+                keep_releases=config.publishing.keep_releases,
+                log=context.log.info,
+            )
+        build_serving_database(release.path, paths.serving)
+        context.log.info(f"published release {release.release_id} to {release.path}")
+        return MaterializeResult(
+            metadata={
+                "release_id": release.release_id,
+                "schema_version": schema_version,
+                "path": MetadataValue.path(str(release.path)),
+                "serving_database": MetadataValue.path(str(paths.serving)),
+                "layers": MetadataValue.json(
+                    {layer["name"]: layer["rows"] for layer in release.manifest["layers"]}
+                ),
+                "source_freshness": MetadataValue.json(
+                    {f["source"]: f["latest"] or f["loaded_at"] for f in freshness}
+                ),
+            }
+        )
+
+    return _release

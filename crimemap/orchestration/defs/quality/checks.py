@@ -21,8 +21,9 @@ from dagster import (
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig
-from crimemap.config.paths import DataPaths, data_paths
+from crimemap.config.paths import DataPaths
 from crimemap.core.duckdb_spatial import connect, fetch_one
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.quality.layouts import BBox
 from crimemap.quality.rules import load_areas
 from crimemap.quality.suites import (
@@ -123,8 +124,8 @@ def conformed_suite_check(
         description=description,
         blocking=True,
     )
-    def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        paths = data_paths()
+    def _check(context: AssetCheckExecutionContext, data_dir: DataDirectory) -> AssetCheckResult:
+        paths = data_dir.paths
         return validate_frame(suite(paths), read_frame(paths.conformed_file(source)), paths)
 
     return _check

@@ -18,9 +18,10 @@ from dagster import (
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig
-from crimemap.config.paths import DataPaths, data_paths
+from crimemap.config.paths import DataPaths
 from crimemap.core.duckdb_spatial import connect
 from crimemap.core.marts import contracted_marts, declared_marts
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.quality.checks import areas_bbox, validate_frame
 from crimemap.quality.mart_suites import (
     area_indicators_suite,
@@ -57,8 +58,8 @@ def mart_suite_check(mart: str, description: str, suite: MartSuite) -> AssetChec
         description=description,
         blocking=True,
     )
-    def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        paths = data_paths()
+    def _check(context: AssetCheckExecutionContext, data_dir: DataDirectory) -> AssetCheckResult:
+        paths = data_dir.paths
         spec = suite(paths)
         with connect(paths.warehouse, read_only=True) as con:
             frame = mart_frame(con, mart, read_columns(spec))

@@ -20,10 +20,11 @@ from dagster import (
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig
-from crimemap.config.paths import DataPaths, data_paths
+from crimemap.config.paths import DataPaths
 from crimemap.ingestion.boundaries import BoundarySpec
 from crimemap.ingestion.census import TABLE_SETS
 from crimemap.ingestion.surveys import SurveyLayout
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.quality.checks import areas_bbox, suite_check_result, validate
 from crimemap.orchestration.defs.sources.assets import conformed_key, raw_key
 from crimemap.orchestration.defs.sources.surveys import RAW_SURVEYS, raw_survey_dir
@@ -119,8 +120,8 @@ def raw_suite_check(
         additional_deps=[conformed_key("areas")] if needs_extent else None,
         blocking=True,
     )
-    def _check(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        paths = data_paths()
+    def _check(context: AssetCheckExecutionContext, data_dir: DataDirectory) -> AssetCheckResult:
+        paths = data_dir.paths
         return suite_check_result(
             {batch.label: validate(batch.spec, batch.frame, paths) for batch in batches(paths)}
         )

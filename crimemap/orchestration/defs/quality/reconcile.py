@@ -21,9 +21,10 @@ from dagster import (
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig
-from crimemap.config.paths import DataPaths, data_paths
+from crimemap.config.paths import DataPaths
 from crimemap.core.duckdb_spatial import connect, fetch_one
 from crimemap.core.sql import sql_literal
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.sources.assets import (
     conformed_key,
     quarantine_key,
@@ -78,8 +79,10 @@ def reconcile_load_check(
         blocking=True,
         description=f"{source}: raw rows = rows behind the conformed records + quarantined rows.",
     )
-    def _reconcile(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        files = load_files(source, data_paths())
+    def _reconcile(
+        context: AssetCheckExecutionContext, data_dir: DataDirectory
+    ) -> AssetCheckResult:
+        files = load_files(source, data_dir.paths)
         with connect() as con:
             behind = fetch_one(
                 con,

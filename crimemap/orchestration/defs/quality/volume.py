@@ -5,6 +5,7 @@ raw asset, and the check on that asset. A failing check stops the source's split
 before a dark portal's near-empty export replaces good data downstream.
 """
 
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -18,7 +19,7 @@ from dagster import (
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig
-from crimemap.config.paths import data_paths
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.quality.volume import (
     LoadVolume,
     feed_identity,
@@ -44,9 +45,10 @@ def identity_of(feed: Any) -> str:
     return feed_identity(type(feed).__name__, _settings(settings))
 
 
-def record_volume(source: str, load_id: str, feed: Any, rows: dict[str, int]) -> None:
-    """Record one load's rows per scope (month ``YYYY-MM``, file name, or ``all``)."""
-    path = history_path(data_paths().state, source)
+def record_volume(state: Path, source: str, load_id: str, feed: Any, rows: dict[str, int]) -> None:
+    """Record one load's rows per scope (month ``YYYY-MM``, file name, or ``all``) in the data
+    directory's ``state``."""
+    path = history_path(state, source)
     record_load(path, source, LoadVolume(load_id=load_id, feed=identity_of(feed), rows=rows))
 
 
@@ -66,8 +68,8 @@ def volume_check(
             "(a portal gone dark)."
         ),
     )
-    def _volume(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        path = history_path(data_paths().state, source)
+    def _volume(context: AssetCheckExecutionContext, data_dir: DataDirectory) -> AssetCheckResult:
+        path = history_path(data_dir.paths.state, source)
         history = read_history(path)
         verdict = judge_latest(source, history, max_drop=max_drop, min_baseline_rows=min_rows)
         latest = history[-1].rows if history else {}

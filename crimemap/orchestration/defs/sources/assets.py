@@ -24,7 +24,7 @@ from dagster import (
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig
-from crimemap.config.paths import DataPaths, data_paths
+from crimemap.config.paths import DataPaths
 from crimemap.config.sources import BoundarySource
 from crimemap.core.duckdb_spatial import connect
 from crimemap.core.sql import sql_literal
@@ -39,6 +39,7 @@ from crimemap.ingestion.landing import (
     land_parquet,
 )
 from crimemap.ingestion.live.http import LiveSourceError
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.jurisdiction import Jurisdiction
 from crimemap.orchestration.defs.quality.volume import record_volume
 from crimemap.quality.boundaries import split_boundaries
@@ -124,10 +125,11 @@ def raw_source_asset(
         group_name="sources",
         description=description,
         kinds={"parquet"},
-        required_resource_keys={feed_key},
+        required_resource_keys={feed_key, "data_dir"},
     )
     def _raw(context: AssetExecutionContext) -> MaterializeResult:
-        paths = data_paths()
+        data_dir: DataDirectory = context.resources.data_dir
+        paths = data_dir.paths
         feed = getattr(context.resources, feed_key)
         try:
             source_file = fetch(feed, context.log.info) if fetch else feed.fetch(context.log.info)
@@ -135,7 +137,9 @@ def raw_source_asset(
         except (BoundaryError, LiveSourceError, FileNotFoundError, ValueError) as exc:
             # A missing file, a changed schema or a malformed export: retrying cannot fix it.
             raise Failure(description=f"{source}: {exc}", allow_retries=False) from exc
-        record_volume(source, context.run.run_id, feed, {WHOLE_LOAD: result.rows})
+        record_volume(
+            data_dir.paths.state, source, context.run.run_id, feed, {WHOLE_LOAD: result.rows}
+        )
         context.log.info(f"{source}: {result.rows:,} rows landed from {source_file.name}")
         return MaterializeResult(metadata=landing_metadata(result, source_file))
 
@@ -237,9 +241,9 @@ def split_asset(
         ],
     )
     def _split(
-        context: AssetExecutionContext, jurisdiction: Jurisdiction
+        context: AssetExecutionContext, data_dir: DataDirectory, jurisdiction: Jurisdiction
     ) -> Iterator[MaterializeResult]:
-        paths = data_paths()
+        paths = data_dir.paths
         with connect() as con:
             try:
                 result = split(con, paths, jurisdiction)
@@ -438,8 +442,8 @@ def same_geography_units_asset() -> AssetsDefinition:
         kinds={"duckdb", "parquet"},
         description="Indicators come on the areas' geography: no separate units (empty).",
     )
-    def _units(context: AssetExecutionContext) -> MaterializeResult:
-        paths = data_paths()
+    def _units(context: AssetExecutionContext, data_dir: DataDirectory) -> MaterializeResult:
+        paths = data_dir.paths
         target = paths.conformed_file("indicator_units")
         target.parent.mkdir(parents=True, exist_ok=True)
         with connect() as con:

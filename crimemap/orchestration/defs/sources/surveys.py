@@ -31,11 +31,12 @@ from dagster import (
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig
-from crimemap.config.paths import DataPaths, data_paths
+from crimemap.config.paths import DataPaths
 from crimemap.core.duckdb_spatial import connect, fetch_one
 from crimemap.core.sql import sql_literal
 from crimemap.ingestion.landing import land_csv, land_frame
 from crimemap.ingestion.surveys import inbox_files, inbox_fingerprint
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.jurisdiction import Jurisdiction
 from crimemap.orchestration.defs.quality.volume import record_volume
 from crimemap.orchestration.defs.sources.resources import SampleCity
@@ -79,8 +80,10 @@ def survey_assets(config: JurisdictionConfig) -> list:
             "Every resident survey CSV in the inbox, landed as published (one Parquet per file)."
         ),
     )
-    def raw_surveys(context: AssetExecutionContext, sample_city: SampleCity) -> MaterializeResult:
-        paths = data_paths()
+    def raw_surveys(
+        context: AssetExecutionContext, data_dir: DataDirectory, sample_city: SampleCity
+    ) -> MaterializeResult:
+        paths = data_dir.paths
         inbox = survey_inbox(config, paths)
         if config.surveys.mode == "sample":
             seeded = seed_sample_survey(inbox, sample_city)
@@ -109,7 +112,7 @@ def survey_assets(config: JurisdictionConfig) -> list:
                 stale.unlink()  # withdrawn from the inbox
         # Each wave is its own scope: a smaller new wave is not an outage, a re-sent file that
         # lost most of its rows is.
-        record_volume("surveys", context.run.run_id, inbox, landed)
+        record_volume(data_dir.paths.state, "surveys", context.run.run_id, inbox, landed)
         context.log.info(f"surveys: {len(files)} file(s) in the inbox {landed}")
         return MaterializeResult(
             metadata={
@@ -142,9 +145,9 @@ def survey_assets(config: JurisdictionConfig) -> list:
         ],
     )
     def split_surveys(
-        context: AssetExecutionContext, jurisdiction: Jurisdiction
+        context: AssetExecutionContext, data_dir: DataDirectory, jurisdiction: Jurisdiction
     ) -> Iterator[MaterializeResult]:
-        paths = data_paths()
+        paths = data_dir.paths
         raw_dir = raw_survey_dir(paths)
         quarantine_dir = paths.quarantine / "surveys"
         work_dir = paths.conformed / "surveys" / ".files"
@@ -232,8 +235,10 @@ def survey_inbox_sensor(config: JurisdictionConfig):
         description="Starts the survey intake when survey CSVs are added to, changed in or "
         "removed from the inbox.",
     )
-    def survey_inbox_watch(context: SensorEvaluationContext) -> RunRequest | SkipReason:
-        inbox = survey_inbox(config, data_paths())
+    def survey_inbox_watch(
+        context: SensorEvaluationContext, data_dir: DataDirectory
+    ) -> RunRequest | SkipReason:
+        inbox = survey_inbox(config, data_dir.paths)
         files = inbox_files(inbox)
         fingerprint = inbox_fingerprint(files)
         if fingerprint == context.cursor:

@@ -15,9 +15,9 @@ from dagster_dbt import (
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig
-from crimemap.config.paths import data_paths
-from crimemap.config.runtime import current_config, dbt_vars
+from crimemap.config.runtime import dbt_vars
 from crimemap.core.project import DBT_PROJECT_DIR
+from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.police.assets import conformed_key
 from crimemap.orchestration.defs.police.assets import quarantine_key as police_quarantine_key
 from crimemap.orchestration.defs.sources.assets import quarantine_key, split_source_names
@@ -110,10 +110,12 @@ def dbt_models(project: DbtProject, config: JurisdictionConfig) -> AssetsDefinit
             config, settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
         ),
     )
-    def crimemap_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    def crimemap_dbt_models(
+        context: AssetExecutionContext, data_dir: DataDirectory, dbt: DbtCliResource
+    ) -> Iterator[Any]:
         # Run artifacts belong with the data they describe, not in the source tree; one folder,
         # reused, because the warehouse has one writer at a time.
-        target = data_paths().root / "dbt" / "target"
+        target = data_dir.paths.root / "dbt" / "target"
         # dbt unit tests check the SQL against fixtures written for the project's own vars:
         # they run in the test suite (tests/dbt/test_dbt_project.py), not on a jurisdiction's
         # data.
@@ -122,7 +124,7 @@ def dbt_models(project: DbtProject, config: JurisdictionConfig) -> AssetsDefinit
             "--exclude",
             "resource_type:unit_test",
             "--vars",
-            json.dumps(dbt_vars(current_config())),
+            json.dumps(dbt_vars(config)),
         ]
         yield from dbt.cli(args, context=context, target_path=target).stream()
 
