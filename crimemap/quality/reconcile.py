@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crimemap.core.duckdb_spatial import fetch_one
+from crimemap.core.sql import sql_literal
 
 if TYPE_CHECKING:
     import duckdb
@@ -66,5 +67,5 @@ def count_parquet_rows(
     items = [paths] if isinstance(paths, str | Path) else list(paths)
     if not items:
         return 0
-    listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in items)
+    listed = ", ".join(sql_literal(str(p)) for p in items)
     return fetch_one(con, f"SELECT count(*) FROM read_parquet([{listed}])")[0]

@@ -28,13 +28,8 @@ from typing import Any
 import duckdb
 
 from crimemap.core.duckdb_spatial import connect, fetch_one
-from crimemap.warehouse.geoparquet import (
-    COVERING_COLUMN,
-    file_digest,
-    fsync_directory,
-    fsync_tree,
-    sql_identifier,
-)
+from crimemap.core.sql import quote_ident
+from crimemap.warehouse.geoparquet import COVERING_COLUMN, file_digest, fsync_directory, fsync_tree
 from crimemap.warehouse.publish import (
     MANIFEST_FILE,
     MANIFEST_KEYS,
@@ -219,14 +214,14 @@ def bbox_condition(geometry_column: str, bbox: BBox, *, covering: bool) -> str:
     """Rows whose geometry intersects ``bbox``; NULL/empty geometries never match."""
     xmin, ymin, xmax, ymax = (repr(float(v)) for v in bbox)
     exact = (
-        f"ST_Intersects({sql_identifier(geometry_column)}, "
+        f"ST_Intersects({quote_ident(geometry_column)}, "
         f"ST_MakeEnvelope({xmin}, {ymin}, {xmax}, {ymax}))"
     )
     if not covering:
         return exact
     # The covering column holds each row's exact extent: a cheap prefilter (and row-group
     # pruning) before the exact test.
-    b = sql_identifier(COVERING_COLUMN)
+    b = quote_ident(COVERING_COLUMN)
     return (
         f"{b}.xmax >= {xmin} AND {b}.xmin <= {xmax} AND {b}.ymax >= {ymin} "
         f"AND {b}.ymin <= {ymax} AND {exact}"
@@ -235,7 +230,7 @@ def bbox_condition(geometry_column: str, bbox: BBox, *, covering: bool) -> str:
 
 def since_condition(layer: str, column: str, column_type: str, since: dt.date) -> str:
     """Rows with ``column`` on or after ``since``; NULL never matches."""
-    c = sql_identifier(column)
+    c = quote_ident(column)
     kind = column_type.upper()
     if kind == "DATE":
         return f"{c} >= DATE '{since.isoformat()}'"
@@ -282,7 +277,7 @@ def export_layer_spec(
             )
     # The writer recomputes the covering column (and refuses one in its input); hive partition
     # columns come from the paths and are selected so the writer can partition again.
-    columns = f"* EXCLUDE ({sql_identifier(COVERING_COLUMN)})" if covering else "*"
+    columns = f"* EXCLUDE ({quote_ident(COVERING_COLUMN)})" if covering else "*"
     where = " AND ".join(f"({c})" for c in conditions) or "true"
     description = str(layer.get("description", ""))
     if notes:

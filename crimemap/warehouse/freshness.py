@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 
 from crimemap.core.duckdb_spatial import fetch_one
-from crimemap.warehouse.geoparquet import sql_identifier, sql_string
+from crimemap.core.sql import quote_ident, sql_literal
 
 NONE = "none"  # a source mode: the jurisdiction has no such source
 
@@ -48,12 +48,12 @@ def _iso(value: dt.date | dt.datetime | None) -> str | None:
 
 
 def _event_rows(con: duckdb.DuckDBPyConnection, s: EventSource, timezone: str) -> list[tuple]:
-    column = sql_identifier(s.column)
+    column = quote_ident(s.column)
     # Timestamps count on the jurisdiction's calendar, like every published date.
-    day = f"timezone({sql_string(timezone)}, {column})::DATE" if s.is_timestamp else column
+    day = f"timezone({sql_literal(timezone)}, {column})::DATE" if s.is_timestamp else column
     return con.execute(
         f"SELECT {s.source}, max({day}), max(_ingested_at), count(*) "
-        f"FROM {sql_identifier(s.table)} GROUP BY ALL ORDER BY 1"
+        f"FROM {quote_ident(s.table)} GROUP BY ALL ORDER BY 1"
     ).fetchall()
 
 
@@ -90,7 +90,7 @@ def source_freshness(
             entries.append(_absent(family, family, None))
             continue
         loaded, rows = fetch_one(
-            con, f"SELECT max(_ingested_at), count(*) FROM {sql_identifier(table)}"
+            con, f"SELECT max(_ingested_at), count(*) FROM {quote_ident(table)}"
         )
         entries.append(
             {

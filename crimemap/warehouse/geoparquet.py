@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from pyproj import CRS
 
 from crimemap.core.duckdb_spatial import connect, fetch_one
+from crimemap.core.sql import quote_ident, sql_literal
 
 GEOPARQUET_VERSION = "1.1.0"
 DEFAULT_CRS = "OGC:CRS84"
@@ -71,25 +72,17 @@ class GeoParquetStats:
 # --------------------------------------------------------------------------- SQL helpers
 
 
-def sql_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def scan_sql(
     path: Path, partition_types: Mapping[str, str] | None = None, *, partitioned: bool = False
 ) -> str:
     """``read_parquet`` over a published layer: a file, or a hive-partitioned directory whose
     partition columns read back with ``partition_types`` (as written, not as BIGINT)."""
     if not partition_types and not partitioned:
-        return f"read_parquet({sql_string(str(path))})"
-    files = sql_string(str(Path(path) / "**" / "*.parquet"))
+        return f"read_parquet({sql_literal(str(path))})"
+    files = sql_literal(str(Path(path) / "**" / "*.parquet"))
     if not partition_types:
         return f"read_parquet({files}, hive_partitioning = true)"
-    types = ", ".join(f"{sql_string(c)}: {sql_string(t)}" for c, t in partition_types.items())
+    types = ", ".join(f"{sql_literal(c)}: {sql_literal(t)}" for c, t in partition_types.items())
     return f"read_parquet({files}, hive_partitioning = true, hive_types = {{{types}}})"
 
 
@@ -126,20 +119,20 @@ def geoparquet_select_sql(
     bbox statistics prune well); NULL/empty geometries go last; the remaining columns and then
     the WKB break ties so the same input always yields the same bytes.
     """
-    g = sql_identifier(geometry_column)
+    g = quote_ident(geometry_column)
     has_extent = _has_extent_sql(g)
     select_list = [
-        f"ST_AsWKB({g}) AS {g}" if c == geometry_column else sql_identifier(c) for c in columns
+        f"ST_AsWKB({g}) AS {g}" if c == geometry_column else quote_ident(c) for c in columns
     ]
     select_list.append(
         f"CASE WHEN {has_extent} THEN struct_pack("
         f"xmin := ST_XMin({g}), ymin := ST_YMin({g}), xmax := ST_XMax({g}), ymax := ST_YMax({g})"
-        f") END AS {sql_identifier(COVERING_COLUMN)}"
+        f") END AS {quote_ident(COVERING_COLUMN)}"
     )
     if not hilbert_order:
         return f"SELECT {', '.join(select_list)} FROM {source}"
     order_by = [f"CASE WHEN {has_extent} THEN ST_Hilbert({g}, ext.box) END NULLS LAST"]
-    order_by += [f"{sql_identifier(c)} NULLS LAST" for c in columns if c != geometry_column]
+    order_by += [f"{quote_ident(c)} NULLS LAST" for c in columns if c != geometry_column]
     order_by.append(f"ST_AsWKB({g}) NULLS LAST")
     return (
         f"WITH ext AS (SELECT ST_Extent(ST_Extent_Agg({g})) AS box FROM {source}"
@@ -151,7 +144,7 @@ def geoparquet_select_sql(
 
 def geometry_summary_sql(geometry_column: str, source: str) -> str:
     """Row count, extent (xmin, ymin, xmax, ymax) and raw type labels of a geometry column."""
-    g = sql_identifier(geometry_column)
+    g = quote_ident(geometry_column)
     return (
         f"SELECT count(*), min(ST_XMin({g})), min(ST_YMin({g})), max(ST_XMax({g})),"
         f" max(ST_YMax({g})), list(DISTINCT {_geometry_type_sql(g)}) FILTER (WHERE {g} IS NOT NULL)"
@@ -342,7 +335,7 @@ def write_geoparquet(
 
     # Stage the layer once: the geo metadata (extent, types) must be known before the first row
     # is written, because pyarrow readers take it from the schema stored at the file's start.
-    staging = f"temp.main.{sql_identifier('__crimemap_geoparquet_' + uuid.uuid4().hex)}"
+    staging = f"temp.main.{quote_ident('__crimemap_geoparquet_' + uuid.uuid4().hex)}"
     con.execute(f"CREATE TEMP TABLE {staging} AS {_strip_query(query)}")
     try:
         _, *extent, labels = fetch_one(con, geometry_summary_sql(geometry_column, staging))
@@ -562,9 +555,9 @@ def _data_problems(
 ) -> list[str]:
     """Check the geometries against the declared bbox and types and the per-row covering."""
     source = (
-        f"(SELECT ST_GeomFromWKB({sql_identifier(name)}) AS geom, file_row_number AS row_no"
-        + (f", {sql_identifier(check.covering)} AS cov" if check.covering else "")
-        + f" FROM read_parquet({sql_string(str(path))}, file_row_number = true))"
+        f"(SELECT ST_GeomFromWKB({quote_ident(name)}) AS geom, file_row_number AS row_no"
+        + (f", {quote_ident(check.covering)} AS cov" if check.covering else "")
+        + f" FROM read_parquet({sql_literal(str(path))}, file_row_number = true))"
     )
     if check.covering:
         # Coverings may be conservative (e.g. float32 rounded outwards), so containment, not

@@ -10,7 +10,8 @@ from typing import Any
 import duckdb
 
 from crimemap.core.marts import DeclaredMart, Publication, published_marts
-from crimemap.warehouse.geoparquet import COVERING_COLUMN, sql_identifier
+from crimemap.core.sql import quote_ident, sql_literal
+from crimemap.warehouse.geoparquet import COVERING_COLUMN
 from crimemap.warehouse.privacy import (
     LayerPrivacy,
     PrivacyRules,
@@ -98,7 +99,7 @@ class CellSuppression:
         return f"__crimemap_{self.mart}_suppression"
 
     def prepare(self, con: duckdb.DuckDBPyConnection) -> None:
-        columns = ", ".join(sql_identifier(c) for c in (*self.keys, self.count))
+        columns = ", ".join(quote_ident(c) for c in (*self.keys, self.count))
         cells = con.execute(f"SELECT {columns} FROM {self.mart}").pl()
         marked = suppress_cells(cells, self.count, self.groups, self.k)
         con.register(self.table, marked.select([*self.keys, "suppressed"]).to_arrow())
@@ -136,10 +137,9 @@ def incidents_layer(
         precision = f"'{rules.point_precision}'"
     # The published id is a salted hash: a plain hash of the key could be reversed to the
     # report number by hashing candidate numbers.
-    salt = id_salt.replace("'", "''")
     query = f"""
         SELECT
-            md5('{salt}' || i.offense_key) AS offense_id,
+            md5({sql_literal(id_salt)} || i.offense_key) AS offense_id,
             i.category,
             CASE WHEN i.is_sensitive THEN NULL ELSE i.nibrs_code END AS nibrs_code,
             i.nibrs_group,

@@ -19,7 +19,8 @@ from typing import Literal
 import duckdb
 
 from crimemap.core.duckdb_spatial import fetch_one
-from crimemap.warehouse.geoparquet import scan_sql, sql_identifier
+from crimemap.core.sql import quote_ident
+from crimemap.warehouse.geoparquet import scan_sql
 from crimemap.warehouse.suppression import alone_in_a_group_sql, audit_complementary
 
 PointGeneralization = Literal["grid", "hundred_block"]
@@ -225,7 +226,7 @@ def audit_counts(
         small = fetch_one(
             con,
             f"SELECT count(*) FROM (SELECT *, {alone} AS __alone FROM {source}) "
-            f"WHERE {is_suppressed_sql(sql_identifier(column), k)} AND NOT __alone",
+            f"WHERE {is_suppressed_sql(quote_ident(column), k)} AND NOT __alone",
         )[0]
         if small:
             problems.append(f"{name}: {small} rows of {column} below k={k}")
@@ -240,12 +241,12 @@ def audit_rates(
     population_column: str,
     min_population: int,
 ) -> list[str]:
-    population = sql_identifier(population_column)
+    population = quote_ident(population_column)
     problems = []
     for column in rate_columns:
         shown = fetch_one(
             con,
-            f"SELECT count(*) FROM {source} WHERE {sql_identifier(column)} IS NOT NULL "
+            f"SELECT count(*) FROM {source} WHERE {quote_ident(column)} IS NOT NULL "
             f"AND ({population} IS NULL OR {population} < {min_population})",
         )[0]
         if shown:

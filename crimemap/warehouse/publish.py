@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 
 from crimemap.core.duckdb_spatial import fetch_one
+from crimemap.core.sql import quote_ident, sql_literal
 from crimemap.warehouse.code_version import code_version as current_code_version
 from crimemap.warehouse.geoparquet import (
     DEFAULT_CRS,
@@ -35,8 +36,6 @@ from crimemap.warehouse.geoparquet import (
     fsync_directory,
     fsync_tree,
     scan_sql,
-    sql_identifier,
-    sql_string,
     validate_geoparquet,
     validate_parquet_table,
     write_geoparquet,
@@ -203,7 +202,7 @@ def _time_extent(
 ) -> dict[str, Any] | None:
     if column is None:
         return None
-    c = sql_identifier(column)
+    c = quote_ident(column)
     low, high = fetch_one(con, f"SELECT min({c}), max({c}) FROM {source}")
     return {"column": column, "min": _json_value(low), "max": _json_value(high)}
 
@@ -235,7 +234,7 @@ def _write_partitioned(
 ) -> tuple[list[GeoParquetStats | TableStats], dict[str, str]]:
     """One file per partition under ``directory/<name>/<col>=<value>/...``; each spatial file is
     a complete GeoParquet file with its own bbox. Returns the files and the partition types."""
-    staging = f"temp.main.{sql_identifier('__crimemap_partitions_' + secrets.token_hex(6))}"
+    staging = f"temp.main.{quote_ident('__crimemap_partitions_' + secrets.token_hex(6))}"
     con.execute(f"CREATE TEMP TABLE {staging} AS {layer.query.strip().rstrip(';')}")
     try:
         described = dict(
@@ -245,7 +244,7 @@ def _write_partitioned(
         missing = [c for c in layer.partition_by if c not in described]
         if missing:
             raise ValueError(f"layer {layer.name}: no partition columns {missing}")
-        keys = ", ".join(sql_identifier(c) for c in layer.partition_by)
+        keys = ", ".join(quote_ident(c) for c in layer.partition_by)
         values = con.execute(f"SELECT DISTINCT {keys} FROM {staging} ORDER BY ALL").fetchall()
         if not values:
             # A hive layer is its files: with no rows there is nothing readers could open.
@@ -258,7 +257,7 @@ def _write_partitioned(
             sub = directory / layer.path / _partition_dir(layer.partition_by, value, layer.name)
             sub.mkdir(parents=True)
             where = " AND ".join(
-                f"{sql_identifier(c)} = {sql_string(str(v))}::{described[c]}"
+                f"{quote_ident(c)} = {sql_literal(str(v))}::{described[c]}"
                 for c, v in zip(layer.partition_by, value, strict=True)
             )
             query = f"SELECT * EXCLUDE ({keys}) FROM {staging} WHERE {where}"

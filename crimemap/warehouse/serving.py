@@ -17,7 +17,8 @@ from typing import Any
 import duckdb
 
 from crimemap.core.duckdb_spatial import connect
-from crimemap.warehouse.geoparquet import fsync_directory, sql_identifier, sql_string
+from crimemap.core.sql import quote_ident, sql_literal
+from crimemap.warehouse.geoparquet import fsync_directory
 from crimemap.warehouse.publish import RESERVED_LAYER_NAMES, layer_scan_sql, read_manifest
 
 RELEASES_TABLE = "releases"
@@ -29,22 +30,22 @@ def _create_layer_view(
     name = layer["name"]
     if name in RESERVED_LAYER_NAMES:
         raise ValueError(f"layer name {name!r} is reserved in the serving database")
-    view = sql_identifier(name)
+    view = quote_ident(name)
     # Absolute paths: the view must resolve no matter where the reader's working directory is.
     con.execute(
         f"CREATE VIEW {view} AS SELECT * FROM {layer_scan_sql(release_dir.resolve(), layer)}"
     )
-    con.execute(f"COMMENT ON VIEW {view} IS {sql_string(layer.get('description', ''))}")
+    con.execute(f"COMMENT ON VIEW {view} IS {sql_literal(layer.get('description', ''))}")
     for column in layer.get("columns", []):
         if column.get("description"):
             con.execute(
-                f"COMMENT ON COLUMN {view}.{sql_identifier(column['name'])}"
-                f" IS {sql_string(column['description'])}"
+                f"COMMENT ON COLUMN {view}.{quote_ident(column['name'])}"
+                f" IS {sql_literal(column['description'])}"
             )
 
 
 def _create_releases_table(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any]) -> None:
-    table = sql_identifier(RELEASES_TABLE)
+    table = quote_ident(RELEASES_TABLE)
     con.execute(
         f"CREATE TABLE {table} (release_id VARCHAR, created_at VARCHAR, schema_version VARCHAR,"
         " code_version VARCHAR, layer VARCHAR, description VARCHAR, rows BIGINT, path VARCHAR,"
@@ -69,7 +70,7 @@ def _create_releases_table(con: duckdb.DuckDBPyConnection, manifest: Mapping[str
     )
     con.execute(
         f"COMMENT ON TABLE {table} IS "
-        f"{sql_string('Published release behind the views, one row per layer')}"
+        f"{sql_literal('Published release behind the views, one row per layer')}"
     )
 
 

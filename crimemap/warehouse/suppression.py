@@ -27,7 +27,7 @@ from pathlib import Path, PurePath
 import duckdb
 import polars as pl
 
-from crimemap.warehouse.geoparquet import sql_identifier, sql_string
+from crimemap.core.sql import quote_ident, sql_literal
 
 SUPPRESSED = "suppressed"
 SUPPRESSION = "suppression"
@@ -193,7 +193,7 @@ def audit_complementary(
     suppressed is reported too: its total may be published elsewhere (the incidents layer gives
     every city-wide total), so nothing inside the table protects it.
     """
-    source = f"read_parquet({sql_string(str(path))}, hive_partitioning = true)"
+    source = f"read_parquet({sql_literal(str(path))}, hive_partitioning = true)"
     flag = _flag_sql(con, source, flag_column)
     problems = []
     for family in groups:
@@ -216,7 +216,7 @@ def alone_in_a_group_sql(groups: Sequence[Sequence[str]]) -> str:
     if not groups:
         return "false"
     return " OR ".join(
-        f"count(*) OVER (PARTITION BY {', '.join(sql_identifier(c) for c in family)}) = 1"
+        f"count(*) OVER (PARTITION BY {', '.join(quote_ident(c) for c in family)}) = 1"
         for family in groups
     )
 
@@ -226,7 +226,7 @@ def _flag_sql(con: duckdb.DuckDBPyConnection, source: str, flag_column: str) -> 
     types = {str(row[0]): str(row[1]) for row in described}
     if flag_column not in types:
         raise ValueError(f"{source}: no column {flag_column!r} (columns: {list(types)})")
-    column = sql_identifier(flag_column)
+    column = quote_ident(flag_column)
     return f"coalesce({column}, false)" if types[flag_column] == "BOOLEAN" else f"{column} IS NULL"
 
 
@@ -234,7 +234,7 @@ def _lone_groups(
     con: duckdb.DuckDBPyConnection, source: str, flag: str, family: list[str]
 ) -> tuple[int, int, tuple[object, ...]] | None:
     """(groups with one suppressed cell, how many of them are singletons, first such key)."""
-    keys = ", ".join(sql_identifier(c) for c in family)
+    keys = ", ".join(quote_ident(c) for c in family)
     row = con.execute(
         f"""
         WITH lone AS (
