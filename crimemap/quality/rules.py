@@ -22,14 +22,13 @@ a million rows never pass through Python.
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crimemap.core.files import atomic_output
 from crimemap.core.sql import quote_ident, sql_literal
 from crimemap.quality.layouts import SEATTLE_PROJECTED_CRS
 from crimemap.quality.reconcile import count_parquet_rows
@@ -451,20 +450,8 @@ def _check_columns(source: str, present: list[str], needed: tuple[str, ...]) -> 
         raise ValueError(f"{source}: raw file lacks columns the rules read: {missing}")
 
 
-@contextmanager
-def _atomic_target(path: Path) -> Iterator[Path]:
-    """Yield a temp path next to ``path``; move it into place only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:
-    with _atomic_target(path) as tmp:
+    with atomic_output(path) as tmp:
         con.execute(f"COPY ({query}) TO {sql_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
 
 

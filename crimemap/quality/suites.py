@@ -30,6 +30,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
+from crimemap.core.files import write_atomic
 from crimemap.ingestion.census import DEFAULT_CV_THRESHOLD_PCT
 from crimemap.ingestion.facilities import CONFORMED_COLUMNS as FACILITIES_CONFORMED_COLUMNS
 from crimemap.ingestion.facilities import FACILITY_TYPES
@@ -727,13 +728,8 @@ def _json_safe(value: Any) -> Any:
 
 
 def _write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(_json_safe(payload), indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    text = json.dumps(_json_safe(payload), indent=2, sort_keys=True) + "\n"
+    write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
 _SUITE_NAME = re.compile(r"^[A-Za-z0-9_]+$")

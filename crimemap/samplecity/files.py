@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
+from crimemap.core.files import write_atomic
 from crimemap.samplecity.grid import Grid, lonlat_transformer, quad_corners
 
 # --------------------------------------------------------------------------------------------
 # Writers
-
-
-def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
-    """Write through a temporary file in the same directory, then rename over `path`."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_text(path: Path, text: str) -> None:

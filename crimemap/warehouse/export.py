@@ -28,8 +28,9 @@ from typing import Any
 import duckdb
 
 from crimemap.core.duckdb_spatial import connect, fetch_one
+from crimemap.core.files import fsync_directory, fsync_tree
 from crimemap.core.sql import quote_ident
-from crimemap.warehouse.geoparquet import COVERING_COLUMN, file_digest, fsync_directory, fsync_tree
+from crimemap.warehouse.geoparquet import COVERING_COLUMN, file_digest
 from crimemap.warehouse.publish import (
     MANIFEST_FILE,
     MANIFEST_KEYS,

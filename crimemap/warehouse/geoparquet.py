@@ -8,11 +8,9 @@ layer.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
-import os
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -26,6 +24,7 @@ import pyarrow.parquet as pq
 from pyproj import CRS
 
 from crimemap.core.duckdb_spatial import connect, fetch_one
+from crimemap.core.files import atomic_output
 from crimemap.core.sql import quote_ident, sql_literal
 
 GEOPARQUET_VERSION = "1.1.0"
@@ -235,45 +234,6 @@ def file_digest(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def fsync_directory(directory: Path) -> None:
-    """Persist a rename/creation in ``directory`` (no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def fsync_tree(directory: Path) -> None:
-    """Persist every directory under ``directory`` (deepest first) and ``directory`` itself."""
-    for sub in sorted((p for p in Path(directory).rglob("*") if p.is_dir()), reverse=True):
-        fsync_directory(sub)
-    fsync_directory(directory)
-
-
-@contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
-    """Yield a temp path beside ``path``; on success fsync it and ``os.replace`` it into place.
-
-    Readers see either the old file or the complete new one, never a partial write.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        yield tmp
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_directory(path.parent)
-
-
 def _row_groups(reader: pa.RecordBatchReader, size: int) -> Iterator[pa.Table]:
     """Re-slice a batch stream into tables of exactly ``size`` rows (the last may be shorter).
 
@@ -348,7 +308,7 @@ def write_geoparquet(
         reader = con.execute(sql).to_arrow_reader(row_group_size)
         schema = reader.schema.with_metadata({"geo": json.dumps(meta)})
         rows = 0
-        with atomic_output(path) as tmp:
+        with atomic_output(path, durable=True) as tmp:
             writer = _writer(tmp, schema, no_dictionary=[geometry_column])
             try:
                 for table in _row_groups(reader, row_group_size):
@@ -376,7 +336,7 @@ def write_parquet_table(
     path = Path(path)
     reader = con.execute(_strip_query(query)).to_arrow_reader(row_group_size)
     rows = 0
-    with atomic_output(path) as tmp:
+    with atomic_output(path, durable=True) as tmp:
         writer = _writer(tmp, reader.schema)
         try:
             for table in _row_groups(reader, row_group_size):

@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 
 from crimemap.core.duckdb_spatial import fetch_one
+from crimemap.core.files import fsync_directory, fsync_tree
 from crimemap.core.sql import quote_ident, sql_literal
 from crimemap.warehouse.code_version import code_version as current_code_version
 from crimemap.warehouse.geoparquet import (
@@ -33,8 +34,6 @@ from crimemap.warehouse.geoparquet import (
     GEOPARQUET_VERSION,
     GeoParquetStats,
     TableStats,
-    fsync_directory,
-    fsync_tree,
     scan_sql,
     validate_geoparquet,
     validate_parquet_table,

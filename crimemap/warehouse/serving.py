@@ -17,8 +17,8 @@ from typing import Any
 import duckdb
 
 from crimemap.core.duckdb_spatial import connect
+from crimemap.core.files import fsync_directory
 from crimemap.core.sql import quote_ident, sql_literal
-from crimemap.warehouse.geoparquet import fsync_directory
 from crimemap.warehouse.publish import RESERVED_LAYER_NAMES, layer_scan_sql, read_manifest
 
 RELEASES_TABLE = "releases"
