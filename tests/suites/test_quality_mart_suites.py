@@ -3186,7 +3186,9 @@ def test_analytics_mart_checks_use_the_jurisdiction_settings(
     with connect(tmp_path / "warehouse.duckdb") as db:
         load_mart(db, mart, MARTS[mart].schema, data)
     checks = {s.name: c for c in mart_checks(config) for s in c.check_specs}
-    result = checks[f"{mart}_mart_suite"](build_asset_check_context())
+    result = checks[f"{mart}_mart_suite"](
+        build_asset_check_context(resources=data_dir_resource(tmp_path))
+    )
     assert result.passed, result.description
 
 
@@ -3206,13 +3208,13 @@ def test_a_mart_check_validates_the_warehouse_table(
     checks = {s.name: c for c in mart_checks(load_jurisdiction()) for s in c.check_specs}
     check = checks["dim_area_mart_suite"]
 
-    passed = check(build_asset_check_context())
+    passed = check(build_asset_check_context(resources=data_dir_resource(tmp_path)))
     assert passed.passed and passed.description == "all expectations met"
     assert (tmp_path / "quality" / "validations" / "dim_area_mart.json").is_file()
 
     with connect(warehouse) as db:
         db.execute("UPDATE dim_area SET area_id = ? WHERE area_id = ?", [area_key(0), area_key(1)])
-    failed = check(build_asset_check_context())
+    failed = check(build_asset_check_context(resources=data_dir_resource(tmp_path)))
     assert not failed.passed and failed.severity == AssetCheckSeverity.ERROR
     assert failed.metadata["expectations_failed"].value == 1
 
@@ -3238,3 +3240,9 @@ def test_a_declared_suite_holds_the_mart_to_its_yaml() -> None:
     assert_blocks(spec, good.assign(area_id=["A", None, "B"]), NOT_NULL, "area_id")
     assert_blocks(spec, good.assign(rate=[0.0, -1.0, None]), BETWEEN, "rate")
     assert_blocks(spec, good.assign(share=[0.1, 1.5, 0.0]), BETWEEN, "share")
+
+
+def data_dir_resource(root: Path) -> dict[str, Any]:
+    from crimemap.orchestration.defs.data_directory import DataDirectory
+
+    return {"data_dir": DataDirectory(root=str(root))}
