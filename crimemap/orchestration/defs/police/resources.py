@@ -20,8 +20,11 @@ from crimemap.ingestion.landing import ReadOptions, land_csv, land_frame
 from crimemap.ingestion.police.layout import PoliceLayout
 from crimemap.ingestion.police.live import fetch_live_rows
 from crimemap.ingestion.police.partitions import next_month
-from crimemap.orchestration.defs.sources.resources import ensure_sample_city, sample_city_key
-from crimemap.samplecity.settings import SampleCityConfig
+from crimemap.orchestration.defs.sources.resources import (
+    SampleCity,
+    sample_city_key,
+    sample_city_resource,
+)
 
 Log = Callable[[str], None]
 
@@ -38,30 +41,16 @@ class PoliceFeed(ConfigurableResource, ABC):
 class SamplePoliceFeed(PoliceFeed):
     """The sample city rendered in the source's publisher layout (generated once, then reused)."""
 
-    sources_dir: str
-    seed: int
-    n_incidents: int
-    defect_rate: float
-    first_month: str  # ISO date
-    n_months: int
-
-    def sample_config(self) -> SampleCityConfig:
-        return SampleCityConfig(
-            seed=self.seed,
-            n_incidents=self.n_incidents,
-            defect_rate=self.defect_rate,
-            first_month=date.fromisoformat(self.first_month),
-            n_months=self.n_months,
-        )
+    city: SampleCity
 
     def export_file(self, layout: PoliceLayout) -> Path:
-        config = self.sample_config()
-        files = ensure_sample_city(Path(self.sources_dir) / "sample", config)
+        config = self.city.config()
+        files = self.city.files()
         if layout.name == "seattle_spd":
             return files.police_csv
         from crimemap.samplecity.publishers import render_publisher_sample
 
-        out = Path(self.sources_dir) / "sample" / sample_city_key(config) / "publishers"
+        out = Path(self.city.sources_dir) / "sample" / sample_city_key(config) / "publishers"
         target = out / f"{layout.name}.csv"
         if not target.is_file():
             render_publisher_sample(layout.name, out, config)
@@ -131,14 +120,7 @@ class LivePoliceFeed(PoliceFeed):
 
 def police_feed(source: PoliceSource, config: JurisdictionConfig, sources_dir: Path) -> PoliceFeed:
     if source.mode == "sample":
-        return SamplePoliceFeed(
-            sources_dir=str(sources_dir),
-            seed=config.sample.seed,
-            n_incidents=config.sample.incidents,
-            defect_rate=config.sample.defect_rate,
-            first_month=config.sample.first_month.isoformat(),
-            n_months=config.sample.months,
-        )
+        return SamplePoliceFeed(city=sample_city_resource(config, sources_dir))
     if source.mode == "file":
         return FilePoliceFeed(
             path=str(source.path),

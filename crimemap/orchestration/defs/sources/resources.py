@@ -316,9 +316,9 @@ def _service_request_feed(
     return NoServiceRequestFeed(sources_dir=str(sources_dir))
 
 
-def source_resources(config: JurisdictionConfig, sources_dir: Path) -> dict[str, Any]:
-    """The feed of every survey and public-record source, by resource key."""
-    city = SampleCity(
+def sample_city_resource(config: JurisdictionConfig, sources_dir: Path) -> SampleCity:
+    """The sample city as the jurisdiction's ``sample:`` settings describe it."""
+    return SampleCity(
         sources_dir=str(sources_dir),
         seed=config.sample.seed,
         n_incidents=config.sample.incidents,
@@ -326,6 +326,11 @@ def source_resources(config: JurisdictionConfig, sources_dir: Path) -> dict[str,
         first_month=config.sample.first_month.isoformat(),
         n_months=config.sample.months,
     )
+
+
+def source_resources(config: JurisdictionConfig, sources_dir: Path) -> dict[str, Any]:
+    """The feed of every survey and public-record source, by resource key."""
+    city = sample_city_resource(config, sources_dir)
     resources: dict[str, Any] = {
         "sample_city": city,
         "areas_feed": _boundary_feed("areas", config.boundaries.mode, config.boundaries.path, city),
