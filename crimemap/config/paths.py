@@ -79,6 +79,11 @@ class DataPaths:
         return self.conformed / "police" / source
 
     @property
+    def raw_surveys(self) -> Path:
+        """One landed Parquet per survey file of the inbox (``<file stem>.parquet``)."""
+        return self.raw / "surveys"
+
+    @property
     def profiles(self) -> Path:
         """Per-load quality counts (``crimemap.quality.rules.LoadProfile``), for the scorecard."""
         return self.quality / "profiles"

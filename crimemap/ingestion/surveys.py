@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from crimemap.core.sql import quote_ident, sql_literal
-from crimemap.ingestion.landing import LINEAGE_COLUMNS
+from crimemap.ingestion.landing import LINEAGE_COLUMNS, land_csv, land_frame
 
 CONFORMED_PREFIX = "cm_"
 DEFAULT_DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d", "%m/%d/%Y")
@@ -498,3 +500,30 @@ def inbox_fingerprint(files: Iterable[Path]) -> str:
         entry = f"{path.name}\0{path.stat().st_size}\0{_file_digest(path)}\n"
         digest.update(entry.encode("utf-8"))
     return digest.hexdigest()
+
+
+NO_SURVEYS = "no_surveys"  # the stand-in landing when the inbox is empty
+
+
+def land_survey_inbox(
+    files: Sequence[Path], layout: SurveyLayout, target_dir: Path, *, load_id: str
+) -> dict[str, int]:
+    """Land every survey file as ``<target_dir>/<file stem>.parquet``; rows landed per stem.
+
+    An empty inbox lands a zero-row stand-in so the survey marts stay defined; a landing whose
+    file left the inbox is withdrawn. A file that cannot be read raises ``ValueError``.
+    """
+    target_dir.mkdir(parents=True, exist_ok=True)
+    landed: dict[str, int] = {}
+    for path in files:
+        landed[path.stem] = land_csv(
+            path, target_dir / f"{path.stem}.parquet", load_id=load_id
+        ).rows
+    if not files:
+        empty = pl.DataFrame(schema=dict.fromkeys(layout.read_columns, pl.String))
+        land_frame(empty, NO_SURVEYS, target_dir / f"{NO_SURVEYS}.parquet", load_id=load_id)
+        landed[NO_SURVEYS] = 0
+    for stale in target_dir.glob("*.parquet"):
+        if stale.stem not in landed:
+            stale.unlink()
+    return landed

@@ -168,6 +168,16 @@ def table_indicator_rows_sql(
     return long_indicator_rows_sql(accepted_relation, KEY, NAME, _entries(table), cv_threshold_pct)
 
 
+def load_known_units(con: duckdb.DuckDBPyConnection, conformed: Path) -> str:
+    """The units an indicator table may name, as a temp table ``(unit_id, unit_name)`` of
+    conformed boundaries (the areas, or the indicators' own units)."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE __known_units AS SELECT area_id AS unit_id, "
+        f"area_name AS unit_name FROM read_parquet({sql_literal(str(conformed))})"
+    )
+    return "__known_units"
+
+
 def split_indicator_table(
     con: duckdb.DuckDBPyConnection,
     table: IndicatorTable,

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crimemap.core.duckdb_spatial import connect, fetch_one
 from crimemap.core.files import atomic_output
 from crimemap.core.sql import quote_ident, sql_literal
-from crimemap.quality.layouts import SEATTLE_PROJECTED_CRS
+from crimemap.quality.layouts import SEATTLE_PROJECTED_CRS, BBox
 from crimemap.quality.reconcile import count_parquet_rows
 
 if TYPE_CHECKING:
@@ -407,6 +408,18 @@ def load_areas(
         f"FROM read_parquet({sql_literal(str(conformed_areas))})"
     )
     return table
+
+
+def areas_bbox(conformed_areas: Path) -> BBox:
+    """The jurisdiction's extent, from the conformed areas, for coordinate range expectations."""
+    with connect() as con:
+        table = load_areas(con, conformed_areas)
+        xmin, ymin, xmax, ymax = fetch_one(
+            con,
+            f"SELECT min(ST_XMin(geom)), min(ST_YMin(geom)), max(ST_XMax(geom)), "
+            f"max(ST_YMax(geom)) FROM {table}",
+        )
+    return BBox(xmin, ymin, xmax, ymax)
 
 
 # --- the split ---------------------------------------------------------------------------------

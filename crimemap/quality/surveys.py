@@ -8,10 +8,12 @@ guarded so a row with one defect carries exactly that one reason code.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crimemap.config.paths import DataPaths
+from crimemap.core.duckdb_spatial import connect, fetch_one
 from crimemap.core.sql import quote_ident, sql_literal
 from crimemap.ingestion.surveys import (
     CONFORMED_PREFIX,
@@ -26,6 +28,7 @@ from crimemap.quality.rules import (
     SplitResult,
     check_read_columns,
     derived,
+    load_areas,
     out_of_jurisdiction,
     raw_columns_of,
     rule,
@@ -154,3 +157,71 @@ def split_survey(
             located=layout.area is None,
         ),
     )
+
+
+@dataclass(frozen=True)
+class SurveyWaves:
+    """The split of every landed survey file: totals, counts per file, answer rows written."""
+
+    raw_rows: int
+    accepted_rows: int
+    quarantined_rows: int
+    by_survey: dict[str, dict[str, int]]
+    answers: int
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {
+            "raw_rows": self.raw_rows,
+            "accepted_rows": self.accepted_rows,
+            "quarantined_rows": self.quarantined_rows,
+        }
+
+
+def split_survey_waves(
+    paths: DataPaths, layout: SurveyLayout, *, projected_crs: str, tolerance_m: float
+) -> SurveyWaves:
+    """Split each landed survey file into its own quarantine and accepted answers, then gather
+    the answers of all files into ``conformed/surveys``. Files of withdrawn waves are removed."""
+    quarantine_dir = paths.quarantine / "surveys"
+    work_dir = paths.conformed / "surveys" / ".files"
+    profile_dir = paths.profiles / "surveys"
+    for folder in (quarantine_dir, work_dir, profile_dir):
+        for stale in folder.glob("*.parquet"):
+            stale.unlink()
+    raw_rows = accepted_rows = quarantined_rows = 0
+    by_survey: dict[str, dict[str, int]] = {}
+    target = paths.conformed_file("surveys")
+    with connect() as con:
+        boundary = load_areas(con, paths.conformed_file("areas"))
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE known_areas AS "
+            f"SELECT area_id AS area_key FROM {boundary}"
+        )
+        for raw in sorted(paths.raw_surveys.glob("*.parquet")):
+            result = split_survey(
+                con,
+                layout,
+                survey=raw.stem,
+                raw_parquet=raw,
+                quarantine_path=quarantine_dir / raw.name,
+                conformed_path=work_dir / raw.name,
+                profile_path=profile_dir / raw.name,
+                area_table="known_areas",
+                boundary_table=boundary,
+                projected_crs=projected_crs,
+                tolerance_m=tolerance_m,
+            )
+            raw_rows += result.raw_rows
+            accepted_rows += result.clean_rows
+            quarantined_rows += result.quarantined_rows
+            by_survey[raw.stem] = dict(result.by_reason, accepted=result.clean_rows)
+        files = sql_literal(str(work_dir / "*.parquet"))
+        con.execute(
+            f"COPY (SELECT * FROM read_parquet({files}) ORDER BY survey, _row_number) "
+            f"TO {sql_literal(str(target))} (FORMAT parquet, COMPRESSION zstd)"
+        )
+        answers = fetch_one(con, f"SELECT count(*) FROM read_parquet({sql_literal(str(target))})")[
+            0
+        ]
+    return SurveyWaves(raw_rows, accepted_rows, quarantined_rows, by_survey, answers)

@@ -24,7 +24,12 @@ identical after rounding and on-edge points are decimal-exact points of the publ
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 from crimemap.samplecity import records as sample_records
@@ -77,3 +82,40 @@ def generate_sample_city(
     truth = truth_document(config, grid, areas, hotspots, incidents, records)
     write_text(files.truth_json, json.dumps(truth, indent=2) + "\n")
     return files
+
+
+# --- the sample city, generated once per configuration ------------------------------------------
+
+
+# Bumped whenever the generator writes different files for the same config, so a city cached by
+# an older version is generated afresh instead of being reused with files missing.
+SAMPLE_CITY_FORMAT = 2
+
+
+def sample_city_key(config: SampleCityConfig) -> str:
+    payload = json.dumps(
+        {"format": SAMPLE_CITY_FORMAT, **asdict(config)}, sort_keys=True, default=str
+    ).encode()
+    return hashlib.sha256(payload).hexdigest()[:12]
+
+
+def ensure_sample_city(root: Path, config: SampleCityConfig) -> SampleCityFiles:
+    """Generate the sample city into ``root/<config key>`` unless it is already there.
+
+    Generation happens in a temporary sibling directory renamed into place, so concurrent steps
+    never read a half-written city.
+    """
+    target = root / sample_city_key(config)
+    if not (target / "truth.json").is_file():
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+        try:
+            generate_sample_city(staging, config)
+            try:
+                os.rename(staging, target)
+            except OSError:
+                if not (target / "truth.json").is_file():
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return SampleCityFiles.in_directory(target)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from dagster import DagsterInstance, RunRequest, build_schedule_context
 
-from crimemap.orchestration.defs.police.schedules import incremental_range, read_watermark
+from crimemap.ingestion.police.partitions import read_watermark
+from crimemap.orchestration.defs.police.schedules import incremental_range
 
 KEYS = [f"2025-{m:02d}-01" for m in range(1, 13)]
 

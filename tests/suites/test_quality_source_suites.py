@@ -31,7 +31,7 @@ from crimemap.ingestion.landing import DEFAULT_READ, land_census_json, land_csv
 from crimemap.ingestion.surveys import SAMPLE_CITY_SURVEY_LAYOUT
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.jurisdiction import jurisdiction_resource
-from crimemap.orchestration.defs.quality.checks import areas_bbox
+from crimemap.orchestration.defs.quality.checks import jurisdiction_bbox
 from crimemap.orchestration.defs.quality.raw_checks import raw_source_checks, source_file_of
 from crimemap.orchestration.defs.sources.assets import (
     point_records_lander,
@@ -104,7 +104,7 @@ def paths(
 
 @pytest.fixture(scope="module")
 def bbox(paths: DataPaths) -> BBox:
-    return areas_bbox(paths)
+    return jurisdiction_bbox(paths)
 
 
 def landed(paths: DataPaths, source: str) -> pd.DataFrame:

@@ -14,6 +14,7 @@ partition, never append to it.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import uuid
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crimemap.core.duckdb_spatial import fetch_one
+from crimemap.core.files import write_atomic
 from crimemap.core.sql import quote_ident, sql_literal
 from crimemap.ingestion.landing import LINEAGE_COLUMNS
 from crimemap.ingestion.police.conform import timestamp_sql
@@ -170,3 +172,31 @@ def _write_month(
     finally:
         tmp.unlink(missing_ok=True)
     return MonthLanding(month=month, path=path, rows=rows, written=True, load_id=load_id)
+
+
+def watermark_path(state_dir: Path, source: str) -> Path:
+    return state_dir / "police" / f"{source}.json"
+
+
+def read_watermark(state_dir: Path, source: str) -> date | None:
+    """The day of the newest accepted offense of a source; None for a source never loaded."""
+    path = watermark_path(state_dir, source)
+    if not path.is_file():
+        return None
+    stamp = json.loads(path.read_text())["watermark"]
+    return date.fromisoformat(stamp[:10])
+
+
+def write_watermark(
+    con: duckdb.DuckDBPyConnection, state_dir: Path, source: str, conformed_root: Path
+) -> str | None:
+    """Record the newest occurred time accepted for a source: where the next live load starts."""
+    offenses = sql_literal(str(conformed_root / "month=*" / "*.parquet"))
+    newest = fetch_one(con, f"SELECT max(occurred_at) FROM read_parquet({offenses})")[0]
+    if newest is None:
+        return None
+    stamp = json.dumps({"source": source, "watermark": newest.isoformat()}, indent=2)
+    path = watermark_path(state_dir, source)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, lambda scratch: scratch.write_text(stamp))
+    return newest.isoformat()

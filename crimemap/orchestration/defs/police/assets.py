@@ -6,13 +6,9 @@ the rejected rows with their reasons. Backfills over many months run as one step
 backfill policy): the export is read once, every month written from it.
 """
 
-import json
 import warnings
 from datetime import date
-from pathlib import Path
 
-import duckdb
-import polars as pl
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -31,11 +27,16 @@ from dagster import (
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig, PoliceSource
-from crimemap.core.duckdb_spatial import connect, fetch_one
-from crimemap.core.sql import sql_literal
+from crimemap.core.duckdb_spatial import connect
 from crimemap.ingestion.live.http import SchemaDriftError
+from crimemap.ingestion.police.crosswalk import write_custom_crosswalks
 from crimemap.ingestion.police.layout import LayoutError
-from crimemap.ingestion.police.partitions import land_police_months, next_month, partition_path
+from crimemap.ingestion.police.partitions import (
+    land_police_months,
+    next_month,
+    partition_path,
+    write_watermark,
+)
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.jurisdiction import Jurisdiction
 from crimemap.orchestration.defs.police.resources import feed_resource_key, scratch_path
@@ -43,23 +44,8 @@ from crimemap.orchestration.defs.quality.volume import record_volume
 from crimemap.quality.police import split_police
 from crimemap.quality.rules import EventRuleSettings, load_areas
 
-TRUE_TEXT = ["true", "1", "yes", "y"]
 # Single-run backfills are what a monthly source needs; the API being "beta" is not news in a log.
 warnings.filterwarnings("ignore", category=BetaWarning)
-
-CROSSWALK_COLUMNS = (
-    "offense_code",
-    "nibrs_code",
-    "offense_name",
-    "nibrs_group",
-    "crime_against",
-    "category",
-    "is_sensitive",
-    "mental_health_related",
-    "domestic_violence",
-    "juvenile_involved",
-    "substance_related",
-)
 
 
 def police_partitions(config: JurisdictionConfig) -> MonthlyPartitionsDefinition:
@@ -87,20 +73,6 @@ def quarantine_key(source: str) -> AssetKey:
 
 def partition_months(context: AssetExecutionContext) -> list[date]:
     return [date.fromisoformat(k) for k in context.partition_keys]
-
-
-def write_watermark(
-    con: duckdb.DuckDBPyConnection, path: Path, source: str, offenses_glob: str
-) -> str | None:
-    """Record the newest occurred time landed for a source: where the next live load starts."""
-    newest = fetch_one(
-        con, f"SELECT max(occurred_at) FROM read_parquet({sql_literal(offenses_glob)})"
-    )[0]
-    if newest is None:
-        return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"source": source, "watermark": newest.isoformat()}, indent=2))
-    return newest.isoformat()
 
 
 def raw_police_asset(
@@ -248,9 +220,11 @@ def split_police_asset(
                 totals["quarantined_rows"] += result.quarantined_rows
                 for code, n in result.by_reason.items():
                     by_reason[code] = by_reason.get(code, 0) + n
-            conformed_glob = str(paths.conformed_police(source.name) / "month=*" / "*.parquet")
             watermark = write_watermark(
-                con, paths.state / "police" / f"{source.name}.json", source.name, conformed_glob
+                con,
+                paths.state,
+                source.name,
+                paths.conformed_police(source.name),
             )
         context.log.info(f"{source.name}: {totals} {by_reason}")
         yield MaterializeResult(
@@ -275,39 +249,6 @@ def split_police_asset(
     return _split
 
 
-def read_custom_crosswalk(source: PoliceSource) -> pl.DataFrame:
-    """A city's crosswalk CSV, checked and normalized like the seeds (codes padded, upper)."""
-    assert source.crosswalk_csv is not None
-    path = source.crosswalk_csv
-    frame = pl.read_csv(path, infer_schema=False)
-    frame = frame.rename({c: c.strip() for c in frame.columns})
-    missing = [c for c in CROSSWALK_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path.name}: crosswalk lacks columns {missing}")
-    code = pl.col("offense_code").str.strip_chars().str.to_uppercase()
-    width = source.layout.offense_code_width
-    if width:
-        code = code.str.zfill(width)
-    flags = CROSSWALK_COLUMNS[6:]
-    frame = frame.select(
-        pl.lit(source.layout.crosswalk).alias("crosswalk"),
-        code.alias("offense_code"),
-        *(pl.col(c).str.strip_chars() for c in CROSSWALK_COLUMNS[1:6]),
-        *(
-            pl.col(c).str.strip_chars().str.to_lowercase().is_in(["true", "1", "yes"])
-            for c in flags
-        ),
-    )
-    blank = frame.filter(pl.col("offense_code").is_null() | (pl.col("offense_code") == ""))
-    if blank.height:
-        raise ValueError(f"{path.name}: {blank.height} row(s) with a blank offense_code")
-    dupes = frame.filter(pl.col("offense_code").is_duplicated())
-    if dupes.height:
-        codes = sorted(set(dupes.get_column("offense_code").to_list()))[:10]
-        raise ValueError(f"{path.name}: offense_code repeated: {codes}")
-    return frame
-
-
 def custom_crosswalks_asset(config: JurisdictionConfig) -> AssetsDefinition:
     sources = [s for s in config.police if s.crosswalk_csv is not None]
 
@@ -319,17 +260,11 @@ def custom_crosswalks_asset(config: JurisdictionConfig) -> AssetsDefinition:
         "(crosswalk_csv), validated and normalized; empty when every source has a seed.",
     )
     def _crosswalks(context: AssetExecutionContext, data_dir: DataDirectory) -> MaterializeResult:
-        frames = [read_custom_crosswalk(s) for s in sources]
-        schema: dict[str, type[pl.DataType]] = {"crosswalk": pl.String, "offense_code": pl.String}
-        schema |= {c: pl.String for c in CROSSWALK_COLUMNS[1:6]}
-        schema |= {c: pl.Boolean for c in CROSSWALK_COLUMNS[6:]}
-        frame = pl.concat(frames) if frames else pl.DataFrame(schema=schema)
         target = data_dir.paths.conformed / "crosswalks" / "custom.parquet"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        frame.write_parquet(target)
+        rows = write_custom_crosswalks(sources, target)
         return MaterializeResult(
             metadata={
-                "dagster/row_count": frame.height,
+                "dagster/row_count": rows,
                 "crosswalks": MetadataValue.json([s.layout.crosswalk for s in sources]),
             }
         )

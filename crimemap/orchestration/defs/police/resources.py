@@ -20,11 +20,8 @@ from crimemap.ingestion.landing import ReadOptions, land_csv, land_frame
 from crimemap.ingestion.police.layout import PoliceLayout
 from crimemap.ingestion.police.live import fetch_live_rows
 from crimemap.ingestion.police.partitions import next_month
-from crimemap.orchestration.defs.sources.resources import (
-    SampleCity,
-    sample_city_key,
-    sample_city_resource,
-)
+from crimemap.orchestration.defs.sources.resources import SampleCity, sample_city_resource
+from crimemap.samplecity.generate import sample_city_key
 
 Log = Callable[[str], None]
 

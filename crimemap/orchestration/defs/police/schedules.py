@@ -5,10 +5,8 @@ A month before the watermark's month is closed: it was loaded whole and is not f
 is fetched again because reports keep arriving for it.
 """
 
-import json
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 
 from dagster import (
     AssetSelection,
@@ -25,6 +23,7 @@ from dagster._core.storage.tags import (
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig
+from crimemap.ingestion.police.partitions import read_watermark
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.police.assets import police_partitions
 
@@ -33,14 +32,6 @@ INCREMENTAL_JOB = define_asset_job(
     selection=AssetSelection.all(),
     description="Load what is new for every police source, then rebuild the marts and publish.",
 )
-
-
-def read_watermark(state_dir: Path, source: str) -> date | None:
-    path = state_dir / "police" / f"{source}.json"
-    if not path.is_file():
-        return None
-    stamp = json.loads(path.read_text())["watermark"]
-    return date.fromisoformat(stamp[:10])
 
 
 def incremental_range(

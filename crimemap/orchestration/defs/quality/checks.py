@@ -22,10 +22,9 @@ from dagster import (
 
 from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.paths import DataPaths
-from crimemap.core.duckdb_spatial import connect, fetch_one
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.quality.layouts import BBox
-from crimemap.quality.rules import load_areas
+from crimemap.quality.rules import areas_bbox
 from crimemap.quality.suites import (
     SuiteOutcome,
     SuiteSpec,
@@ -43,16 +42,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def areas_bbox(paths: DataPaths) -> BBox:
-    """The jurisdiction's extent, from the conformed areas, for coordinate range expectations."""
-    with connect() as con:
-        table = load_areas(con, paths.conformed_file("areas"))
-        xmin, ymin, xmax, ymax = fetch_one(
-            con,
-            f"SELECT min(ST_XMin(geom)), min(ST_YMin(geom)), max(ST_XMax(geom)), "
-            f"max(ST_YMax(geom)) FROM {table}",
-        )
-    return BBox(xmin, ymin, xmax, ymax)
+def jurisdiction_bbox(paths: DataPaths) -> BBox:
+    return areas_bbox(paths.conformed_file("areas"))
 
 
 MAX_MESSAGES = 5
@@ -162,19 +153,23 @@ def source_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
             "GX suite facilities_conformed: unique ids, canonical service types, points in the "
             "jurisdiction's extent.",
             lambda paths: facilities_conformed_suite(
-                bbox=areas_bbox(paths), min_rows=min_rows("facilities")
+                bbox=jurisdiction_bbox(paths), min_rows=min_rows("facilities")
             ),
         ),
         conformed_suite_check(
             "service_requests",
             "GX suite service_requests_conformed: unique ids, created times, points in the "
             "jurisdiction's extent, closed after created.",
-            lambda paths: service_requests_conformed_suite(bbox=areas_bbox(paths), min_rows=0),
+            lambda paths: service_requests_conformed_suite(
+                bbox=jurisdiction_bbox(paths), min_rows=0
+            ),
         ),
         conformed_suite_check(
             "surveys",
             "GX suite surveys_conformed: one answer per respondent and question, answers on "
             "their scale, positive weights.",
-            lambda paths: surveys_conformed_suite(questions, bbox=areas_bbox(paths), min_rows=0),
+            lambda paths: surveys_conformed_suite(
+                questions, bbox=jurisdiction_bbox(paths), min_rows=0
+            ),
         ),
     ]

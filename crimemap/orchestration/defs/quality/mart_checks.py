@@ -22,7 +22,7 @@ from crimemap.config.paths import DataPaths
 from crimemap.core.duckdb_spatial import connect
 from crimemap.core.marts import contracted_marts, declared_marts
 from crimemap.orchestration.defs.data_directory import DataDirectory
-from crimemap.orchestration.defs.quality.checks import areas_bbox, validate_frame
+from crimemap.orchestration.defs.quality.checks import jurisdiction_bbox, validate_frame
 from crimemap.quality.mart_suites import (
     area_indicators_suite,
     area_month_rates_suite,
@@ -95,7 +95,10 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
             "taxonomy, unmapped codes sensitive, no point exactly when precision is 'none', "
             "areas exactly when assigned, nothing in the future.",
             lambda paths: fct_incidents_suite(
-                sources, start=police_start, now=now(), bbox=areas_bbox(paths)
+                sources,
+                start=police_start,
+                now=now(),
+                bbox=jurisdiction_bbox(paths),
             ),
         ),
         "dim_area": (
@@ -135,7 +138,7 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
             "GX suite dim_facility_mart: unique ids, canonical service types, points in the "
             "jurisdiction's extent, areas exactly when assigned.",
             lambda paths: dim_facility_suite(
-                bbox=areas_bbox(paths), min_rows=rows_from("facilities")
+                bbox=jurisdiction_bbox(paths), min_rows=rows_from("facilities")
             ),
         ),
         "service_requests_area_month": (
@@ -183,7 +186,7 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
             lambda paths: dim_grid_cell_suite(
                 grid_shape=analysis.grid_shape,
                 cell_size_m=analysis.grid_cell_m,
-                bbox=areas_bbox(paths),
+                bbox=jurisdiction_bbox(paths),
             ),
         ),
         "hotspots": (

@@ -25,9 +25,13 @@ from crimemap.ingestion.boundaries import BoundarySpec
 from crimemap.ingestion.census import TABLE_SETS
 from crimemap.ingestion.surveys import SurveyLayout
 from crimemap.orchestration.defs.data_directory import DataDirectory
-from crimemap.orchestration.defs.quality.checks import areas_bbox, suite_check_result, validate
+from crimemap.orchestration.defs.quality.checks import (
+    jurisdiction_bbox,
+    suite_check_result,
+    validate,
+)
 from crimemap.orchestration.defs.sources.assets import conformed_key, raw_key
-from crimemap.orchestration.defs.sources.surveys import RAW_SURVEYS, raw_survey_dir
+from crimemap.orchestration.defs.sources.surveys import RAW_SURVEYS
 from crimemap.quality.boundaries import landed_geometry_column
 from crimemap.quality.layouts import BBox
 from crimemap.quality.source_suites import (
@@ -71,7 +75,7 @@ def source_file_of(frame: "pd.DataFrame") -> str | None:
 
 def extent(paths: DataPaths) -> BBox | None:
     """The jurisdiction's extent; None before the first areas split (ranges are then skipped)."""
-    return areas_bbox(paths) if paths.conformed_file("areas").is_file() else None
+    return jurisdiction_bbox(paths) if paths.conformed_file("areas").is_file() else None
 
 
 def single_file(source: str, suite: SuiteFor) -> Batches:
@@ -97,7 +101,7 @@ def survey_batches(layout: SurveyLayout) -> Batches:
     def _batches(paths: DataPaths) -> list[RawBatch]:
         bbox = extent(paths)
         batches = []
-        for path in sorted(raw_survey_dir(paths).glob("*.parquet")):
+        for path in sorted(paths.raw_surveys.glob("*.parquet")):
             frame = read_frame(path)
             spec = survey_raw_suite(layout, survey=path.stem, bbox=bbox)
             batches.append(RawBatch(source_file_of(frame) or path.name, spec, frame))

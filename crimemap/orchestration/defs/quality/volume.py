@@ -8,15 +8,7 @@ before a dark portal's near-empty export replaces good data downstream.
 from pathlib import Path
 from typing import Any
 
-from dagster import (
-    AssetCheckExecutionContext,
-    AssetCheckResult,
-    AssetChecksDefinition,
-    AssetCheckSeverity,
-    AssetKey,
-    MetadataValue,
-    asset_check,
-)
+import dagster as dg
 
 from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.orchestration.defs.data_directory import DataDirectory
@@ -53,12 +45,12 @@ def record_volume(state: Path, source: str, load_id: str, feed: Any, rows: dict[
 
 
 def volume_check(
-    source: str, asset_key: AssetKey, config: JurisdictionConfig
-) -> AssetChecksDefinition:
+    source: str, asset_key: dg.AssetKey, config: JurisdictionConfig
+) -> dg.AssetChecksDefinition:
     max_drop = config.quality.max_drop_for(source)
     min_rows = config.quality.min_baseline_rows
 
-    @asset_check(
+    @dg.asset_check(
         asset=asset_key,
         name=f"{source}_volume",
         blocking=True,
@@ -68,20 +60,22 @@ def volume_check(
             "(a portal gone dark)."
         ),
     )
-    def _volume(context: AssetCheckExecutionContext, data_dir: DataDirectory) -> AssetCheckResult:
+    def _volume(
+        context: dg.AssetCheckExecutionContext, data_dir: DataDirectory
+    ) -> dg.AssetCheckResult:
         path = history_path(data_dir.paths.state, source)
         history = read_history(path)
         verdict = judge_latest(source, history, max_drop=max_drop, min_baseline_rows=min_rows)
         latest = history[-1].rows if history else {}
-        return AssetCheckResult(
+        return dg.AssetCheckResult(
             passed=verdict.passed,
-            severity=AssetCheckSeverity.ERROR,
+            severity=dg.AssetCheckSeverity.ERROR,
             description=verdict.message,
             metadata={
                 "rows": sum(latest.values()),
                 "scopes_judged": verdict.judged_scopes,
                 "max_drop": max_drop,
-                "drops": MetadataValue.json(
+                "drops": dg.MetadataValue.json(
                     [
                         {
                             "scope": d.scope,
@@ -93,7 +87,7 @@ def volume_check(
                         for d in verdict.drops
                     ]
                 ),
-                "history": MetadataValue.path(str(path)),
+                "history": dg.MetadataValue.path(str(path)),
             },
         )
 

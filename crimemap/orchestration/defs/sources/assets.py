@@ -27,7 +27,6 @@ from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.paths import DataPaths
 from crimemap.config.sources import BoundarySource
 from crimemap.core.duckdb_spatial import connect
-from crimemap.core.sql import sql_literal
 from crimemap.ingestion.boundaries import BoundaryError, land_boundaries
 from crimemap.ingestion.census import TABLE_SETS
 from crimemap.ingestion.landing import (
@@ -42,10 +41,10 @@ from crimemap.ingestion.live.http import LiveSourceError
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.jurisdiction import Jurisdiction
 from crimemap.orchestration.defs.quality.volume import record_volume
-from crimemap.quality.boundaries import split_boundaries
+from crimemap.quality.boundaries import split_boundaries, write_no_units
 from crimemap.quality.census import split_acs
 from crimemap.quality.facilities import split_facilities
-from crimemap.quality.indicator_table import split_indicator_table
+from crimemap.quality.indicator_table import load_known_units, split_indicator_table
 from crimemap.quality.rules import EventRuleSettings, SplitResult, load_areas
 from crimemap.quality.service_requests import split_service_requests
 from crimemap.quality.volume import WHOLE_LOAD
@@ -305,7 +304,7 @@ def split_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
             return split_indicator_table(
                 con,
                 table,
-                units=known_units(con, paths.conformed_file(geography)),
+                units=load_known_units(con, paths.conformed_file(geography)),
                 id_kind=(units or config.boundaries).spec.id_kind,
                 raw_parquet=paths.raw_file("area_indicators"),
                 quarantine_path=paths.quarantine_file("area_indicators"),
@@ -422,15 +421,6 @@ def indicator_geography(config: JurisdictionConfig) -> list[AssetKey]:
     return [conformed_key("indicator_units" if units else "areas")]
 
 
-def known_units(con: Any, conformed: Path) -> str:
-    """The units an indicator table may name: (unit_id, unit_name) of conformed boundaries."""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE __known_units AS SELECT area_id AS unit_id, "
-        f"area_name AS unit_name FROM read_parquet({sql_literal(str(conformed))})"
-    )
-    return "__known_units"
-
-
 def same_geography_units_asset() -> AssetsDefinition:
     """With indicators on the areas' own geography there are no separate units: an empty file
     keeps the dbt source defined, and interpolation falls back to identity weights."""
@@ -444,14 +434,7 @@ def same_geography_units_asset() -> AssetsDefinition:
     )
     def _units(context: AssetExecutionContext, data_dir: DataDirectory) -> MaterializeResult:
         paths = data_dir.paths
-        target = paths.conformed_file("indicator_units")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with connect() as con:
-            areas = sql_literal(str(paths.conformed_file("areas")))
-            con.execute(
-                f"COPY (SELECT * FROM read_parquet({areas}) LIMIT 0) "
-                f"TO {sql_literal(str(target))} (FORMAT parquet)"
-            )
+        write_no_units(paths.conformed_file("areas"), paths.conformed_file("indicator_units"))
         return MaterializeResult(metadata={"dagster/row_count": 0})
 
     return _units

@@ -6,14 +6,10 @@ saves the response as the publisher's own format. Assets land whatever file a fe
 live response and a downloaded export take the same path through quality and dbt.
 """
 
-import hashlib
 import json
-import os
 import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +20,7 @@ from dagster import ConfigurableResource
 from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.sources import NONE
 from crimemap.ingestion.census import GEO_ID_COLUMN, TABLE_SETS, api_columns, table_set_variables
-from crimemap.samplecity.generate import generate_sample_city
+from crimemap.samplecity.generate import ensure_sample_city
 from crimemap.samplecity.settings import SampleCityConfig, SampleCityFiles
 
 Log = Callable[[str], None]
@@ -36,43 +32,6 @@ SAMPLE_SOURCE_FILES = {
     "service_requests": "service_requests_csv",
     "surveys": "survey_csv",
 }
-
-
-# --- the sample city, generated once per configuration ------------------------------------------
-
-
-# Bumped whenever the generator writes different files for the same config, so a city cached by
-# an older version is generated afresh instead of being reused with files missing.
-SAMPLE_CITY_FORMAT = 2
-
-
-def sample_city_key(config: SampleCityConfig) -> str:
-    payload = json.dumps(
-        {"format": SAMPLE_CITY_FORMAT, **asdict(config)}, sort_keys=True, default=str
-    ).encode()
-    return hashlib.sha256(payload).hexdigest()[:12]
-
-
-def ensure_sample_city(root: Path, config: SampleCityConfig) -> SampleCityFiles:
-    """Generate the sample city into ``root/<config key>`` unless it is already there.
-
-    Generation happens in a temporary sibling directory renamed into place, so concurrent steps
-    never read a half-written city.
-    """
-    target = root / sample_city_key(config)
-    if not (target / "truth.json").is_file():
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
-        try:
-            generate_sample_city(staging, config)
-            try:
-                os.rename(staging, target)
-            except OSError:
-                if not (target / "truth.json").is_file():
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return SampleCityFiles.in_directory(target)
 
 
 class SampleCity(ConfigurableResource):
@@ -96,6 +55,17 @@ class SampleCity(ConfigurableResource):
 
     def files(self) -> SampleCityFiles:
         return ensure_sample_city(Path(self.sources_dir) / "sample", self.config())
+
+    def seed_survey(self, inbox: Path) -> Path | None:
+        """Drop the sample city's survey into the inbox, once; a removed copy comes back at the
+        next sample run."""
+        source = self.files().survey_csv
+        target = inbox / source.name
+        if target.exists():
+            return None
+        inbox.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        return target
 
 
 # --- one interface per source ------------------------------------------------------------------

@@ -18,10 +18,7 @@ renamed as (
         geometry_repaired,
         raw_id,
         source_crs,
-        _source_file,
-        _row_number,
-        _ingested_at,
-        _load_id
+        {{ lineage_columns() }}
     from source
 
 )

@@ -22,10 +22,7 @@ renamed as (
         unreliable,
         numerator,
         denominator,
-        _source_file,
-        _row_number,
-        _ingested_at,
-        _load_id
+        {{ lineage_columns() }}
     from source
 
 )

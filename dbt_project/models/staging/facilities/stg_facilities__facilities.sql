@@ -18,10 +18,7 @@ renamed as (
         longitude,
         latitude,
         ST_Point(longitude, latitude)                             as geom,
-        _source_file,
-        _row_number,
-        _ingested_at,
-        _load_id
+        {{ lineage_columns() }}
     from source
 
 )

@@ -72,10 +72,7 @@ final as (
         source_mental_health_related,
         source_substance_related,
         raw_record,
-        _source_file,
-        _row_number,
-        _ingested_at,
-        _load_id
+        {{ lineage_columns() }}
     from sequenced
 
 )

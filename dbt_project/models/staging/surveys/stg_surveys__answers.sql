@@ -25,10 +25,7 @@ renamed as (
         question,
         answer_value,
         answer_positive,
-        _source_file,
-        _row_number,
-        _ingested_at,
-        _load_id
+        {{ lineage_columns() }}
     from source
 
 )
