@@ -124,6 +124,7 @@ class SurveySource:
     layout: Any  # crimemap.ingestion.surveys.SurveyLayout
     inbox: str = DEFAULT_SURVEY_INBOX  # relative to the data directory
     min_responses: int = 10
+    declared: bool = True  # False: no layout given, so the inbox takes no files
 
 
 @dataclass(frozen=True)
@@ -349,13 +350,18 @@ def service_request_source(entry: Any, where: str, base: Path) -> ServiceRequest
 
 
 def survey_source(entry: Any, where: str) -> SurveySource:
-    from crimemap.ingestion.surveys import SAMPLE_CITY_SURVEY_LAYOUT, parse_survey_layout
+    from crimemap.ingestion.surveys import NO_SURVEY_LAYOUT, parse_survey_layout
 
     entry = as_mapping(entry, where)
     mode = parse_mode(entry, where, ("sample", "file"), "file")
     layout_entry = entry.get("layout")
+    if layout_entry is None and mode == "sample":
+        raise ConfigError(
+            f"{where}.layout: sample mode drops the sample city's survey in the inbox; give the "
+            "layout that reads it (as config/jurisdictions/sample_city.yml does)"
+        )
     layout = (
-        SAMPLE_CITY_SURVEY_LAYOUT
+        NO_SURVEY_LAYOUT
         if layout_entry is None
         else _parsed(
             lambda: parse_survey_layout(
@@ -370,7 +376,13 @@ def survey_source(entry: Any, where: str) -> SurveySource:
     min_responses = entry.get("min_responses", 10)
     if isinstance(min_responses, bool) or not isinstance(min_responses, int) or min_responses < 1:
         raise ConfigError(f"{where}.min_responses: a positive whole number, got {min_responses!r}")
-    return SurveySource(mode=mode, layout=layout, inbox=inbox, min_responses=min_responses)
+    return SurveySource(
+        mode=mode,
+        layout=layout,
+        inbox=inbox,
+        min_responses=min_responses,
+        declared=layout_entry is not None,
+    )
 
 
 def _drop_share(value: Any, where: str) -> float:

@@ -247,10 +247,6 @@ def parse_facility_mapping(mapping: Mapping[str, Any], where: str) -> FacilityMa
     )
 
 
-# The sample city's columns; its publisher labels need the sample type_map on top.
-SAMPLE_FACILITY_MAPPING = parse_facility_mapping({"address_field": "address"}, "sample facilities")
-
-
 # --- SQL ---------------------------------------------------------------------------------------
 
 

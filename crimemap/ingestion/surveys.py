@@ -226,46 +226,11 @@ def parse_survey_layout(mapping: Mapping[str, Any], where: str) -> SurveyLayout:
     return layout
 
 
-SAMPLE_CITY_SURVEY_COLUMNS: tuple[str, ...] = (
-    "response_id",
-    "submitted_at",
-    "tract_geoid",
-    "latitude",
-    "longitude",
-    "feel_safe_day",
-    "feel_safe_night",
-    "unmet_need_housing",
-    "unmet_need_food",
-    "unmet_need_mental_health",
-    "unmet_need_substance_use",
-    "unmet_need_childcare",
-    "weight",
-)
-
-SAMPLE_CITY_SURVEY_LAYOUT = parse_survey_layout(
-    {
-        "response_id": "response_id",
-        "submitted": {"column": "submitted_at", "formats": ["%Y-%m-%d"]},
-        "area": "tract_geoid",
-        "area_id_kind": "geoid",
-        "longitude": "longitude",
-        "latitude": "latitude",
-        "weight": "weight",
-        "questions": {
-            **{q: {"scale": LIKERT5} for q in ("feel_safe_day", "feel_safe_night")},
-            **{
-                q: {"scale": YES_NO, "positive": "Yes"}
-                for q in (
-                    "unmet_need_housing",
-                    "unmet_need_food",
-                    "unmet_need_mental_health",
-                    "unmet_need_substance_use",
-                    "unmet_need_childcare",
-                )
-            },
-        },
-    },
-    "sample city survey layout",
+# A jurisdiction without a survey layout takes no surveys: its empty inbox lands a zero-row
+# stand-in of this shape, and a file dropped in the inbox is refused (there is nothing to read
+# it by).
+NO_SURVEY_LAYOUT = SurveyLayout(
+    response_id="response_id", submitted="submitted", questions=(), area="area"
 )
 
 

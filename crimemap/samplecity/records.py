@@ -38,7 +38,6 @@ from crimemap.core.sql import sql_literal
 from crimemap.ingestion.census import SOCIAL_SERVICES_TABLE_SET, AcsIndicator, table_set_variables
 from crimemap.ingestion.layouts import FACILITY_COLUMNS
 from crimemap.ingestion.service_requests.layout import builtin_service_request_layout
-from crimemap.ingestion.surveys import SAMPLE_CITY_SURVEY_COLUMNS as SURVEY_COLUMNS
 from crimemap.samplecity.areas import area_police_codes
 from crimemap.samplecity.files import write_atomic, write_text
 from crimemap.samplecity.grid import (
@@ -63,6 +62,7 @@ from crimemap.samplecity.incidents import (
 )
 from crimemap.samplecity.points import sample_points
 from crimemap.samplecity.settings import ACS_COLUMNS, COUNTY_NAME, STATE_NAME, SampleCityConfig
+from crimemap.samplecity.settings import SAMPLE_CITY_SURVEY_COLUMNS as SURVEY_COLUMNS
 
 # Sentinels the Census API writes in place of a number.
 NOT_COMPUTED = "-666666666"  # estimate: too few sample observations

@@ -8,6 +8,8 @@ from datetime import date
 from pathlib import Path
 
 from crimemap.ingestion.census import SOCIAL_SERVICES_TABLE_SET, api_columns
+from crimemap.ingestion.facilities import parse_facility_mapping
+from crimemap.ingestion.surveys import LIKERT5, YES_NO, parse_survey_layout
 
 SAMPLE_CITY_CRS = "EPSG:32610"  # UTM zone 10N, metres
 SAMPLE_CITY_TIMEZONE = "America/Los_Angeles"
@@ -42,6 +44,53 @@ DEFECT_REASONS: tuple[str, ...] = (
     "offense_code_unknown",
 )
 DEFECT_WEIGHTS = (0.15, 0.20, 0.15, 0.15, 0.10, 0.10, 0.15)
+
+# The survey the sample city publishes: its columns, and the layout that reads them (written out
+# in config/jurisdictions/sample_city.yml, surveys.layout).
+SAMPLE_CITY_SURVEY_COLUMNS: tuple[str, ...] = (
+    "response_id",
+    "submitted_at",
+    "tract_geoid",
+    "latitude",
+    "longitude",
+    "feel_safe_day",
+    "feel_safe_night",
+    "unmet_need_housing",
+    "unmet_need_food",
+    "unmet_need_mental_health",
+    "unmet_need_substance_use",
+    "unmet_need_childcare",
+    "weight",
+)
+
+SAMPLE_CITY_SURVEY_LAYOUT = parse_survey_layout(
+    {
+        "response_id": "response_id",
+        "submitted": {"column": "submitted_at", "formats": ["%Y-%m-%d"]},
+        "area": "tract_geoid",
+        "area_id_kind": "geoid",
+        "longitude": "longitude",
+        "latitude": "latitude",
+        "weight": "weight",
+        "questions": {
+            **{q: {"scale": LIKERT5} for q in ("feel_safe_day", "feel_safe_night")},
+            **{
+                q: {"scale": YES_NO, "positive": "Yes"}
+                for q in (
+                    "unmet_need_housing",
+                    "unmet_need_food",
+                    "unmet_need_mental_health",
+                    "unmet_need_substance_use",
+                    "unmet_need_childcare",
+                )
+            },
+        },
+    },
+    "sample city survey layout",
+)
+
+# The columns of the sample facility list; its publisher labels need the YAML's type_map on top.
+SAMPLE_FACILITY_MAPPING = parse_facility_mapping({"address_field": "address"}, "sample facilities")
 
 STATE_FIPS = "53"  # Washington
 COUNTY_FIPS = "999"  # no such county: the sample city can never be mistaken for real data

@@ -31,18 +31,21 @@ from crimemap.config.sources import SAMPLE_BOUNDARY_SPEC
 from crimemap.core.duckdb_spatial import connect, prepare_extension_directory
 from crimemap.ingestion.boundaries import BoundarySpec, land_boundaries
 from crimemap.ingestion.census import SOCIAL_SERVICES_TABLE_SET, table_set_variables
-from crimemap.ingestion.facilities import SAMPLE_FACILITY_MAPPING
 from crimemap.ingestion.landing import land_census_json, land_csv
 from crimemap.ingestion.police.conform import conformed_columns_sql, offense_rows_sql
 from crimemap.ingestion.police.layout import builtin_layout
 from crimemap.ingestion.service_requests.layout import builtin_service_request_layout
-from crimemap.ingestion.surveys import SAMPLE_CITY_SURVEY_COLUMNS, SAMPLE_CITY_SURVEY_LAYOUT
 from crimemap.quality.boundaries import split_boundaries
 from crimemap.quality.census import split_acs
 from crimemap.quality.facilities import split_facilities
 from crimemap.quality.rules import EventRuleSettings, load_areas
 from crimemap.quality.service_requests import split_service_requests
 from crimemap.quality.surveys import split_survey
+from crimemap.samplecity.settings import (
+    SAMPLE_CITY_SURVEY_COLUMNS,
+    SAMPLE_CITY_SURVEY_LAYOUT,
+    SAMPLE_FACILITY_MAPPING,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO / "dbt_project"

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from crimemap.core.duckdb_spatial import connect
+from crimemap.samplecity.settings import DEFECT_REASONS
 from tests.integration.conftest import PipelineRun
 
 pytestmark = pytest.mark.integration
@@ -38,15 +39,7 @@ def test_quarantine_holds_exactly_the_planted_defects(pipeline_run: PipelineRun)
         con.execute(f"SELECT _row_number, _reason FROM read_parquet('{quarantine}')").fetchall()
     )
     assert len(planted) > 50
-    assert {reason for _, reason in planted} >= {
-        "coordinates_zero",
-        "coordinates_missing",
-        "out_of_jurisdiction",
-        "duplicate_record",
-        "date_unparseable",
-        "date_future",
-        "offense_code_unknown",
-    }
+    assert {reason for _, reason in planted} >= set(DEFECT_REASONS)
     # Unknown codes are kept (category 'unmapped'), every other defect is quarantined.
     assert quarantined == {(n, d) for n, d in planted if d != "offense_code_unknown"}
 

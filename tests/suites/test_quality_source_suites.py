@@ -28,7 +28,6 @@ from crimemap.ingestion.boundaries import BoundarySpec, land_boundaries
 from crimemap.ingestion.census import GEO_ID_COLUMN, TABLE_SETS, api_columns
 from crimemap.ingestion.facilities import parse_facility_mapping
 from crimemap.ingestion.landing import DEFAULT_READ, land_census_json, land_csv
-from crimemap.ingestion.surveys import SAMPLE_CITY_SURVEY_LAYOUT
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.jurisdiction import jurisdiction_resource
 from crimemap.orchestration.defs.quality.checks import jurisdiction_bbox
@@ -52,7 +51,11 @@ from crimemap.quality.suites import (
     run_suite,
 )
 from crimemap.samplecity.generate import generate_sample_city
-from crimemap.samplecity.settings import SampleCityConfig, SampleCityFiles
+from crimemap.samplecity.settings import (
+    SAMPLE_CITY_SURVEY_LAYOUT,
+    SampleCityConfig,
+    SampleCityFiles,
+)
 from tests.support.jurisdictions import file_sources_yaml
 
 ACS = TABLE_SETS["social_services"]

@@ -16,7 +16,6 @@ import duckdb
 import pytest
 
 from crimemap.ingestion.facilities import (
-    SAMPLE_FACILITY_MAPPING,
     FacilityMapping,
     parse_facility_mapping,
 )
@@ -25,6 +24,7 @@ from crimemap.ingestion.layouts import FACILITY_COLUMNS
 from crimemap.ingestion.police.layout import LayoutError
 from crimemap.quality.facilities import split_facilities
 from crimemap.quality.rules import SplitResult
+from crimemap.samplecity.settings import SAMPLE_FACILITY_MAPPING
 from tests.support.boundaries import load_boundary
 
 PROJECTED_CRS = "EPSG:32610"

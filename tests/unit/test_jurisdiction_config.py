@@ -17,6 +17,7 @@ from crimemap.config.jurisdiction import (
     load_jurisdiction,
 )
 from crimemap.ingestion.police.layout import LocationField, builtin_layout, builtin_layout_names
+from crimemap.samplecity.settings import SAMPLE_CITY_SURVEY_LAYOUT
 
 CONFIG_NAME = "springfield.yml"
 
@@ -99,6 +100,9 @@ def test_default_sample_city_loads() -> None:
         "inbox/surveys",
         10,
     )
+    # The YAML's layout reads exactly the survey the generator writes.
+    assert config.surveys.declared
+    assert config.surveys.layout == SAMPLE_CITY_SURVEY_LAYOUT
 
 
 def test_unknown_police_source_lookup_names_the_file() -> None:
@@ -290,6 +294,9 @@ def test_boundaries_file_mode_is_relative_to_the_yaml(tmp_path: Path) -> None:
     assert config.service_requests.mode == "none"
     assert config.absent_sources == ("area_indicators", "facilities", "service_requests")
     assert config.surveys.mode == "file"
+    # no layout: the inbox takes no files (never the sample city's columns)
+    assert not config.surveys.declared
+    assert config.surveys.layout.questions == ()
 
 
 def test_omitted_sources_are_absent_and_never_sample(tmp_path: Path) -> None:
@@ -552,6 +559,11 @@ def test_start_month_accepts_month_or_first_day(
             document(surveys={"inbox": "/srv/inbox"}),
             "surveys.inbox: a directory inside the data directory",
             id="survey-inbox-outside",
+        ),
+        pytest.param(
+            document(surveys={"mode": "sample"}),
+            "surveys.layout: sample mode drops the sample city's survey in the inbox",
+            id="sample-survey-without-layout",
         ),
         pytest.param(
             document(surveys={"min_responses": 0}),

@@ -16,8 +16,6 @@ import pytest
 from crimemap.ingestion.landing import land_csv
 from crimemap.ingestion.surveys import (
     CONFORMED_COLUMNS,
-    SAMPLE_CITY_SURVEY_COLUMNS,
-    SAMPLE_CITY_SURVEY_LAYOUT,
     SurveyLayout,
     area_key_sql,
     inbox_files,
@@ -27,6 +25,7 @@ from crimemap.ingestion.surveys import (
 )
 from crimemap.quality.rules import REASON_CODES, SplitResult
 from crimemap.quality.surveys import split_survey
+from crimemap.samplecity.settings import SAMPLE_CITY_SURVEY_COLUMNS, SAMPLE_CITY_SURVEY_LAYOUT
 
 # Two adjacent 0.05° squares (~3.8 km x 5.6 km) sharing the edge lon = -122.35.
 WEST = (-122.40, 47.60, -122.35, 47.65)

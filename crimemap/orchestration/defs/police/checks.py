@@ -6,6 +6,7 @@ from crimemap.config.jurisdiction import JurisdictionConfig, PoliceSource
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.police.assets import conformed_key, quarantine_key, raw_key
 from crimemap.orchestration.defs.quality.checks import jurisdiction_bbox, validate_frame
+from crimemap.orchestration.defs.quality.reconcile import reconciliation_result
 from crimemap.quality.reconcile import reconcile_police_source
 from crimemap.quality.suites import police_raw_suite, read_partitions
 
@@ -24,19 +25,7 @@ def reconcile_check(source: PoliceSource) -> dg.AssetChecksDefinition:
         context: dg.AssetCheckExecutionContext, data_dir: DataDirectory
     ) -> dg.AssetCheckResult:
         result, offenses = reconcile_police_source(name, data_dir.paths)
-        return dg.AssetCheckResult(
-            passed=result.ok,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=result.message,
-            metadata={
-                "raw_rows": result.raw_rows,
-                "canonical_rows": result.staged_rows,
-                "canonical_offenses": offenses,
-                "quarantined_rows": result.quarantined_rows,
-                "difference": result.difference,
-                "report": dg.MetadataValue.text(result.message),
-            },
-        )
+        return reconciliation_result(result, canonical_offenses=offenses)
 
     return _reconcile
 

@@ -21,7 +21,24 @@ from crimemap.orchestration.defs.sources.surveys import (
     QUARANTINE_SURVEYS,
     RAW_SURVEYS,
 )
-from crimemap.quality.reconcile import load_files, reconcile_load
+from crimemap.quality.reconcile import Reconciliation, load_files, reconcile_load
+
+
+def reconciliation_result(result: Reconciliation, **metadata: int) -> dg.AssetCheckResult:
+    """A blocking check's verdict on a load's balance, with the counts behind it."""
+    return dg.AssetCheckResult(
+        passed=result.ok,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=result.message,
+        metadata={
+            "raw_rows": result.raw_rows,
+            "canonical_rows": result.staged_rows,
+            **metadata,
+            "quarantined_rows": result.quarantined_rows,
+            "difference": result.difference,
+            "report": dg.MetadataValue.text(result.message),
+        },
+    )
 
 
 def reconcile_load_check(
@@ -38,18 +55,7 @@ def reconcile_load_check(
         context: dg.AssetCheckExecutionContext, data_dir: DataDirectory
     ) -> dg.AssetCheckResult:
         result = reconcile_load(source, load_files(source, data_dir.paths))
-        return dg.AssetCheckResult(
-            passed=result.ok,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=result.message,
-            metadata={
-                "raw_rows": result.raw_rows,
-                "canonical_rows": result.staged_rows,
-                "quarantined_rows": result.quarantined_rows,
-                "difference": result.difference,
-                "report": dg.MetadataValue.text(result.message),
-            },
-        )
+        return reconciliation_result(result)
 
     return _reconcile
 

@@ -67,6 +67,13 @@ def survey_assets(config: JurisdictionConfig) -> list:
             if seeded:
                 context.log.info(f"sample survey dropped into the inbox: {seeded.name}")
         files = inbox_files(inbox)
+        if files and not config.surveys.declared:
+            names = ", ".join(p.name for p in files)
+            raise Failure(
+                description=f"surveys: {names} in {inbox}, but {config.path.name} gives no "
+                "surveys.layout to read them by (docs/onboarding.md, resident surveys)",
+                allow_retries=False,
+            )
         try:
             landed = land_survey_inbox(files, layout, paths.raw_surveys, load_id=context.run.run_id)
         except ValueError as exc:
