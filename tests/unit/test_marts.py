@@ -134,7 +134,7 @@ def test_meta_suite_declares_expectations_on_declared_columns() -> None:
 
 
 def test_a_mart_without_a_suite_is_refused_by_name() -> None:
-    from crimemap.orchestration.defs.quality.mart_checks import declared_suite_check
+    from crimemap.quality.mart_registry import declared_suite_entry
 
     with pytest.raises(ValueError, match="mart dim_area has no suite: write one in"):
-        declared_suite_check("dim_area")
+        declared_suite_entry("dim_area")

@@ -2,11 +2,10 @@
 normalized like the seeds in ``dbt_project/seeds`` (codes trimmed, upper case, padded)."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-
-from crimemap.config.jurisdiction import PoliceSource
 
 CROSSWALK_COLUMNS = (
     "offense_code",
@@ -27,22 +26,30 @@ FLAG_COLUMNS = CROSSWALK_COLUMNS[6:]
 TRUE_TEXT = ["true", "1", "yes"]
 
 
-def read_custom_crosswalk(source: PoliceSource) -> pl.DataFrame:
+@dataclass(frozen=True)
+class CustomCrosswalk:
+    """A crosswalk CSV, the crosswalk name its layout uses, and the width codes are padded to."""
+
+    path: Path
+    name: str
+    code_width: int | None = None
+
+
+def read_custom_crosswalk(crosswalk: CustomCrosswalk) -> pl.DataFrame:
     """A city's crosswalk CSV, checked and normalized like the seeds (codes padded, upper)."""
-    assert source.crosswalk_csv is not None
-    path = source.crosswalk_csv
+    path = crosswalk.path
     frame = pl.read_csv(path, infer_schema=False)
     frame = frame.rename({c: c.strip() for c in frame.columns})
     missing = [c for c in CROSSWALK_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"{path.name}: crosswalk lacks columns {missing}")
     code = pl.col("offense_code").str.strip_chars().str.to_uppercase()
-    width = source.layout.offense_code_width
+    width = crosswalk.code_width
     if width:
         code = code.str.zfill(width)
     flags = CROSSWALK_COLUMNS[6:]
     frame = frame.select(
-        pl.lit(source.layout.crosswalk).alias("crosswalk"),
+        pl.lit(crosswalk.name).alias("crosswalk"),
         code.alias("offense_code"),
         *(pl.col(c).str.strip_chars() for c in CROSSWALK_COLUMNS[1:6]),
         *(pl.col(c).str.strip_chars().str.to_lowercase().is_in(TRUE_TEXT) for c in flags),
@@ -57,9 +64,9 @@ def read_custom_crosswalk(source: PoliceSource) -> pl.DataFrame:
     return frame
 
 
-def write_custom_crosswalks(sources: Sequence[PoliceSource], target: Path) -> int:
+def write_custom_crosswalks(crosswalks: Sequence[CustomCrosswalk], target: Path) -> int:
     """Every supplied crosswalk in one file (empty, with the columns, when there are none)."""
-    frames = [read_custom_crosswalk(s) for s in sources if s.crosswalk_csv is not None]
+    frames = [read_custom_crosswalk(c) for c in crosswalks]
     schema: dict[str, type[pl.DataType]] = {"crosswalk": pl.String, "offense_code": pl.String}
     schema |= {c: pl.String for c in CROSSWALK_COLUMNS[1:6]}
     schema |= {c: pl.Boolean for c in FLAG_COLUMNS}

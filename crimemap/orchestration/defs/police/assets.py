@@ -29,7 +29,7 @@ from dagster import (
 from crimemap.config.jurisdiction import JurisdictionConfig, PoliceSource
 from crimemap.core.duckdb_spatial import connect
 from crimemap.ingestion.live.http import SchemaDriftError
-from crimemap.ingestion.police.crosswalk import write_custom_crosswalks
+from crimemap.ingestion.police.crosswalk import CustomCrosswalk, write_custom_crosswalks
 from crimemap.ingestion.police.layout import LayoutError
 from crimemap.ingestion.police.partitions import (
     land_police_months,
@@ -261,7 +261,12 @@ def custom_crosswalks_asset(config: JurisdictionConfig) -> AssetsDefinition:
     )
     def _crosswalks(context: AssetExecutionContext, data_dir: DataDirectory) -> MaterializeResult:
         target = data_dir.paths.conformed / "crosswalks" / "custom.parquet"
-        rows = write_custom_crosswalks(sources, target)
+        crosswalks = [
+            CustomCrosswalk(s.crosswalk_csv, s.layout.crosswalk, s.layout.offense_code_width)
+            for s in sources
+            if s.crosswalk_csv is not None
+        ]
+        rows = write_custom_crosswalks(crosswalks, target)
         return MaterializeResult(
             metadata={
                 "dagster/row_count": rows,
