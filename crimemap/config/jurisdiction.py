@@ -278,6 +278,16 @@ def _distance(value: Any, where: str) -> float:
     return float(value)
 
 
+def yaml_error_text(exc: yaml.YAMLError) -> str:
+    """A parser error on one line: where it is and what is wrong (PyYAML spreads it over
+    several lines with an excerpt of the file)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        problem = " ".join(str(exc.problem or "").split())
+        return f" at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return ": " + " ".join(str(exc).split())
+
+
 def load_jurisdiction(path: Path | str = DEFAULT_CONFIG) -> JurisdictionConfig:
     """Read and check a jurisdiction YAML."""
     path = Path(path).resolve()
@@ -286,7 +296,7 @@ def load_jurisdiction(path: Path | str = DEFAULT_CONFIG) -> JurisdictionConfig:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path.name}: not valid YAML: {exc}") from exc
+        raise ConfigError(f"{path.name}: not valid YAML{yaml_error_text(exc)}") from exc
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{path.name}: expected a mapping at the top level")
     base = path.parent

@@ -29,6 +29,7 @@ T = TypeVar("T")
 NONE = "none"  # the jurisdiction has no such source
 
 INTERPOLATION_METHODS = ("area",)
+# The columns of the sample feed's areas GeoJSON: what `mode: sample` reads.
 SAMPLE_BOUNDARY_SPEC = BoundarySpec(id_field="GEOID", name_field="NAME", id_kind="geoid")
 DEFAULT_SURVEY_INBOX = "inbox/surveys"
 
@@ -40,7 +41,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class BoundarySource:
     mode: str  # none | sample | file
-    spec: BoundarySpec = SAMPLE_BOUNDARY_SPEC
+    spec: BoundarySpec
     path: Path | None = None
     read: ReadOptions = DEFAULT_READ
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crimemap.config.paths import DataPaths, export_environment
+from crimemap.config.sources import ConfigError
 from crimemap.core.project import DBT_PROJECT_DIR, PROJECT_ROOT
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ def configure(
     if config:
         path = Path(config).resolve()
         if not path.is_file():
-            raise SystemExit(f"crimemap: jurisdiction config not found: {config}")
+            raise ConfigError(f"jurisdiction config not found: {config}")
         os.environ["CRIMEMAP_CONFIG"] = str(path)
     if data_dir:
         os.environ["CRIMEMAP_DATA_DIR"] = str(Path(data_dir).resolve())
@@ -322,11 +323,18 @@ def command_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+CONFIG_ERROR_EXIT = 2  # a jurisdiction file that cannot be used (as argparse does for bad flags)
+DEBUG_HELP = "show the traceback of a configuration error instead of its one-line message"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crimemap", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
+        # SUPPRESS: an unset sub-command flag must not undo `crimemap --debug run`.
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
         p.add_argument(
             "--data-dir", help="runtime data directory (default: $CRIMEMAP_DATA_DIR or ./data)"
         )
@@ -424,12 +432,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "dbt_args", None) and args.dbt_args[0] == "--":
         args.dbt_args = args.dbt_args[1:]
-    from crimemap.config.sources import ConfigError
-
     try:
         return args.func(args)
     except ConfigError as exc:  # a jurisdiction file that cannot be used: one line, no trace
-        raise SystemExit(f"crimemap: {exc}") from exc
+        if args.debug:
+            raise
+        print(f"crimemap: {exc}", file=sys.stderr)
+        return CONFIG_ERROR_EXIT
 
 
 if __name__ == "__main__":
