@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from crimemap.config.paths import DataPaths, export_environment
 from crimemap.config.sources import ConfigError
 from crimemap.core.project import DBT_PROJECT_DIR, PROJECT_ROOT
+from crimemap.warehouse.salt import SaltError
 
 if TYPE_CHECKING:
     from crimemap.config.jurisdiction import JurisdictionConfig
@@ -207,6 +208,16 @@ def command_dbt(args: argparse.Namespace) -> int:
     return subprocess.call([str(dbt), *command], cwd=DBT_PROJECT_DIR)
 
 
+def command_new_salt(args: argparse.Namespace) -> int:
+    """Start a new publication salt: every published id changes with the next release."""
+    from crimemap.warehouse.salt import new_salt
+
+    paths = configure(args.data_dir, None, None)
+    path = new_salt(paths.root)
+    print(f"crimemap: new publication salt in {path}; published ids change with the next release")
+    return 0
+
+
 def command_quality(args: argparse.Namespace) -> int:
     """Print the scorecard of the latest release; or accept a source's collapsed volume."""
     from datetime import date
@@ -376,6 +387,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     quality.set_defaults(func=command_quality)
 
+    salt = sub.add_parser(
+        "new-salt",
+        help="replace the data directory's publication salt (published ids change)",
+    )
+    salt.add_argument("--data-dir")
+    salt.set_defaults(func=command_new_salt)
+
     dbt = sub.add_parser(
         "dbt", help="run dbt on the crimemap project, e.g. `crimemap dbt -- docs generate`"
     )
@@ -439,6 +457,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"crimemap: {exc}", file=sys.stderr)
         return CONFIG_ERROR_EXIT
+    except SaltError as exc:
+        if args.debug:
+            raise
+        print(f"crimemap: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

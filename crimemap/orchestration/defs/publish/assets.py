@@ -1,7 +1,6 @@
 """Publishing: a privacy-audited GeoParquet release and the read-only serving database."""
 
 import os
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,6 +8,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -25,26 +25,13 @@ from crimemap.warehouse.column_docs import mart_column_descriptions
 from crimemap.warehouse.freshness import source_freshness
 from crimemap.warehouse.layers import PUBLISHED_SCHEMA_PATH, published_layers
 from crimemap.warehouse.privacy import PrivacyRules, audit_release
-from crimemap.warehouse.publish import LayerSpec, publish_release
+from crimemap.warehouse.publish import LayerSpec, publish_release, release_ids
+from crimemap.warehouse.salt import SALT_ENV, SaltError, publication_salt
 from crimemap.warehouse.schema_contract import load_contract
 from crimemap.warehouse.serving import build_serving_database
 
 # The publish step waits for every mart a release publishes (meta.publish in its YAML).
 PUBLISHED_MARTS = [AssetKey(["marts", mart.name]) for mart in published_marts()]
-
-
-def publication_salt(paths: DataPaths) -> str:
-    """A per-installation secret for published ids (``CRIMEMAP_PUBLISH_SALT`` overrides it).
-
-    Kept beside the data so ids stay stable from release to release.
-    """
-    configured = os.environ.get("CRIMEMAP_PUBLISH_SALT")
-    if configured:
-        return configured
-    salt_file = paths.root / ".publish_salt"
-    if not salt_file.exists():
-        salt_file.write_text(secrets.token_hex(32))
-    return salt_file.read_text().strip()
 
 
 def privacy_rules(jurisdiction: JurisdictionConfig) -> PrivacyRules:
@@ -65,7 +52,11 @@ def release_layers(
         rules,
         config.projected_crs,
         config.timezone,
-        publication_salt(paths),
+        publication_salt(
+            paths.root,
+            has_releases=bool(release_ids(paths.published)),
+            configured=os.environ.get(SALT_ENV),
+        ),
         column_docs=mart_column_descriptions(DBT_PROJECT_DIR),
     )
 
@@ -99,7 +90,10 @@ def published_release(config: JurisdictionConfig) -> AssetsDefinition:
     def _release(context: AssetExecutionContext, data_dir: DataDirectory) -> MaterializeResult:
         paths = data_dir.paths
         rules = privacy_rules(config)
-        layers = release_layers(config, paths, rules)
+        try:
+            layers = release_layers(config, paths, rules)
+        except SaltError as exc:
+            raise Failure(description=str(exc), allow_retries=False) from exc
         schema_version, _ = load_contract(PUBLISHED_SCHEMA_PATH)
         with connect(paths.warehouse, read_only=True) as con:
             freshness = source_freshness(con, config.timezone, config.source_modes)
