@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pyproj
 import yaml
 
 from crimemap.config.analysis import (
@@ -278,6 +279,27 @@ def _distance(value: Any, where: str) -> float:
     return float(value)
 
 
+def metric_projected_crs(value: str, where: str) -> str:
+    """The CRS distances and areas are measured in: projected, in metres (every ``*_m`` setting
+    is metres). Any form PROJ reads (``EPSG:32610``, WKT, PROJJSON) is kept as written."""
+    try:
+        crs = pyproj.CRS.from_user_input(value)
+    except pyproj.exceptions.CRSError as exc:
+        raise ConfigError(f"{where}: {value[:80]!r} is not a CRS PROJ knows") from exc
+    if not crs.is_projected:
+        raise ConfigError(
+            f"{where}: {crs.name} is not projected; distances need a projected CRS in metres "
+            "(e.g. the local UTM zone)"
+        )
+    units = {axis.unit_name for axis in crs.axis_info}
+    if units != {"metre"}:
+        raise ConfigError(
+            f"{where}: {crs.name} measures in {', '.join(sorted(units))}; every distance "
+            "setting is in metres, so give a CRS in metres (e.g. the local UTM zone)"
+        )
+    return value
+
+
 def yaml_error_text(exc: yaml.YAMLError) -> str:
     """A parser error on one line: where it is and what is wrong (PyYAML spreads it over
     several lines with an excerpt of the file)."""
@@ -330,7 +352,7 @@ def load_jurisdiction(path: Path | str = DEFAULT_CONFIG) -> JurisdictionConfig:
     config = JurisdictionConfig(
         name=doc["name"],
         timezone=doc["timezone"],
-        projected_crs=doc["projected_crs"],
+        projected_crs=metric_projected_crs(doc["projected_crs"], f"{path.name}: projected_crs"),
         path=path,
         police=police,
         boundaries=boundary_source(

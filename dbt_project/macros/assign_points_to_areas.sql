@@ -41,7 +41,7 @@ _areas as (
     select
         area_id,
         geom,
-        ST_Transform(geom, 'EPSG:4326', '{{ crs }}', always_xy := true) as geom_projected
+        ST_Transform(geom, 'EPSG:4326', {{ sql_string(crs) }}, always_xy := true) as geom_projected
     from {{ areas }}
     where area_id is not null and geom is not null
 
@@ -75,7 +75,7 @@ _uncovered as (
 
     select
         p.point_key,
-        ST_Transform(p.geom, 'EPSG:4326', '{{ crs }}', always_xy := true) as geom_projected
+        ST_Transform(p.geom, 'EPSG:4326', {{ sql_string(crs) }}, always_xy := true) as geom_projected
     from _points as p
     anti join _covering as c
         on p.point_key = c.point_key

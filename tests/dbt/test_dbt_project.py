@@ -662,3 +662,42 @@ def test_survey_shares_and_small_sample_suppression(warehouse):
         ("53033000100", 12, 12, False, 0.75),  # named by tract id: 9 of 12 feel safe
         ("53033000200", 3, 3, True, None),  # located by point; 3 < 10 respondents
     ]
+
+
+# --- configuration values reach SQL as literals ----------------------------------------------
+HOSTILE_NAME = "St. Mary's pilot'); drop table dim_area; --"
+
+
+def test_quoted_configuration_values_are_sql_literals(warehouse, tmp_path: Path) -> None:
+    """A WKT CRS and an initiative name holding quotes build the same marts as the plain
+    values: the quotes are data, never SQL."""
+    import pyproj
+
+    wkt = pyproj.CRS(CRS).to_wkt().replace("WGS 84 / UTM zone 10N", "O'Brien's UTM 10N", 1)
+    hostile_vars = {
+        **TINY_CITY_VARS,
+        "projected_crs": wkt,
+        "initiatives": [
+            {"name": HOSTILE_NAME, "areas": ["53033000100", "5303'3"], "start_month": "2023-02-01"}
+        ],
+    }
+    write_sources(tmp_path)
+    run_dbt(tmp_path, "seed")
+    run_dbt(tmp_path, "run", "--vars", json.dumps(hostile_vars))
+    with connect(
+        tmp_path / "warehouse.duckdb",
+        read_only=True,
+        extension_directory=tmp_path / ".duckdb_extensions",
+    ) as hostile:
+        for query in (
+            "select area_id, round(area_km2, 9) from dim_area order by 1",
+            "select cell_id, round(centre_x, 6), round(centre_y, 6) from dim_grid_cell order by 1",
+            "select area_id, facility_type, round(nearest_facility_m, 6) from service_access "
+            "order by 1, 2",
+        ):
+            assert rows(hostile, query) == rows(warehouse, query), query
+        (initiative,) = rows(
+            hostile, "select initiative, listed_areas, configuration_error from initiative_impact"
+        )
+        assert initiative[:2] == (HOSTILE_NAME, "5303'3, 53033000100")
+        assert "areas not in dim_area: '5303'3'" in initiative[2]

@@ -561,6 +561,21 @@ def test_start_month_accepts_month_or_first_day(
             id="survey-inbox-outside",
         ),
         pytest.param(
+            document(projected_crs="EPSG:4326"),
+            "projected_crs: WGS 84 is not projected; distances need a projected CRS in metres",
+            id="crs-geographic",
+        ),
+        pytest.param(
+            document(projected_crs="EPSG:2926"),
+            "projected_crs: NAD83(HARN) / Washington North (ftUS) measures in US survey foot",
+            id="crs-in-feet",
+        ),
+        pytest.param(
+            document(projected_crs="EPSG:99999999"),
+            "projected_crs: 'EPSG:99999999' is not a CRS PROJ knows",
+            id="crs-unknown",
+        ),
+        pytest.param(
             document(surveys={"mode": "sample"}),
             "surveys.layout: sample mode drops the sample city's survey in the inbox",
             id="sample-survey-without-layout",

@@ -35,7 +35,7 @@ projected_units as (
 
     select
         unit_id,
-        ST_Transform(geom, 'EPSG:4326', '{{ crs }}', always_xy := true) as geom
+        ST_Transform(geom, 'EPSG:4326', {{ sql_string(crs) }}, always_xy := true) as geom
     from units
 
 ),
@@ -44,7 +44,7 @@ projected_areas as (
 
     select
         area_id,
-        ST_Transform(geom, 'EPSG:4326', '{{ crs }}', always_xy := true) as geom
+        ST_Transform(geom, 'EPSG:4326', {{ sql_string(crs) }}, always_xy := true) as geom
     from areas
 
 ),

@@ -15,7 +15,7 @@ offenses as (
 
     select cell_id, month, category, is_sensitive
     from {{ ref('int_incidents__grid_assigned') }}
-    where month >= date '{{ var("start_month") }}'
+    where month >= date {{ sql_string(var("start_month")) }}
 
 ),
 
@@ -24,7 +24,7 @@ months as (
     -- no offense since start_month: no months, no rows
     select
         cast(unnest(generate_series(
-            cast(date '{{ var("start_month") }}' as timestamp),
+            cast(date {{ sql_string(var("start_month")) }} as timestamp),
             cast(max(month) as timestamp),
             interval 1 month
         )) as date)                                                     as month

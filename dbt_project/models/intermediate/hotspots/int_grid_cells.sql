@@ -9,7 +9,7 @@ areas as (
 
     select
         area_id,
-        ST_Transform(geom, 'EPSG:4326', '{{ crs }}', always_xy := true)  as geom_projected
+        ST_Transform(geom, 'EPSG:4326', {{ sql_string(crs) }}, always_xy := true)  as geom_projected
     from {{ ref('stg_boundaries__areas') }}
     where geom is not null
 

@@ -16,7 +16,7 @@ incidents as (
     select offense_key, incident_key, area_id, occurred_month, category
     from {{ ref('fct_incidents') }}
     where area_id is not null
-        and occurred_month >= cast('{{ var("start_month") }}' as date)
+        and occurred_month >= cast({{ sql_string(var("start_month")) }} as date)
 
 ),
 
@@ -39,7 +39,7 @@ months as (
     -- every month from the police start to the last with an assigned offense (none: no rows)
     select
         cast(unnest(generate_series(
-            cast(date_trunc('month', cast('{{ var("start_month") }}' as date)) as timestamp),
+            cast(date_trunc('month', cast({{ sql_string(var("start_month")) }} as date)) as timestamp),
             cast(max(occurred_month) as timestamp),
             interval 1 month
         )) as date)                             as month

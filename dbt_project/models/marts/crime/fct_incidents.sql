@@ -72,7 +72,7 @@ final as (
         classified.occurred_imputed,
         classified.reported_at,
         cast(
-            date_trunc('month', timezone('{{ var("timezone") }}', classified.occurred_at))
+            date_trunc('month', timezone({{ sql_string(var("timezone")) }}, classified.occurred_at))
             as date
         )                                                               as occurred_month,
         case when classified.geom is null then 'none' else 'exact' end  as location_precision,

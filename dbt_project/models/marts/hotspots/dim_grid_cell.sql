@@ -15,19 +15,19 @@ final as (
         cell_id,
         cell_row,
         cell_col,
-        '{{ var("grid_shape") }}'                                       as grid_shape,
+        {{ sql_string(var("grid_shape")) }}                                       as grid_shape,
         {{ grid_cell_m() }}                                             as cell_size_m,
         centre_x,
         centre_y,
         ST_X(ST_Transform(
-            ST_Point(centre_x, centre_y), '{{ crs }}', 'EPSG:4326', always_xy := true
+            ST_Point(centre_x, centre_y), {{ sql_string(crs) }}, 'EPSG:4326', always_xy := true
         ))                                                              as centre_lon,
         ST_Y(ST_Transform(
-            ST_Point(centre_x, centre_y), '{{ crs }}', 'EPSG:4326', always_xy := true
+            ST_Point(centre_x, centre_y), {{ sql_string(crs) }}, 'EPSG:4326', always_xy := true
         ))                                                              as centre_lat,
         cell_area_m2,
         area_in_jurisdiction_m2,
-        ST_Transform(geom_projected, '{{ crs }}', 'EPSG:4326', always_xy := true)
+        ST_Transform(geom_projected, {{ sql_string(crs) }}, 'EPSG:4326', always_xy := true)
                                                                         as geom
     from cells
 

@@ -105,7 +105,7 @@ extra_indicators as (
     select
         area_id,
         {%- for i in extra %}
-        max(estimate) filter (where indicator = '{{ i["name"] }}') as extra_{{ loop.index }}_value
+        max(estimate) filter (where indicator = {{ sql_string(i["name"]) }}) as extra_{{ loop.index }}_value
         {{- ',' if not loop.last }}
         {%- endfor %}
     from {{ ref('int_area_indicators__apportioned') }}
@@ -315,7 +315,7 @@ component_scores as (
         {%- endfor %}
         array_to_string(list_filter([
             {%- for c in scored %}
-            case when not component_stats.{{ c }}_informative then '{{ labels[c] }}' end
+            case when not component_stats.{{ c }}_informative then {{ sql_string(labels[c]) }} end
             {{- ',' if not loop.last }}
             {%- endfor %}
         ], lambda x: x is not null), ', ')               as uninformative_components -- noqa: RF02
@@ -368,7 +368,7 @@ ranked as (
             list_filter(
                 list_sort([
                     {%- for c in scored %}
-                    {'contribution': {{ c }}_contribution, 'component': '{{ labels[c] }}'}
+                    {'contribution': {{ c }}_contribution, 'component': {{ sql_string(labels[c]) }}}
                     {{- ',' if not loop.last }}
                     {%- endfor %}
                 ], 'DESC'),

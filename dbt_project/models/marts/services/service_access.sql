@@ -19,7 +19,7 @@ areas as (
         area_id,
         population,
         ST_Centroid(
-            ST_Transform(geom, 'EPSG:4326', '{{ crs }}', always_xy := true)
+            ST_Transform(geom, 'EPSG:4326', {{ sql_string(crs) }}, always_xy := true)
         )                                               as origin
     from {{ ref('dim_area') }}
 
@@ -33,7 +33,7 @@ facilities as (
         facility_id,
         facility_type,
         area_id,
-        ST_Transform(geom, 'EPSG:4326', '{{ crs }}', always_xy := true) as location
+        ST_Transform(geom, 'EPSG:4326', {{ sql_string(crs) }}, always_xy := true) as location
     from {{ ref('dim_facility') }}
     where geom is not null
 
@@ -43,7 +43,7 @@ facility_types as (
 
     select unnest([
         {%- for t in facility_types %}
-        '{{ t }}'{{ ',' if not loop.last }}
+        {{ sql_string(t) }}{{ ',' if not loop.last }}
         {%- endfor %}
     ])                                                  as facility_type
     union all

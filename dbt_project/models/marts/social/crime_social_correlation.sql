@@ -10,7 +10,7 @@
 -- approximation scipy.stats.spearmanr uses). Fewer than 4 areas: no statistic (NULL).
 {%- set correlation_list -%}
     cast([{%- for name in var('correlation_indicators') -%}
-        '{{ name }}'{{ ', ' if not loop.last }}
+        {{ sql_string(name) }}{{ ', ' if not loop.last }}
     {%- endfor -%}] as varchar[])
 {%- endset %}
 with
@@ -28,7 +28,7 @@ offenses as (
     select area_id, crime_against
     from {{ ref('fct_incidents') }}
     where area_id is not null
-        and occurred_month >= cast('{{ var("start_month") }}' as date)
+        and occurred_month >= cast({{ sql_string(var("start_month")) }} as date)
 
 ),
 

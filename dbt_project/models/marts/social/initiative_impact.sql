@@ -32,11 +32,11 @@ initiatives as (
         values
         {%- for item in initiatives %}
             (
-                '{{ item["name"] | replace("'", "''") }}',
-                '{{ item["start_month"] }}',
+                {{ sql_string(item["name"]) }},
+                {{ sql_string(item["start_month"]) }},
                 [
                     {%- for area in item["areas"] -%}
-                        '{{ area | string | replace("'", "''") }}'{{ ", " if not loop.last }}
+                        {{ sql_string(area) }}{{ ", " if not loop.last }}
                     {%- endfor -%}
                 ]
             ){{ "," if not loop.last }}
@@ -64,7 +64,7 @@ areas as (
 data_months as (
 
     select
-        cast('{{ var("start_month") }}' as date)                as first_month,
+        cast({{ sql_string(var("start_month")) }} as date)                as first_month,
         max(month)                                              as last_month
     from rates
 

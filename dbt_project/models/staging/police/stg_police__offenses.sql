@@ -8,7 +8,7 @@ source as (
     -- only the sources the jurisdiction declares: a source removed from the YAML (or renamed)
     -- leaves its conformed files on disk, never in the marts
     select * from {{ source('police', 'offenses') }}
-    where source in ('{{ var('police_sources') | join("', '") }}')
+    where source in ({{ sql_string_list(var('police_sources')) }})
 
 ),
 

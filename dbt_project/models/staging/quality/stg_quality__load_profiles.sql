@@ -19,7 +19,7 @@ source as (
     -- a police source no longer in the jurisdiction's YAML keeps its profiles on disk, never
     -- in the scorecard (as its offenses never reach the marts)
     select * from {{ source('quality', 'load_profiles') }}
-    where family <> 'police' or source in ('{{ var('police_sources') | join("', '") }}')
+    where family <> 'police' or source in ({{ sql_string_list(var('police_sources')) }})
 
 ),
 {% else %}
