@@ -22,7 +22,8 @@ projected as (
         occurred_month,
         category,
         is_sensitive,
-        ST_Transform(geom, 'EPSG:4326', {{ sql_string(crs) }}, always_xy := true)  as point_projected
+        ST_Transform(geom, 'EPSG:4326', {{ sql_string(crs) }}, always_xy := true)
+                                                                as point_projected
     from offenses
 
 ),

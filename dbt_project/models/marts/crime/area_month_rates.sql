@@ -39,7 +39,9 @@ months as (
     -- every month from the police start to the last with an assigned offense (none: no rows)
     select
         cast(unnest(generate_series(
-            cast(date_trunc('month', cast({{ sql_string(var("start_month")) }} as date)) as timestamp),
+            cast(
+                date_trunc('month', cast({{ sql_string(var("start_month")) }} as date)) as timestamp
+            ),
             cast(max(occurred_month) as timestamp),
             interval 1 month
         )) as date)                             as month

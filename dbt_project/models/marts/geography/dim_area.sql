@@ -53,7 +53,9 @@ final as (
         areas.area_name,
         areas.geom,
         ST_Area(
-            ST_Transform(areas.geom, 'EPSG:4326', {{ sql_string(var("projected_crs")) }}, always_xy := true)
+            ST_Transform(
+                areas.geom, 'EPSG:4326', {{ sql_string(var("projected_crs")) }}, always_xy := true
+            )
         ) / 1e6                                                         as area_km2,
         cast(round(pivoted.population) as bigint)                       as population,
         pivoted.population_moe,

@@ -11,7 +11,11 @@ requests as (
         requests.is_closed,
         requests.created_at,
         requests.closed_at,
-        cast(date_trunc('month', timezone({{ sql_string(var("timezone")) }}, requests.created_at)) as date)
+        cast(
+            date_trunc(
+                'month', timezone({{ sql_string(var("timezone")) }}, requests.created_at)
+            ) as date
+        )
                                                                 as month,
         assignment.area_id
     from {{ ref('stg_service_requests__requests') }} as requests
