@@ -470,20 +470,59 @@ def inbox_fingerprint(files: Iterable[Path]) -> str:
 NO_SURVEYS = "no_surveys"  # the stand-in landing when the inbox is empty
 
 
+@dataclass(frozen=True)
+class SurveyLanding:
+    """What an inbox landed: rows per survey (the file's stem), and the files left out as
+    byte-for-byte copies of a landed one (copy -> the file landed instead)."""
+
+    rows: dict[str, int]
+    duplicates: dict[str, str]
+
+
+def survey_key(path: Path) -> str:
+    """The survey a file lands as: its stem."""
+    return path.stem
+
+
+def distinct_survey_files(files: Sequence[Path]) -> tuple[list[Path], dict[str, str]]:
+    """The files to land, and the byte-identical copies left out (each named with the file that
+    lands instead). Two different files that would land as one survey raise ``ValueError``."""
+    kept: dict[str, Path] = {}  # content digest -> the file that lands
+    by_key: dict[str, Path] = {}
+    duplicates: dict[str, str] = {}
+    # The shortest name lands: "wave1.csv" rather than "wave1 (copy).csv".
+    for path in sorted(files, key=lambda p: (len(p.name), p.name)):
+        digest = _file_digest(path)
+        if digest in kept:
+            duplicates[path.name] = kept[digest].name
+            continue
+        # Compared without case: wave2.csv and wave2.CSV are one landing file on a
+        # case-insensitive disk, and one survey to a reader.
+        other = by_key.get(survey_key(path).casefold())
+        if other is not None:
+            raise ValueError(
+                f"{other.name} and {path.name} differ but would land as one survey "
+                f"{survey_key(other)!r}: rename one of them"
+            )
+        kept[digest] = by_key[survey_key(path).casefold()] = path
+    return sorted(kept.values(), key=lambda p: p.name), duplicates
+
+
 def land_survey_inbox(
     files: Sequence[Path], layout: SurveyLayout, target_dir: Path, *, load_id: str
-) -> dict[str, int]:
-    """Land every survey file as ``<target_dir>/<file stem>.parquet``; rows landed per stem.
+) -> SurveyLanding:
+    """Land every distinct survey file as ``<target_dir>/<survey key>.parquet``.
 
     An empty inbox lands a zero-row stand-in so the survey marts stay defined; a landing whose
-    file left the inbox is withdrawn. A file that cannot be read raises ``ValueError``.
+    file left the inbox is withdrawn. A file that cannot be read, or two different files with
+    one survey key, raise ``ValueError``.
     """
+    distinct, duplicates = distinct_survey_files(files)
     target_dir.mkdir(parents=True, exist_ok=True)
     landed: dict[str, int] = {}
-    for path in files:
-        landed[path.stem] = land_csv(
-            path, target_dir / f"{path.stem}.parquet", load_id=load_id
-        ).rows
+    for path in distinct:
+        key = survey_key(path)
+        landed[key] = land_csv(path, target_dir / f"{key}.parquet", load_id=load_id).rows
     if not files:
         empty = pl.DataFrame(schema=dict.fromkeys(layout.read_columns, pl.String))
         land_frame(empty, NO_SURVEYS, target_dir / f"{NO_SURVEYS}.parquet", load_id=load_id)
@@ -491,4 +530,4 @@ def land_survey_inbox(
     for stale in target_dir.glob("*.parquet"):
         if stale.stem not in landed:
             stale.unlink()
-    return landed
+    return SurveyLanding(landed, duplicates)

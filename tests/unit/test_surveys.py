@@ -20,6 +20,7 @@ from crimemap.ingestion.surveys import (
     area_key_sql,
     inbox_files,
     inbox_fingerprint,
+    land_survey_inbox,
     normalize_area_id,
     parse_survey_layout,
 )
@@ -611,3 +612,54 @@ def test_inbox_fingerprint_changes_with_the_files(tmp_path: Path) -> None:
     (tmp_path / "e.csv").write_text("response_id\n")
     assert inbox_fingerprint(inbox_files(tmp_path)) not in (base, edited, renamed)
     assert inbox_fingerprint([]) != base
+
+
+def wave(path: Path, *ids: str) -> Path:
+    path.write_text("response_id,submitted,area\n" + "".join(f"{i},2025-03-01,A\n" for i in ids))
+    return path
+
+
+INBOX_LAYOUT = SurveyLayout(
+    response_id="response_id", submitted="submitted", questions=(), area="area"
+)
+
+
+def test_a_byte_identical_copy_lands_once_and_is_reported(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    wave(inbox / "wave1.csv", "1", "2", "3")
+    wave(inbox / "wave1 (copy).csv", "1", "2", "3")
+    wave(inbox / "wave2.csv", "4")
+    raw = tmp_path / "raw"
+
+    landing = land_survey_inbox(inbox_files(inbox), INBOX_LAYOUT, raw, load_id="L1")
+
+    assert landing.rows == {"wave1": 3, "wave2": 1}
+    assert landing.duplicates == {"wave1 (copy).csv": "wave1.csv"}
+    assert sorted(p.name for p in raw.iterdir()) == ["wave1.parquet", "wave2.parquet"]
+
+
+def test_two_files_landing_as_one_survey_are_refused_by_name(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    wave(inbox / "wave2.csv", "1", "2")
+    wave(inbox / "wave2.CSV", "3")
+
+    with pytest.raises(ValueError, match=r"^wave2\.CSV and wave2\.csv differ but would land as"):
+        land_survey_inbox(inbox_files(inbox), INBOX_LAYOUT, tmp_path / "raw", load_id="L1")
+    assert not (tmp_path / "raw").exists()  # nothing landed, nothing overwritten
+
+
+def test_a_withdrawn_wave_is_removed_at_the_next_landing(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    raw = tmp_path / "raw"
+    wave(inbox / "wave1.csv", "1")
+    second = wave(inbox / "wave2.csv", "2")
+    land_survey_inbox(inbox_files(inbox), INBOX_LAYOUT, raw, load_id="L1")
+
+    second.unlink()
+    landing = land_survey_inbox(inbox_files(inbox), INBOX_LAYOUT, raw, load_id="L2")
+
+    assert landing.rows == {"wave1": 1}
+    assert [p.name for p in raw.iterdir()] == ["wave1.parquet"]

@@ -75,9 +75,14 @@ def survey_assets(config: JurisdictionConfig) -> list:
                 allow_retries=False,
             )
         try:
-            landed = land_survey_inbox(files, layout, paths.raw_surveys, load_id=context.run.run_id)
+            landing = land_survey_inbox(
+                files, layout, paths.raw_surveys, load_id=context.run.run_id
+            )
         except ValueError as exc:
             raise Failure(description=f"surveys: {exc}", allow_retries=False) from exc
+        landed = landing.rows
+        for copy, original in landing.duplicates.items():
+            context.log.warning(f"surveys: {copy} is a copy of {original}: landed once")
         # Each wave is its own scope: a smaller new wave is not an outage, a re-sent file that
         # lost most of its rows is.
         record_volume(data_dir.paths.state, "surveys", context.run.run_id, inbox, landed)
@@ -86,6 +91,7 @@ def survey_assets(config: JurisdictionConfig) -> list:
             metadata={
                 "dagster/row_count": sum(landed.values()),
                 "files": MetadataValue.json(landed),
+                "duplicates": MetadataValue.json(landing.duplicates),
                 "inbox": MetadataValue.path(str(inbox)),
             }
         )
