@@ -379,7 +379,8 @@ def conformed_columns_sql(layout: SurveyLayout, raw_relation: str, *, alias: str
             f"AS {_question_column(i, 'positive')}",
         ]
         invalid.append(f"({_text(q.column, alias)} IS NOT NULL AND ({value}) IS NULL)")
-    invalid.append("(" + " AND ".join(f"({v}) IS NULL" for v in values) + ")")
+    if values:  # a respondent who answered nothing (a layout without questions takes no files)
+        invalid.append("(" + " AND ".join(f"({v}) IS NULL" for v in values) + ")")
     columns = [
         f"{alias}.*",
         f"{_text(layout.response_id, alias)} AS cm_response_id",
@@ -406,6 +407,10 @@ def answer_rows_sql(layout: SurveyLayout, survey: str, accepted: str) -> str:
         f"'answer_value': {_question_column(i, 'value')}, "
         f"'answer_positive': {_question_column(i, 'positive')}}}"
         for i, q in enumerate(layout.questions)
+    ) or (
+        # no questions, no answers: one typed NULL answer, dropped by the filter below
+        "{'position': 0, 'question': NULL::VARCHAR, 'answer_value': NULL::DOUBLE, "
+        "'answer_positive': NULL::BOOLEAN}"
     )
     # A point outside lon/lat range (a respondent placed by area, coordinates in feet) is no
     # WGS84 point: the area places it.

@@ -16,6 +16,7 @@ import pytest
 from crimemap.ingestion.landing import land_csv
 from crimemap.ingestion.surveys import (
     CONFORMED_COLUMNS,
+    NO_SURVEY_LAYOUT,
     SurveyLayout,
     area_key_sql,
     inbox_files,
@@ -663,3 +664,19 @@ def test_a_withdrawn_wave_is_removed_at_the_next_landing(tmp_path: Path) -> None
 
     assert landing.rows == {"wave1": 1}
     assert [p.name for p in raw.iterdir()] == ["wave1.parquet"]
+
+
+def test_a_city_without_a_survey_layout_splits_its_empty_stand_in(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """No layout, empty inbox: the zero-row stand-in splits into an empty answers file of the
+    contract's columns and types, so the survey marts stay defined."""
+    raw = land(tmp_path, [], columns=NO_SURVEY_LAYOUT.read_columns, name="no_surveys")
+
+    result = split(con, raw, NO_SURVEY_LAYOUT)
+
+    assert (result.raw_rows, result.clean_rows, result.quarantined_rows) == (0, 0, 0)
+    described = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{result.clean_path}')")
+    types = {name: kind for name, kind, *_ in described.fetchall()}
+    assert tuple(types) == CONFORMED_COLUMNS
+    assert (types["answer_value"], types["answer_positive"]) == ("DOUBLE", "BOOLEAN")
