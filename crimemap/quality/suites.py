@@ -447,12 +447,13 @@ def surveys_conformed_suite(
     ERROR: exact columns; (survey, response_id, question) unique; ``question`` one of
     ``questions``; a submission date; a positive weight; an answer in [0, 5] with its positive
     flag; a respondent without an area has a point. WARN: points mostly inside ``bbox`` (when
-    given). With ``min_rows=0`` an empty file (an empty inbox) is valid.
+    given). With ``min_rows=0`` an empty file (an empty inbox) is valid. Without questions (no
+    survey layout) there can be no answer: the file must be empty.
     """
     return SuiteSpec(
         name=name,
         expectations=(
-            *table_shape(SURVEYS_CONFORMED_COLUMNS, min_rows, max_rows),
+            *table_shape(SURVEYS_CONFORMED_COLUMNS, min_rows, max_rows if questions else 0),
             not_null("survey"),
             not_null("response_id"),
             expect(
@@ -460,7 +461,7 @@ def surveys_conformed_suite(
                 "ERROR",
                 column_list=["survey", "response_id", "question"],
             ),
-            *in_domain("question", distinct_names(questions, "questions")),
+            *(in_domain("question", distinct_names(questions, "questions")) if questions else ()),
             not_null("submitted_on"),
             not_null("weight"),
             within("weight", min_value=0, strict_min=True),

@@ -797,6 +797,13 @@ def test_surveys_empty_inbox_is_valid_with_min_rows_zero(
     assert_blocks(surveys_spec, frame, ROW_COUNT, None)
 
 
+def test_surveys_without_questions_must_be_empty(tmp_path: Path) -> None:
+    """A city without a survey layout: no answer can be valid, the empty file is."""
+    spec = S.surveys_conformed_suite([], min_rows=0)
+    assert_passes(spec, empty(tmp_path, SURVEYS_SCHEMA))
+    assert_blocks(spec, written(tmp_path, SURVEYS_SCHEMA, good_surveys()), ROW_COUNT, None)
+
+
 # --- the writers' contracts --------------------------------------------------------------------
 
 
