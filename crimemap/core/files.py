@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -57,3 +58,36 @@ def write_atomic(path: Path, write: Callable[[Path], object], *, durable: bool =
     """Write ``path`` through ``write(temporary_path)``, whole or not at all."""
     with atomic_output(path, durable=durable) as tmp:
         write(tmp)
+
+
+def is_leftover(path: Path) -> bool:
+    """A name only an interrupted write leaves: a ``.staging`` directory, a hidden ``.tmp`` file
+    beside its target (``atomic_output``) or a ``.tmp-`` scratch entry."""
+    name = path.name
+    return (
+        name == ".staging"
+        or (name.startswith(".") and name.endswith(".tmp"))
+        or (name.startswith(".tmp-"))
+    )
+
+
+def sweep_leftovers(root: Path) -> list[Path]:
+    """Remove what interrupted writes left under ``root``.
+
+    Only safe while no writer runs: call it holding the data directory's run lock.
+    """
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for directory, folders, files in os.walk(root):
+        here = Path(directory)
+        for name in [*folders, *files]:
+            path = here / name
+            if is_leftover(path):
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                removed.append(path)
+        folders[:] = [f for f in folders if not is_leftover(here / f)]
+    return removed

@@ -99,6 +99,44 @@ def command_run(args: argparse.Namespace) -> int:
 
     config = current_config()
     claim(paths, config)
+    from crimemap.core.run_lock import DataDirectoryBusy, data_directory_lock
+
+    try:
+        with data_directory_lock(
+            paths.root,
+            command="crimemap run",
+            wait_seconds=args.wait,
+            on_wait=lambda message: print(f"crimemap: {message}", flush=True),
+        ):
+            return run_locked(args, paths, config, started)
+    except DataDirectoryBusy as exc:
+        print(f"crimemap: {exc}", file=sys.stderr)
+        return BUSY_EXIT
+
+
+def clear_interrupted_work(paths: DataPaths) -> None:
+    """What a killed run left: scratch files, and runs still marked as started. Only while
+    holding the data directory's run lock (nothing else is writing)."""
+    from dagster import DagsterInstance
+
+    from crimemap.core.files import sweep_leftovers
+    from crimemap.orchestration.runs import fail_dead_runs
+
+    # The pipeline's own working folders only: releases clear their leftovers when the next
+    # one is published, the inbox is the users', Dagster's home is Dagster's.
+    work = (paths.sources, paths.raw, paths.quarantine, paths.conformed, paths.quality, paths.state)
+    removed = [path for folder in work for path in sweep_leftovers(folder)]
+    if removed:
+        print(f"crimemap: removed {len(removed)} leftover(s) of an interrupted run", flush=True)
+    with DagsterInstance.get() as instance:
+        for run_id in fail_dead_runs(instance):
+            print(f"crimemap: run {run_id} had lost its process: marked failed", flush=True)
+
+
+def run_locked(
+    args: argparse.Namespace, paths: DataPaths, config: JurisdictionConfig, started: float
+) -> int:
+    clear_interrupted_work(paths)
     print("crimemap: loading definitions (dbt manifest, assets, checks)...", flush=True)
 
     from dagster import DagsterInstance
@@ -109,6 +147,7 @@ def command_run(args: argparse.Namespace) -> int:
 
     from crimemap.orchestration.definitions import build_definitions
     from crimemap.orchestration.defs.police.assets import police_partitions
+    from crimemap.orchestration.runs import RUN_PID_TAG
 
     defs = build_definitions(config, paths)
 
@@ -123,7 +162,11 @@ def command_run(args: argparse.Namespace) -> int:
     run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
     # One run: the monthly police assets take the whole range in one step (single-run
     # backfill), everything downstream runs once over all months.
-    tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+    tags = {
+        ASSET_PARTITION_RANGE_START_TAG: first,
+        ASSET_PARTITION_RANGE_END_TAG: last,
+        RUN_PID_TAG: str(os.getpid()),
+    }
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance, run_config=run_config, raise_on_error=False, tags=tags
@@ -167,6 +210,13 @@ def command_ui(args: argparse.Namespace) -> int:
     from crimemap.config.runtime import current_config
 
     claim(paths, current_config())
+    from dagster import DagsterInstance
+
+    from crimemap.orchestration.runs import fail_dead_runs
+
+    with DagsterInstance.get() as instance:
+        for run_id in fail_dead_runs(instance):
+            print(f"crimemap: run {run_id} had lost its process: marked failed", flush=True)
     dagster = Path(sys.executable).with_name("dagster")
     cmd = [
         str(dagster),
@@ -335,6 +385,7 @@ def command_schema(args: argparse.Namespace) -> int:
 
 
 CONFIG_ERROR_EXIT = 2  # a jurisdiction file that cannot be used (as argparse does for bad flags)
+BUSY_EXIT = 75  # another run holds the data directory: try again later (sysexits EX_TEMPFAIL)
 DEBUG_HELP = "show the traceback of a configuration error instead of its one-line message"
 
 
@@ -365,6 +416,14 @@ def build_parser() -> argparse.ArgumentParser:
         "the marts are rebuilt from every month landed so far",
     )
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="when another run holds the data directory, wait this long for it (default: exit "
+        f"at once with code {BUSY_EXIT})",
+    )
     run.set_defaults(func=command_run)
 
     ui = sub.add_parser("ui", help="start the Dagster UI on the crimemap definitions")

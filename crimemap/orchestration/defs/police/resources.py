@@ -136,4 +136,8 @@ def feed_resource_key(source: str) -> str:
 
 
 def scratch_path(root: Path, source: str) -> Path:
+    """A new scratch file for one landing; any scratch file a killed landing left is removed
+    first (one landing of a source runs at a time)."""
+    for leftover in (root / ".staging").glob(f"{source}-*.parquet"):
+        leftover.unlink(missing_ok=True)
     return root / ".staging" / f"{source}-{uuid.uuid4().hex}.parquet"
