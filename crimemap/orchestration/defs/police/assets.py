@@ -7,6 +7,7 @@ backfill policy): the export is read once, every month written from it.
 """
 
 import warnings
+from contextlib import suppress
 from datetime import date
 
 from dagster import (
@@ -130,6 +131,8 @@ def raw_police_asset(
                 )
         finally:
             scratch.unlink(missing_ok=True)
+            with suppress(OSError):  # another landing's scratch is still in it
+                scratch.parent.rmdir()
         record_volume(
             data_dir.paths.state,
             source.name,
