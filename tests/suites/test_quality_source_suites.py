@@ -56,7 +56,7 @@ from crimemap.samplecity.settings import (
     SampleCityConfig,
     SampleCityFiles,
 )
-from tests.support.jurisdictions import file_sources_yaml
+from tests.support.jurisdictions import file_sources_yaml, sample_survey_yaml
 
 ACS = TABLE_SETS["social_services"]
 COLUMN_SET = "expect_table_columns_to_match_set"
@@ -518,6 +518,7 @@ def drift_city(root: Path, city: SampleCityFiles) -> JurisdictionConfig:
         f"  - {{name: seattle_spd, layout: seattle_spd, mode: file, "
         f"path: {exports / city.police_csv.name}, start_month: 2024-07}}\n"
         + file_sources_yaml(str(exports))
+        + sample_survey_yaml()
     )
     return load_jurisdiction(yaml)
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 
+import yaml
+
+from crimemap.config.jurisdiction import DEFAULT_CONFIG
 from crimemap.samplecity.records import SAMPLE_FACILITY_TYPE_MAP
 
 
@@ -18,3 +21,9 @@ def file_sources_yaml(exports: str) -> str:
         f"facilities: {{mode: file, path: {exports}/facilities.csv, address_field: address, "
         f"type_map: {type_map}}}\n"
     )
+
+
+def sample_survey_yaml() -> str:
+    """A ``surveys:`` block reading the sample city's survey, with the layout its YAML gives."""
+    layout = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))["surveys"]["layout"]
+    return f"surveys: {{layout: {json.dumps(layout)}}}\n"
