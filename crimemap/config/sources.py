@@ -135,6 +135,8 @@ class QualitySettings:
     max_volume_drop: float = 0.5  # a load losing more than this share of its baseline fails
     min_baseline_rows: int = 50  # smaller baselines are noise, not judged
     volume_overrides: Mapping[str, float] = field(default_factory=dict)  # per source
+    # a boundary repair changing an area's size by more than this share warns, naming the area
+    max_repair_area_change: float = 0.01
 
     def max_drop_for(self, source: str) -> float:
         return self.volume_overrides.get(source, self.max_volume_drop)
@@ -394,7 +396,8 @@ def _drop_share(value: Any, where: str) -> float:
 
 def quality_settings(entry: Any, where: str) -> QualitySettings:
     entry = as_mapping(entry, where)
-    unknown = sorted(set(entry) - {"max_volume_drop", "min_baseline_rows", "sources"})
+    known = {"max_volume_drop", "min_baseline_rows", "sources", "max_repair_area_change"}
+    unknown = sorted(set(entry) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown keys {unknown}")
     default = QualitySettings()
@@ -414,4 +417,8 @@ def quality_settings(entry: Any, where: str) -> QualitySettings:
         ),
         min_baseline_rows=min_rows,
         volume_overrides=overrides,
+        max_repair_area_change=_drop_share(
+            entry.get("max_repair_area_change", default.max_repair_area_change),
+            f"{where}.max_repair_area_change",
+        ),
     )

@@ -26,6 +26,7 @@ from crimemap.orchestration.defs.quality.checks import source_checks
 from crimemap.orchestration.defs.quality.mart_checks import mart_checks
 from crimemap.orchestration.defs.quality.raw_checks import raw_source_checks
 from crimemap.orchestration.defs.quality.reconcile import reconcile_checks
+from crimemap.orchestration.defs.quality.repairs import repair_checks
 from crimemap.orchestration.defs.quality.volume import volume_check
 from crimemap.orchestration.defs.sources.assets import (
     raw_assets,
@@ -68,6 +69,7 @@ def build_definitions(config: JurisdictionConfig, paths: DataPaths) -> Definitio
             *source_checks(config),
             *raw_source_checks(config),
             *reconcile_checks(config),
+            *repair_checks(config),
             *mart_checks(config),
             *(volume_check(name, key, config) for name, key in landed_sources),
         ],

@@ -12,7 +12,9 @@ duplicates. Area keys are normalized exactly as survey answers name areas
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -263,6 +265,60 @@ def split_boundaries(
         clean_select=merged_areas_sql,
         derived_prefix=PREFIX,
         profile=LoadProfile(profile_path, "boundaries"),
+    )
+
+
+@dataclass(frozen=True)
+class RepairedArea:
+    """An area whose geometry repair changed its size: as drawn (the shoelace area of the
+    published rings) and as repaired, both in the source CRS's units."""
+
+    area_id: str
+    row_number: int
+    drawn_area: float
+    repaired_area: float
+
+    @property
+    def change(self) -> float:
+        """The repair's change as a share of the drawn area (infinite when nothing was drawn:
+        the rings of a bow-tie cancel out)."""
+        if self.drawn_area == 0:
+            return math.inf if self.repaired_area else 0.0
+        return abs(self.repaired_area - self.drawn_area) / self.drawn_area
+
+    @property
+    def message(self) -> str:
+        change = "from nothing" if math.isinf(self.change) else f"by {self.change:.0%}"
+        return (
+            f"area {self.area_id} (row {self.row_number}): repairing its geometry changed its "
+            f"size {change} ({self.drawn_area:.6g} as drawn, {self.repaired_area:.6g} repaired)"
+        )
+
+
+def repaired_area_changes(
+    con: duckdb.DuckDBPyConnection, spec: BoundarySpec, raw_parquet: Path, max_change: float
+) -> list[RepairedArea]:
+    """The rows whose repair (``ST_MakeValid``) changed their area by more than ``max_change``,
+    largest change first. A self-intersecting ring repaired to a part of itself shows here."""
+    columns = [
+        c[0]
+        for c in con.execute(
+            f"SELECT * FROM read_parquet({sql_literal(str(raw_parquet))}) LIMIT 0"
+        ).description
+    ]
+    geometry_column = _landed_geometry_column(con, spec, raw_parquet, columns)
+    drawn = _parsed_geometry(_text(geometry_column))
+    repaired = _polygonal(f"TRY(ST_MakeValid({drawn}))")
+    rows = con.execute(
+        f"SELECT {area_key_sql(_text(spec.id_field), spec.id_kind)}, _row_number, "
+        f"abs(ST_Area({drawn})), ST_Area({repaired}) "
+        f"FROM read_parquet({sql_literal(str(raw_parquet))}) AS __src "
+        f"WHERE NOT coalesce(TRY(ST_IsValid({drawn})), true) AND {repaired} IS NOT NULL "
+        "ORDER BY _row_number"
+    ).fetchall()
+    changed = [RepairedArea(str(a), int(n), float(d), float(r)) for a, n, d, r in rows]
+    return sorted(
+        (c for c in changed if c.change > max_change), key=lambda c: c.change, reverse=True
     )
 
 

@@ -32,7 +32,12 @@ from crimemap.ingestion.boundaries import (
 )
 from crimemap.ingestion.surveys import area_key_sql as survey_area_key_sql
 from crimemap.ingestion.surveys import normalize_area_id
-from crimemap.quality.boundaries import CONFORMED_AREA_COLUMNS, area_key_sql, split_boundaries
+from crimemap.quality.boundaries import (
+    CONFORMED_AREA_COLUMNS,
+    area_key_sql,
+    repaired_area_changes,
+    split_boundaries,
+)
 from crimemap.quality.rules import REASON_CODES_COLUMN, REASON_COLUMN, SplitResult
 
 INGESTED_AT = datetime(2024, 6, 1, tzinfo=UTC)
@@ -599,6 +604,57 @@ def test_bow_tie_is_repaired_into_a_multipolygon_of_the_right_area(
     assert bow["area"] == pytest.approx((x1 - x0) * (y1 - y0) / 2, rel=1e-9)
     assert bow["geometry_repaired"] is True
     assert areas[GEOID_B]["geometry_repaired"] is False
+
+
+def test_repairs_that_change_an_areas_size_are_named(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """A bow-tie's rings cancel (nothing drawn, two triangles repaired); a ring that loops back
+    through its own start to trace an inner square is drawn as 18 but repairs to 14 (the
+    square is a hole); a clean square does not change."""
+    x0, y0, x1, y1 = WEST
+    bow_tie = {
+        "type": "Polygon",
+        "coordinates": [[[x0, y0], [x1, y1], [x1, y0], [x0, y1], [x0, y0]]],
+    }
+    w, h = (x1 - x0) / 4, (y1 - y0) / 4
+    looped = [
+        (0, 0),
+        (4, 0),
+        (4, 4),
+        (0, 4),
+        (0, 0),
+        (2, 1),
+        (3, 2),
+        (2, 3),
+        (1, 2),
+        (2, 1),
+        (0, 0),
+    ]
+    spiral = {"type": "Polygon", "coordinates": [[[x0 + i * w, y0 + j * h] for i, j in looped]]}
+    geoid_c = "53033000300"
+    source = write_geojson(
+        tmp_path / "areas.geojson",
+        [
+            ({"GEOID": GEOID_A, "NAME": "Bow"}, bow_tie),
+            ({"GEOID": GEOID_B, "NAME": "Ok"}, polygon(EAST)),
+            ({"GEOID": geoid_c, "NAME": "Looped"}, spiral),
+        ],
+    )
+    raw = land(con, source, spec_of())
+
+    changed = repaired_area_changes(con, spec_of(), raw, max_change=0.01)
+
+    assert [(c.area_id, c.row_number) for c in changed] == [(GEOID_A, 1), (geoid_c, 3)]
+    assert changed[0].message.startswith(f"area {GEOID_A} (row 1): repairing its geometry "
+                                         "changed its size from nothing")  # fmt: skip
+    assert changed[1].change == pytest.approx(4 / 18, rel=1e-9)
+    assert f"area {geoid_c} (row 3): repairing its geometry changed its size by 22%" in (
+        changed[1].message
+    )
+    assert [c.area_id for c in repaired_area_changes(con, spec_of(), raw, max_change=0.5)] == [
+        GEOID_A
+    ]
 
 
 @pytest.mark.parametrize(
