@@ -230,18 +230,24 @@ def police_raw_suite(
     max_rows: int | None = None,
     include_lineage: bool = True,
 ) -> SuiteSpec:
-    """A police landing in any layout: its exact published columns (when the layout lists them),
-    ids present, codes and dates mostly present, lon/lat mostly numbers inside ``bbox``."""
+    """A police landing in any layout: the columns its layout reads, the published header
+    otherwise (WARN), ids present, codes and dates mostly present, lon/lat mostly numbers inside
+    ``bbox``."""
     columns = (*layout.columns, *(LINEAGE_COLUMNS if include_lineage else ()))
     keys = tuple(k for k in (layout.record_id, layout.report_number) if k)
     required = (layout.offense_codes[0], layout.occurred.column)
-    expectations: list[ExpectationSpec] = []
+    # The columns the layout reads must be there (ERROR: the split cannot run without them);
+    # any other difference from the published header (a column added or dropped that nothing
+    # reads) is reported, not blocking.
+    read = (*layout.read_columns, *(LINEAGE_COLUMNS if include_lineage else ()))
+    expectations: list[ExpectationSpec] = [
+        expect("ExpectTableColumnsToMatchSet", "ERROR", column_set=list(read), exact_match=False),
+        expect("ExpectTableRowCountToBeBetween", "ERROR", min_value=min_rows, max_value=max_rows),
+    ]
     if layout.columns:
-        expectations += table_shape(columns, min_rows, max_rows)
-    else:
         expectations.append(
             expect(
-                "ExpectTableRowCountToBeBetween", "ERROR", min_value=min_rows, max_value=max_rows
+                "ExpectTableColumnsToMatchSet", "WARN", column_set=list(columns), exact_match=True
             )
         )
     expectations += [expect("ExpectColumnValuesToNotBeNull", "WARN", column=k) for k in keys]
@@ -658,7 +664,8 @@ def _failure_message(
             sorted(mismatched.get("unexpected") or []),
         )
         parts = [f"missing columns: {missing}"] if missing else []
-        parts += [f"extra columns: {extra}"] if extra else []
+        # Where other columns may be there (exact_match false), they are only rename candidates.
+        parts += [f"extra columns: {extra}"] if extra and kwargs.get("exact_match", True) else []
         renames = likely_renames(missing, extra)
         if renames:
             parts.append("renamed? " + ", ".join(f"{old!r} -> {new!r}" for old, new in renames))
@@ -760,12 +767,29 @@ def write_data_docs_index(data_docs_dir: Path) -> Path:
     return target
 
 
-def read_partitions(directory: Path) -> pd.DataFrame:
-    """Every ``month=*/part.parquet`` under ``directory`` as one frame (no partition column)."""
-    import pyarrow as pa
+def read_partition_groups(directory: Path) -> dict[str, pd.DataFrame]:
+    """The ``month=*/part.parquet`` files under ``directory``, one frame per column set, keyed
+    by the months they hold (``2024-07..2025-05``): an export whose columns changed between
+    loads is judged as each load published it, never as one table it does not fit."""
     import pyarrow.parquet as pq
 
     files = sorted(Path(directory).glob("month=*/*.parquet"))
     if not files:
         raise FileNotFoundError(f"no landed partitions under {directory}")
-    return pa.concat_tables([pq.read_table(f) for f in files]).to_pandas()
+    groups: dict[tuple[str, ...], list[Path]] = {}
+    for path in files:
+        columns = tuple(pq.read_schema(path).names)
+        groups.setdefault(columns, []).append(path)
+    frames: dict[str, pd.DataFrame] = {}
+    for paths in groups.values():
+        months = [p.parent.name.removeprefix("month=") for p in paths]
+        label = months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}"
+        frames[label] = _concat(paths)
+    return frames
+
+
+def _concat(paths: Sequence[Path]) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pa.concat_tables([pq.read_table(p) for p in paths]).to_pandas()

@@ -26,7 +26,7 @@ from scipy import stats
 
 REPO = Path(__file__).resolve().parents[2]
 DBT = REPO / "dbt_project"
-MACRO_FILES = ("poisson.sql", "student_t.sql")
+MACRO_FILES = ("poisson.sql", "student_t.sql", "sql_literals.sql")
 MARTS = DBT / "models" / "marts"
 MODELS = {
     "area_month_rates": MARTS / "crime" / "area_month_rates.sql",

@@ -5,10 +5,15 @@ import dagster as dg
 from crimemap.config.jurisdiction import JurisdictionConfig, PoliceSource
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.police.assets import conformed_key, quarantine_key, raw_key
-from crimemap.orchestration.defs.quality.checks import jurisdiction_bbox, validate_frame
+from crimemap.orchestration.defs.quality.checks import (
+    jurisdiction_bbox,
+    suite_check_result,
+    validate,
+    validate_frame,
+)
 from crimemap.orchestration.defs.quality.reconcile import reconciliation_result
 from crimemap.quality.reconcile import reconcile_police_source
-from crimemap.quality.suites import police_raw_suite, read_partitions
+from crimemap.quality.suites import police_raw_suite, read_partition_groups
 
 
 def reconcile_check(source: PoliceSource) -> dg.AssetChecksDefinition:
@@ -47,7 +52,12 @@ def raw_suite_check(source: PoliceSource) -> dg.AssetChecksDefinition:
         paths = data_dir.paths
         bbox = jurisdiction_bbox(paths)
         spec = police_raw_suite(source.layout, source=name, bbox=bbox)
-        return validate_frame(spec, read_partitions(paths.raw_police(name)), paths)
+        groups = read_partition_groups(paths.raw_police(name))
+        if len(groups) == 1:  # one layout throughout: the suite's own label
+            return validate_frame(spec, next(iter(groups.values())), paths)
+        return suite_check_result(
+            {f"months {months}": validate(spec, frame, paths) for months, frame in groups.items()}
+        )
 
     return _suite
 
