@@ -152,7 +152,9 @@ def _write_month(
         f"SELECT count(*), coalesce(sum(hash(__t)::HUGEINT), 0) FROM "
         f"(SELECT {cols}, _source_file, _row_number FROM {table} WHERE {where}) AS __t",
     )
-    digest = hashlib.sha256(f"{source}|{month}|{rows}|{content_hash}".encode()).hexdigest()
+    # The column names are part of the content: a struct's hash ignores them, and a month whose
+    # values stayed while a column was renamed must be rewritten with its new header.
+    digest = hashlib.sha256(f"{source}|{month}|{cols}|{rows}|{content_hash}".encode()).hexdigest()
     load_id = f"{source}/{month_key(month)}/{digest[:16]}"
     if _existing_digest(con, path) == digest:
         return MonthLanding(month=month, path=path, rows=rows, written=False, load_id=load_id)
