@@ -137,6 +137,9 @@ class QualitySettings:
     volume_overrides: Mapping[str, float] = field(default_factory=dict)  # per source
     # a boundary repair changing an area's size by more than this share warns, naming the area
     max_repair_area_change: float = 0.01
+    # a load accepting less than this share of its rows stops its source; less than warn, warns
+    min_accepted_share: float = 0.5
+    warn_accepted_share: float = 0.9
 
     def max_drop_for(self, source: str) -> float:
         return self.volume_overrides.get(source, self.max_volume_drop)
@@ -396,7 +399,14 @@ def _drop_share(value: Any, where: str) -> float:
 
 def quality_settings(entry: Any, where: str) -> QualitySettings:
     entry = as_mapping(entry, where)
-    known = {"max_volume_drop", "min_baseline_rows", "sources", "max_repair_area_change"}
+    known = {
+        "max_volume_drop",
+        "min_baseline_rows",
+        "sources",
+        "max_repair_area_change",
+        "min_accepted_share",
+        "warn_accepted_share",
+    }
     unknown = sorted(set(entry) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown keys {unknown}")
@@ -411,6 +421,18 @@ def quality_settings(entry: Any, where: str) -> QualitySettings:
         )
         for name, settings in as_mapping(entry.get("sources"), f"{where}.sources").items()
     }
+    error_share = _drop_share(
+        entry.get("min_accepted_share", default.min_accepted_share), f"{where}.min_accepted_share"
+    )
+    warn_share = _drop_share(
+        entry.get("warn_accepted_share", max(default.warn_accepted_share, error_share)),
+        f"{where}.warn_accepted_share",
+    )
+    if warn_share < error_share:
+        raise ConfigError(
+            f"{where}.warn_accepted_share: {warn_share} is below min_accepted_share "
+            f"{error_share}; the warning comes first"
+        )
     return QualitySettings(
         max_volume_drop=_drop_share(
             entry.get("max_volume_drop", default.max_volume_drop), f"{where}.max_volume_drop"
@@ -421,4 +443,6 @@ def quality_settings(entry: Any, where: str) -> QualitySettings:
             entry.get("max_repair_area_change", default.max_repair_area_change),
             f"{where}.max_repair_area_change",
         ),
+        min_accepted_share=error_share,
+        warn_accepted_share=warn_share,
     )

@@ -172,6 +172,8 @@ def run_locked(
             instance=instance, run_config=run_config, raise_on_error=False, tags=tags
         )
     elapsed = time.perf_counter() - started
+    for line in acceptance_lines(result.get_asset_check_evaluations()):
+        print(f"crimemap: {line}", flush=True)
     failed_checks = [
         evaluation
         for evaluation in result.get_asset_check_evaluations()
@@ -190,6 +192,21 @@ def run_locked(
         return 1
     print_outputs(paths, elapsed)
     return 0
+
+
+def acceptance_lines(evaluations: Sequence[Any]) -> list[str]:
+    """Rows accepted and quarantined per source, from the splits' acceptance checks."""
+    lines = []
+    for evaluation in evaluations:
+        if not evaluation.check_name.endswith("_accepted_share"):
+            continue
+        values = {k: v.value for k, v in evaluation.metadata.items()}
+        source = evaluation.check_name.removesuffix("_accepted_share")
+        lines.append(
+            f"{source}: {values['accepted_rows']:,} of {values['raw_rows']:,} rows accepted, "
+            f"{values['quarantined_rows']:,} quarantined"
+        )
+    return sorted(lines)
 
 
 def print_outputs(paths: DataPaths, elapsed: float) -> None:

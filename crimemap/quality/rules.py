@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,6 +80,8 @@ class RowRule:
     description: str
     columns: tuple[str, ...] = ()
     temp_tables: tuple[tuple[str, str], ...] = ()
+    # The published column a message quotes an example value of (a rejected date, a longitude).
+    field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,22 @@ class LoadProfile:
 
 
 @dataclass(frozen=True)
+class ReasonExample:
+    """Why rows got a reason, for a message: the rule's description, and a rejected value."""
+
+    description: str
+    field: str | None = None
+    value: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self.field is None:
+            return self.description
+        shown = "blank" if self.value is None else repr(self.value[:80])
+        return f"{self.description}; example {self.field}: {shown}"
+
+
+@dataclass(frozen=True)
 class SplitResult:
     """Counts of one split. ``by_reason`` counts the first code (sums to ``quarantined_rows``);
     ``by_code`` counts every code a row carries (a row may count under several)."""
@@ -148,6 +166,8 @@ class SplitResult:
     by_code: dict[str, int]
     quarantine_path: Path
     clean_path: Path | None = None
+    # Per reason (first code): what the rule says, and one rejected value of its field.
+    examples: dict[str, ReasonExample] = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
@@ -208,6 +228,7 @@ def missing_key(*columns: str) -> RowRule:
         predicate_sql="(" + " OR ".join(_blank(c) for c in columns) + ")",
         description=f"key field blank: {', '.join(columns)}",
         columns=tuple(columns),
+        field=columns[0],
     )
 
 
@@ -217,6 +238,7 @@ def coordinates_missing(lon: str, lat: str) -> RowRule:
         predicate_sql=f"(NOT {_coordinates_usable(lon, lat)})",
         description=f"{lon} or {lat} blank or not a finite number",
         columns=(lon, lat),
+        field=lon,
     )
 
 
@@ -226,6 +248,7 @@ def coordinates_zero(lon: str, lat: str) -> RowRule:
         predicate_sql=_coordinates_zero(lon, lat),
         description=f"{lon} and {lat} both 0 (portal placeholder for no location)",
         columns=(lon, lat),
+        field=lon,
     )
 
 
@@ -347,23 +370,32 @@ def event_date_rules(
     value = derived(column)
     local_day = f"CAST(timezone({sql_literal(settings.timezone)}, {value}) AS DATE)"
     return (
-        rule(
-            "date_unparseable",
-            f"{value} IS NULL",
-            f"{published} blank or not in {list(formats)}",
-            column,
+        replace(
+            rule(
+                "date_unparseable",
+                f"{value} IS NULL",
+                f"{published} blank or not in {list(formats)}",
+                column,
+            ),
+            field=published,
         ),
-        rule(
-            "date_placeholder",
-            f"{local_day} < DATE {sql_literal(settings.min_valid_date)}",
-            f"{published} before {settings.min_valid_date} (a placeholder date)",
-            column,
+        replace(
+            rule(
+                "date_placeholder",
+                f"{local_day} < DATE {sql_literal(settings.min_valid_date)}",
+                f"{published} before {settings.min_valid_date} (a placeholder date)",
+                column,
+            ),
+            field=published,
         ),
-        rule(
-            "date_future",
-            f"{value} > ({settings.now_sql})",
-            f"{published} after {settings.now_sql}",
-            column,
+        replace(
+            rule(
+                "date_future",
+                f"{value} > ({settings.now_sql})",
+                f"{published} after {settings.now_sql}",
+                column,
+            ),
+            field=published,
         ),
     )
 
@@ -551,10 +583,12 @@ def split_quarantine(
                 "GROUP BY ALL"
             ).fetchall()
         )
+        examples_by_code = reason_examples(con, table, rules, set(by_reason))
     finally:
         for name in (table, *map(quote_ident, temp_tables)):
             con.execute(f"DROP TABLE IF EXISTS {name}")
     clean_rows = by_reason.pop("", 0)
+    examples = {code: ex for code, ex in examples_by_code.items() if code in by_reason}
     return SplitResult(
         source=rules.source,
         raw_rows=raw_rows,
@@ -564,7 +598,30 @@ def split_quarantine(
         by_code=_in_code_order(by_code),
         quarantine_path=quarantine_path,
         clean_path=clean_path,
+        examples=examples,
     )
+
+
+def reason_examples(
+    con: duckdb.DuckDBPyConnection, table: str, rules: SourceRules, reasons: set[str]
+) -> dict[str, ReasonExample]:
+    """For each of ``reasons`` a rule gives, its description and the first rejected row's value
+    of its field."""
+    reason = quote_ident(REASON_COLUMN)
+    examples: dict[str, ReasonExample] = {}
+    for rule in rules.rules:
+        if rule.code in examples or rule.code not in reasons:
+            continue
+        value: str | None = None
+        if rule.field is not None:
+            row = con.execute(
+                f"SELECT CAST({quote_ident(rule.field)} AS VARCHAR) FROM {table} "
+                f"WHERE {reason} = ? ORDER BY {quote_ident(ROW_NUMBER_COLUMN)} LIMIT 1",
+                [rule.code],
+            ).fetchone()
+            value = row[0] if row else None
+        examples[rule.code] = ReasonExample(rule.description, rule.field, value)
+    return examples
 
 
 def _codes_literal(codes: tuple[str, ...]) -> str:

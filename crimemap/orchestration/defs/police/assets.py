@@ -41,9 +41,11 @@ from crimemap.ingestion.police.partitions import (
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.jurisdiction import Jurisdiction
 from crimemap.orchestration.defs.police.resources import feed_resource_key, scratch_path
+from crimemap.orchestration.defs.quality.acceptance import acceptance_result, acceptance_spec
 from crimemap.orchestration.defs.quality.volume import record_volume
+from crimemap.quality.acceptance import load_acceptance
 from crimemap.quality.police import split_police
-from crimemap.quality.rules import EventRuleSettings, load_areas
+from crimemap.quality.rules import EventRuleSettings, SplitResult, load_areas
 
 # Single-run backfills are what a monthly source needs; the API being "beta" is not news in a log.
 warnings.filterwarnings("ignore", category=BetaWarning)
@@ -189,6 +191,7 @@ def split_police_asset(
                 ),
             ),
         ],
+        check_specs=[acceptance_spec(source.name, conformed_key(source.name))],
         partitions_def=partitions,
         backfill_policy=BackfillPolicy.single_run(),
     )
@@ -197,6 +200,7 @@ def split_police_asset(
         months = partition_months(context)
         totals = {"raw_rows": 0, "accepted_rows": 0, "quarantined_rows": 0}
         by_reason: dict[str, int] = {}
+        results: list[SplitResult] = []
         with connect() as con:
             settings = EventRuleSettings(
                 boundary_table=load_areas(con, paths.conformed_file("areas")),
@@ -218,6 +222,7 @@ def split_police_asset(
                     offenses_path=partition_path(paths.conformed_police(source.name), month),
                     profile_path=partition_path(paths.profiles / "police" / source.name, month),
                 )
+                results.append(result)
                 totals["raw_rows"] += result.raw_rows
                 totals["accepted_rows"] += result.clean_rows
                 totals["quarantined_rows"] += result.quarantined_rows
@@ -247,6 +252,9 @@ def split_police_asset(
                 "quarantined_by_reason": MetadataValue.json(by_reason),
                 "path": MetadataValue.path(str(paths.quarantine_police(source.name))),
             },
+        )
+        yield acceptance_result(
+            conformed_key(source.name), load_acceptance(source.name, results), config.quality
         )
 
     return _split

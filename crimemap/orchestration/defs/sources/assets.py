@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 from dagster import (
+    AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -25,7 +26,7 @@ from dagster import (
 
 from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.paths import DataPaths
-from crimemap.config.sources import BoundarySource
+from crimemap.config.sources import BoundarySource, QualitySettings
 from crimemap.core.duckdb_spatial import connect
 from crimemap.ingestion.boundaries import BoundaryError, land_boundaries
 from crimemap.ingestion.census import TABLE_SETS
@@ -40,7 +41,9 @@ from crimemap.ingestion.landing import (
 from crimemap.ingestion.live.http import LiveSourceError
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.jurisdiction import Jurisdiction
+from crimemap.orchestration.defs.quality.acceptance import acceptance_result, acceptance_spec
 from crimemap.orchestration.defs.quality.volume import record_volume
+from crimemap.quality.acceptance import load_acceptance
 from crimemap.quality.boundaries import split_boundaries, write_no_units
 from crimemap.quality.census import split_acs
 from crimemap.quality.facilities import split_facilities
@@ -219,8 +222,10 @@ def split_asset(
     split: Splitter,
     deps: list[AssetKey],
     conformed_description: str,
+    quality: QualitySettings,
 ) -> AssetsDefinition:
     @multi_asset(
+        check_specs=[acceptance_spec(source, conformed_key(source))],
         name=f"split_{source}",
         specs=[
             AssetSpec(
@@ -241,7 +246,7 @@ def split_asset(
     )
     def _split(
         context: AssetExecutionContext, data_dir: DataDirectory, jurisdiction: Jurisdiction
-    ) -> Iterator[MaterializeResult]:
+    ) -> Iterator[MaterializeResult | AssetCheckResult]:
         paths = data_dir.paths
         with connect() as con:
             try:
@@ -269,6 +274,7 @@ def split_asset(
                 "path": MetadataValue.path(str(result.quarantine_path)),
             },
         )
+        yield acceptance_result(conformed_key(source), load_acceptance(source, [result]), quality)
 
     return _split
 
@@ -362,6 +368,7 @@ def split_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
             areas,
             [],
             "One row per area: pieces sharing an id merged, repaired, in EPSG:4326.",
+            config.quality,
         ),
         split_asset(
             "area_indicators",
@@ -370,6 +377,7 @@ def split_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
             indicators,
             indicator_geography(config),
             "One row per geography unit x indicator: estimate, margin, CV, reliability flag.",
+            config.quality,
         ),
         split_asset(
             "facilities",
@@ -378,6 +386,7 @@ def split_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
             facilities,
             [areas_key],
             "Facilities with a canonical service type and a WGS84 point.",
+            config.quality,
         ),
         split_asset(
             "service_requests",
@@ -385,6 +394,7 @@ def split_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
             service_requests,
             [areas_key],
             "311 requests: type, status, zoned created/closed times, WGS84 point.",
+            config.quality,
         ),
     ]
     units = config.indicators.units
@@ -408,6 +418,7 @@ def split_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
                 indicator_units,
                 [],
                 "One row per indicator unit (e.g. tract), merged, repaired, in EPSG:4326.",
+                config.quality,
             )
         )
     return assets
