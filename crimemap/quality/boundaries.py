@@ -225,6 +225,19 @@ def check_area_keys(
         )
 
 
+def landed_geometry(
+    con: duckdb.DuckDBPyConnection, spec: BoundarySpec, raw_parquet: Path
+) -> tuple[list[str], str]:
+    """The columns of a boundary landing, and which of them holds the geometry."""
+    columns = [
+        c[0]
+        for c in con.execute(
+            f"SELECT * FROM read_parquet({sql_literal(str(raw_parquet))}) LIMIT 0"
+        ).description
+    ]
+    return columns, _landed_geometry_column(con, spec, raw_parquet, columns)
+
+
 def split_boundaries(
     con: duckdb.DuckDBPyConnection,
     spec: BoundarySpec,
@@ -237,13 +250,7 @@ def split_boundaries(
 ) -> SplitResult:
     """Quarantine unusable boundary rows; write one merged, repaired EPSG:4326 row per area."""
     raw_parquet = Path(raw_parquet)
-    columns = [
-        c[0]
-        for c in con.execute(
-            f"SELECT * FROM read_parquet({sql_literal(str(raw_parquet))}) LIMIT 0"
-        ).description
-    ]
-    geometry_column = _landed_geometry_column(con, spec, raw_parquet, columns)
+    columns, geometry_column = landed_geometry(con, spec, raw_parquet)
     missing = [c for c in boundary_read_columns(spec, geometry_column) if c not in columns]
     if missing:
         published = [c for c in columns if not c.startswith("_")]
@@ -300,13 +307,7 @@ def repaired_area_changes(
 ) -> list[RepairedArea]:
     """The rows whose repair (``ST_MakeValid``) changed their area by more than ``max_change``,
     largest change first. A self-intersecting ring repaired to a part of itself shows here."""
-    columns = [
-        c[0]
-        for c in con.execute(
-            f"SELECT * FROM read_parquet({sql_literal(str(raw_parquet))}) LIMIT 0"
-        ).description
-    ]
-    geometry_column = _landed_geometry_column(con, spec, raw_parquet, columns)
+    _, geometry_column = landed_geometry(con, spec, raw_parquet)
     drawn = _parsed_geometry(_text(geometry_column))
     repaired = _polygonal(f"TRY(ST_MakeValid({drawn}))")
     rows = con.execute(
