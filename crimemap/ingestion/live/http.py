@@ -6,7 +6,7 @@ exponential backoff. Anything else the server rejects (a malformed query, a miss
 raised at once: asking again would not change the answer.
 
 Secrets travel in headers (``X-App-Token``), never in the URL, and no header value is ever put
-in a log line or an error message.
+in a log line or an error message; a credential a portal echoes in its error body is masked too.
 """
 
 from __future__ import annotations
@@ -67,6 +67,12 @@ class LiveSourceError(Exception):
         self.attempts = attempts
         self.status = status
 
+    @property
+    def permanent(self) -> bool:
+        """The server refused the request itself (401, 403, 404, ...): retrying the step later
+        cannot change the answer."""
+        return self.status is not None and self.status not in RETRYABLE_STATUSES
+
 
 class SchemaDriftError(LiveSourceError):
     """The publisher's field set no longer matches what the pipeline expects."""
@@ -112,6 +118,31 @@ def display_url(url: str, params: Params | None) -> str:
         for name, value in params.items()
     )
     return f"{url}?{shown}"
+
+
+# Header names that carry a credential: their values are masked wherever they are echoed.
+SECRET_HEADER_WORDS = ("token", "key", "authorization", "secret", "password")
+MIN_SECRET_CHARS = 4  # shorter values would mask ordinary words
+
+
+def secret_values(params: Params | None, headers: Mapping[str, str] | None) -> list[str]:
+    """The credentials a request carries, in its query or its headers."""
+    values = [str(v) for name, v in (params or {}).items() if name.lower() in SECRET_PARAMS]
+    values += [
+        v
+        for name, v in (headers or {}).items()
+        if any(word in name.lower() for word in SECRET_HEADER_WORDS)
+    ]
+    return [v for v in values if len(v) >= MIN_SECRET_CHARS]
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret masked, as written and as URL-encoded (a portal that echoes
+    the request back puts it in its error body)."""
+    for secret in secrets:
+        for form in {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}:
+            text = text.replace(form, "***")
+    return text
 
 
 def request_url(url: str, params: Params | None) -> str:
@@ -268,11 +299,16 @@ def get_json(
     )
     rng = random.Random(policy.seed)
     emit = log or logger.info
+    secrets = secret_values(params, headers)
     attempts = max(policy.max_attempts, 1)
     for attempt in range(1, attempts + 1):
         try:
             return _attempt(req, policy.timeout_s, body_error)
         except _Failed as failure:
+            # The reason may quote the error body, and a portal may echo the credential there:
+            # masked before it reaches a log, an exception or its chain.
+            failure.reason = redact(failure.reason, secrets)
+            failure.args = (failure.reason,)
             if not failure.retryable or attempt == attempts:
                 raise LiveSourceError(
                     shown, failure.reason, attempts=attempt, status=failure.status

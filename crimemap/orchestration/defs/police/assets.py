@@ -29,7 +29,7 @@ from dagster import (
 
 from crimemap.config.jurisdiction import JurisdictionConfig, PoliceSource
 from crimemap.core.duckdb_spatial import connect
-from crimemap.ingestion.live.http import SchemaDriftError
+from crimemap.ingestion.live.http import LiveSourceError, SchemaDriftError
 from crimemap.ingestion.police.crosswalk import CustomCrosswalk, write_custom_crosswalks
 from crimemap.ingestion.police.layout import LayoutError
 from crimemap.ingestion.police.partitions import (
@@ -119,6 +119,10 @@ def raw_police_asset(
             except (SchemaDriftError, LayoutError, FileNotFoundError) as exc:
                 # Retrying cannot fix a changed schema or a missing file: stop at once.
                 raise Failure(description=str(exc), allow_retries=False) from exc
+            except LiveSourceError as exc:
+                if exc.permanent:  # a refused token or a missing dataset stays refused
+                    raise Failure(description=str(exc), allow_retries=False) from exc
+                raise
             with connect() as con:
                 results = land_police_months(
                     con,
