@@ -1,9 +1,15 @@
-"""Read-only DuckDB serving database over a published release.
+"""Read-only DuckDB serving database of a published release.
 
 BI tools open ``serving.duckdb`` (read-only) instead of the warehouse, so they never hold the
-pipeline's write lock. The file only holds views over the release's Parquet files plus a small
-``releases`` table; it is rebuilt beside the old one and swapped in with ``os.replace``, so
+pipeline's write lock. The file holds each layer of the release as a table (with the dbt docs
+as comments) plus a small ``releases`` table. It refers to no other file, so it can be copied to
+a BI server or moved with the data directory, and a reader keeps what it opened even after
+its release is pruned. It is rebuilt beside the old one and swapped in with ``os.replace``, so
 readers of the old file are not blocked and nobody ever opens a half-built database.
+
+A long-lived reader sees a new release by reconnecting once every connection it holds to the
+file is closed: DuckDB shares one open database among a process's connections to the same
+path, so a new connection made while an old one is open still reads the old file.
 """
 
 from __future__ import annotations
@@ -24,22 +30,19 @@ from crimemap.warehouse.publish import RESERVED_LAYER_NAMES, layer_scan_sql, rea
 RELEASES_TABLE = "releases"
 
 
-def _create_layer_view(
+def _create_layer_table(
     con: duckdb.DuckDBPyConnection, layer: Mapping[str, Any], release_dir: Path
 ) -> None:
     name = layer["name"]
     if name in RESERVED_LAYER_NAMES:
         raise ValueError(f"layer name {name!r} is reserved in the serving database")
-    view = quote_ident(name)
-    # Absolute paths: the view must resolve no matter where the reader's working directory is.
-    con.execute(
-        f"CREATE VIEW {view} AS SELECT * FROM {layer_scan_sql(release_dir.resolve(), layer)}"
-    )
-    con.execute(f"COMMENT ON VIEW {view} IS {sql_literal(layer.get('description', ''))}")
+    table = quote_ident(name)
+    con.execute(f"CREATE TABLE {table} AS SELECT * FROM {layer_scan_sql(release_dir, layer)}")
+    con.execute(f"COMMENT ON TABLE {table} IS {sql_literal(layer.get('description', ''))}")
     for column in layer.get("columns", []):
         if column.get("description"):
             con.execute(
-                f"COMMENT ON COLUMN {view}.{quote_ident(column['name'])}"
+                f"COMMENT ON COLUMN {table}.{quote_ident(column['name'])}"
                 f" IS {sql_literal(column['description'])}"
             )
 
@@ -80,7 +83,7 @@ def _remove_database_files(path: Path) -> None:
 
 
 def build_serving_database(release_dir: Path, serving_path: Path) -> Path:
-    """Build a fresh serving DuckDB file with one view per layer of ``release_dir``."""
+    """Build a fresh serving DuckDB file with one table per layer of ``release_dir``."""
     release_dir = Path(release_dir).resolve()
     serving_path = Path(serving_path)
     manifest = read_manifest(release_dir)
@@ -90,7 +93,7 @@ def build_serving_database(release_dir: Path, serving_path: Path) -> Path:
         con = connect(tmp)
         try:
             for layer in manifest["layers"]:
-                _create_layer_view(con, layer, release_dir)
+                _create_layer_table(con, layer, release_dir)
             _create_releases_table(con, manifest)
             con.execute("CHECKPOINT")  # fold the WAL in, so the single file is complete
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -19,6 +20,7 @@ from crimemap.warehouse.publish import (
     ReleaseValidationError,
     latest_release,
     layer_scan_sql,
+    prune_releases,
     publish_release,
     read_manifest,
 )
@@ -366,7 +368,7 @@ def test_release_ids_are_unique_and_sortable() -> None:
 # --------------------------------------------------------------------------- serving
 
 
-def test_serving_database_has_a_view_per_layer(
+def test_serving_database_has_a_table_per_layer(
     con: duckdb.DuckDBPyConnection, published: Path, tmp_path: Path
 ) -> None:
     release = publish_release(con, LAYERS, published, code_version="1.2.3")
@@ -382,12 +384,12 @@ def test_serving_database_has_a_view_per_layer(
         ).fetchone()
         assert geometry_type.startswith("GEOMETRY") and located == 32
         assert reader.execute("SELECT sum(ST_Area(geom)) > 0 FROM tracts").fetchone() == (True,)
-        views = dict(
+        tables = dict(
             reader.execute(
-                "SELECT view_name, comment FROM duckdb_views() WHERE NOT internal"
+                "SELECT table_name, comment FROM duckdb_tables() WHERE table_name <> 'releases'"
             ).fetchall()
         )
-        assert views == {
+        assert tables == {
             "incident_points": "Incidents generalized to hundred-block centroids",
             "tracts": "Census tracts",
             "tract_counts": "Incident counts by tract (k-suppressed)",
@@ -422,6 +424,45 @@ def test_serving_database_is_swapped_while_readers_hold_the_old_one(
         ]
         tables = {r[0] for r in new_reader.execute("SHOW TABLES").fetchall()}
         assert tables == {"releases", "tract_counts"}
+
+
+def test_the_serving_database_is_portable(
+    con: duckdb.DuckDBPyConnection, published: Path, tmp_path: Path
+) -> None:
+    """Copied to a BI server, with the release pruned or never there, it still answers."""
+    release = publish_release(con, LAYERS, published, release_id="r1")
+    built = build_serving_database(release.path, tmp_path / "serving.duckdb")
+    elsewhere = tmp_path / "bi-server" / "crimemap.duckdb"
+    elsewhere.parent.mkdir()
+    shutil.copyfile(built, elsewhere)
+    shutil.rmtree(release.path)
+
+    with connect(elsewhere, read_only=True) as reader:
+        assert reader.execute("SELECT count(*) FROM incident_points").fetchone() == (40,)
+        assert reader.execute("SELECT count(*) FROM tract_counts").fetchone() == (5,)
+
+
+def test_a_long_lived_reader_sees_the_new_release_once_it_reconnects(
+    con: duckdb.DuckDBPyConnection, published: Path, tmp_path: Path
+) -> None:
+    """DuckDB shares one open database among a process's connections to a path: a connection
+    made while an old one is open reads the old file; closing them all picks up the new one."""
+    first = publish_release(con, LAYERS, published, release_id="r1")
+    serving = build_serving_database(first.path, tmp_path / "serving.duckdb")
+    held = connect(serving, read_only=True)
+    second = publish_release(con, (COUNTS,), published, release_id="r2", schema_version="2.0.0")
+    build_serving_database(second.path, serving)
+    prune_releases(published, keep=1)  # the first release's files are gone
+
+    also_old = connect(serving, read_only=True)
+    release_ids = "SELECT DISTINCT release_id FROM releases"
+    assert also_old.execute(release_ids).fetchall() == [("r1",)]
+    assert also_old.execute("SELECT count(*) FROM tract_counts").fetchone() == (5,)  # no error
+    also_old.close()
+    held.close()
+
+    with connect(serving, read_only=True) as fresh:
+        assert fresh.execute(release_ids).fetchall() == [("r2",)]
 
 
 def test_the_release_waits_for_every_mart_its_layers_read() -> None:
