@@ -79,10 +79,12 @@ def test_renamed_column_fails_as_error_naming_both_columns(police_spec: S.SuiteS
     outcome = S.run_suite(police_spec, df)
     assert not outcome.success
     assert outcome.severity == "ERROR" and outcome.blocking
-    (column_set,) = failed_by(outcome, "expect_table_columns_to_match_set")
-    assert column_set["severity"] == "ERROR"
-    assert "missing columns: ['Offense Code']" in column_set["message"]
-    assert "extra columns: ['Offense_Code']" in column_set["message"]
+    column_set, header = failed_by(outcome, "expect_table_columns_to_match_set")
+    assert (column_set["severity"], header["severity"]) == ("ERROR", "WARN")
+    assert column_set["message"] == (
+        "missing columns: ['Offense Code']; renamed? 'Offense Code' -> 'Offense_Code'"
+    )
+    assert "extra columns: ['Offense_Code']" in header["message"]
     assert outcome.failed[0] is column_set  # blocking failures first
     # The expectation on the missing column errors, and says why. (GX resolves column names
     # case-insensitively, so only the exact set check catches a change of case.)
@@ -199,8 +201,15 @@ def test_severities_map_to_gx() -> None:
     got = {
         (e.expectation_type, str(getattr(e, "column", None))): e.severity.value
         for e in suite.expectations
+        if e.expectation_type != "expect_table_columns_to_match_set"
     }
-    assert got[("expect_table_columns_to_match_set", "None")] == "critical"
+    column_sets = sorted(
+        (e.exact_match, e.severity.value)
+        for e in suite.expectations
+        if e.expectation_type == "expect_table_columns_to_match_set"
+    )
+    # the columns the layout reads block; the rest of the published header only warns
+    assert column_sets == [(False, "critical"), (True, "warning")]
     assert got[("expect_column_values_to_not_be_null", "Offense Code")] == "warning"
 
 
