@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crimemap.core.files import atomic_output, sweep_leftovers
+from crimemap.core.files import atomic_output, is_leftover, sweep_leftovers
 
 
 def touch(path: Path, text: str = "x") -> Path:
@@ -36,21 +36,11 @@ def test_leftovers_are_swept_and_nothing_else(tmp_path: Path) -> None:
     assert sweep_leftovers(tmp_path / "missing") == []
 
 
-def test_an_interrupted_atomic_write_leaves_only_what_the_sweep_removes(tmp_path: Path) -> None:
+def test_the_scratch_name_of_a_whole_or_nothing_write_is_a_leftover(tmp_path: Path) -> None:
+    """A kill -9 inside ``atomic_output`` leaves its scratch file: the sweep must know its name."""
     target = tmp_path / "conformed" / "areas.parquet"
-
-    class Killed(BaseException):
-        """Stands in for the process dying mid-write: no cleanup code runs after it."""
-
-    try:
-        with atomic_output(target) as scratch:
-            scratch.write_text("half")
-            leftover = scratch
-            raise Killed
-    except Killed:
-        pass
-    # atomic_output cleans up when it can; a kill -9 cannot: plant the file it would leave
-    touch(leftover, "half")
-
-    assert sweep_leftovers(tmp_path) == [leftover]
-    assert not target.exists()
+    with atomic_output(target) as scratch:
+        scratch.write_text("whole")
+        assert is_leftover(scratch) and not is_leftover(target)
+    assert target.read_text() == "whole"
+    assert sweep_leftovers(tmp_path) == []  # a finished write leaves nothing to sweep
