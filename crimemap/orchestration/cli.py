@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -172,7 +172,7 @@ def run_locked(
             instance=instance, run_config=run_config, raise_on_error=False, tags=tags
         )
     elapsed = time.perf_counter() - started
-    for line in acceptance_lines(result.get_asset_check_evaluations()):
+    for line in acceptance_lines(result.get_asset_check_evaluations(), config.absent_sources):
         print(f"crimemap: {line}", flush=True)
     failed_checks = [
         evaluation
@@ -194,14 +194,17 @@ def run_locked(
     return 0
 
 
-def acceptance_lines(evaluations: Sequence[Any]) -> list[str]:
-    """Rows accepted and quarantined per source, from the splits' acceptance checks."""
+def acceptance_lines(evaluations: Sequence[Any], absent: Collection[str]) -> list[str]:
+    """Rows accepted and quarantined per source, from the splits' acceptance checks (the sources
+    the jurisdiction does not have are said to be absent already)."""
     lines = []
     for evaluation in evaluations:
         if not evaluation.check_name.endswith("_accepted_share"):
             continue
-        values = {k: v.value for k, v in evaluation.metadata.items()}
         source = evaluation.check_name.removesuffix("_accepted_share")
+        if source in absent:
+            continue
+        values = {k: v.value for k, v in evaluation.metadata.items()}
         lines.append(
             f"{source}: {values['accepted_rows']:,} of {values['raw_rows']:,} rows accepted, "
             f"{values['quarantined_rows']:,} quarantined"
