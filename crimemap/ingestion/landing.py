@@ -10,17 +10,28 @@ Each landing adds the lineage columns of ``docs/data-contracts.md``:
 - ``_ingested_at``: UTC timestamp of the load,
 - ``_load_id``: the load's identifier.
 
+A CSV record that cannot be read (more fields than the header, a quote left open, bytes that are
+not text in the declared encoding, a NUL byte) still lands, in its place, with every published
+column blank and two more columns: ``_malformed`` (the line and the problem) and ``_raw_record``
+(the record's text, undecodable bytes written as ``\\xNN``); the split quarantines it as
+``row_malformed``. Those two columns exist only in a landing that has such a record. A record with
+fewer fields than the header is read with its trailing fields blank, as exporters that omit
+trailing empty fields write it.
+
 The Parquet file (zstd) is written to a temporary file in the destination directory and renamed
 into place, so a reader never sees a half-written landing.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
+import mmap
 import os
+import sys
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +40,9 @@ from typing import Any
 import polars as pl
 
 LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_row_number", "_ingested_at", "_load_id")
+MALFORMED_COLUMN = "_malformed"  # why a CSV record could not be read: "line 7: ..."
+RAW_RECORD_COLUMN = "_raw_record"  # that record's text as published
+MALFORMED_COLUMNS: tuple[str, ...] = (MALFORMED_COLUMN, RAW_RECORD_COLUMN)
 GEOMETRY_COLUMN = "geometry"
 
 
@@ -82,17 +96,156 @@ def positional_names(header: Iterable[str | None]) -> list[str]:
     return names
 
 
-def _csv_source(source_file: Path, encoding: str) -> Path | io.BytesIO:
-    """What polars reads: the file itself for UTF-8, else its text re-encoded as UTF-8."""
-    if encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8sig"):
-        return source_file
+def _is_utf8(encoding: str) -> bool:
+    return encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8sig")
+
+
+def _check_encoding(source_file: Path, encoding: str) -> None:
     try:
-        text = source_file.read_bytes().decode(encoding)
+        "".encode(encoding)
     except LookupError as exc:
         raise ValueError(f"{source_file}: unknown encoding {encoding!r}") from exc
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{source_file}: not {encoding} text: {exc}") from exc
-    return io.BytesIO(text.encode("utf-8"))
+
+
+def _has_nul(source_file: Path) -> bool:
+    with (
+        source_file.open("rb") as handle,
+        mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m,
+    ):
+        return m.find(b"\x00") != -1
+
+
+def _read_whole(source_file: Path, encoding: str, separator: str) -> pl.DataFrame | None:
+    """polars's reader, every column a string under its landed name; ``None`` when a record is
+    malformed (the tolerant reader then finds which)."""
+    if _has_nul(source_file):
+        return None
+    source: Path | bytes = source_file
+    try:
+        if not _is_utf8(encoding):
+            source = source_file.read_bytes().decode(encoding).encode("utf-8")
+        # The header is read on its own because polars renames duplicate names silently.
+        header = pl.read_csv(
+            _as_readable(source),
+            has_header=False,
+            n_rows=1,
+            infer_schema=False,
+            separator=separator,
+        ).row(0)
+        frame = pl.read_csv(_as_readable(source), infer_schema=False, separator=separator)
+    except (pl.exceptions.PolarsError, UnicodeDecodeError):
+        return None
+    return frame.rename(dict(zip(frame.columns, positional_names(header), strict=True)))
+
+
+def _as_readable(source: Path | bytes) -> Path | io.BytesIO:
+    return io.BytesIO(source) if isinstance(source, bytes) else source
+
+
+@dataclass(frozen=True)
+class _Record:
+    line: int  # the physical line the record starts on, 1-based
+    text: str  # as decoded, undecodable bytes as lone surrogates
+    fields: list[str] | None  # None: the record does not parse
+    problem: str | None = None
+
+
+def _records(lines: list[str], separator: str) -> Iterator[_Record]:
+    """The CSV records of ``lines``. A record that does not parse (a quote left open, text after
+    a closing quote) is its first line alone; reading resumes on the next line, so a quote left
+    open swallows one line, not the rest of the file."""
+    position = 0
+    while position < len(lines):
+        consumed = [position]
+
+        def feed(start: int = position, consumed: list[int] = consumed) -> Iterator[str]:
+            for index in range(start, len(lines)):
+                consumed[0] = index + 1
+                yield lines[index]
+
+        reader = csv.reader(feed(), delimiter=separator, strict=True)
+        start = position
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield _Record(start + 1, lines[start], None, _csv_problem(exc))
+                position = start + 1
+                break
+            yield _Record(start + 1, "".join(lines[start : consumed[0]]), fields)
+            start = consumed[0]
+
+
+def _csv_problem(error: csv.Error) -> str:
+    message = str(error)
+    if message == "unexpected end of data":
+        return "a quoted field is never closed"
+    if message.endswith("expected after '\"'"):
+        return "a quote that does not close its field"
+    return f"does not parse as CSV ({message})"
+
+
+def _undecodable(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def _published_text(text: str, encoding: str) -> str:
+    """A record's text for the quarantine: bytes the encoding cannot decode written as \\xNN."""
+    text = text.rstrip("\r\n")
+    if not _undecodable(text):
+        return text
+    return text.encode(encoding, "surrogateescape").decode(encoding, "backslashreplace")
+
+
+def _record_problem(record: _Record, width: int, encoding: str) -> str | None:
+    if record.problem is not None:
+        return record.problem
+    if record.fields is not None and len(record.fields) > width:
+        return f"{len(record.fields)} fields, the header has {width}"
+    if _undecodable(record.text):
+        return f"bytes that are not {encoding} text"
+    if "\x00" in record.text:
+        return "a NUL byte"
+    return None
+
+
+@dataclass(frozen=True)
+class _TolerantRead:
+    frame: pl.DataFrame  # the published columns; a malformed record's are all blank
+    malformed: list[str | None]
+    raw_records: list[str | None]
+
+
+def _read_tolerant(source_file: Path, encoding: str, separator: str) -> _TolerantRead:
+    """Record by record, so one malformed record is kept aside instead of failing the file."""
+    codec = "utf-8-sig" if _is_utf8(encoding) else encoding
+    text = source_file.read_bytes().decode(codec, "surrogateescape")
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))  # a 5 MB field is still a field
+    records = _records(list(io.StringIO(text, newline="")), separator)
+    header = next(records, None)
+    if header is None or header.fields is None or _record_problem(header, sys.maxsize, encoding):
+        problem = "no header" if header is None else _record_problem(header, sys.maxsize, encoding)
+        raise ValueError(f"{source_file}: line 1: the header cannot be read: {problem}")
+    names = positional_names(header.fields)
+    width = len(names)
+    columns: list[list[str | None]] = [[] for _ in names]
+    malformed: list[str | None] = []
+    raw_records: list[str | None] = []
+    for record in records:
+        problem = _record_problem(record, width, encoding)
+        values: list[str | None] = [None] * width
+        if problem is None and record.fields is not None:
+            values[: len(record.fields)] = [v if v != "" else None for v in record.fields]
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+        malformed.append(None if problem is None else f"line {record.line}: {problem}")
+        raw_records.append(None if problem is None else _published_text(record.text, encoding))
+    frame = pl.DataFrame(
+        dict(zip(names, columns, strict=True)), schema=dict.fromkeys(names, pl.String)
+    )
+    return _TolerantRead(frame, malformed, raw_records)
 
 
 def land_csv(
@@ -109,26 +262,25 @@ def land_csv(
 
     A header cell left blank (a trailing separator) is named ``column_<position>``; a repeated
     name's later copies ``name#2``... (``positional_names``); then ``read``'s skips and renames.
+    polars reads a well-formed file; a file with a malformed record is read again record by
+    record and lands its malformed records in ``MALFORMED_COLUMNS`` (see the module's doc).
     """
     source_file = Path(source_file)
     _check_readable(source_file)
+    _check_encoding(source_file, read.encoding)
     separator = separator or read.delimiter
-    try:
-        # The header is read on its own because polars renames duplicate names silently.
-        header = pl.read_csv(
-            _csv_source(source_file, read.encoding),
-            has_header=False,
-            n_rows=1,
-            infer_schema=False,
-            separator=separator,
-        ).row(0)
-        frame = pl.read_csv(
-            _csv_source(source_file, read.encoding), infer_schema=False, separator=separator
+    frame = _read_whole(source_file, read.encoding, separator)
+    if frame is not None:
+        return _write_landing(
+            read.apply(source_file, frame), source_file, Path(dest), load_id, ingested_at, constants
         )
-    except (pl.exceptions.PolarsError, UnicodeDecodeError, OSError) as exc:
-        raise ValueError(f"{source_file}: not a readable CSV file: {exc}") from exc
-    names = positional_names(header)
-    frame = read.apply(source_file, frame.rename(dict(zip(frame.columns, names, strict=True))))
+    tolerant = _read_tolerant(source_file, read.encoding, separator)
+    frame = read.apply(source_file, tolerant.frame)
+    if any(reason is not None for reason in tolerant.malformed):
+        frame = frame.with_columns(
+            pl.Series(MALFORMED_COLUMN, tolerant.malformed, dtype=pl.String),
+            pl.Series(RAW_RECORD_COLUMN, tolerant.raw_records, dtype=pl.String),
+        )
     return _write_landing(frame, source_file, Path(dest), load_id, ingested_at, constants)
 
 
@@ -250,7 +402,7 @@ def _check_columns(source_file: Path, names: Iterable[str]) -> None:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f"{source_file}: duplicate column names {duplicates}")
-    clashes = sorted(set(names) & set(LINEAGE_COLUMNS))
+    clashes = sorted(set(names) & {*LINEAGE_COLUMNS, *MALFORMED_COLUMNS})
     if clashes:
         raise ValueError(f"{source_file}: columns {clashes} clash with lineage column names")
 

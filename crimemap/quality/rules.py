@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from crimemap.core.duckdb_spatial import connect, fetch_one
 from crimemap.core.files import atomic_output
 from crimemap.core.sql import quote_ident, sql_literal
+from crimemap.ingestion.landing import MALFORMED_COLUMN, MALFORMED_COLUMNS
 from crimemap.quality.layouts import SEATTLE_PROJECTED_CRS, BBox
 from crimemap.quality.reconcile import count_parquet_rows
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 # Reason codes of docs/data-contracts.md, in the order a row's codes are reported.
 REASON_CODES: tuple[str, ...] = (
+    "row_malformed",
     "missing_key",
     "coordinates_missing",
     "coordinates_zero",
@@ -54,6 +56,9 @@ REASON_CODES: tuple[str, ...] = (
     "area_unknown",
 )
 DUPLICATE_RECORD = "duplicate_record"
+# A record the landing could not read (``crimemap.ingestion.landing.MALFORMED_COLUMN``): its
+# published columns are blank, so it carries this code alone and no rule judges it.
+ROW_MALFORMED = "row_malformed"
 REASON_CODES_COLUMN = "_reason_codes"
 REASON_COLUMN = "_reason"
 ROW_NUMBER_COLUMN = "_row_number"
@@ -97,10 +102,8 @@ class SourceRules:
         for rule in self.rules:
             if rule.code not in REASON_CODES:
                 raise ValueError(f"{self.source}: unknown reason code {rule.code!r}")
-            if rule.code == DUPLICATE_RECORD:
-                raise ValueError(
-                    f"{self.source}: {DUPLICATE_RECORD} is derived from dedupe_on, not a rule"
-                )
+            if rule.code in (DUPLICATE_RECORD, ROW_MALFORMED):
+                raise ValueError(f"{self.source}: {rule.code} is derived by the split, not a rule")
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -113,11 +116,12 @@ class SourceRules:
 
 # Codes that mean a value was absent (completeness), and that a row has no usable point.
 MISSING_VALUE_CODES: tuple[str, ...] = (
+    ROW_MALFORMED,  # every value unreadable
     "missing_key",
     "coordinates_missing",
     "offense_code_missing",
 )
-NO_POINT_CODES: tuple[str, ...] = ("coordinates_missing", "coordinates_zero")
+NO_POINT_CODES: tuple[str, ...] = (ROW_MALFORMED, "coordinates_missing", "coordinates_zero")
 DATE_CODES: tuple[str, ...] = ("date_unparseable", "date_placeholder", "date_future")
 
 
@@ -489,6 +493,23 @@ def _with_duplicates_sql(rules: SourceRules, codes: str) -> str:
     )
 
 
+def _with_malformed_sql(codes: str) -> str:
+    """A record the landing could not read carries ``row_malformed`` alone."""
+    return (
+        f"CASE WHEN {_raw(MALFORMED_COLUMN)} IS NOT NULL "
+        f"THEN [{sql_literal(ROW_MALFORMED)}] ELSE {codes} END"
+    )
+
+
+def _malformed_example(con: duckdb.DuckDBPyConnection, table: str) -> ReasonExample:
+    row = con.execute(
+        f"SELECT {quote_ident(MALFORMED_COLUMN)} FROM {table} "
+        f"WHERE {quote_ident(REASON_COLUMN)} = ? ORDER BY {quote_ident(ROW_NUMBER_COLUMN)} LIMIT 1",
+        [ROW_MALFORMED],
+    ).fetchone()
+    return ReasonExample(f"record not readable as CSV, first: {row[0] if row else '?'}")
+
+
 def _check_columns(source: str, present: list[str], needed: tuple[str, ...]) -> None:
     missing = [c for c in needed if c not in present]
     if missing:
@@ -530,6 +551,9 @@ def split_quarantine(
     _check_columns(rules.source, present, (*rules.columns, ROW_NUMBER_COLUMN))
     raw_rows = count_parquet_rows(con, raw_parquet)
     codes = reason_codes_sql(rules)
+    malformed = [c for c in MALFORMED_COLUMNS if c in present]
+    if MALFORMED_COLUMN in malformed:
+        codes = _with_malformed_sql(codes)
     table = quote_ident(f"__quality_split_{uuid.uuid4().hex}")
     codes_col, reason_col = quote_ident(REASON_CODES_COLUMN), quote_ident(REASON_COLUMN)
     order = quote_ident(ROW_NUMBER_COLUMN)
@@ -558,7 +582,8 @@ def split_quarantine(
             clean_path = Path(clean_path)
             accepted = quote_ident(f"__quality_accepted_{uuid.uuid4().hex}")
             con.execute(
-                f"CREATE TEMP VIEW {accepted} AS SELECT * EXCLUDE ({codes_col}, {reason_col}) "
+                f"CREATE TEMP VIEW {accepted} AS SELECT * EXCLUDE "
+                f"({', '.join([codes_col, reason_col, *map(quote_ident, malformed)])}) "
                 f"FROM {table} WHERE {reason_col} IS NULL"
             )
             try:
@@ -584,6 +609,8 @@ def split_quarantine(
             ).fetchall()
         )
         examples_by_code = reason_examples(con, table, rules, set(by_reason))
+        if ROW_MALFORMED in by_reason:
+            examples_by_code[ROW_MALFORMED] = _malformed_example(con, table)
     finally:
         for name in (table, *map(quote_ident, temp_tables)):
             con.execute(f"DROP TABLE IF EXISTS {name}")

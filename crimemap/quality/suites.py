@@ -34,6 +34,7 @@ from crimemap.core.files import write_atomic
 from crimemap.ingestion.census import DEFAULT_CV_THRESHOLD_PCT
 from crimemap.ingestion.facilities import CONFORMED_COLUMNS as FACILITIES_CONFORMED_COLUMNS
 from crimemap.ingestion.facilities import FACILITY_TYPES
+from crimemap.ingestion.landing import MALFORMED_COLUMN, MALFORMED_COLUMNS
 from crimemap.ingestion.police.layout import PoliceLayout
 from crimemap.ingestion.service_requests.conform import (
     CONFORMED_COLUMNS as SERVICE_REQUESTS_CONFORMED_COLUMNS,
@@ -45,6 +46,7 @@ from crimemap.quality.layouts import LINEAGE_COLUMNS, BBox
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 Severity = Literal["ERROR", "WARN"]
 _GX_SEVERITY: dict[str, str] = {"ERROR": "critical", "WARN": "warning"}
@@ -485,11 +487,23 @@ def surveys_conformed_suite(
 
 
 def read_frame(parquet: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """A Parquet file as a DataFrame via Arrow (no row-by-row Python)."""
+    """A Parquet file as a DataFrame via Arrow (no row-by-row Python); a raw landing's malformed
+    records are left out (``well_formed``)."""
     import pyarrow.parquet as pq
 
     table = pq.read_table(parquet, columns=list(columns) if columns is not None else None)
-    return table.to_pandas()
+    return well_formed(table).to_pandas()
+
+
+def well_formed(table: pa.Table) -> pa.Table:
+    """A raw landing without its malformed records and their two columns: those records have no
+    values to expect anything of (the split quarantines them as ``row_malformed``)."""
+    import pyarrow.compute as pc
+
+    if MALFORMED_COLUMN not in table.column_names:
+        return table
+    kept = table.filter(pc.is_null(table[MALFORMED_COLUMN]))
+    return kept.drop_columns([c for c in MALFORMED_COLUMNS if c in kept.column_names])
 
 
 def prepare_frame(spec: SuiteSpec, df: pd.DataFrame) -> pd.DataFrame:
@@ -778,7 +792,7 @@ def read_partition_groups(directory: Path) -> dict[str, pd.DataFrame]:
         raise FileNotFoundError(f"no landed partitions under {directory}")
     groups: dict[tuple[str, ...], list[Path]] = {}
     for path in files:
-        columns = tuple(pq.read_schema(path).names)
+        columns = tuple(n for n in pq.read_schema(path).names if n not in MALFORMED_COLUMNS)
         groups.setdefault(columns, []).append(path)
     frames: dict[str, pd.DataFrame] = {}
     for paths in groups.values():
@@ -792,4 +806,4 @@ def _concat(paths: Sequence[Path]) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return pa.concat_tables([pq.read_table(p) for p in paths]).to_pandas()
+    return pa.concat_tables([well_formed(pq.read_table(p)) for p in paths]).to_pandas()

@@ -2,8 +2,9 @@
     {#- The quarantine reason codes of crimemap/quality/rules.py (REASON_CODES), in their order; a test
         keeps the two lists equal. -#}
     {{ return([
-        'missing_key', 'coordinates_missing', 'coordinates_zero', 'out_of_jurisdiction',
-        'date_unparseable', 'date_placeholder', 'date_future', 'offense_code_missing',
-        'duplicate_record', 'geometry_invalid', 'value_invalid', 'type_unmapped', 'area_unknown',
+        'row_malformed', 'missing_key', 'coordinates_missing', 'coordinates_zero',
+        'out_of_jurisdiction', 'date_unparseable', 'date_placeholder', 'date_future',
+        'offense_code_missing', 'duplicate_record', 'geometry_invalid', 'value_invalid',
+        'type_unmapped', 'area_unknown',
     ]) }}
 {% endmacro %}

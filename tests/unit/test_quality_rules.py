@@ -429,8 +429,9 @@ def test_boundary_leaves_out_invalid_geometries(
 def test_unknown_reason_code_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown reason code"):
         R.SourceRules("x", ("id",), (R.RowRule("bad_code", "false", "typo"),))
-    with pytest.raises(ValueError, match="dedupe_on"):
-        R.SourceRules("x", ("id",), (R.RowRule("duplicate_record", "false", "derived"),))
+    for derived in ("duplicate_record", "row_malformed"):
+        with pytest.raises(ValueError, match=f"{derived} is derived by the split"):
+            R.SourceRules("x", ("id",), (R.RowRule(derived, "false", "derived"),))
 
 
 def test_codes_are_reported_in_rule_order_once_each() -> None:
