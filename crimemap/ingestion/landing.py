@@ -31,7 +31,7 @@ import mmap
 import os
 import sys
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,6 +94,20 @@ def positional_names(header: Iterable[str | None]) -> list[str]:
         seen[name] = seen.get(name, 0) + 1
         names.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
     return names
+
+
+def delimiter_hint(columns: Sequence[str]) -> str:
+    """A hint when a file read as comma-separated came out as one column holding another
+    delimiter (a semicolon, a tab, a pipe): the header names it."""
+    if len(columns) != 1:
+        return ""
+    for delimiter, name in ((";", "';'"), ("\t", "'\\t'"), ("|", "'|'")):
+        if delimiter in columns[0]:
+            return (
+                f"; the file has one column {columns[0][:60]!r}...: separated by {name}? "
+                f"declare delimiter: {name}"
+            )
+    return ""
 
 
 def _is_utf8(encoding: str) -> bool:

@@ -52,6 +52,7 @@ Severity = Literal["ERROR", "WARN"]
 _GX_SEVERITY: dict[str, str] = {"ERROR": "critical", "WARN": "warning"}
 _FROM_GX_SEVERITY: dict[str, Severity] = {"critical": "ERROR", "warning": "WARN", "info": "WARN"}
 SAMPLE_SIZE = 5
+ROW_COUNT_EXPECTATION = "expect_table_row_count_to_be_between"
 COLUMN_SET_EXPECTATION = "expect_table_columns_to_match_set"
 # How alike two normalized column names must be (difflib ratio) to be reported as a rename.
 RENAME_CUTOFF = 0.8
@@ -650,7 +651,9 @@ def _failure(result: Mapping[str, Any]) -> FailedExpectation:
         unexpected_count=details.get("unexpected_count"),
         unexpected_percent=details.get("unexpected_percent"),
         sample=_json_safe(list(details.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]),
-        message=_failure_message(kwargs, details, result.get("exception_info") or {}),
+        message=_failure_message(
+            kwargs, details, result.get("exception_info") or {}, str(config.get("type", ""))
+        ),
     )
 
 
@@ -665,8 +668,20 @@ def _failure_column(kwargs: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _bounds_text(kwargs: Mapping[str, Any]) -> str:
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    if low is not None and high is not None:
+        return f"between {low!r} and {high!r}"
+    if low is not None:
+        return f"at least {low!r}"
+    return "" if high is None else f"at most {high!r}"
+
+
 def _failure_message(
-    kwargs: Mapping[str, Any], details: Mapping[str, Any], exception_info: Mapping[str, Any]
+    kwargs: Mapping[str, Any],
+    details: Mapping[str, Any],
+    exception_info: Mapping[str, Any],
+    expectation: str = "",
 ) -> str:
     errors = _exception_messages(exception_info)
     if errors:
@@ -691,7 +706,11 @@ def _failure_message(
             f"({details['unexpected_percent']:.3g}%, allowed {100 * (1 - mostly):.3g}%)"
         )
     if "observed_value" in details:
-        return f"observed {details['observed_value']!r}"
+        observed = details["observed_value"]
+        rows = expectation == ROW_COUNT_EXPECTATION
+        text = f"row count {observed!r}" if rows else f"observed {observed!r}"
+        bounds = _bounds_text(kwargs)
+        return f"{text}, expected {bounds}" if bounds else text
     return "failed"
 
 

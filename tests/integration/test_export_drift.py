@@ -13,15 +13,13 @@ from dagster import AssetCheckSeverity, materialize
 
 from crimemap.config.jurisdiction import JurisdictionConfig, load_jurisdiction
 from crimemap.config.paths import DataPaths
-from crimemap.core.duckdb_spatial import connect
-from crimemap.ingestion.boundaries import land_boundaries
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.police.assets import police_partitions, raw_police_asset
 from crimemap.orchestration.defs.police.checks import police_checks
 from crimemap.orchestration.defs.police.resources import feed_resource_key, police_feed
-from crimemap.quality.boundaries import split_boundaries
 from crimemap.samplecity.generate import generate_sample_city
 from crimemap.samplecity.settings import SampleCityConfig
+from tests.support.police_loads import conform_areas
 
 pytestmark = pytest.mark.integration
 
@@ -35,21 +33,6 @@ def city(root: Path, export: Path, areas: Path) -> JurisdictionConfig:
         f"boundaries: {{mode: file, path: {areas}, id_field: GEOID, name_field: NAME}}\n"
     )
     return load_jurisdiction(path)
-
-
-def conform_areas(config: JurisdictionConfig, paths: DataPaths) -> None:
-    assert config.boundaries.path is not None
-    spec = config.boundaries.spec
-    with connect() as con:
-        raw = paths.raw_file("areas")
-        land_boundaries(config.boundaries.path, raw, spec, load_id="L", con=con)
-        split_boundaries(
-            con,
-            spec,
-            raw_parquet=raw,
-            quarantine_path=paths.quarantine_file("areas"),
-            conformed_path=paths.conformed_file("areas"),
-        )
 
 
 def land_and_check(config: JurisdictionConfig, paths: DataPaths, month: str) -> tuple[str, str]:

@@ -283,7 +283,7 @@ def test_too_few_rows_is_an_error_only_where_a_file_must_have_rows(
     if source == "areas":
         assert outcome.blocking
         assert failed_by(outcome, "expect_table_row_count_to_be_between")[0]["message"] == (
-            "observed 0"
+            "row count 0, expected at least 1"
         )
     else:  # no requests in the window, an empty inbox: valid
         assert outcome.success

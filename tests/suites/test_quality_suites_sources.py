@@ -669,7 +669,7 @@ def test_service_requests_empty_file_is_valid_with_min_rows_zero(
     assert len(frame) == 0 and str(frame["created_at"].dt.tz) == "UTC"
     assert_passes(S.service_requests_conformed_suite(bbox=SEATTLE_BBOX, min_rows=0), frame)
     failure = assert_blocks(requests_spec, frame, ROW_COUNT, None)
-    assert failure["message"] == "observed 0"
+    assert failure["message"] == "row count 0, expected at least 1"
 
 
 # --- surveys -----------------------------------------------------------------------------------
@@ -921,10 +921,11 @@ def test_row_count_bounds_block(tmp_path: Path, source: str) -> None:
     build, schema, good, _ = SOURCES[source]
     nothing = empty(tmp_path, schema)
     assert_passes(build(min_rows=0), nothing)
-    assert assert_blocks(build(), nothing, ROW_COUNT, None)["message"] == "observed 0"
+    message = assert_blocks(build(), nothing, ROW_COUNT, None)["message"]
+    assert message == "row count 0, expected at least 1"
     rows = len(good()["_load_id"])
     frame = written(tmp_path, schema, good())
     assert_passes(build(max_rows=rows), frame)
     failure = assert_blocks(build(max_rows=rows - 1), frame, ROW_COUNT, None)
-    assert failure["message"] == f"observed {rows}"
+    assert failure["message"] == f"row count {rows}, expected between 1 and {rows - 1}"
     assert build(name="custom_name").name == "custom_name"

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 from crimemap.core.duckdb_spatial import fetch_one
 from crimemap.core.files import write_atomic
 from crimemap.core.sql import quote_ident, sql_literal
-from crimemap.ingestion.landing import LINEAGE_COLUMNS
+from crimemap.ingestion.landing import LINEAGE_COLUMNS, MALFORMED_COLUMNS, delimiter_hint
 from crimemap.ingestion.police.conform import timestamp_sql
-from crimemap.ingestion.police.layout import PoliceLayout
+from crimemap.ingestion.police.layout import LayoutError, PoliceLayout
 
 if TYPE_CHECKING:
     import duckdb
@@ -95,6 +95,21 @@ def _existing_digest(con: duckdb.DuckDBPyConnection, path: Path) -> str | None:
     return rows[0][0] if rows else None
 
 
+def layout_dating_columns(layout: PoliceLayout) -> tuple[str, ...]:
+    return (*layout.occurred.columns, *(layout.reported.columns if layout.reported else ()))
+
+
+def check_dating_columns(layout: PoliceLayout, published: Sequence[str], *, where: str) -> None:
+    """A landing's rows are filed by their dates: without the date columns the landing stops,
+    naming them (the raw check judges every other column the layout reads)."""
+    missing = [c for c in layout_dating_columns(layout) if c not in published]
+    if missing:
+        raise LayoutError(
+            f"{where}: the {layout.name} layout dates rows by {missing}, which the file lacks"
+            f"{delimiter_hint([c for c in published if c not in MALFORMED_COLUMNS])}"
+        )
+
+
 def land_police_months(
     con: duckdb.DuckDBPyConnection,
     layout: PoliceLayout,
@@ -120,6 +135,12 @@ def land_police_months(
         ).description
         if c[0] not in LINEAGE_COLUMNS
     ]
+    if not set(layout_dating_columns(layout)) <= set(published):
+        (file_name,) = fetch_one(
+            con,
+            f"SELECT any_value(_source_file) FROM read_parquet({sql_literal(str(landed_parquet))})",
+        )
+        check_dating_columns(layout, published, where=f"{source}: {file_name or 'the export'}")
     cols = ", ".join(quote_ident(c) for c in published)
     month_sql = partition_month_sql(layout, timezone, first_month, last_month, alias="__l")
     con.execute(

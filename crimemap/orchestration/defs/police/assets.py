@@ -116,6 +116,18 @@ def raw_police_asset(
         try:
             try:
                 landed = feed.land(layout, months, config.timezone, scratch, context.log.info)
+                with connect() as con:
+                    results = land_police_months(
+                        con,
+                        layout,
+                        source=source.name,
+                        landed_parquet=landed,
+                        dest_root=root,
+                        timezone=config.timezone,
+                        months=months,
+                        first_month=first,
+                        last_month=last,
+                    )
             except (SchemaDriftError, LayoutError, FileNotFoundError) as exc:
                 # Retrying cannot fix a changed schema or a missing file: stop at once.
                 raise Failure(description=str(exc), allow_retries=False) from exc
@@ -123,18 +135,6 @@ def raw_police_asset(
                 if exc.permanent:  # a refused token or a missing dataset stays refused
                     raise Failure(description=str(exc), allow_retries=False) from exc
                 raise
-            with connect() as con:
-                results = land_police_months(
-                    con,
-                    layout,
-                    source=source.name,
-                    landed_parquet=landed,
-                    dest_root=root,
-                    timezone=config.timezone,
-                    months=months,
-                    first_month=first,
-                    last_month=last,
-                )
         finally:
             scratch.unlink(missing_ok=True)
             with suppress(OSError):  # another landing's scratch is still in it
