@@ -110,8 +110,14 @@ def conformed_point_sql(
             )
             stage2.append(f"ST_X({geom}) AS __pt{i}_lon, ST_Y({geom}) AS __pt{i}_lat")
 
+    # A projected point outside its CRS's domain transforms to infinity: not a location.
+    located = [
+        f"({u} AND coalesce(isfinite(__pt{i}_lon) AND isfinite(__pt{i}_lat), false))"
+        for i, u in enumerate(usable)
+    ]
+
     def first_usable(values: list[str]) -> str:
-        branches = " ".join(f"WHEN {u} THEN {v}" for u, v in zip(usable, values, strict=True))
+        branches = " ".join(f"WHEN {u} THEN {v}" for u, v in zip(located, values, strict=True))
         return f"CASE {branches} END"
 
     n = len(locations)
@@ -130,7 +136,7 @@ SELECT
     * EXCLUDE ({helpers}),
     {first_usable([f"__pt{i}_lon" for i in range(n)])} AS cm_longitude,
     {first_usable([f"__pt{i}_lat" for i in range(n)])} AS cm_latitude,
-    (NOT ({" OR ".join(usable)}) AND ({" OR ".join(zero)})) AS cm_location_zero,
+    (NOT ({" OR ".join(located)}) AND ({" OR ".join(zero)})) AS cm_location_zero,
     {first_usable([sql_literal(loc.kind) for loc in locations])} AS cm_location_source,
     coalesce({first_usable([f"__pt{i}_raw" for i in range(n)])}, __pt0_raw) AS cm_location_raw
 FROM __stage2

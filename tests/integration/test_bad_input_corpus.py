@@ -39,8 +39,8 @@ class Town:
     baseline: PoliceLoad  # the export loaded as published
     accepted_rows: list[int]  # row numbers the baseline accepted
 
-    def csv(self, frame: pl.DataFrame | None = None, **options: str) -> str:
-        return (self.export if frame is None else frame).write_csv(**options)
+    def csv(self, frame: pl.DataFrame | None = None, separator: str = ",") -> str:
+        return (self.export if frame is None else frame).write_csv(separator=separator)
 
     def lines(self) -> tuple[str, list[str]]:
         header, *rows = self.csv().splitlines()

@@ -7,6 +7,7 @@ DuckDB itself.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -538,6 +539,22 @@ def test_chicago_falls_back_to_location_text_then_projected(
     # A placeholder (0, 0) with nothing better is flagged, not placed at Null Island.
     assert [r["cm_location_zero"] for r in rows] == [False, False, False, False, True]
     assert rows[4]["cm_longitude"] is None
+
+
+def test_a_projected_point_outside_its_crs_is_no_location(con: duckdb.DuckDBPyConnection) -> None:
+    # Found by the parser properties: State Plane x = 55,787,020 ft transforms to infinity, and
+    # an infinite point is neither missing nor measurable, so it would have been accepted.
+    x, y = 55787020.0, 0.0
+    lon, _ = Transformer.from_crs("EPSG:3435", "EPSG:4326", always_xy=True).transform(x, y)
+    assert not math.isfinite(lon)
+    (row,) = conform(
+        con,
+        builtin_layout("chicago"),
+        [{"X Coordinate": "55787020.0", "Y Coordinate": "0"}],
+        "America/Chicago",
+    )
+    assert (row["cm_longitude"], row["cm_latitude"], row["cm_location_source"]) == (None,) * 3
+    assert row["cm_location_zero"] is False
 
 
 def test_custom_projected_location_matches_pyproj(con: duckdb.DuckDBPyConnection) -> None:
