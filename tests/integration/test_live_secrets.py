@@ -1,6 +1,8 @@
 """A portal that echoes the credential in its error body: the secret appears nowhere, not in the
 error, its traceback, the run's logs or anything under the data directory and Dagster's storage;
-and a refused request (403) is not retried."""
+and a refused request (403) is not retried. Every client that sends a secret is tried: Socrata
+(police and 311: the app token) and the Census API (the key). ArcGIS feature services are read
+without a credential."""
 
 from __future__ import annotations
 
@@ -17,8 +19,19 @@ from crimemap.ingestion.live.socrata import SocrataDataset, fetch_socrata
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.police.assets import police_partitions, raw_police_asset
 from crimemap.orchestration.defs.police.resources import feed_resource_key, police_feed
+from crimemap.orchestration.defs.sources.assets import raw_assets
 from crimemap.samplecity.generate import generate_sample_city
 from crimemap.samplecity.settings import SampleCityConfig
+from tests.integration.test_sources_live import (
+    DATASET,
+    KEY_ENV,
+    SF311_DATASET,
+    SF311_DATE_FIELD,
+    YEAR,
+    census_rows,
+    jurisdiction_yaml,
+    resources,
+)
 from tests.support.fake_census import FakeCensus
 from tests.support.fake_portals import Failure, FakePortals
 from tests.support.jurisdictions import file_sources_yaml
@@ -117,3 +130,38 @@ def test_a_failed_live_run_leaves_the_token_nowhere(
     assert requests == 1  # neither the client nor Dagster asked again
     assert SECRET not in events
     assert files_holding(tmp_path / "data", SECRET) == []
+
+
+@pytest.mark.parametrize("source", ["area_indicators", "service_requests"])
+def test_a_failed_live_source_run_leaves_the_secret_nowhere(
+    source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Census key (indicators) and the Socrata token (311), each echoed by its server."""
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("CRIMEMAP_DATA_DIR", str(data_dir))
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    monkeypatch.setenv("SOCRATA_APP_TOKEN", SECRET)
+    files = generate_sample_city(tmp_path / "city", SampleCityConfig(n_incidents=300))
+    with FakeCensus(required_key=SECRET) as census, FakePortals() as portal:
+        census.add_table(YEAR, DATASET, census_rows(files.acs_json))
+        portal.add_socrata(SF311_DATASET, [], date_field=SF311_DATE_FIELD)
+        for _ in range(4):
+            census.fail(echoing(SECRET))
+            portal.fail(echoing(SECRET))
+        config = load_jurisdiction(
+            jurisdiction_yaml(tmp_path, files, census.data_url, portal.base_url)
+        )
+        (data_dir / "dagster").mkdir(parents=True)
+        with DagsterInstance.local_temp(str(data_dir / "dagster")) as instance:
+            raw = [a for a in raw_assets(config) if a.key.path == ["raw", source]]
+            result = materialize(
+                raw, instance=instance, resources=resources(config), raise_on_error=False
+            )
+            events = "".join(str(e) for e in instance.all_logs(result.run_id))
+        requests = len(census.requests) + len(portal.requests)
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    assert "HTTP 403" in str(failure.event_specific_data)
+    assert requests == 1  # refused: neither the client nor Dagster asked again
+    assert SECRET not in events
+    assert files_holding(data_dir, SECRET) == []
