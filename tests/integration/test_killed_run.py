@@ -1,6 +1,6 @@
-"""A run killed with SIGKILL while landing and while dbt builds: the next normal run clears what
-it left (the `.staging` copy of the export, scratch files), marks the killed runs failed instead
-of `STARTED`, and publishes."""
+"""Runs killed with SIGKILL while landing, while dbt builds and while publishing: the next normal
+run clears what they left (the `.staging` copy of the export, scratch files, a half-built
+release), marks the killed runs failed instead of `STARTED`, and publishes."""
 
 from __future__ import annotations
 
@@ -48,7 +48,10 @@ def kill_when(run: subprocess.Popen[str], moment: Callable[[], bool], what: str)
 
 
 def leftovers(data_dir: Path) -> list[Path]:
-    work = [data_dir / d for d in ("sources", "raw", "quarantine", "conformed", "quality")]
+    work = [
+        data_dir / d
+        for d in ("sources", "raw", "quarantine", "conformed", "quality", "published", "state")
+    ]
     return [p for folder in work if folder.exists() for p in folder.rglob("*") if is_leftover(p)]
 
 
@@ -57,11 +60,12 @@ def runs_with(data_dir: Path, status: DagsterRunStatus) -> int:
         return len(instance.get_runs(filters=RunsFilter(statuses=[status])))
 
 
-def test_a_normal_run_recovers_from_runs_killed_while_landing_and_building(
+def test_a_normal_run_recovers_from_runs_killed_while_landing_building_and_publishing(
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
     staging = data_dir / "raw" / "police" / "seattle_spd" / ".staging"
+    releases = data_dir / "published" / "releases"
 
     landing = start_run(data_dir)
     kill_when(landing, lambda: any(staging.glob("*.parquet")), "landing")
@@ -75,6 +79,13 @@ def test_a_normal_run_recovers_from_runs_killed_while_landing_and_building(
     assert runs_with(data_dir, DagsterRunStatus.FAILURE) == 1
     assert runs_with(data_dir, DagsterRunStatus.STARTED) == 1
 
+    publishing = start_run(data_dir)
+    kill_when(publishing, lambda: any(releases.glob(".tmp-*")), "publishing")
+    assert any(releases.glob(".tmp-*"))  # a half-built release
+    assert not (data_dir / "published" / "LATEST").exists()
+    assert runs_with(data_dir, DagsterRunStatus.FAILURE) == 2
+    assert runs_with(data_dir, DagsterRunStatus.STARTED) == 1
+
     recovery = subprocess.run(
         run_command(data_dir),
         capture_output=True,
@@ -86,6 +97,9 @@ def test_a_normal_run_recovers_from_runs_killed_while_landing_and_building(
     assert recovery.stdout.count("had lost its process: marked failed") == 1
     assert leftovers(data_dir) == []
     assert runs_with(data_dir, DagsterRunStatus.STARTED) == 0
-    assert runs_with(data_dir, DagsterRunStatus.FAILURE) == 2
+    assert runs_with(data_dir, DagsterRunStatus.FAILURE) == 3
     assert runs_with(data_dir, DagsterRunStatus.SUCCESS) == 1
     assert (data_dir / "published" / "LATEST").is_file()
+    assert [p.name for p in releases.iterdir()] == [
+        (data_dir / "published" / "LATEST").read_text().strip()
+    ]
