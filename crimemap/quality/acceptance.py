@@ -9,7 +9,7 @@ says and a rejected value, which is usually the whole diagnosis.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from crimemap.quality.rules import ReasonExample, SplitResult
@@ -83,3 +83,37 @@ def judge_acceptance(
         why = f" ({example.text})" if example is not None else ""
         hint = f"; mostly {reason}: {load.by_reason[reason]:,} rows{why}"
     return AcceptanceVerdict(severity, f"{load.source}: only {counts}, below {limit:.0%}{hint}")
+
+
+def judge_loads(
+    source: str, loads: Sequence[LoadAcceptance], *, error_below: float, warn_below: float
+) -> AcceptanceVerdict:
+    """Loads of one source judged each on its own (a survey's waves: a broken new wave is not
+    hidden by good old ones): the worst verdict, naming every load below a threshold."""
+    if len(loads) == 1:
+        return judge_acceptance(loads[0], error_below=error_below, warn_below=warn_below)
+    verdicts = [
+        judge_acceptance(load, error_below=error_below, warn_below=warn_below) for load in loads
+    ]
+    failing = [v for v in verdicts if not v.passed]
+    if not failing:
+        total = combined(source, loads)
+        return AcceptanceVerdict(
+            None,
+            f"{source}: {total.accepted_rows:,} of {total.raw_rows:,} rows accepted in "
+            f"{len(loads)} files",
+        )
+    severity = "ERROR" if any(v.severity == "ERROR" for v in failing) else "WARN"
+    return AcceptanceVerdict(severity, "; ".join(v.message for v in failing))
+
+
+def combined(source: str, loads: Iterable[LoadAcceptance]) -> LoadAcceptance:
+    """The counts of several loads as one (for a run's summary)."""
+    raw = accepted = 0
+    by_reason: dict[str, int] = {}
+    for load in loads:
+        raw += load.raw_rows
+        accepted += load.accepted_rows
+        for code, n in load.by_reason.items():
+            by_reason[code] = by_reason.get(code, 0) + n
+    return LoadAcceptance(source, raw, accepted, by_reason, {})

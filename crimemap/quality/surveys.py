@@ -168,6 +168,7 @@ class SurveyWaves:
     quarantined_rows: int
     by_survey: dict[str, dict[str, int]]
     answers: int
+    results: tuple[SplitResult, ...] = ()  # one per survey file
 
     @property
     def totals(self) -> dict[str, int]:
@@ -191,6 +192,7 @@ def split_survey_waves(
             stale.unlink()
     raw_rows = accepted_rows = quarantined_rows = 0
     by_survey: dict[str, dict[str, int]] = {}
+    results: list[SplitResult] = []
     target = paths.conformed_file("surveys")
     with connect() as con:
         boundary = load_areas(con, paths.conformed_file("areas"))
@@ -216,6 +218,7 @@ def split_survey_waves(
             accepted_rows += result.clean_rows
             quarantined_rows += result.quarantined_rows
             by_survey[raw.stem] = dict(result.by_reason, accepted=result.clean_rows)
+            results.append(result)
         files = sql_literal(str(work_dir / "*.parquet"))
         con.execute(
             f"COPY (SELECT * FROM read_parquet({files}) ORDER BY survey, _row_number) "
@@ -224,4 +227,6 @@ def split_survey_waves(
         answers = fetch_one(con, f"SELECT count(*) FROM read_parquet({sql_literal(str(target))})")[
             0
         ]
-    return SurveyWaves(raw_rows, accepted_rows, quarantined_rows, by_survey, answers)
+    return SurveyWaves(
+        raw_rows, accepted_rows, quarantined_rows, by_survey, answers, tuple(results)
+    )

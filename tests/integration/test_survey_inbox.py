@@ -1,5 +1,5 @@
-"""A city that gives no survey layout: its inbox takes no files, and says so (never the sample
-city's columns)."""
+"""The survey inbox: a city that gives no survey layout takes no files, and says so (never the
+sample city's columns); a city that does judges each file's accepted share on its own."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from dagster import materialize
+from dagster import AssetCheckSeverity, materialize
 
-from crimemap.config.jurisdiction import load_jurisdiction
+from crimemap.config.jurisdiction import DEFAULT_CONFIG, load_jurisdiction
 from crimemap.orchestration.defs.data_directory import DataDirectory
-from crimemap.orchestration.defs.sources.resources import sample_city_resource
+from crimemap.orchestration.defs.jurisdiction import jurisdiction_resource
+from crimemap.orchestration.defs.sources.assets import raw_assets, split_assets
+from crimemap.orchestration.defs.sources.resources import sample_city_resource, source_resources
 from crimemap.orchestration.defs.sources.surveys import survey_assets
 
 pytestmark = pytest.mark.integration
@@ -74,3 +76,44 @@ def test_a_survey_file_without_a_layout_is_refused_by_name(tmp_path: Path) -> No
     assert "city.yml gives no surveys.layout" in message
     # nothing was landed from it
     assert not (tmp_path / "data" / "raw" / "surveys" / "ward_survey.parquet").exists()
+
+
+def test_a_broken_wave_fails_the_survey_acceptance_check_by_name(tmp_path: Path) -> None:
+    """The sample survey and a second wave whose response ids were lost in an export: judged
+    each on its own, the second stops the survey intake although the two together pass."""
+    config = load_jurisdiction(DEFAULT_CONFIG)
+    sources, data_dir = tmp_path / "sources", tmp_path / "data"
+    sample = sample_city_resource(config, sources)
+    inbox = data_dir / "inbox" / "surveys"
+    inbox.mkdir(parents=True)
+    survey = pl.read_csv(sample.files().survey_csv, infer_schema=False)
+    broken = survey.head(30).with_columns(pl.lit(None, pl.String).alias("response_id"))
+    broken.write_csv(inbox / "wave2.csv")
+    wanted = {"areas", "surveys"}
+    assets = [
+        *(a for a in raw_assets(config) if a.key.path[-1] in wanted),
+        *(a for a in split_assets(config) if any(k.path[-1] in wanted for k in a.keys)),
+        *survey_assets(config),
+    ]
+
+    result = materialize(
+        assets,
+        resources={
+            **source_resources(config, sources),
+            "jurisdiction": jurisdiction_resource(config),
+            "data_dir": DataDirectory(root=str(data_dir)),
+        },
+        raise_on_error=False,
+    )
+
+    evaluation = next(
+        e for e in result.get_asset_check_evaluations() if e.check_name == "surveys_accepted_share"
+    )
+    assert not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR
+    assert evaluation.description == (
+        "wave2: only 0 of 30 rows accepted (0.0%), below 50%; mostly missing_key: 30 rows "
+        "(blank response_id)"
+    )
+    metadata = {k: v.value for k, v in evaluation.metadata.items()}
+    assert metadata["raw_rows"] == survey.height + 30
+    assert metadata["accepted_rows"] > 0.9 * metadata["raw_rows"]  # together they would pass

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from crimemap.quality.acceptance import judge_acceptance, load_acceptance
+from crimemap.quality.acceptance import (
+    AcceptanceVerdict,
+    LoadAcceptance,
+    combined,
+    judge_acceptance,
+    judge_loads,
+    load_acceptance,
+)
 from crimemap.quality.rules import ReasonExample, SplitResult
 
 DATE_RULE = ReasonExample(
@@ -73,4 +81,27 @@ def test_an_empty_load_is_not_judged() -> None:
 def test_a_blank_value_is_shown_as_blank() -> None:
     assert ReasonExample("key blank", "Report Number", None).text == (
         "key blank; example Report Number: blank"
+    )
+
+
+def wave(name: str, raw: int, accepted: int, **by_reason: int) -> LoadAcceptance:
+    return load_acceptance(name, [replace(month(raw, accepted, **by_reason), source=name)])
+
+
+def test_each_survey_wave_is_judged_on_its_own() -> None:
+    good = [wave(f"wave{i}", 500, 490, value_invalid=10) for i in range(1, 5)]
+    broken = wave("wave5", 40, 4, missing_key=36)
+    # Together 1,964 of 2,040 (96%) would pass; the broken wave is named instead.
+    verdict = judge_loads("surveys", [*good, broken], error_below=0.5, warn_below=0.9)
+    assert verdict.severity == "ERROR"
+    assert verdict.message == (
+        "wave5: only 4 of 40 rows accepted (10.0%), below 50%; mostly missing_key: 36 rows"
+    )
+    passing = judge_loads("surveys", good, error_below=0.5, warn_below=0.9)
+    assert passing == AcceptanceVerdict(None, "surveys: 1,960 of 2,000 rows accepted in 4 files")
+    total = combined("surveys", [*good, broken])
+    assert (total.raw_rows, total.accepted_rows, dict(total.by_reason)) == (
+        2040,
+        1964,
+        {"value_invalid": 40, "missing_key": 36},
     )

@@ -258,7 +258,10 @@ def split_police_asset(
             },
         )
         yield acceptance_result(
-            conformed_key(source.name), load_acceptance(source.name, results), config.quality
+            conformed_key(source.name),
+            source.name,
+            [load_acceptance(source.name, results)],
+            config.quality,
         )
 
     return _split

@@ -2,10 +2,12 @@
 acceptance``): a blocking check on the conformed asset, so a load that quarantined most of its
 rows stops its source instead of publishing as if fine."""
 
+from collections.abc import Sequence
+
 import dagster as dg
 
 from crimemap.config.sources import QualitySettings
-from crimemap.quality.acceptance import LoadAcceptance, judge_acceptance
+from crimemap.quality.acceptance import LoadAcceptance, combined, judge_loads
 
 
 def acceptance_check_name(source: str) -> str:
@@ -26,14 +28,22 @@ def acceptance_spec(source: str, asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
 
 
 def acceptance_result(
-    asset_key: dg.AssetKey, load: LoadAcceptance, quality: QualitySettings
+    asset_key: dg.AssetKey,
+    source: str,
+    loads: Sequence[LoadAcceptance],
+    quality: QualitySettings,
 ) -> dg.AssetCheckResult:
-    verdict = judge_acceptance(
-        load, error_below=quality.min_accepted_share, warn_below=quality.warn_accepted_share
+    """The check of one source's loads: one load, or one per file (survey waves)."""
+    verdict = judge_loads(
+        source,
+        loads,
+        error_below=quality.min_accepted_share,
+        warn_below=quality.warn_accepted_share,
     )
+    load = combined(source, loads)
     return dg.AssetCheckResult(
         asset_key=asset_key,
-        check_name=acceptance_check_name(load.source),
+        check_name=acceptance_check_name(source),
         passed=verdict.passed,
         severity=dg.AssetCheckSeverity.ERROR
         if verdict.severity == "ERROR"

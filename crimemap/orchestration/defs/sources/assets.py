@@ -274,7 +274,9 @@ def split_asset(
                 "path": MetadataValue.path(str(result.quarantine_path)),
             },
         )
-        yield acceptance_result(conformed_key(source), load_acceptance(source, [result]), quality)
+        yield acceptance_result(
+            conformed_key(source), source, [load_acceptance(source, [result])], quality
+        )
 
     return _split
 

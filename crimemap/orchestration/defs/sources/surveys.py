@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dagster import (
+    AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
     AssetSelection,
@@ -33,8 +34,10 @@ from crimemap.config.paths import DataPaths
 from crimemap.ingestion.surveys import inbox_files, inbox_fingerprint, land_survey_inbox
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.jurisdiction import Jurisdiction
+from crimemap.orchestration.defs.quality.acceptance import acceptance_result, acceptance_spec
 from crimemap.orchestration.defs.quality.volume import record_volume
 from crimemap.orchestration.defs.sources.resources import SampleCity
+from crimemap.quality.acceptance import load_acceptance
 from crimemap.quality.surveys import split_survey_waves
 
 RAW_SURVEYS = AssetKey(["raw", "surveys"])
@@ -117,10 +120,11 @@ def survey_assets(config: JurisdictionConfig) -> list:
                 ),
             ),
         ],
+        check_specs=[acceptance_spec("surveys", CONFORMED_SURVEYS)],
     )
     def split_surveys(
         context: AssetExecutionContext, data_dir: DataDirectory, jurisdiction: Jurisdiction
-    ) -> Iterator[MaterializeResult]:
+    ) -> Iterator[MaterializeResult | AssetCheckResult]:
         paths = data_dir.paths
         try:
             waves = split_survey_waves(
@@ -150,6 +154,13 @@ def survey_assets(config: JurisdictionConfig) -> list:
                 "by_survey": MetadataValue.json(waves.by_survey),
                 "path": MetadataValue.path(str(paths.quarantine / "surveys")),
             },
+        )
+        # Each file is judged on its own: a broken new wave is not hidden by good old ones.
+        yield acceptance_result(
+            CONFORMED_SURVEYS,
+            "surveys",
+            [load_acceptance(result.source, [result]) for result in waves.results],
+            config.quality,
         )
 
     return [raw_surveys, split_surveys]
