@@ -46,15 +46,26 @@ class AcceptanceVerdict:
 
 def load_acceptance(source: str, results: Iterable[SplitResult]) -> LoadAcceptance:
     """The splits of one load (a police load splits month by month) as one load."""
+    return combined(
+        source,
+        (
+            LoadAcceptance(source, r.raw_rows, r.clean_rows, r.by_reason, r.examples)
+            for r in results
+        ),
+    )
+
+
+def combined(source: str, loads: Iterable[LoadAcceptance]) -> LoadAcceptance:
+    """Several loads' counts as one; each reason keeps its first example."""
     raw = accepted = 0
     by_reason: dict[str, int] = {}
     examples: dict[str, ReasonExample] = {}
-    for result in results:
-        raw += result.raw_rows
-        accepted += result.clean_rows
-        for code, n in result.by_reason.items():
+    for load in loads:
+        raw += load.raw_rows
+        accepted += load.accepted_rows
+        for code, n in load.by_reason.items():
             by_reason[code] = by_reason.get(code, 0) + n
-        for code, example in result.examples.items():
+        for code, example in load.examples.items():
             examples.setdefault(code, example)
     return LoadAcceptance(source, raw, accepted, by_reason, examples)
 
@@ -105,15 +116,3 @@ def judge_loads(
         )
     severity = "ERROR" if any(v.severity == "ERROR" for v in failing) else "WARN"
     return AcceptanceVerdict(severity, "; ".join(v.message for v in failing))
-
-
-def combined(source: str, loads: Iterable[LoadAcceptance]) -> LoadAcceptance:
-    """The counts of several loads as one (for a run's summary)."""
-    raw = accepted = 0
-    by_reason: dict[str, int] = {}
-    for load in loads:
-        raw += load.raw_rows
-        accepted += load.accepted_rows
-        for code, n in load.by_reason.items():
-            by_reason[code] = by_reason.get(code, 0) + n
-    return LoadAcceptance(source, raw, accepted, by_reason, {})
