@@ -7,7 +7,7 @@ export UV_PYTHON ?= $(PYTHON)
 BENCH_INCIDENTS ?= 1000000
 export UV_LINK_MODE ?= copy
 
-.PHONY: install run test test-fast lint typecheck sql-lint gates format bench bench-city ui clean
+.PHONY: install browser run test test-fast lint typecheck sql-lint gates format bench bench-city bench-map ui clean
 
 # uv itself comes from PyPI; everything else from the committed uv.lock.
 .venv/.installed: pyproject.toml uv.lock
@@ -18,13 +18,22 @@ export UV_LINK_MODE ?= copy
 
 install: .venv/.installed
 
+# The map test opens each release's page in a real browser: Debian's Chromium, driven by
+# Playwright (a Python package in uv.lock; it downloads no browser of its own).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the map test"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+
 run: install
 	$(UV) run --frozen crimemap run
 
 # Everything CI runs: the gates, then every test tier: tests/unit (pure Python, in-memory
 # DuckDB), tests/suites (Great Expectations suites on in-memory frames), tests/dbt (dbt builds
 # on small fixtures), tests/integration (pipeline runs, publish kill tests, the UI's loader).
-test: gates
+test: gates browser
 	$(UV) run --frozen pytest
 
 # The inner loop: pure Python and in-memory DuckDB, no dbt build, no pipeline run.
@@ -55,6 +64,10 @@ format: install
 
 bench: install
 	$(UV) run --frozen python -m benchmarks.pipeline --incidents $(BENCH_INCIDENTS)
+
+# The community map of the latest release (run `make run` first): size, build and load time.
+bench-map: install browser
+	$(UV) run --frozen python -m benchmarks.map_page
 
 bench-city: install
 	$(UV) run --frozen python -m benchmarks.real_city --rows 10000

@@ -223,6 +223,8 @@ def print_outputs(paths: DataPaths, elapsed: float) -> None:
     print(f"  latest pointer: {paths.published / 'LATEST'}")
     print(f"  warehouse:      {paths.warehouse}")
     print(f"  serving db:     {paths.serving}  (open read-only from BI tools)")
+    if release is not None and (release / "map" / "index.html").is_file():
+        print(f"  map:            {release / 'map' / 'index.html'}  (open it in a browser)")
     print(f"  quality report: {paths.quality / 'data_docs' / 'index.html'}")
     print(f"  quarantine:     {paths.quarantine}")
 
@@ -358,6 +360,32 @@ def command_export(args: argparse.Namespace) -> int:
     )
     print(f"  export:   {result.path}")
     print(f"  manifest: {result.path / 'manifest.json'}")
+    return 0
+
+
+def command_map(args: argparse.Namespace) -> int:
+    """Draw the community map of a release (the latest by default) from its published layers."""
+    from crimemap.warehouse.community_map import MAP_DIR, MAP_FILE, build_community_map
+    from crimemap.warehouse.publish import RELEASES_DIR, latest_release
+
+    paths = configure(args.data_dir, None, None)
+    if args.release:
+        release = paths.published / RELEASES_DIR / args.release
+        if not (release / "manifest.json").is_file():
+            raise SystemExit(f"crimemap: no release {args.release} in {release.parent}")
+    else:
+        found = latest_release(paths.published)
+        if found is None:
+            raise SystemExit(f"crimemap: nothing published yet in {paths.published}")
+        release = found
+    built = build_community_map(release, Path(args.to) if args.to else None)
+    print(
+        f"crimemap: map of release {release.name}: {built.areas} areas, {built.cells} grid "
+        f"cells, {built.months} months, {built.bytes / 1e6:.1f} MB"
+    )
+    print(f"  map: {built.path}  (open it in a browser; it works offline)")
+    if not args.to:
+        print(f"  (in the release: {MAP_DIR}/{MAP_FILE})")
     return 0
 
 
@@ -507,6 +535,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--to", required=True, metavar="DIR", help="new or empty directory")
     export.set_defaults(func=command_export)
+
+    map_ = sub.add_parser(
+        "map",
+        help="draw the community map (one offline HTML page) of a release",
+        description="Build map/index.html of a release (default: the latest) from its published "
+        "layers: one self-contained page that works offline, with no network request.",
+    )
+    map_.add_argument("--data-dir")
+    map_.add_argument("--release", metavar="ID", help="release id (default: the latest)")
+    map_.add_argument(
+        "--to", metavar="FILE", help="write the page here (default: the release's map/index.html)"
+    )
+    map_.set_defaults(func=command_map)
 
     schema = sub.add_parser(
         "schema",

@@ -486,6 +486,7 @@ def publish_release(
     code_version: str | None = None,
     extra: Mapping[str, Any] | None = None,
     audit: Callable[[Path], Sequence[str]] | None = None,
+    build_map: Callable[[Path], object] | None = None,
     keep_releases: int = DEFAULT_KEEP_RELEASES,
     log: Callable[[str], None] = lambda message: None,
 ) -> Release:
@@ -496,6 +497,8 @@ def publish_release(
     (GeoParquet 1.1 or plain Parquet), the layer schemas change without the matching
     ``schema_version`` bump against the current release, or ``audit`` (the privacy audit, given
     the directory of the release being built) reports a problem (:class:`ReleaseValidationError`).
+    ``build_map``, given the validated release directory (its manifest written), adds the
+    community map before the release becomes visible.
     """
     check_layers(layers)
     if keep_releases < 1:
@@ -544,6 +547,9 @@ def publish_release(
             if manifest_problems:
                 raise ReleaseValidationError([f"manifest.json {p}" for p in manifest_problems])
             write_text_durably(staging / MANIFEST_FILE, text)
+            if build_map is not None:
+                log("drawing the community map")
+                build_map(staging)
             fsync_directory(staging)
             os.rename(staging, final)
             renamed = True

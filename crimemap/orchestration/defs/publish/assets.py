@@ -22,6 +22,7 @@ from crimemap.core.project import DBT_PROJECT_DIR
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.warehouse.code_version import code_version
 from crimemap.warehouse.column_docs import mart_column_descriptions
+from crimemap.warehouse.community_map import MAP_DIR, MAP_FILE, build_community_map
 from crimemap.warehouse.freshness import source_freshness
 from crimemap.warehouse.layers import PUBLISHED_SCHEMA_PATH, published_layers
 from crimemap.warehouse.privacy import PrivacyRules, audit_release
@@ -112,6 +113,7 @@ def published_release(config: JurisdictionConfig) -> AssetsDefinition:
                 audit=lambda release_dir: privacy_audit(
                     release_dir, rules, config.projected_crs, layers
                 ),
+                build_map=build_community_map,
                 keep_releases=config.publishing.keep_releases,
                 log=context.log.info,
             )
@@ -123,6 +125,7 @@ def published_release(config: JurisdictionConfig) -> AssetsDefinition:
                 "schema_version": schema_version,
                 "path": MetadataValue.path(str(release.path)),
                 "serving_database": MetadataValue.path(str(paths.serving)),
+                "map": MetadataValue.path(str(release.path / MAP_DIR / MAP_FILE)),
                 "layers": MetadataValue.json(
                     {layer["name"]: layer["rows"] for layer in release.manifest["layers"]}
                 ),
