@@ -8,9 +8,10 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from crimemap.config.paths import DataPaths, export_environment
 from crimemap.config.sources import ConfigError
@@ -145,6 +146,7 @@ def run_locked(
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
+    from crimemap.orchestration.console import StageProgress, progress_logger
     from crimemap.orchestration.definitions import build_definitions
     from crimemap.orchestration.defs.police.assets import police_partitions
     from crimemap.orchestration.runs import RUN_PID_TAG
@@ -159,7 +161,6 @@ def run_locked(
     )
     print(f"crimemap: {sources_line(config)}", flush=True)
     job = defs.resolve_implicit_global_asset_job_def()
-    run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
     # One run: the monthly police assets take the whole range in one step (single-run
     # backfill), everything downstream runs once over all months.
     tags = {
@@ -167,20 +168,36 @@ def run_locked(
         ASSET_PARTITION_RANGE_END_TAG: last,
         RUN_PID_TAG: str(os.getpid()),
     }
-    with DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance, run_config=run_config, raise_on_error=False, tags=tags
+    log_path = paths.root / "logs" / f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
+    if not args.verbose:
+        print(f"crimemap: the run's full log: {log_path} (--verbose shows it here)", flush=True)
+    with run_output(log_path, verbose=args.verbose) as terminal:
+        progress = StageProgress(
+            job.graph.node_names(),
+            asset_steps(defs),
+            write=lambda line: print(f"crimemap: {line}", file=terminal, flush=True),
         )
+        job = job.with_logger_defs({**job.loggers, "progress": progress_logger(progress)})
+        run_config = {
+            "loggers": {"console": {"config": {"log_level": args.log_level}}, "progress": {}}
+        }
+        with DagsterInstance.get() as instance:
+            result = job.execute_in_process(
+                instance=instance, run_config=run_config, raise_on_error=False, tags=tags
+            )
     elapsed = time.perf_counter() - started
     # A city without a survey layout takes no survey files: no survey line either.
     absent = (*config.absent_sources, *(() if config.surveys.declared else ("surveys",)))
     for line in acceptance_lines(result.get_asset_check_evaluations(), absent):
         print(f"crimemap: {line}", flush=True)
-    failed_checks = [
-        evaluation
-        for evaluation in result.get_asset_check_evaluations()
-        if not evaluation.passed and evaluation.severity.value == "ERROR"
-    ]
+    evaluations = result.get_asset_check_evaluations()
+    failed_checks = [e for e in evaluations if not e.passed and e.severity.value == "ERROR"]
+    warned = sum(1 for e in evaluations if not e.passed and e.severity.value != "ERROR")
+    print(
+        f"crimemap: checks: {sum(1 for e in evaluations if e.passed)} passed, {warned} warned, "
+        f"{len(failed_checks)} failed",
+        flush=True,
+    )
     for evaluation in failed_checks:
         print(
             f"crimemap: check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} "
@@ -191,9 +208,33 @@ def run_locked(
         failed = [event.step_key for event in result.get_step_failure_events()]
         print(f"crimemap: run FAILED after {elapsed:.1f}s; failed steps: {failed}", file=sys.stderr)
         print(f"crimemap: inspect it with `crimemap ui --data-dir {paths.root}`", file=sys.stderr)
+        if not args.verbose:
+            print(f"crimemap: the run's full log: {log_path}", file=sys.stderr)
         return 1
     print_outputs(paths, elapsed)
+    if not args.verbose:
+        print(f"  run log:        {log_path}")
     return 0
+
+
+def asset_steps(defs: Any) -> set[str]:
+    """The steps that materialize assets (every other step runs checks)."""
+    from dagster import AssetsDefinition
+
+    return {a.node_def.name for a in defs.assets if isinstance(a, AssetsDefinition) and a.keys}
+
+
+@contextmanager
+def run_output(log_path: Path, *, verbose: bool) -> Iterator[TextIO]:
+    """Where a run's logs go: its log file (the terminal gets the stage lines), or with
+    ``--verbose`` the terminal itself."""
+    from crimemap.orchestration.console import output_to
+
+    if verbose:
+        yield sys.stdout
+        return
+    with output_to(log_path) as terminal:
+        yield terminal
 
 
 def acceptance_lines(evaluations: Sequence[Any], absent: Collection[str]) -> list[str]:
@@ -220,6 +261,10 @@ def print_outputs(paths: DataPaths, elapsed: float) -> None:
     release = latest_release(paths.published)
     print(f"crimemap: run succeeded in {elapsed:.1f}s")
     print(f"  release:        {release}")
+    if release is not None:
+        layers = json.loads((release / "manifest.json").read_text(encoding="utf-8"))["layers"]
+        rows = sum(layer["rows"] for layer in layers)
+        print(f"  layers:         {len(layers)} published, {rows:,} rows")
     print(f"  latest pointer: {paths.published / 'LATEST'}")
     print(f"  warehouse:      {paths.warehouse}")
     print(f"  serving db:     {paths.serving}  (open read-only from BI tools)")
@@ -466,6 +511,12 @@ def build_parser() -> argparse.ArgumentParser:
         "the marts are rebuilt from every month landed so far",
     )
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="stream the run's full log (Dagster events, dbt output) here instead of the stage "
+        "lines; by default it goes to <data dir>/logs/run-<time>.log",
+    )
     run.add_argument(
         "--wait",
         type=float,

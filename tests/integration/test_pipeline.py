@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import duckdb
 import pyarrow.parquet as pq
@@ -21,9 +22,28 @@ INCIDENTS_SQL = "read_parquet('{release}/incidents/**/*.parquet', hive_partition
 def test_run_reports_where_outputs_are(pipeline_run: PipelineRun) -> None:
     out = pipeline_run.stdout
     assert "run succeeded" in out
-    for label in ("release:", "warehouse:", "serving db:", "quality report:"):
+    for label in ("release:", "layers:", "warehouse:", "serving db:", "quality report:", "map:"):
         assert label in out
     assert str(pipeline_run.release_dir) in out
+    assert str(pipeline_run.release_dir / "map" / "index.html") in out
+
+
+def test_the_terminal_shows_stages_and_the_log_file_holds_the_rest(
+    pipeline_run: PipelineRun,
+) -> None:
+    out, err = pipeline_run.stdout, pipeline_run.stderr
+    stages = [line for line in out.splitlines() if " done: " in line]
+    assert [line.split()[1] for line in stages] == ["sources", "quality", "dbt", "marts", "publish"]
+    sources = next(line for line in stages if line.split()[1] == "sources")
+    assert re.search(r"done: \d+ step\(s\), [\d,]+ rows landed, checks \d+ passed", sources)
+    assert re.search(r"crimemap: checks: \d+ passed, \d+ warned, 0 failed", out)
+    # No Dagster event and no dbt line reaches the terminal; they are all in the run's log.
+    assert "dagster - " not in out + err and "START sql" not in out + err
+    assert len(out.splitlines()) < 40
+    (log,) = (pipeline_run.data_dir / "logs").glob("run-*.log")
+    assert f"run log:        {log}" in out
+    text = log.read_text(encoding="utf-8", errors="replace")
+    assert "STEP_SUCCESS" in text and "Completed successfully" in text  # Dagster's and dbt's
 
 
 def test_quarantine_holds_exactly_the_planted_defects(pipeline_run: PipelineRun) -> None:
@@ -179,3 +199,24 @@ def test_serving_database_opens_read_only(pipeline_run: PipelineRun) -> None:
         incidents = con.execute("SELECT count(*) FROM incidents").fetchone()[0]
         rates = con.execute("SELECT count(*) FROM area_month_rates").fetchone()[0]
     assert incidents > 0 and rates > 0
+
+
+def test_each_police_month_reports_its_own_row_count(pipeline_run: PipelineRun) -> None:
+    """One step lands every month, but the UI shows each month's own rows, which add up to
+    the landing."""
+    from dagster import AssetKey, DagsterInstance
+
+    landed = pq.read_table(
+        pipeline_run.data_dir / "raw" / "police" / "seattle_spd", columns=["_row_number"]
+    ).num_rows
+    with DagsterInstance.from_config(str(pipeline_run.data_dir / "dagster")) as instance:
+        for key, expected_total in ((["raw", "police", "seattle_spd"], landed),):
+            records = instance.fetch_materializations(AssetKey(key), limit=1000).records
+            counts = {
+                r.asset_materialization.partition: r.asset_materialization.metadata[
+                    "dagster/row_count"
+                ].value
+                for r in records
+            }
+            assert len(counts) > 12 and len(set(counts.values())) > 1
+            assert sum(counts.values()) == expected_total

@@ -151,9 +151,14 @@ def raw_police_asset(
             f"{source.name}: {sum(r.rows for r in results):,} rows in {len(results)} month(s); "
             f"{len(written)} rewritten, {len(results) - len(written)} unchanged"
         )
+        # Each month's own row count (one step lands every month of the run).
+        for r in results:
+            context.add_asset_metadata(
+                {"dagster/row_count": r.rows, "rewritten": r.written},
+                partition_key=r.month.isoformat(),
+            )
         return MaterializeResult(
             metadata={
-                "dagster/row_count": sum(r.rows for r in results),
                 "months_rewritten": len(written),
                 "months_unchanged": len(results) - len(written),
                 "rows_by_month": MetadataValue.json({f"{r.month:%Y-%m}": r.rows for r in results}),
@@ -227,6 +232,13 @@ def split_police_asset(
                     profile_path=partition_path(paths.profiles / "police" / source.name, month),
                 )
                 results.append(result)
+                for key, rows in (
+                    (conformed_key(source.name), result.clean_rows),
+                    (quarantine_key(source.name), result.quarantined_rows),
+                ):
+                    context.add_asset_metadata(
+                        {"dagster/row_count": rows}, asset_key=key, partition_key=month.isoformat()
+                    )
                 totals["raw_rows"] += result.raw_rows
                 totals["accepted_rows"] += result.clean_rows
                 totals["quarantined_rows"] += result.quarantined_rows
@@ -242,7 +254,6 @@ def split_police_asset(
         yield MaterializeResult(
             asset_key=conformed_key(source.name),
             metadata={
-                "dagster/row_count": totals["accepted_rows"],
                 **totals,
                 "watermark": watermark or "",
                 "path": MetadataValue.path(str(paths.conformed_police(source.name))),
@@ -251,7 +262,6 @@ def split_police_asset(
         yield MaterializeResult(
             asset_key=quarantine_key(source.name),
             metadata={
-                "dagster/row_count": totals["quarantined_rows"],
                 **totals,
                 "quarantined_by_reason": MetadataValue.json(by_reason),
                 "path": MetadataValue.path(str(paths.quarantine_police(source.name))),
