@@ -211,10 +211,23 @@ def run_locked(
         if not args.verbose:
             print(f"crimemap: the run's full log: {log_path}", file=sys.stderr)
         return 1
+    if not published_new_release(result):
+        print("crimemap: nothing changed since the current release: no new release published")
     print_outputs(paths, elapsed)
     if not args.verbose:
         print(f"  run log:        {log_path}")
     return 0
+
+
+def published_new_release(result: Any) -> bool:
+    """Whether the run's release asset published a new release (False: the content was the
+    current release's)."""
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        if materialization.asset_key.path == ["published", "release"]:
+            published = materialization.metadata.get("published")
+            return published is None or bool(published.value)
+    return False
 
 
 def asset_steps(defs: Any) -> set[str]:

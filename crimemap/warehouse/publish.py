@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -107,6 +108,8 @@ class Release:
     release_id: str
     path: Path
     manifest: Mapping[str, Any]
+    # False: the layers came out as the current release's, which stays current (nothing new).
+    published: bool = True
 
 
 # --------------------------------------------------------------------------- small pieces
@@ -472,6 +475,52 @@ def schema_problems(
     )
 
 
+# --------------------------------------------------------------------------- unchanged releases
+
+CONTENT_FILE = "content.json"
+# Floats compared to six decimals: parallel sums differ in their last bits from run to run.
+CONTENT_DECIMALS = 6
+
+
+def layer_content_digest(
+    con: duckdb.DuckDBPyConnection, release_dir: Path, entry: Mapping[str, Any]
+) -> str:
+    """A digest of a layer's rows, whatever their order and file layout, with floats rounded:
+    two runs on the same inputs give the same digest."""
+    files = [str(Path(release_dir) / f["path"]) for f in entry["files"]]
+    relation = f"read_parquet([{', '.join(sql_literal(f) for f in files)}])"
+    columns = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    values = ", ".join(
+        f"round({quote_ident(name)}, {CONTENT_DECIMALS})"
+        if kind in ("DOUBLE", "FLOAT")
+        else quote_ident(name)
+        for name, kind, *_ in columns
+    )
+    rows, total = con.execute(
+        f"SELECT count(*), coalesce(sum(hash({values})::HUGEINT), 0) FROM {relation}"
+    ).fetchone() or (0, 0)
+    names = ",".join(f"{name}:{kind}" for name, kind, *_ in columns)
+    return hashlib.sha256(f"{entry['name']}|{names}|{rows}|{total}".encode()).hexdigest()
+
+
+def release_content(
+    con: duckdb.DuckDBPyConnection, release_dir: Path, entries: Sequence[Mapping[str, Any]]
+) -> dict[str, str]:
+    return {entry["name"]: layer_content_digest(con, release_dir, entry) for entry in entries}
+
+
+def current_content(published_dir: Path) -> tuple[str, dict[str, str]] | None:
+    """The current release's id and layer digests, if it recorded them."""
+    release_id = read_latest_id(published_dir)
+    if release_id is None:
+        return None
+    path = Path(published_dir) / RELEASES_DIR / release_id / CONTENT_FILE
+    try:
+        return release_id, json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -487,6 +536,7 @@ def publish_release(
     extra: Mapping[str, Any] | None = None,
     audit: Callable[[Path], Sequence[str]] | None = None,
     build_map: Callable[[Path], object] | None = None,
+    skip_unchanged: bool = False,
     keep_releases: int = DEFAULT_KEEP_RELEASES,
     log: Callable[[str], None] = lambda message: None,
 ) -> Release:
@@ -498,7 +548,9 @@ def publish_release(
     ``schema_version`` bump against the current release, or ``audit`` (the privacy audit, given
     the directory of the release being built) reports a problem (:class:`ReleaseValidationError`).
     ``build_map``, given the validated release directory (its manifest written), adds the
-    community map before the release becomes visible.
+    community map before the release becomes visible. With ``skip_unchanged``, layers whose
+    content (floats to ``CONTENT_DECIMALS``) equals the current release's publish nothing: the
+    current release is returned with ``published=False``.
     """
     check_layers(layers)
     if keep_releases < 1:
@@ -534,6 +586,14 @@ def publish_release(
                 problems += audit(staging)
             if problems:
                 raise ReleaseValidationError(problems)
+            content = release_content(con, staging, entries)
+            current = current_content(published_dir)
+            if skip_unchanged and current is not None and current[1] == content:
+                shutil.rmtree(staging, ignore_errors=True)
+                log(f"nothing changed since release {current[0]}: it stays current")
+                unchanged = releases / current[0]
+                manifest_text = (unchanged / MANIFEST_FILE).read_text(encoding="utf-8")
+                return Release(current[0], unchanged, json.loads(manifest_text), published=False)
             manifest = build_manifest(
                 release_id,
                 entries,
@@ -547,6 +607,7 @@ def publish_release(
             if manifest_problems:
                 raise ReleaseValidationError([f"manifest.json {p}" for p in manifest_problems])
             write_text_durably(staging / MANIFEST_FILE, text)
+            write_text_durably(staging / CONTENT_FILE, json.dumps(content, indent=2) + "\n")
             if build_map is not None:
                 log("drawing the community map")
                 build_map(staging)

@@ -12,7 +12,8 @@ import pytest
 
 from crimemap.core.duckdb_spatial import connect
 from crimemap.samplecity.settings import DEFECT_REASONS
-from tests.integration.conftest import PipelineRun
+from crimemap.warehouse.publish import latest_release, release_ids
+from tests.integration.conftest import PipelineRun, run_crimemap
 
 pytestmark = pytest.mark.integration
 # The incidents layer: a hive-partitioned directory (year=/month=).
@@ -40,7 +41,7 @@ def test_the_terminal_shows_stages_and_the_log_file_holds_the_rest(
     # No Dagster event and no dbt line reaches the terminal; they are all in the run's log.
     assert "dagster - " not in out + err and "START sql" not in out + err
     assert len(out.splitlines()) < 40
-    (log,) = (pipeline_run.data_dir / "logs").glob("run-*.log")
+    log = min((pipeline_run.data_dir / "logs").glob("run-*.log"))  # this run's: the first
     assert f"run log:        {log}" in out
     text = log.read_text(encoding="utf-8", errors="replace")
     assert "STEP_SUCCESS" in text and "Completed successfully" in text  # Dagster's and dbt's
@@ -220,3 +221,13 @@ def test_each_police_month_reports_its_own_row_count(pipeline_run: PipelineRun) 
             }
             assert len(counts) > 12 and len(set(counts.values())) > 1
             assert sum(counts.values()) == expected_total
+
+
+def test_a_second_run_with_nothing_new_publishes_no_release(pipeline_run: PipelineRun) -> None:
+    published = pipeline_run.data_dir / "published"
+    before = release_ids(published)
+    again = run_crimemap(pipeline_run.data_dir, "run")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "nothing changed since the current release: no new release published" in again.stdout
+    assert release_ids(published) == before
+    assert latest_release(published) == pipeline_run.release_dir

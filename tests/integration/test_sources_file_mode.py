@@ -378,6 +378,9 @@ def test_a_new_survey_in_the_inbox_starts_the_intake_once(
 
     unchanged = watch.evaluate_tick(build_sensor_context(cursor=seen, resources=resources))
     assert not unchanged.run_requests and unchanged.skip_message
+    # The UI starts its sensor afresh (no cursor): the inbox the run landed starts nothing.
+    fresh = watch.evaluate_tick(build_sensor_context(cursor=None, resources=resources))
+    assert not fresh.run_requests and "as last landed" in (fresh.skip_message or "")
 
     write_survey(inbox / "wave_2.csv", WAVE_2, district.centres)
     (inbox / ".wave_3.csv.part").write_text("rid,date\n")  # an upload in progress: not a survey

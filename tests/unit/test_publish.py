@@ -128,6 +128,7 @@ def test_publish_writes_release_and_points_latest_at_it(
     assert latest_release(published) == published / "releases" / release.release_id
     assert release.path == latest_release(published)
     assert sorted(p.name for p in release.path.iterdir()) == [
+        "content.json",
         "incident_points.parquet",
         "manifest.json",
         "tract_counts.parquet",
@@ -354,6 +355,40 @@ def test_existing_release_id_is_refused(con: duckdb.DuckDBPyConnection, publishe
     with pytest.raises(FileExistsError):
         publish_release(con, (COUNTS,), published, release_id="r1")
     assert snapshot(published) == before
+
+
+def rates_layer(offset: float) -> LayerSpec:
+    return LayerSpec(
+        name="tract_rates",
+        query=f"SELECT 'T' || i AS tract_id, i / 3 + {offset!r} AS rate FROM range(5) AS t(i)",
+        spatial=False,
+        description="Rates by tract",
+    )
+
+
+def test_a_run_with_nothing_new_publishes_no_release(
+    con: duckdb.DuckDBPyConnection, published: Path
+) -> None:
+    first = publish_release(con, LAYERS, published, skip_unchanged=True)
+    again = publish_release(con, LAYERS, published, skip_unchanged=True)
+    assert (again.published, again.release_id, again.path) == (False, first.release_id, first.path)
+    assert publish.release_ids(published) == [first.release_id]
+    assert temp_dirs(published) == []
+    assert again.manifest == read_manifest(first.path)
+
+
+def test_float_noise_is_no_change_and_a_real_change_is(
+    con: duckdb.DuckDBPyConnection, published: Path
+) -> None:
+    first = publish_release(con, (rates_layer(0.0),), published, skip_unchanged=True)
+    # Parallel sums differ in their last bits from run to run: the same content.
+    noisy = publish_release(con, (rates_layer(1e-12),), published, skip_unchanged=True)
+    assert not noisy.published and noisy.release_id == first.release_id
+    changed = publish_release(con, (rates_layer(1e-3),), published, skip_unchanged=True)
+    assert changed.published and changed.release_id != first.release_id
+    # Without skip_unchanged (a re-publish asked for), the same content publishes again.
+    forced = publish_release(con, (rates_layer(1e-3),), published)
+    assert forced.published and forced.release_id != changed.release_id
 
 
 def test_latest_release_is_none_before_first_publish(published: Path) -> None:

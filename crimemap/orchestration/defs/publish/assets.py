@@ -114,14 +114,19 @@ def published_release(config: JurisdictionConfig) -> AssetsDefinition:
                     release_dir, rules, config.projected_crs, layers
                 ),
                 build_map=build_community_map,
+                skip_unchanged=True,
                 keep_releases=config.publishing.keep_releases,
                 log=context.log.info,
             )
-        build_serving_database(release.path, paths.serving)
-        context.log.info(f"published release {release.release_id} to {release.path}")
+        if release.published:
+            build_serving_database(release.path, paths.serving)
+            context.log.info(f"published release {release.release_id} to {release.path}")
+        else:
+            context.log.info(f"no new release: {release.release_id} has the same content")
         return MaterializeResult(
             metadata={
                 "release_id": release.release_id,
+                "published": release.published,
                 "schema_version": schema_version,
                 "path": MetadataValue.path(str(release.path)),
                 "serving_database": MetadataValue.path(str(paths.serving)),

@@ -31,6 +31,7 @@ from dagster import (
 
 from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.paths import DataPaths
+from crimemap.core.files import write_atomic
 from crimemap.ingestion.surveys import inbox_files, inbox_fingerprint, land_survey_inbox
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.jurisdiction import Jurisdiction
@@ -47,6 +48,12 @@ QUARANTINE_SURVEYS = AssetKey(["quarantine", "surveys"])
 
 def survey_inbox(config: JurisdictionConfig, paths: DataPaths) -> Path:
     return paths.root / config.surveys.inbox
+
+
+def landed_fingerprint_path(paths: DataPaths) -> Path:
+    """The inbox's fingerprint as last landed (by any run), so the sensor starts no run for
+    files already landed."""
+    return paths.state / "survey_inbox.fingerprint"
 
 
 def survey_assets(config: JurisdictionConfig) -> list:
@@ -84,6 +91,8 @@ def survey_assets(config: JurisdictionConfig) -> list:
         except ValueError as exc:
             raise Failure(description=f"surveys: {exc}", allow_retries=False) from exc
         landed = landing.rows
+        fingerprint = inbox_fingerprint(files)
+        write_atomic(landed_fingerprint_path(paths), lambda tmp: tmp.write_text(fingerprint))
         for copy, original in landing.duplicates.items():
             context.log.warning(f"surveys: {copy} is a copy of {original}: landed once")
         # Each wave is its own scope: a smaller new wave is not an outage, a re-sent file that
@@ -187,6 +196,10 @@ def survey_inbox_sensor(config: JurisdictionConfig):
         inbox = survey_inbox(config, data_dir.paths)
         files = inbox_files(inbox)
         fingerprint = inbox_fingerprint(files)
+        landed = landed_fingerprint_path(data_dir.paths)
+        if landed.is_file() and landed.read_text(encoding="utf-8") == fingerprint:
+            context.update_cursor(fingerprint)
+            return SkipReason(f"{inbox.name}/ is as last landed ({len(files)} file(s))")
         if fingerprint == context.cursor:
             return SkipReason(f"no change in {inbox.name}/ ({len(files)} file(s))")
         context.update_cursor(fingerprint)
