@@ -498,7 +498,10 @@ DEBUG_HELP = "show the traceback of a configuration error instead of its one-lin
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from crimemap.warehouse.code_version import code_version
+
     parser = argparse.ArgumentParser(prog="crimemap", description=__doc__)
+    parser.add_argument("--version", action="version", version=code_version())
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 

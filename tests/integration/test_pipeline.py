@@ -231,3 +231,18 @@ def test_a_second_run_with_nothing_new_publishes_no_release(pipeline_run: Pipeli
     assert "nothing changed since the current release: no new release published" in again.stdout
     assert release_ids(published) == before
     assert latest_release(published) == pipeline_run.release_dir
+
+
+def test_marts_report_their_row_counts_and_schema(
+    pipeline_run: PipelineRun, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    from dagster import AssetKey, DagsterInstance
+
+    with DagsterInstance.from_config(str(pipeline_run.data_dir / "dagster")) as instance:
+        for mart in ("dim_area", "priority_areas", "area_month_rates"):
+            (record,) = instance.fetch_materializations(AssetKey(["marts", mart]), limit=1).records
+            metadata = record.asset_materialization.metadata
+            (rows,) = warehouse.execute(f"SELECT count(*) FROM main.{mart}").fetchone()
+            assert metadata["dagster/row_count"].value == rows > 0
+            schema = metadata["dagster/column_schema"].value
+            assert "area_id" in {column.name for column in schema.columns}

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from crimemap.orchestration.cli import dbt_command, month_range
+from crimemap.orchestration.cli import build_parser, dbt_command, month_range
 
 KEYS = [f"2025-{m:02d}-01" for m in range(1, 13)]
 
@@ -41,3 +42,12 @@ def test_dbt_gets_the_jurisdiction_vars_unless_given() -> None:
     given = dbt_command(["run", "--vars", "{}"], settings)
     assert given.count("--vars") == 1 and given[2] == "{}"
     assert "--vars" not in dbt_command(["clean"], settings)
+
+
+def test_version_names_the_package_and_commit(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["--version"])
+    assert exit_.value.code == 0
+    assert re.fullmatch(
+        r"crimemap \d+\.\d+\.\d+(\+g[0-9a-f]{12}(\.dirty)?)?\n", capsys.readouterr().out
+    )

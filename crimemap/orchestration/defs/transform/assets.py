@@ -1,11 +1,19 @@
 """dbt models as Dagster assets: staging, intermediate and marts built in DuckDB."""
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
-from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    Output,
+)
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -16,7 +24,9 @@ from dagster_dbt import (
 
 from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.runtime import dbt_vars
+from crimemap.core.duckdb_spatial import connect, fetch_one
 from crimemap.core.project import DBT_PROJECT_DIR
+from crimemap.core.sql import quote_ident
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.police.assets import conformed_key
 from crimemap.orchestration.defs.police.assets import quarantine_key as police_quarantine_key
@@ -126,6 +136,23 @@ def dbt_models(project: DbtProject, config: JurisdictionConfig) -> AssetsDefinit
             "--vars",
             json.dumps(dbt_vars(config)),
         ]
-        yield from dbt.cli(args, context=context, target_path=target).stream()
+        events = list(dbt.cli(args, context=context, target_path=target).stream())
+        yield from with_row_counts(events, data_dir.paths.warehouse)
 
     return crimemap_dbt_models
+
+
+def with_row_counts(events: Iterable[Any], warehouse: Path) -> Iterator[Any]:
+    """dbt's events, each model's and seed's output with its ``dagster/row_count``, counted once
+    dbt has let go of the warehouse (DuckDB has one writer; counting during the build would
+    wait on it)."""
+    with connect(warehouse, read_only=True) as con:
+        for event in events:
+            if isinstance(event, Output):
+                unique_id = event.metadata.get("unique_id")
+                resource, _, name = str(getattr(unique_id, "value", "")).partition(".")
+                if resource in ("model", "seed"):
+                    table = name.split(".")[-1]
+                    (rows,) = fetch_one(con, f"SELECT count(*) FROM main.{quote_ident(table)}")
+                    event = event.with_metadata({**event.metadata, "dagster/row_count": rows})
+            yield event
