@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
+from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
@@ -223,14 +225,19 @@ def test_each_police_month_reports_its_own_row_count(pipeline_run: PipelineRun) 
             assert sum(counts.values()) == expected_total
 
 
-def test_a_second_run_with_nothing_new_publishes_no_release(pipeline_run: PipelineRun) -> None:
-    published = pipeline_run.data_dir / "published"
+def test_a_second_run_with_nothing_new_publishes_no_release(
+    pipeline_run: PipelineRun, tmp_path: Path
+) -> None:
+    # A copy of the run's data directory: other tests hold its warehouse open for reading.
+    data_dir = tmp_path / "data"
+    shutil.copytree(pipeline_run.data_dir, data_dir)
+    published = data_dir / "published"
     before = release_ids(published)
-    again = run_crimemap(pipeline_run.data_dir, "run")
+    again = run_crimemap(data_dir, "run")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "nothing changed since the current release: no new release published" in again.stdout
     assert release_ids(published) == before
-    assert latest_release(published) == pipeline_run.release_dir
+    assert latest_release(published) == published / "releases" / pipeline_run.release_dir.name
 
 
 def test_marts_report_their_row_counts_and_schema(
