@@ -352,8 +352,7 @@ def command_new_salt(args: argparse.Namespace) -> int:
 
 def command_quality(args: argparse.Namespace) -> int:
     """Print the scorecard of the latest release; or accept a source's collapsed volume."""
-    from datetime import date
-
+    from crimemap.core.dates import parse_since
     from crimemap.quality.scorecard import RENDERERS, SCORECARD_LAYER, read_scorecard
     from crimemap.quality.volume import accept_latest, history_path
     from crimemap.warehouse.publish import latest_release
@@ -375,9 +374,9 @@ def command_quality(args: argparse.Namespace) -> int:
     since = None
     if args.since:
         try:
-            since = date.fromisoformat(f"{args.since}-01")
+            since = parse_since(args.since)
         except ValueError as exc:
-            raise SystemExit(f"crimemap: --since {args.since}: expected YYYY-MM") from exc
+            raise SystemExit(f"crimemap: {exc}") from None
     try:
         rows = read_scorecard(
             release / f"{SCORECARD_LAYER}.parquet", sources=args.source or (), since=since
@@ -554,7 +553,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     quality.add_argument("--data-dir")
     quality.add_argument("--source", action="append", help="only this source (repeatable)")
-    quality.add_argument("--since", help="only months from YYYY-MM on (undated rows are kept)")
+    quality.add_argument(
+        "--since",
+        metavar="YYYY-MM[-DD]",
+        help="only months from this one on (undated rows are kept)",
+    )
     quality.add_argument("--format", choices=["table", "csv", "json"], default="table")
     quality.add_argument(
         "--accept-volume",
@@ -596,7 +599,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--since",
-        metavar="YYYY-MM-DD",
+        metavar="YYYY-MM[-DD]",
         help="keep rows of layers with a time column on or after this date (rows without a "
         "date are left out; layers without a time column are copied whole)",
     )

@@ -17,7 +17,6 @@ import datetime as dt
 import json
 import math
 import os
-import re
 import secrets
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +26,7 @@ from typing import Any
 
 import duckdb
 
+from crimemap.core.dates import parse_since as parse_date_or_month
 from crimemap.core.duckdb_spatial import connect, fetch_one
 from crimemap.core.files import fsync_directory, fsync_tree
 from crimemap.core.sql import quote_ident
@@ -52,7 +52,6 @@ EXPORT_ID_SUFFIX = "-export"
 # Keys build_manifest writes itself (or that describe this export); every other top-level key
 # of the source manifest (jurisdiction, privacy, source_freshness, ...) is copied unchanged.
 _RECOMPUTED_KEYS = MANIFEST_KEYS | {"export"}
-_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 class ExportError(ValueError):
@@ -133,12 +132,10 @@ def parse_bbox(text: str) -> BBox:
 
 
 def parse_since(text: str) -> dt.date:
-    if not _ISO_DATE.match(text):
-        raise ExportError(f"--since {text!r}: expected a date YYYY-MM-DD")
     try:
-        return dt.date.fromisoformat(text)
+        return parse_date_or_month(text)
     except ValueError as exc:
-        raise ExportError(f"--since {text!r}: {exc}") from None
+        raise ExportError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- planning

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -407,10 +408,15 @@ def test_bad_bbox_names_the_problem(text: str, problem: str) -> None:
     assert problem in str(caught.value)
 
 
-@pytest.mark.parametrize("text", ["2025-13-01", "2025-6-1", "20250601", "June"])
+@pytest.mark.parametrize("text", ["2025-13-01", "2025-6-1", "20250601", "June", "2025-02-30"])
 def test_bad_since_is_refused(text: str) -> None:
     with pytest.raises(ExportError, match="--since"):
         parse_since(text)
+
+
+def test_since_takes_a_day_or_a_month_as_quality_does() -> None:
+    assert parse_since("2025-06-15") == date(2025, 6, 15)
+    assert parse_since("2025-06") == date(2025, 6, 1)  # the same rule as `quality --since`
 
 
 def test_a_partitioned_layer_left_empty_is_an_error(data_dir: Path, tmp_path: Path) -> None:
