@@ -31,12 +31,34 @@ class PublishingSettings:
     min_cell_count: int = 5
     point_generalization: PointGeneralization = "grid"
     point_cell_m: float = 250.0
+    # The terms a consumer reads in the manifest and on the map; none invented.
+    licence: str | None = None
+    attribution: str | None = None
+    contact: str | None = None
+
+    @property
+    def terms(self) -> dict[str, str]:
+        """The given ones of licence, attribution and contact."""
+        given = {"licence": self.licence, "attribution": self.attribution, "contact": self.contact}
+        return {key: value for key, value in given.items() if value}
+
+
+TERMS: tuple[str, ...] = ("licence", "attribution", "contact")
+TERM_EXAMPLES = {
+    "licence": "CC-BY-4.0",
+    "attribution": "City Police Department; US Census Bureau ACS",
+    "contact": "opendata@city.example",
+}
 
 
 def publishing_settings(entry: Any, where: str) -> PublishingSettings:
     """Parse ``publishing:``; every error names the key."""
     entry = as_mapping(entry, where)
-    known_keys(entry, ("keep_releases", "privacy"), where)
+    known_keys(entry, ("keep_releases", "privacy", *TERMS), where)
+    for key in TERMS:
+        value = entry.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(f"{where}.{key}: a text, e.g. {TERM_EXAMPLES[key]!r}")
     privacy_where = f"{where}.privacy"
     privacy = as_mapping(entry.get("privacy"), privacy_where)
     known_keys(privacy, ("min_cell_count", "point_generalization", "point_cell_m"), privacy_where)
@@ -60,4 +82,5 @@ def publishing_settings(entry: Any, where: str) -> PublishingSettings:
         point_cell_m=config_number(
             privacy.get("point_cell_m", d.point_cell_m), f"{privacy_where}.point_cell_m", low=1
         ),
+        **{key: entry[key].strip() for key in TERMS if entry.get(key) is not None},
     )

@@ -224,6 +224,7 @@ def map_data(release_dir: Path) -> dict[str, Any]:
         "release": manifest["release_id"],
         "created_at": manifest["created_at"],
         "min_cell_count": privacy.get("min_cell_count"),
+        "terms": manifest.get("terms") or {},
         "bounds": [_number(v, COORDINATE_DECIMALS) for v in bounds] if bounds else None,
         "months": months,
         "categories": sorted(rates),

@@ -62,6 +62,7 @@ def check_map(release: Path, shots: Path) -> None:
         assert rendered_ids(page, "areas-fill") == area_ids
         assert page.locator("#legend .row").count() >= 7
         assert "per 1,000 residents" in page.locator("#reading").inner_text()
+        assert "licence CC-BY-4.0" in page.locator("#credits").inner_text()  # the YAML's terms
         assert distinct_colours(shots / "map-rates.png") > 20
 
         # The table is the same data as text, suppressed counts said so.

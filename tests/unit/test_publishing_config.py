@@ -6,6 +6,8 @@ import pytest
 
 from crimemap.config.publishing import PublishingSettings, publishing_settings
 from crimemap.config.sources import ConfigError
+from crimemap.warehouse.publish import build_manifest
+from crimemap.warehouse.schema_contract import validate_manifest
 
 
 def test_defaults_when_absent() -> None:
@@ -41,3 +43,34 @@ def test_every_key_is_read() -> None:
 def test_errors_name_the_key(entry: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         publishing_settings(entry, "city.yml: publishing")
+
+
+def test_terms_are_the_given_ones_only() -> None:
+    where = "city.yml: publishing"
+    assert PublishingSettings().terms == {}
+    settings = publishing_settings(
+        {"licence": " CC-BY-4.0 ", "contact": "data@city.example"}, where
+    )
+    assert settings.terms == {"licence": "CC-BY-4.0", "contact": "data@city.example"}
+    with pytest.raises(ConfigError, match=r"publishing\.attribution: a text"):
+        publishing_settings({"attribution": ""}, where)
+
+
+def test_a_manifest_carries_the_terms() -> None:
+    manifest = build_manifest(
+        "20260101T000000Z-abcdef",
+        [],
+        schema_version="1.0.0",
+        privacy_rules=["k"],
+        code_version="crimemap 0.1.0",
+        extra={
+            "jurisdiction": "Town",
+            "privacy": {},
+            "source_freshness": [],
+            "terms": {"licence": "CC-BY-4.0"},
+        },
+    )
+    problems = validate_manifest(manifest)
+    assert not [p for p in problems if "terms" in p]
+    manifest["terms"] = {"licence": "CC-BY-4.0", "price": "free"}
+    assert any("price" in p for p in validate_manifest(manifest))

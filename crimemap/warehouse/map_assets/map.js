@@ -320,8 +320,12 @@
   $("month").max = String(Math.max(0, DATA.months.length - 1));
   $("month").value = String(state.month);
   $("release").textContent = "Release " + DATA.release + " · published " + DATA.created_at.slice(0, 10);
-  $("credits").textContent = "Data: " + DATA.title + " (crimemap release " + DATA.release + "). " +
-    "Map drawn with MapLibre GL JS (BSD-3-Clause), offline from the city's own boundaries.";
+  var terms = DATA.terms || {};
+  $("credits").textContent = "Data: " + (terms.attribution || DATA.title) +
+    (terms.licence ? " · licence " + terms.licence : "") +
+    (terms.contact ? " · contact " + terms.contact : "") +
+    " · crimemap release " + DATA.release +
+    ". Map drawn with MapLibre GL JS (BSD-3-Clause), offline from the city's own boundaries.";
 
   document.querySelectorAll("input[name=view]").forEach(function (input) {
     input.addEventListener("change", function () { state.view = input.value; render(); });

@@ -107,6 +107,7 @@ def published_release(config: JurisdictionConfig) -> AssetsDefinition:
                 code_version=code_version(),
                 extra={
                     "jurisdiction": config.name,
+                    **({"terms": config.publishing.terms} if config.publishing.terms else {}),
                     "privacy": rules.settings(),
                     "source_freshness": freshness,
                 },
