@@ -420,6 +420,55 @@ def command_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_status(args: argparse.Namespace) -> int:
+    """The last run, the current release, each source's freshness and the failing checks."""
+    from dagster import DagsterEventType, DagsterInstance
+
+    from crimemap.warehouse.publish import latest_release
+
+    paths = configure(args.data_dir, None, None)
+    print(f"crimemap: status of {paths.root}")
+    with DagsterInstance.get() as instance:
+        runs = instance.get_runs(limit=1)
+        if not runs:
+            print("  last run:        none yet (`crimemap run`)")
+            evaluations: list[Any] = []
+        else:
+            run = runs[0]
+            stats = instance.get_run_stats(run.run_id)
+            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(stats.start_time or 0))
+            took = (stats.end_time or time.time()) - (stats.start_time or time.time())
+            print(f"  last run:        {run.status.value} {when} ({took:.0f} s), id {run.run_id}")
+            evaluations = [
+                record.get_dagster_event().event_specific_data
+                for record in instance.all_logs(
+                    run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+                )
+            ]
+    release = latest_release(paths.published)
+    if release is None:
+        print("  current release: none yet")
+    else:
+        manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+        print(f"  current release: {release.name}, {len(manifest['layers'])} layers, created "
+              f"{manifest['created_at']}")  # fmt: skip
+        if (release / "map" / "index.html").is_file():
+            print(f"  map:             {release / 'map' / 'index.html'}")
+        print("  sources (latest event, last load, rows in the warehouse):")
+        for source in manifest["source_freshness"]:
+            print(f"    {source['source']:<20} {source['latest'] or '-':<11} "
+                  f"{(source['loaded_at'] or '-')[:16]:<17} {source['rows']:>12,}")  # fmt: skip
+    failed = [e for e in evaluations if not e.passed]
+    passed = len(evaluations) - len(failed)
+    print(f"  checks (last run): {passed} passed, {len(failed)} not passed")
+    for evaluation in failed:
+        print(
+            f"    {evaluation.severity.value} {evaluation.check_name} on "
+            f"{evaluation.asset_key.to_user_string()}: {evaluation.description}"
+        )
+    return 0
+
+
 def command_map(args: argparse.Namespace) -> int:
     """Draw the community map of a release (the latest by default) from its published layers."""
     from crimemap.warehouse.community_map import MAP_DIR, MAP_FILE, build_community_map
@@ -605,6 +654,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--to", required=True, metavar="DIR", help="new or empty directory")
     export.set_defaults(func=command_export)
+
+    status = sub.add_parser(
+        "status",
+        help="the last run, the current release, each source's freshness, failing checks",
+    )
+    status.add_argument("--data-dir")
+    status.set_defaults(func=command_status)
 
     map_ = sub.add_parser(
         "map",

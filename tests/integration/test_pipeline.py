@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -253,3 +256,19 @@ def test_marts_report_their_row_counts_and_schema(
             assert metadata["dagster/row_count"].value == rows > 0
             schema = metadata["dagster/column_schema"].value
             assert "area_id" in {column.name for column in schema.columns}
+
+
+def test_status_shows_the_last_run_the_release_and_each_source(pipeline_run: PipelineRun) -> None:
+    status = subprocess.run(
+        [sys.executable, "-m", "crimemap.orchestration.cli", "status"],
+        env={**os.environ, "CRIMEMAP_DATA_DIR": str(pipeline_run.data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert status.returncode == 0, status.stderr
+    out = status.stdout
+    assert re.search(r"last run: +SUCCESS \d{4}-\d\d-\d\d \d\d:\d\d UTC", out)
+    assert f"current release: {pipeline_run.release_dir.name}, 18 layers" in out
+    assert re.search(r"seattle_spd +\d{4}-\d\d-\d\d +\d{4}-\d\d-\d\dT\d\d:\d\d +[\d,]+", out)
+    assert re.search(r"checks \(last run\): \d+ passed, 0 not passed", out)
