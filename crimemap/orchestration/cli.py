@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -303,14 +304,47 @@ def command_ui(args: argparse.Namespace) -> int:
     cmd = [
         str(dagster),
         "dev",
-        "-m",
-        "crimemap.orchestration.definitions",
+        "-w",
+        str(write_workspace(paths)),
         "-h",
         args.host,
         "-p",
         str(args.port),
     ]
-    return subprocess.call(cmd, cwd=PROJECT_ROOT)
+    return run_process_group(cmd)
+
+
+def write_workspace(paths: DataPaths) -> Path:
+    """The UI's workspace: one code location, named ``crimemap``."""
+    workspace = paths.dagster_home / "workspace.yaml"
+    workspace.write_text(
+        "load_from:\n"
+        "  - python_module:\n"
+        "      module_name: crimemap.orchestration.definitions\n"
+        "      location_name: crimemap\n"
+        f"      working_directory: {json.dumps(str(PROJECT_ROOT))}\n",
+        encoding="utf-8",
+    )
+    return workspace
+
+
+def run_process_group(cmd: Sequence[str]) -> int:
+    """Run ``cmd`` in its own process group and pass SIGTERM and SIGINT on to the whole group,
+    so stopping ``crimemap ui`` stops the webserver, the daemon and the code server too."""
+    import signal
+
+    process = subprocess.Popen(list(cmd), cwd=PROJECT_ROOT, start_new_session=True)
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return process.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 # dbt commands that read project vars: they get the jurisdiction's, as a run does.

@@ -35,6 +35,17 @@ def test_asset_keys_match_snapshot() -> None:
     )
 
 
+def test_every_check_says_what_it_checks() -> None:
+    from crimemap.config.paths import data_paths
+    from crimemap.config.runtime import current_config
+    from crimemap.orchestration.definitions import build_definitions
+
+    graph = build_definitions(current_config(), data_paths()).resolve_asset_graph()
+    specs = [graph.get_check_spec(key) for key in graph.asset_check_keys]
+    assert len(specs) > 300
+    assert [s.key.to_user_string() for s in specs if not (s.description or "").strip()] == []
+
+
 def test_every_layer_prefix_is_present() -> None:
     keys = current_asset_keys()
     for prefix in ("raw/", "quarantine/", "staging/", "intermediate/", "marts/", "published/"):

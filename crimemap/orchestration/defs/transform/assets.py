@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster import (
+    AssetCheckSpec,
     AssetDep,
     AssetExecutionContext,
     AssetKey,
@@ -72,6 +73,36 @@ def quarantine_keys(config: JurisdictionConfig) -> list[AssetKey]:
     ]
 
 
+TEST_SENTENCES = {
+    "not_null": "{column} is never null",
+    "unique": "{column} is unique",
+    "accepted_values": "{column} takes only {values}",
+    "relationships": "every {column} exists in {to}.{field}",
+}
+
+
+def dbt_test_description(test: Mapping[str, Any]) -> str:
+    """One sentence for a dbt data test: a generic test's assertion, or a singular test's own
+    description, else its name."""
+    if test.get("description"):
+        return str(test["description"])
+    metadata = test.get("test_metadata") or {}
+    kwargs = metadata.get("kwargs") or {}
+    template = TEST_SENTENCES.get(metadata.get("name", ""))
+    if template is not None:
+        to = str(kwargs.get("to", ""))
+        return "dbt test: " + template.format(
+            column=kwargs.get("column_name") or test.get("column_name") or "the row",
+            values=", ".join(map(str, kwargs.get("values") or [])),
+            to=to.split("'")[1] if "'" in to else to,
+            field=kwargs.get("field", ""),
+        )
+    if metadata.get("name"):
+        arguments = ", ".join(f"{k}={v}" for k, v in kwargs.items() if k != "model")
+        return f"dbt test {metadata['name']}({arguments})"
+    return f"dbt test {test.get('name', '')}: its query returns no rows"
+
+
 class CrimemapDbtTranslator(DagsterDbtTranslator):
     """Models keyed by layer (``staging/``, ``intermediate/``, ``marts/``); sources by meta."""
 
@@ -102,6 +133,16 @@ class CrimemapDbtTranslator(DagsterDbtTranslator):
             if dep.asset_key in globbed:
                 deps += [AssetDep(key) for key in globbed[dep.asset_key](self.config)]
         return spec.replace_attributes(deps=deps)
+
+    def get_asset_check_spec(
+        self, asset_spec: AssetSpec, manifest: Mapping[str, Any], unique_id: str, project: Any
+    ) -> AssetCheckSpec | None:
+        # dbt tests rarely carry a description: say what each one asserts.
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        test = manifest["nodes"].get(unique_id, {})
+        return spec._replace(description=dbt_test_description(test))
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
