@@ -256,6 +256,14 @@ def test_marts_report_their_row_counts_and_schema(
             assert metadata["dagster/row_count"].value == rows > 0
             schema = metadata["dagster/column_schema"].value
             assert "area_id" in {column.name for column in schema.columns}
+        manifest = json.loads((pipeline_run.release_dir / "manifest.json").read_text())
+        for layer in manifest["layers"]:
+            key = AssetKey(["published", layer["name"]])
+            (record,) = instance.fetch_materializations(key, limit=1).records
+            metadata = record.asset_materialization.metadata
+            assert metadata["dagster/row_count"].value == layer["rows"]
+            columns = [c.name for c in metadata["dagster/column_schema"].value.columns]
+            assert columns == [c["name"] for c in layer["columns"]]
 
 
 def test_status_shows_the_last_run_the_release_and_each_source(pipeline_run: PipelineRun) -> None:

@@ -1,17 +1,21 @@
 """Publishing: a privacy-audited GeoParquet release and the read-only serving database."""
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    AssetSpec,
     Failure,
     MaterializeResult,
     MetadataValue,
-    asset,
+    TableColumn,
+    TableSchema,
+    multi_asset,
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig
@@ -26,7 +30,7 @@ from crimemap.warehouse.community_map import MAP_DIR, MAP_FILE, build_community_
 from crimemap.warehouse.freshness import source_freshness
 from crimemap.warehouse.layers import PUBLISHED_SCHEMA_PATH, published_layers
 from crimemap.warehouse.privacy import PrivacyRules, audit_release
-from crimemap.warehouse.publish import LayerSpec, publish_release, release_ids
+from crimemap.warehouse.publish import LayerSpec, Release, publish_release, release_ids
 from crimemap.warehouse.salt import SALT_ENV, SaltError, publication_salt
 from crimemap.warehouse.schema_contract import load_contract
 from crimemap.warehouse.serving import build_serving_database
@@ -76,19 +80,71 @@ def privacy_audit(
         )
 
 
-def published_release(config: JurisdictionConfig) -> AssetsDefinition:
-    """The release of this jurisdiction: every published mart as a layer, audited."""
+RELEASE_KEY = AssetKey(["published", "release"])
 
-    @asset(
-        key=["published", "release"],
-        deps=PUBLISHED_MARTS,
-        group_name="publish",
-        kinds={"geoparquet", "duckdb"},
-        description=(
-            "GeoParquet 1.1 layers + manifest, switched atomically; serving.duckdb rebuilt."
-        ),
+
+def layer_key(name: str) -> AssetKey:
+    return AssetKey(["published", name])
+
+
+def layer_names() -> list[str]:
+    """The published layers, as the committed schema contract names them."""
+    _, contract = load_contract(PUBLISHED_SCHEMA_PATH)
+    return sorted(contract)
+
+
+def layer_result(entry: Mapping[str, Any], release: Release) -> MaterializeResult:
+    """One published layer in the UI: its rows, columns, files and the release it is in."""
+    columns = [
+        TableColumn(column["name"], column["type"], description=column.get("description"))
+        for column in entry["columns"]
+    ]
+    return MaterializeResult(
+        asset_key=layer_key(entry["name"]),
+        metadata={
+            "dagster/row_count": entry["rows"],
+            "dagster/column_schema": TableSchema(columns=columns),
+            "release_id": release.release_id,
+            "published": release.published,
+            "bytes": entry["bytes"],
+            "path": MetadataValue.path(str(release.path / entry["path"])),
+        },
     )
-    def _release(context: AssetExecutionContext, data_dir: DataDirectory) -> MaterializeResult:
+
+
+def published_release(config: JurisdictionConfig) -> AssetsDefinition:
+    """The release of this jurisdiction: every published mart as a layer, audited; each layer
+    is its own asset, so the UI shows its rows, schema and freshness."""
+
+    @multi_asset(
+        name="published__release",
+        specs=[
+            AssetSpec(
+                RELEASE_KEY,
+                deps=PUBLISHED_MARTS,
+                group_name="publish",
+                kinds={"geoparquet", "duckdb"},
+                description=(
+                    "GeoParquet 1.1 layers + manifest + community map, switched atomically; "
+                    "serving.duckdb rebuilt. A run whose layers match the current release's "
+                    "publishes nothing."
+                ),
+            ),
+            *(
+                AssetSpec(
+                    layer_key(name),
+                    deps=[RELEASE_KEY],
+                    group_name="publish",
+                    kinds={"geoparquet"},
+                    description=f"The {name} layer of the current release.",
+                )
+                for name in layer_names()
+            ),
+        ],
+    )
+    def _release(
+        context: AssetExecutionContext, data_dir: DataDirectory
+    ) -> Iterator[MaterializeResult]:
         paths = data_dir.paths
         rules = privacy_rules(config)
         try:
@@ -124,7 +180,8 @@ def published_release(config: JurisdictionConfig) -> AssetsDefinition:
             context.log.info(f"published release {release.release_id} to {release.path}")
         else:
             context.log.info(f"no new release: {release.release_id} has the same content")
-        return MaterializeResult(
+        yield MaterializeResult(
+            asset_key=RELEASE_KEY,
             metadata={
                 "release_id": release.release_id,
                 "published": release.published,
@@ -138,7 +195,9 @@ def published_release(config: JurisdictionConfig) -> AssetsDefinition:
                 "source_freshness": MetadataValue.json(
                     {f["source"]: f["latest"] or f["loaded_at"] for f in freshness}
                 ),
-            }
+            },
         )
+        for entry in release.manifest["layers"]:
+            yield layer_result(entry, release)
 
     return _release
