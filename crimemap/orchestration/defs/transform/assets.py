@@ -14,6 +14,8 @@ from dagster import (
     AssetsDefinition,
     AssetSpec,
     Output,
+    TableColumn,
+    TableSchema,
 )
 from dagster_dbt import (
     DagsterDbtTranslator,
@@ -184,16 +186,23 @@ def dbt_models(project: DbtProject, config: JurisdictionConfig) -> AssetsDefinit
 
 
 def with_row_counts(events: Iterable[Any], warehouse: Path) -> Iterator[Any]:
-    """dbt's events, each model's and seed's output with its ``dagster/row_count``, counted once
-    dbt has let go of the warehouse (DuckDB has one writer; counting during the build would
-    wait on it)."""
+    """dbt's events, each model's and seed's output with its ``dagster/row_count`` (and its
+    column schema where dbt's docs gave none), read once dbt has let go of the warehouse
+    (DuckDB has one writer; reading during the build would wait on it)."""
     with connect(warehouse, read_only=True) as con:
         for event in events:
             if isinstance(event, Output):
                 unique_id = event.metadata.get("unique_id")
                 resource, _, name = str(getattr(unique_id, "value", "")).partition(".")
                 if resource in ("model", "seed"):
-                    table = name.split(".")[-1]
-                    (rows,) = fetch_one(con, f"SELECT count(*) FROM main.{quote_ident(table)}")
-                    event = event.with_metadata({**event.metadata, "dagster/row_count": rows})
+                    table = f"main.{quote_ident(name.split('.')[-1])}"
+                    (rows,) = fetch_one(con, f"SELECT count(*) FROM {table}")
+                    metadata = {**event.metadata, "dagster/row_count": rows}
+                    metadata.setdefault("dagster/column_schema", table_schema(con, table))
+                    event = event.with_metadata(metadata)
             yield event
+
+
+def table_schema(con: Any, table: str) -> TableSchema:
+    columns = con.execute(f"DESCRIBE {table}").fetchall()
+    return TableSchema(columns=[TableColumn(name, kind) for name, kind, *_ in columns])
