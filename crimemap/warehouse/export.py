@@ -32,6 +32,7 @@ from crimemap.core.files import fsync_directory, fsync_tree
 from crimemap.core.sql import quote_ident
 from crimemap.warehouse.geoparquet import COVERING_COLUMN, file_digest
 from crimemap.warehouse.publish import (
+    CONTENT_KEY,
     MANIFEST_FILE,
     MANIFEST_KEYS,
     MANIFEST_VERSION,
@@ -51,7 +52,8 @@ BBox = tuple[float, float, float, float]
 EXPORT_ID_SUFFIX = "-export"
 # Keys build_manifest writes itself (or that describe this export); every other top-level key
 # of the source manifest (jurisdiction, privacy, source_freshness, ...) is copied unchanged.
-_RECOMPUTED_KEYS = MANIFEST_KEYS | {"export"}
+# An export's layers are cut from the release's: their content digests are not the release's.
+_RECOMPUTED_KEYS = MANIFEST_KEYS | {"export", CONTENT_KEY}
 
 
 class ExportError(ValueError):

@@ -477,7 +477,7 @@ def schema_problems(
 
 # --------------------------------------------------------------------------- unchanged releases
 
-CONTENT_FILE = "content.json"
+CONTENT_KEY = "content"  # the manifest's layer name -> content digest
 # Floats compared to six decimals: parallel sums differ in their last bits from run to run.
 CONTENT_DECIMALS = 6
 
@@ -510,15 +510,16 @@ def release_content(
 
 
 def current_content(published_dir: Path) -> tuple[str, dict[str, str]] | None:
-    """The current release's id and layer digests, if it recorded them."""
+    """The current release's id and layer digests, if its manifest records them."""
     release_id = read_latest_id(published_dir)
     if release_id is None:
         return None
-    path = Path(published_dir) / RELEASES_DIR / release_id / CONTENT_FILE
+    path = Path(published_dir) / RELEASES_DIR / release_id / MANIFEST_FILE
     try:
-        return release_id, json.loads(path.read_text(encoding="utf-8"))
+        content = json.loads(path.read_text(encoding="utf-8")).get(CONTENT_KEY)
     except (OSError, ValueError):
         return None
+    return (release_id, content) if isinstance(content, dict) else None
 
 
 # --------------------------------------------------------------------------- public API
@@ -549,7 +550,8 @@ def publish_release(
     the directory of the release being built) reports a problem (:class:`ReleaseValidationError`).
     ``build_map``, given the validated release directory (its manifest written), adds the
     community map before the release becomes visible. With ``skip_unchanged``, layers whose
-    content (floats to ``CONTENT_DECIMALS``) equals the current release's publish nothing: the
+    content (floats to ``CONTENT_DECIMALS``; recorded as the manifest's ``content``) equals the
+    current release's publish nothing: the
     current release is returned with ``published=False``.
     """
     check_layers(layers)
@@ -600,14 +602,13 @@ def publish_release(
                 schema_version=schema_version,
                 privacy_rules=privacy_rules,
                 code_version=code_version or current_code_version(),
-                extra=extra,
+                extra={**extra, CONTENT_KEY: content},
             )
             text = json.dumps(manifest, indent=2, default=_json_value) + "\n"
             manifest_problems = validate_manifest(json.loads(text))
             if manifest_problems:
                 raise ReleaseValidationError([f"manifest.json {p}" for p in manifest_problems])
             write_text_durably(staging / MANIFEST_FILE, text)
-            write_text_durably(staging / CONTENT_FILE, json.dumps(content, indent=2) + "\n")
             if build_map is not None:
                 log("drawing the community map")
                 build_map(staging)

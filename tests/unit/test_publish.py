@@ -128,7 +128,6 @@ def test_publish_writes_release_and_points_latest_at_it(
     assert latest_release(published) == published / "releases" / release.release_id
     assert release.path == latest_release(published)
     assert sorted(p.name for p in release.path.iterdir()) == [
-        "content.json",
         "incident_points.parquet",
         "manifest.json",
         "tract_counts.parquet",
@@ -370,6 +369,7 @@ def test_a_run_with_nothing_new_publishes_no_release(
     con: duckdb.DuckDBPyConnection, published: Path
 ) -> None:
     first = publish_release(con, LAYERS, published, skip_unchanged=True)
+    assert set(first.manifest["content"]) == {layer.name for layer in LAYERS}
     again = publish_release(con, LAYERS, published, skip_unchanged=True)
     assert (again.published, again.release_id, again.path) == (False, first.release_id, first.path)
     assert publish.release_ids(published) == [first.release_id]
