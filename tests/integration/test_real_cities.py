@@ -15,6 +15,7 @@ Every run publishes a release: the privacy audit runs on each and blocks on any 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -90,11 +91,12 @@ analysis:
 
 
 def succeeded(data_dir: Path, config: Path) -> str:
-    """The run's console output (its summary lines and the Dagster log)."""
+    """The run's console output (its stage and summary lines) and its log file (Dagster's)."""
     completed = run_crimemap(data_dir, "run", "--config", str(config))
     if completed.returncode != 0:
         pytest.fail(f"crimemap run failed:\n{completed.stdout[-4000:]}\n{completed.stderr[-6000:]}")
-    return completed.stdout + completed.stderr
+    (log,) = re.findall(r"run log: +(\S+)", completed.stdout)
+    return completed.stdout + completed.stderr + Path(log).read_text(encoding="utf-8")
 
 
 def manifest(data_dir: Path) -> dict:
