@@ -53,8 +53,9 @@ def test_a_source_with_undeclared_date_formats_stops_the_run(tmp_path: Path) -> 
     ]
     assert "south: only 0 of " in failure and "below 50%; mostly date_unparseable: " in failure
     assert re.search(r"example Offense Start DateTime: '\d\d\.\d\d\.20\d\d \d\d:\d\d'", failure)
-    summary = [line for line in completed.stdout.splitlines() if " rows accepted, " in line]
-    by_source = {line.split()[1].rstrip(":"): line for line in summary}
+    # "crimemap: <source>: N of M rows accepted, Q quarantined" (not the stage lines)
+    summary = re.findall(r"^crimemap: (\S+): ([\d,]+ of .*)$", completed.stdout, re.M)
+    by_source = {source: f"crimemap: {source}: {rest}" for source, rest in summary}
     # every declared source; the absent 311 source is not listed
     assert set(by_source) == {"areas", "area_indicators", "facilities", "north", "south"}
     assert by_source["south"].startswith("crimemap: south: 0 of 2,000 rows accepted, 2,000 ")

@@ -130,7 +130,7 @@ def test_row_count_bounds_are_errors(police_spec: S.SuiteSpec) -> None:
     outcome = S.run_suite(police_spec, good_police().head(0))
     assert outcome.blocking
     (count,) = failed_by(outcome, "expect_table_row_count_to_be_between")
-    assert count["message"] == "observed 0"
+    assert count["message"] == "row count 0, expected between 10 and 1000000"
 
 
 # --- outputs -----------------------------------------------------------------------------------
