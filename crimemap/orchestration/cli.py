@@ -270,13 +270,13 @@ def acceptance_lines(evaluations: Sequence[Any], absent: Collection[str]) -> lis
 
 
 def print_outputs(paths: DataPaths, elapsed: float) -> None:
-    from crimemap.warehouse.publish import latest_release
+    from crimemap.warehouse.publish import latest_release, read_manifest
 
     release = latest_release(paths.published)
     print(f"crimemap: run succeeded in {elapsed:.1f}s")
     print(f"  release:        {release}")
     if release is not None:
-        layers = json.loads((release / "manifest.json").read_text(encoding="utf-8"))["layers"]
+        layers = read_manifest(release)["layers"]
         rows = sum(layer["rows"] for layer in layers)
         print(f"  layers:         {len(layers)} published, {rows:,} rows")
     print(f"  latest pointer: {paths.published / 'LATEST'}")
@@ -458,7 +458,7 @@ def command_status(args: argparse.Namespace) -> int:
     """The last run, the current release, each source's freshness and the failing checks."""
     from dagster import DagsterEventType, DagsterInstance
 
-    from crimemap.warehouse.publish import latest_release
+    from crimemap.warehouse.publish import latest_release, read_manifest
 
     paths = configure(args.data_dir, None, None)
     print(f"crimemap: status of {paths.root}")
@@ -483,7 +483,7 @@ def command_status(args: argparse.Namespace) -> int:
     if release is None:
         print("  current release: none yet")
     else:
-        manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+        manifest = read_manifest(release)
         print(f"  current release: {release.name}, {len(manifest['layers'])} layers, created "
               f"{manifest['created_at']}")  # fmt: skip
         if (release / "map" / "index.html").is_file():
@@ -579,11 +579,21 @@ BUSY_EXIT = 75  # another run holds the data directory: try again later (sysexit
 DEBUG_HELP = "show the traceback of a configuration error instead of its one-line message"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from crimemap.warehouse.code_version import code_version
+class VersionAction(argparse.Action):
+    """``--version``: the package version and git commit, asked of git only when wanted."""
 
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any, **_kwargs: Any) -> None:
+        from crimemap.warehouse.code_version import code_version
+
+        print(code_version())
+        parser.exit()
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crimemap", description=__doc__)
-    parser.add_argument("--version", action="version", version=code_version())
+    parser.add_argument(
+        "--version", action=VersionAction, nargs=0, help="print the code version and exit"
+    )
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 

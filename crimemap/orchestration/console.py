@@ -25,8 +25,6 @@ from typing import Any, TextIO
 
 import dagster as dg
 
-STAGES: tuple[str, ...] = ("sources", "quality", "dbt", "marts", "publish")
-
 
 def stage_of(step_key: str, asset_steps: frozenset[str]) -> str:
     """The stage of a step; ``asset_steps`` are the steps that materialize assets (the others
@@ -48,16 +46,18 @@ class StageState:
     started_at: float | None = None
     finished: int = 0
     failed: int = 0
+    skipped: int = 0  # not run: something upstream failed
     rows: int = 0
     checks: dict[str, int] = field(default_factory=lambda: {"passed": 0, "warned": 0, "failed": 0})
 
     @property
     def done(self) -> bool:
-        return self.finished + self.failed >= self.total
+        return self.finished + self.failed + self.skipped >= self.total
 
 
 ROW_VERBS = {"sources": "rows landed", "quality": "rows accepted", "dbt": "rows built",
              "publish": "rows published"}  # fmt: skip
+STEP_OUTCOMES = {"STEP_SUCCESS": "finished", "STEP_FAILURE": "failed", "STEP_SKIPPED": "skipped"}
 # The assets whose rows a stage line counts: landed, then accepted (not quarantined) rows.
 COUNTED_ROWS = {"sources": "raw", "quality": "conformed", "publish": "published"}
 
@@ -98,15 +98,13 @@ class StageProgress:
             state.started_at = self.clock()
             self.write(f"{stage:<8} ... {state.total} step(s)")
 
-    def step_ended(self, step_key: str | None, *, failed: bool) -> None:
+    def step_ended(self, step_key: str | None, outcome: str) -> None:
+        """``outcome``: ``finished``, ``failed`` or ``skipped``."""
         found = self._stage(step_key)
         if found is None:
             return
         stage, state = found
-        if failed:
-            state.failed += 1
-        else:
-            state.finished += 1
+        setattr(state, outcome, getattr(state, outcome) + 1)
         if state.done:
             self.write(self.summary(stage, state))
 
@@ -121,10 +119,13 @@ class StageProgress:
             found[1].checks[outcome] += 1
 
     def summary(self, stage: str, state: StageState) -> str:
-        elapsed = self.clock() - (state.started_at or self.clock())
+        now = self.clock()
+        elapsed = now - (now if state.started_at is None else state.started_at)
         parts = [f"{state.finished} step(s)"]
         if state.failed:
             parts.append(f"{state.failed} FAILED")
+        if state.skipped:
+            parts.append(f"{state.skipped} not run")
         if state.rows:
             parts.append(f"{state.rows:,} {ROW_VERBS.get(stage, 'rows')}")
         checks = sum(state.checks.values())
@@ -140,10 +141,8 @@ class StageProgress:
         kind = event.event_type_value
         if kind == "STEP_START":
             self.step_started(event.step_key)
-        elif kind == "STEP_SUCCESS":
-            self.step_ended(event.step_key, failed=False)
-        elif kind in ("STEP_FAILURE", "STEP_SKIPPED"):
-            self.step_ended(event.step_key, failed=True)
+        elif kind in STEP_OUTCOMES:
+            self.step_ended(event.step_key, STEP_OUTCOMES[kind])
         elif kind == "ASSET_MATERIALIZATION":
             metadata = event.event_specific_data.materialization.metadata
             count = metadata.get("dagster/row_count")

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from crimemap.core.duckdb_spatial import connect
 from crimemap.core.files import write_atomic
-from crimemap.core.sql import sql_literal
+from crimemap.warehouse.publish import layer_scan_sql, read_manifest
 
 MAP_DIR = "map"
 MAP_FILE = "index.html"
@@ -49,11 +49,26 @@ class CommunityMap:
     months: int
 
 
-def _layer(release_dir: Path, name: str) -> str:
-    """A published layer as a relation (one file, or a directory of partition files)."""
-    path = release_dir / f"{name}.parquet"
-    target = path if path.is_file() else release_dir / name / "**" / "*.parquet"
-    return f"read_parquet({sql_literal(str(target))})"
+Layers = Mapping[str, str]  # layer name -> the SQL relation reading it (``layer_scan_sql``)
+
+
+def nest(
+    rows: Iterable[Mapping[str, Any]],
+    keys: Sequence[Callable[[Mapping[str, Any]], str]],
+    value: Callable[[Mapping[str, Any]], Any],
+) -> dict[str, Any]:
+    """Rows as nested objects, one level per key, ``value`` of the row at the bottom."""
+    nested: dict[str, Any] = {}
+    for row in rows:
+        level = nested
+        for key in keys[:-1]:
+            level = level.setdefault(key(row), {})
+        level[keys[-1](row)] = value(row)
+    return nested
+
+
+def _get(column: str) -> Callable[[Mapping[str, Any]], str]:
+    return lambda row: row[column]
 
 
 def _rows(con: Any, sql: str) -> list[dict[str, Any]]:
@@ -93,44 +108,45 @@ def _features(con: Any, sql: str, properties: tuple[str, ...]) -> dict[str, Any]
     }
 
 
-def _month(value: Any) -> str:
-    return f"{value:%Y-%m}"
+def _month(row: Mapping[str, Any]) -> str:
+    return f"{row['month']:%Y-%m}"
 
 
-def rates_by_category(con: Any, release_dir: Path) -> dict[str, Any]:
+def rates_by_category(con: Any, layers: Layers) -> dict[str, Any]:
     """``{category: {month: {area_id: [count, smoothed rate, suppressed]}}}``."""
     rows = _rows(
         con,
         "SELECT category, month, area_id, incident_count, eb_rate_per_1000, count_suppressed "
-        f"FROM {_layer(release_dir, 'area_month_rates')} ORDER BY category, month, area_id",
+        f"FROM {layers['area_month_rates']} ORDER BY category, month, area_id",
     )
-    rates: dict[str, dict[str, dict[str, list[Any]]]] = {}
-    for r in rows:
-        by_month = rates.setdefault(r["category"], {}).setdefault(_month(r["month"]), {})
-        by_month[r["area_id"]] = [
+    return nest(
+        rows,
+        (_get("category"), _month, _get("area_id")),
+        lambda r: [
             _number(r["incident_count"]),
             _number(r["eb_rate_per_1000"], 2),
             bool(r["count_suppressed"]),
-        ]
-    return rates
+        ],
+    )
 
 
-def hotspots_by_month(con: Any, release_dir: Path) -> dict[str, Any]:
+def hotspots_by_month(con: Any, layers: Layers) -> dict[str, Any]:
     """``{month: {cell_id: [confidence bin, count, suppressed, z]}}``, cells with a bin only."""
     rows = _rows(
         con,
         "SELECT month, cell_id, confidence_bin, incident_count, count_suppressed, gi_star_z "
-        f"FROM {_layer(release_dir, 'hotspots')} WHERE confidence_bin <> 0 ORDER BY month, cell_id",
+        f"FROM {layers['hotspots']} WHERE confidence_bin <> 0 ORDER BY month, cell_id",
     )
-    hotspots: dict[str, dict[str, list[Any]]] = {}
-    for r in rows:
-        hotspots.setdefault(_month(r["month"]), {})[r["cell_id"]] = [
+    return nest(
+        rows,
+        (_month, _get("cell_id")),
+        lambda r: [
             int(r["confidence_bin"]),
             _number(r["incident_count"]),
             bool(r["count_suppressed"]),
             _number(r["gi_star_z"], 2),
-        ]
-    return hotspots
+        ],
+    )
 
 
 PRIORITY_COMPONENTS: tuple[str, ...] = (
@@ -142,13 +158,13 @@ PRIORITY_COMPONENTS: tuple[str, ...] = (
 )
 
 
-def priority_by_area(con: Any, release_dir: Path) -> dict[str, Any]:
+def priority_by_area(con: Any, layers: Layers) -> dict[str, Any]:
     """``{area_id: {...}}``: rank, index, percentile, drivers and each component's share."""
     contributions = ", ".join(f"{c}_contribution" for c in PRIORITY_COMPONENTS)
     rows = _rows(
         con,
         "SELECT area_id, ranked, exclusion_reason, need_rank, need_index, need_percentile, "
-        f"need_drivers, {contributions} FROM {_layer(release_dir, 'priority_areas')}",
+        f"need_drivers, {contributions} FROM {layers['priority_areas']}",
     )
     return {
         r["area_id"]: {
@@ -164,59 +180,60 @@ def priority_by_area(con: Any, release_dir: Path) -> dict[str, Any]:
     }
 
 
-def access_by_type(con: Any, release_dir: Path) -> dict[str, Any]:
+def access_by_type(con: Any, layers: Layers) -> dict[str, Any]:
     """``{facility_type: {area_id: [2SFCA score, nearest facility m, facilities per 10k]}}``."""
     rows = _rows(
         con,
         "SELECT facility_type, area_id, access_2sfca, nearest_facility_m, facilities_per_10k "
-        f"FROM {_layer(release_dir, 'service_access')} ORDER BY facility_type, area_id",
+        f"FROM {layers['service_access']} ORDER BY facility_type, area_id",
     )
-    access: dict[str, dict[str, list[Any]]] = {}
-    for r in rows:
-        access.setdefault(r["facility_type"], {})[r["area_id"]] = [
+    return nest(
+        rows,
+        (_get("facility_type"), _get("area_id")),
+        lambda r: [
             _number(r["access_2sfca"], 5),
             _number(r["nearest_facility_m"], 0),
             _number(r["facilities_per_10k"], 2),
-        ]
-    return access
+        ],
+    )
 
 
 def map_data(release_dir: Path) -> dict[str, Any]:
     """Everything the page shows, read from the release's published layers."""
     release_dir = Path(release_dir)
-    manifest = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_manifest(release_dir)
+    layers = {layer["name"]: layer_scan_sql(release_dir, layer) for layer in manifest["layers"]}
     with connect() as con:
         areas = _features(
             con,
-            f"SELECT area_id AS id, area_name AS name, population, geometry "
-            f"FROM {_layer(release_dir, 'areas')}",
+            f"SELECT area_id AS id, area_name AS name, population, geometry FROM {layers['areas']}",
             ("id", "name", "population"),
         )
         cells = _features(
             con,
-            f"SELECT cell_id AS id, geometry FROM {_layer(release_dir, 'grid_cells')}",
+            f"SELECT cell_id AS id, geometry FROM {layers['grid_cells']}",
             ("id",),
         )
         facilities = _features(
             con,
             "SELECT facility_name AS name, facility_type AS type, geometry "
-            f"FROM {_layer(release_dir, 'facilities')}",
+            f"FROM {layers['facilities']}",
             ("name", "type"),
         )
         emerging = dict(
             con.execute(
                 "SELECT cell_id, pattern FROM "
-                f"{_layer(release_dir, 'emerging_hotspots')} WHERE pattern IS NOT NULL"
+                f"{layers['emerging_hotspots']} WHERE pattern IS NOT NULL"
             ).fetchall()
         )
         bounds = con.execute(
             "SELECT min(ST_XMin(geometry)), min(ST_YMin(geometry)), max(ST_XMax(geometry)), "
-            f"max(ST_YMax(geometry)) FROM {_layer(release_dir, 'areas')}"
+            f"max(ST_YMax(geometry)) FROM {layers['areas']}"
         ).fetchone()
-        rates = rates_by_category(con, release_dir)
-        hotspots = hotspots_by_month(con, release_dir)
-        priority = priority_by_area(con, release_dir)
-        access = access_by_type(con, release_dir)
+        rates = rates_by_category(con, layers)
+        hotspots = hotspots_by_month(con, layers)
+        priority = priority_by_area(con, layers)
+        access = access_by_type(con, layers)
     months = sorted({m for by_month in rates.values() for m in by_month} | set(hotspots))
     privacy = manifest.get("privacy") or {}
     return {
