@@ -24,6 +24,7 @@ import pytest
 from crimemap.samplecity.generate import generate_sample_city
 from crimemap.samplecity.settings import SampleCityConfig
 from tests.integration.conftest import open_warehouse, run_crimemap
+from tests.support.browser import offline_page
 from tests.support.real_cities import (
     clinic_list,
     export_of_year,
@@ -195,6 +196,31 @@ def test_a_one_area_town_publishes_its_counts_and_passes_the_audit(smallville) -
     assert incidents > 0
     # The town's monthly counts are the city totals the incidents layer shows: not suppressed.
     assert small_shown > 0
+
+
+def test_the_one_area_towns_map_shows_only_what_it_declared(smallville) -> None:
+    """No facilities, no indicators, no terms in the YAML: the map draws the one area and its
+    rates, and names no facility type, service gap or licence it was never given."""
+    release = (
+        smallville["data_dir"]
+        / "published"
+        / "releases"
+        / manifest(smallville["data_dir"])["release_id"]
+    )
+    ready = "document.documentElement.dataset.state === 'ready'"
+    with offline_page((release / "map" / "index.html").as_uri(), ready=ready) as (page, log):
+        data = page.evaluate("window.crimemap.data")
+        drawn = page.evaluate(
+            "window.crimemap.map.queryRenderedFeatures({layers: ['areas-fill']}).length"
+        )
+        legend = page.locator("#legend").inner_text()
+        credits = page.locator("#credits").inner_text()
+    assert log.errors == [] and log.requests == []
+    assert len(data["areas"]["features"]) == 1 and drawn >= 1
+    assert data["facilities"]["features"] == [] and data["facility_types"] == []
+    assert data["access_types"] == [] and data["terms"] == {}
+    assert "(facility)" not in legend and "licence" not in credits
+    assert data["categories"] and data["months"]
 
 
 def test_a_second_jurisdiction_is_refused_in_a_used_data_directory(smallville) -> None:
