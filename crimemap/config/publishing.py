@@ -7,12 +7,14 @@ publishing:
     min_cell_count: 5           # k: aggregate counts 0 < count < k are suppressed
     point_generalization: grid  # grid | hundred_block
     point_cell_m: 250           # grid cell width (also the fallback of small hundred blocks)
+  owners: [team:data-engineering, analyst@city.example]  # owners of the assets in the UI
 ```
 The rate floor is ``analysis.min_population``: the warehouse and the audit use the same one.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,8 @@ class PublishingSettings:
     licence: str | None = None
     attribution: str | None = None
     contact: str | None = None
+    # Who answers for the pipeline's assets in the Dagster UI: emails or ``team:<name>``.
+    owners: tuple[str, ...] = ()
 
     @property
     def terms(self) -> dict[str, str]:
@@ -54,7 +58,7 @@ TERM_EXAMPLES = {
 def publishing_settings(entry: Any, where: str) -> PublishingSettings:
     """Parse ``publishing:``; every error names the key."""
     entry = as_mapping(entry, where)
-    known_keys(entry, ("keep_releases", "privacy", *TERMS), where)
+    known_keys(entry, ("keep_releases", "privacy", "owners", *TERMS), where)
     for key in TERMS:
         value = entry.get(key)
         if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -82,5 +86,23 @@ def publishing_settings(entry: Any, where: str) -> PublishingSettings:
         point_cell_m=config_number(
             privacy.get("point_cell_m", d.point_cell_m), f"{privacy_where}.point_cell_m", low=1
         ),
+        owners=owner_list(entry.get("owners"), f"{where}.owners"),
         **{key: entry[key].strip() for key in TERMS if entry.get(key) is not None},
     )
+
+
+OWNER = re.compile(r"^(team:[A-Za-z0-9_-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")
+
+
+def owner_list(value: Any, where: str) -> tuple[str, ...]:
+    """Owners as Dagster takes them: a list of emails or ``team:<name>``."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError(
+            f"{where}: a list, e.g. ['team:data-engineering', 'analyst@city.example']"
+        )
+    for owner in value:
+        if not isinstance(owner, str) or not OWNER.match(owner):
+            raise ConfigError(f"{where}: {owner!r} is neither an email nor team:<name>")
+    return tuple(value)

@@ -150,6 +150,7 @@ def run_locked(
     from crimemap.orchestration.console import StageProgress, progress_logger
     from crimemap.orchestration.definitions import build_definitions
     from crimemap.orchestration.defs.police.assets import police_partitions
+    from crimemap.orchestration.defs.police.schedules import PIPELINE_JOB
     from crimemap.orchestration.runs import RUN_PID_TAG
 
     defs = build_definitions(config, paths)
@@ -161,7 +162,7 @@ def run_locked(
         flush=True,
     )
     print(f"crimemap: {sources_line(config)}", flush=True)
-    job = defs.resolve_implicit_global_asset_job_def()
+    job = defs.resolve_job_def(PIPELINE_JOB.name)
     # One run: the monthly police assets take the whole range in one step (single-run
     # backfill), everything downstream runs once over all months.
     tags = {
@@ -574,6 +575,52 @@ def command_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_lineage(args: argparse.Namespace) -> int:
+    """Compare the recorded column lineage of the dbt models with their SQL; ``--write``
+    derives it again from the last run's compiled SQL and warehouse."""
+    from dagster_dbt import DagsterDbtTranslatorSettings
+    from dagster_dbt.core.dbt_cli_event import (
+        EventHistoryMetadata,
+        _build_column_lineage_metadata,
+    )
+
+    from crimemap.config.runtime import current_config
+    from crimemap.core.duckdb_spatial import connect
+    from crimemap.orchestration.defs.transform.assets import CrimemapDbtTranslator
+    from crimemap.warehouse import column_lineage as lineage
+
+    recorded = lineage.load_lineage()
+    stale = lineage.stale_models(recorded)
+    if not args.write:
+        if not stale:
+            print(f"crimemap: the column lineage of {len(recorded)} models is current")
+            return 0
+        print(f"crimemap: column lineage is stale for: {', '.join(stale)}")
+        print("  run `crimemap run`, then `crimemap lineage --write` to derive it again")
+        return 1
+    paths = configure(args.data_dir, None, None, args.config)
+    target = paths.root / "dbt" / "target"
+    if not paths.warehouse.exists() or not (target / "manifest.json").exists():
+        raise SystemExit(f"crimemap: no built warehouse in {paths.root}; run `crimemap run` first")
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    translator = CrimemapDbtTranslator(
+        current_config(), DagsterDbtTranslatorSettings(enable_asset_checks=True)
+    )
+    lineage.quiet_sqlglot()
+    print("crimemap: deriving column lineage from the compiled SQL (about 30 s)...", flush=True)
+    with connect(paths.warehouse, read_only=True) as con:
+        derived = lineage.derive_lineage(
+            manifest, con, target, _build_column_lineage_metadata, EventHistoryMetadata, translator
+        )
+    lineage.LINEAGE_PATH.write_text(lineage.lineage_json(derived), encoding="utf-8")
+    traced = sum(1 for entry in derived.values() if entry["columns"] is not None)
+    print(f"crimemap: wrote {lineage.LINEAGE_PATH.name}: {traced} of {len(derived)} models traced")
+    for name, entry in sorted(derived.items()):
+        if entry["columns"] is None:
+            print(f"  {name}: not traced ({entry['reason']})")
+    return 0
+
+
 CONFIG_ERROR_EXIT = 2  # a jurisdiction file that cannot be used (as argparse does for bad flags)
 BUSY_EXIT = 75  # another run holds the data directory: try again later (sysexits EX_TEMPFAIL)
 DEBUG_HELP = "show the traceback of a configuration error instead of its one-line message"
@@ -735,6 +782,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--write", action="store_true", help="record the schema and its new version"
     )
     schema.set_defaults(func=command_schema)
+
+    lineage = sub.add_parser(
+        "lineage",
+        help="check (or --write) the dbt models' recorded column lineage",
+        description="Column lineage is derived from the compiled SQL once and recorded in "
+        "dbt_project/column_lineage.json; runs attach it to each model whose SQL is unchanged.",
+    )
+    lineage.add_argument("--data-dir")
+    lineage.add_argument("--config", help="jurisdiction YAML (default: the sample city)")
+    lineage.add_argument(
+        "--write", action="store_true", help="derive it from the last run and record it"
+    )
+    lineage.set_defaults(func=command_lineage)
     return parser
 
 

@@ -20,7 +20,8 @@ from crimemap.orchestration.defs.police.assets import police_assets
 from crimemap.orchestration.defs.police.assets import raw_key as police_raw_key
 from crimemap.orchestration.defs.police.checks import police_checks
 from crimemap.orchestration.defs.police.resources import feed_resource_key, police_feed
-from crimemap.orchestration.defs.police.schedules import INCREMENTAL_JOB, incremental_schedule
+from crimemap.orchestration.defs.police.schedules import PIPELINE_JOB, incremental_schedule
+from crimemap.orchestration.defs.policies import with_policies
 from crimemap.orchestration.defs.publish.assets import published_release
 from crimemap.orchestration.defs.quality.checks import source_checks
 from crimemap.orchestration.defs.quality.mart_checks import mart_checks
@@ -54,7 +55,7 @@ def build_definitions(config: JurisdictionConfig, paths: DataPaths) -> Definitio
         *((name, raw_key(name)) for name in split_source_names(config)),
         ("surveys", RAW_SURVEYS),
     ]
-    return Definitions(
+    defs = Definitions(
         assets=[
             *police_assets(config),
             *raw_assets(config),
@@ -73,7 +74,7 @@ def build_definitions(config: JurisdictionConfig, paths: DataPaths) -> Definitio
             *mart_checks(config),
             *(volume_check(name, key, config) for name, key in landed_sources),
         ],
-        jobs=[INCREMENTAL_JOB, SURVEY_JOB],
+        jobs=[PIPELINE_JOB, SURVEY_JOB],
         schedules=[incremental_schedule(config)],
         sensors=[survey_inbox_sensor(config)],
         resources={
@@ -87,6 +88,7 @@ def build_definitions(config: JurisdictionConfig, paths: DataPaths) -> Definitio
             },
         },
     )
+    return with_policies(defs, config)
 
 
 @dg.definitions

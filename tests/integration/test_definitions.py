@@ -46,6 +46,27 @@ def test_every_check_says_what_it_checks() -> None:
     assert [s.key.to_user_string() for s in specs if not (s.description or "").strip()] == []
 
 
+def test_every_asset_has_the_jurisdictions_owners_and_the_releases_have_freshness() -> None:
+    from crimemap.config.paths import data_paths
+    from crimemap.config.runtime import current_config
+    from crimemap.orchestration.definitions import build_definitions
+
+    config = current_config()
+    defs = build_definitions(config, data_paths())
+    graph = defs.resolve_asset_graph()
+    nodes = [graph.get(key) for key in graph.get_all_asset_keys()]
+    assert {tuple(node.owners) for node in nodes} == {config.publishing.owners}
+    watched = {node.key.to_user_string() for node in nodes if node.freshness_policy is not None}
+    assert "published/release" in watched and "published/priority_areas" in watched
+    assert "raw/police/seattle_spd" in watched
+    assert not any(key.startswith("marts/") for key in watched)
+    # `crimemap run` runs the named job, which holds every asset and check.
+    job = defs.resolve_job_def("crimemap_pipeline")
+    assert set(job.graph.node_names()) == set(
+        defs.resolve_implicit_global_asset_job_def().graph.node_names()
+    )
+
+
 def test_every_layer_prefix_is_present() -> None:
     keys = current_asset_keys()
     for prefix in ("raw/", "quarantine/", "staging/", "intermediate/", "marts/", "published/"):

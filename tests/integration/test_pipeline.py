@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
 import os
 import re
@@ -14,9 +16,11 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from PIL import Image
 
 from crimemap.core.duckdb_spatial import connect
 from crimemap.samplecity.settings import DEFECT_REASONS
+from crimemap.warehouse.previews import PALETTE
 from crimemap.warehouse.publish import latest_release, release_ids
 from tests.integration.conftest import PipelineRun, run_crimemap
 
@@ -244,7 +248,20 @@ def test_a_second_run_with_nothing_new_publishes_no_release(
     assert latest_release(published) == published / "releases" / pipeline_run.release_dir.name
 
 
-def test_marts_report_their_row_counts_and_schema(
+def preview_image(markdown: str) -> Image.Image:
+    """The PNG a preview's markdown inlines."""
+    match = re.fullmatch(r"!\[[^\]]*\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", markdown)
+    assert match, markdown[:200]
+    return Image.open(io.BytesIO(base64.b64decode(match.group(1)))).convert("RGB")
+
+
+def assert_draws_a_map(markdown: str) -> None:
+    """A preview in at least three of its palette's colours: areas drawn in classes."""
+    colours = {colour for _, colour in preview_image(markdown).getcolors(maxcolors=1 << 16)}
+    assert len(colours & set(PALETTE)) >= 3
+
+
+def test_marts_and_layers_show_rows_schema_lineage_preview_and_top_ten(
     pipeline_run: PipelineRun, warehouse: duckdb.DuckDBPyConnection
 ) -> None:
     from dagster import AssetKey, DagsterInstance
@@ -257,6 +274,24 @@ def test_marts_report_their_row_counts_and_schema(
             assert metadata["dagster/row_count"].value == rows > 0
             schema = metadata["dagster/column_schema"].value
             assert "area_id" in {column.name for column in schema.columns}
+            assert_draws_a_map(metadata["preview"].value)
+            lineage = metadata["dagster/column_lineage"].value.deps_by_column
+            assert lineage["area_id"], mart
+        (record,) = instance.fetch_materializations(
+            AssetKey(["marts", "priority_areas"]), limit=1
+        ).records
+        metadata = record.asset_materialization.metadata
+        # The need index is made from the areas' indicators, among others.
+        need_sources = {
+            (dep.asset_key.to_user_string(), dep.column_name)
+            for dep in metadata["dagster/column_lineage"].value.deps_by_column["need_index"]
+        }
+        assert ("marts/dim_area", "poverty_rate") in need_sources
+        top_row = metadata["top_10"].value.splitlines()[2]
+        (first_area,) = warehouse.execute(
+            "SELECT area_id FROM priority_areas WHERE need_rank = 1"
+        ).fetchone()
+        assert top_row.startswith(f"| 1 | {first_area} |")
         manifest = json.loads((pipeline_run.release_dir / "manifest.json").read_text())
         for layer in manifest["layers"]:
             key = AssetKey(["published", layer["name"]])
@@ -265,6 +300,12 @@ def test_marts_report_their_row_counts_and_schema(
             assert metadata["dagster/row_count"].value == layer["rows"]
             columns = [c.name for c in metadata["dagster/column_schema"].value.columns]
             assert columns == [c["name"] for c in layer["columns"]]
+            assert ("preview" in metadata) == layer["spatial"], layer["name"]
+        for name in ("priority_areas", "hotspots", "areas"):
+            (record,) = instance.fetch_materializations(
+                AssetKey(["published", name]), limit=1
+            ).records
+            assert_draws_a_map(record.asset_materialization.metadata["preview"].value)
 
 
 def test_status_shows_the_last_run_the_release_and_each_source(pipeline_run: PipelineRun) -> None:

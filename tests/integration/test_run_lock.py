@@ -128,13 +128,13 @@ def dead_pid() -> int:
 def test_runs_whose_process_died_are_marked_failed(tmp_path: Path) -> None:
     with DagsterInstance.local_temp(str(tmp_path)) as instance:
         dead = DagsterRun(
-            job_name="__ASSET_JOB",
+            job_name="crimemap_pipeline",
             run_id=str(uuid.uuid4()),
             status=DagsterRunStatus.STARTED,
             tags={RUN_PID_TAG: str(dead_pid())},
         )
         alive = DagsterRun(
-            job_name="__ASSET_JOB",
+            job_name="crimemap_pipeline",
             run_id=str(uuid.uuid4()),
             status=DagsterRunStatus.STARTED,
             tags={RUN_PID_TAG: str(os.getpid())},

@@ -56,6 +56,15 @@ def test_terms_are_the_given_ones_only() -> None:
         publishing_settings({"attribution": ""}, where)
 
 
+def test_owners_are_emails_or_teams() -> None:
+    where = "city.yml: publishing"
+    owners = ["team:data-engineering", "ann@city.example"]
+    assert publishing_settings({"owners": owners}, where).owners == tuple(owners)
+    for bad in (["data engineering"], ["team:"], "team:x", [5]):
+        with pytest.raises(ConfigError, match=r"publishing\.owners"):
+            publishing_settings({"owners": bad}, where)
+
+
 def test_a_manifest_carries_the_terms() -> None:
     manifest = build_manifest(
         "20260101T000000Z-abcdef",

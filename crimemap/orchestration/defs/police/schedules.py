@@ -27,10 +27,13 @@ from crimemap.ingestion.police.partitions import read_watermark
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.police.assets import police_partitions
 
-INCREMENTAL_JOB = define_asset_job(
-    "crimemap_incremental",
+# `crimemap run` and the daily schedule run this job; the police months it loads are the run's
+# partition range.
+PIPELINE_JOB = define_asset_job(
+    "crimemap_pipeline",
     selection=AssetSelection.all(),
-    description="Load what is new for every police source, then rebuild the marts and publish.",
+    description="Load a range of police months and every other source, check them, rebuild the "
+    "marts and publish a release.",
 )
 
 
@@ -52,10 +55,12 @@ def incremental_schedule(config: JurisdictionConfig) -> ScheduleDefinition:
     partitions = police_partitions(config)
 
     @schedule(
-        job=INCREMENTAL_JOB,
+        job=PIPELINE_JOB,
         cron_schedule="0 5 * * *",
         execution_timezone=config.timezone,
-        description="Daily at 05:00 local: police months since the watermark, marts, release.",
+        description="Daily at 05:00 local: police months since the watermark, marts, release. "
+        "Off until turned on (UI: Automation, or `dagster schedule start crimemap_daily`), "
+        "because a file export has nothing new to fetch.",
     )
     def crimemap_daily(
         context: ScheduleEvaluationContext, data_dir: DataDirectory

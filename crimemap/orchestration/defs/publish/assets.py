@@ -29,8 +29,21 @@ from crimemap.warehouse.column_docs import mart_column_descriptions
 from crimemap.warehouse.community_map import MAP_DIR, MAP_FILE, build_community_map
 from crimemap.warehouse.freshness import source_freshness
 from crimemap.warehouse.layers import PUBLISHED_SCHEMA_PATH, published_layers
+from crimemap.warehouse.previews import (
+    LAYER_PREVIEWS,
+    image_markdown,
+    layer_base_sql,
+    layer_preview_sql,
+    preview_png,
+)
 from crimemap.warehouse.privacy import PrivacyRules, audit_release
-from crimemap.warehouse.publish import LayerSpec, Release, publish_release, release_ids
+from crimemap.warehouse.publish import (
+    LayerSpec,
+    Release,
+    layer_scan_sql,
+    publish_release,
+    release_ids,
+)
 from crimemap.warehouse.salt import SALT_ENV, SaltError, publication_salt
 from crimemap.warehouse.schema_contract import load_contract
 from crimemap.warehouse.serving import build_serving_database
@@ -93,8 +106,11 @@ def layer_names() -> list[str]:
     return sorted(contract)
 
 
-def layer_result(entry: Mapping[str, Any], release: Release) -> MaterializeResult:
-    """One published layer in the UI: its rows, columns, files and the release it is in."""
+def layer_result(
+    entry: Mapping[str, Any], release: Release, preview: str | None
+) -> MaterializeResult:
+    """One published layer in the UI: its rows, columns, files, the release it is in and its
+    map preview (markdown)."""
     columns = [
         TableColumn(column["name"], column["type"], description=column.get("description"))
         for column in entry["columns"]
@@ -108,8 +124,25 @@ def layer_result(entry: Mapping[str, Any], release: Release) -> MaterializeResul
             "published": release.published,
             "bytes": entry["bytes"],
             "path": MetadataValue.path(str(release.path / entry["path"])),
+            **({"preview": MetadataValue.md(preview)} if preview else {}),
         },
     )
+
+
+def layer_previews(release: Release) -> dict[str, str]:
+    """Each spatial layer's PNG map preview as markdown, drawn from the release's own files
+    over the areas layer."""
+    layers = {entry["name"]: entry for entry in release.manifest["layers"]}
+    areas = layers.get("areas")
+    base = layer_base_sql(layer_scan_sql(release.path, areas)) if areas else None
+    previews = {}
+    with connect() as con:
+        for name, preview in LAYER_PREVIEWS.items():
+            if name in layers:
+                sql = layer_preview_sql(layer_scan_sql(release.path, layers[name]), preview)
+                png = preview_png(con, sql, preview.label, base)
+                previews[name] = image_markdown(png, preview.label)
+    return previews
 
 
 def published_release(config: JurisdictionConfig) -> AssetsDefinition:
@@ -197,7 +230,8 @@ def published_release(config: JurisdictionConfig) -> AssetsDefinition:
                 ),
             },
         )
+        previews = layer_previews(release)
         for entry in release.manifest["layers"]:
-            yield layer_result(entry, release)
+            yield layer_result(entry, release, previews.get(entry["name"]))
 
     return _release

@@ -13,8 +13,11 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     AssetSpec,
+    MetadataValue,
     Output,
     TableColumn,
+    TableColumnDep,
+    TableColumnLineage,
     TableSchema,
 )
 from dagster_dbt import (
@@ -35,6 +38,15 @@ from crimemap.orchestration.defs.police.assets import conformed_key
 from crimemap.orchestration.defs.police.assets import quarantine_key as police_quarantine_key
 from crimemap.orchestration.defs.sources.assets import quarantine_key, split_source_names
 from crimemap.orchestration.defs.sources.surveys import QUARANTINE_SURVEYS
+from crimemap.warehouse.column_lineage import Lineage, current_lineage, load_lineage
+from crimemap.warehouse.previews import (
+    MART_BASE_SQL,
+    MART_PREVIEWS,
+    image_markdown,
+    mart_preview_sql,
+    preview_png,
+    top_ten_markdown,
+)
 
 POLICE_SOURCE_KEY = AssetKey(["conformed", "police"])
 PROFILES_SOURCE_KEY = AssetKey(["quality", "load_profiles"])
@@ -180,29 +192,52 @@ def dbt_models(project: DbtProject, config: JurisdictionConfig) -> AssetsDefinit
             json.dumps(dbt_vars(config)),
         ]
         events = list(dbt.cli(args, context=context, target_path=target).stream())
-        yield from with_row_counts(events, data_dir.paths.warehouse)
+        yield from with_table_metadata(events, data_dir.paths.warehouse)
 
     return crimemap_dbt_models
 
 
-def with_row_counts(events: Iterable[Any], warehouse: Path) -> Iterator[Any]:
-    """dbt's events, each model's and seed's output with its ``dagster/row_count`` (and its
-    column schema where dbt's docs gave none), read once dbt has let go of the warehouse
-    (DuckDB has one writer; reading during the build would wait on it)."""
+def with_table_metadata(events: Iterable[Any], warehouse: Path) -> Iterator[Any]:
+    """dbt's events, each model's and seed's output with what the UI shows of it (see
+    ``table_metadata``), read once dbt has let go of the warehouse (DuckDB has one writer;
+    reading during the build would wait on it)."""
+    lineage = load_lineage()
     with connect(warehouse, read_only=True) as con:
         for event in events:
             if isinstance(event, Output):
                 unique_id = event.metadata.get("unique_id")
                 resource, _, name = str(getattr(unique_id, "value", "")).partition(".")
                 if resource in ("model", "seed"):
-                    table = f"main.{quote_ident(name.split('.')[-1])}"
-                    (rows,) = fetch_one(con, f"SELECT count(*) FROM {table}")
-                    metadata = {**event.metadata, "dagster/row_count": rows}
-                    metadata.setdefault("dagster/column_schema", table_schema(con, table))
+                    name = name.split(".")[-1]
+                    metadata = {**event.metadata, **table_metadata(con, name, lineage)}
+                    metadata.setdefault("dagster/column_schema", table_schema(con, name))
                     event = event.with_metadata(metadata)
             yield event
 
 
-def table_schema(con: Any, table: str) -> TableSchema:
-    columns = con.execute(f"DESCRIBE {table}").fetchall()
+def table_metadata(con: Any, name: str, lineage: Lineage) -> dict[str, Any]:
+    """A model's row count, its recorded column lineage (when its SQL is unchanged), a PNG map
+    preview for a spatial mart and a top-10 table for a key mart."""
+    (rows,) = fetch_one(con, f"SELECT count(*) FROM main.{quote_ident(name)}")
+    metadata: dict[str, Any] = {"dagster/row_count": rows}
+    columns = current_lineage(name, lineage)
+    if columns is not None:
+        metadata["dagster/column_lineage"] = TableColumnLineage(
+            deps_by_column={
+                column: [TableColumnDep(AssetKey(dep[:-1]), dep[-1]) for dep in deps]
+                for column, deps in columns.items()
+            }
+        )
+    if name in MART_PREVIEWS:
+        key, preview = MART_PREVIEWS[name]
+        png = preview_png(con, mart_preview_sql(name, key, preview), preview.label, MART_BASE_SQL)
+        metadata["preview"] = MetadataValue.md(image_markdown(png, preview.label))
+    top_ten = top_ten_markdown(con, name)
+    if top_ten is not None:
+        metadata["top_10"] = MetadataValue.md(top_ten)
+    return metadata
+
+
+def table_schema(con: Any, name: str) -> TableSchema:
+    columns = con.execute(f"DESCRIBE main.{quote_ident(name)}").fetchall()
     return TableSchema(columns=[TableColumn(name, kind) for name, kind, *_ in columns])
