@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from crimemap.config.paths import DataPaths, export_environment
 from crimemap.config.sources import ConfigError
 from crimemap.core.project import DBT_PROJECT_DIR, PROJECT_ROOT
+from crimemap.quality.report import DEFAULT_DOCS_PORT
 from crimemap.warehouse.salt import SaltError
 
 if TYPE_CHECKING:
@@ -301,6 +302,7 @@ def command_ui(args: argparse.Namespace) -> int:
     with DagsterInstance.get() as instance:
         for run_id in fail_dead_runs(instance):
             print(f"crimemap: run {run_id} had lost its process: marked failed", flush=True)
+    serve_quality_report(paths, args.host, args.docs_port)
     dagster = Path(sys.executable).with_name("dagster")
     cmd = [
         str(dagster),
@@ -313,6 +315,22 @@ def command_ui(args: argparse.Namespace) -> int:
         str(args.port),
     ]
     return run_process_group(cmd)
+
+
+def serve_quality_report(paths: DataPaths, host: str, port: int) -> None:
+    """Serve the quality report where the checks' ``data_docs`` links point."""
+    from crimemap.quality.report import serve_report
+
+    try:
+        serve_report(paths.quality / "data_docs", host, port)
+    except OSError as exc:
+        print(
+            f"crimemap: the quality report is not served: port {port} ({exc.strerror}); "
+            "choose another with --docs-port and set CRIMEMAP_DOCS_URL for the next run",
+            file=sys.stderr,
+        )
+        return
+    print(f"crimemap: quality report at http://{host}:{port}/", flush=True)
 
 
 def write_workspace(paths: DataPaths) -> Path:
@@ -686,6 +704,13 @@ def build_parser() -> argparse.ArgumentParser:
     common(ui)
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument(
+        "--docs-port",
+        type=int,
+        default=DEFAULT_DOCS_PORT,
+        help="serve the quality report (the checks' data_docs links) on this port "
+        f"(default {DEFAULT_DOCS_PORT}; runs link to $CRIMEMAP_DOCS_URL when set)",
+    )
     ui.set_defaults(func=command_ui)
 
     quality = sub.add_parser(

@@ -43,6 +43,7 @@ from crimemap.ingestion.surveys import CONFORMED_COLUMNS as SURVEYS_CONFORMED_CO
 from crimemap.quality.boundaries import CONFORMED_AREA_COLUMNS as AREAS_CONFORMED_COLUMNS
 from crimemap.quality.census import CONFORMED_COLUMNS as AREA_INDICATORS_CONFORMED_COLUMNS
 from crimemap.quality.layouts import LINEAGE_COLUMNS, BBox
+from crimemap.quality.report import write_suite_page
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -558,8 +559,8 @@ def run_suite(
     includes the one-off ``great_expectations`` import on a process's first call.
 
     Writes the GX validation result to ``<results_dir>/<suite>.json`` and, if ``data_docs_dir`` is
-    given, a Data Docs site to ``<data_docs_dir>/<suite>/index.html`` (one site per suite: each run
-    has its own ephemeral context, and a shared site would be rebuilt from one run's results only).
+    given, the suite's page of the offline quality report to ``<data_docs_dir>/<suite>.html``
+    (``crimemap.quality.report``: GX's own Data Docs need a network).
     """
     started = time.perf_counter()
     gx = _import_gx()
@@ -567,19 +568,6 @@ def run_suite(
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    site_dir = Path(data_docs_dir) / spec.name if data_docs_dir is not None else None
-    if site_dir is not None:
-        context.add_data_docs_site(
-            site_name=spec.name,
-            site_config={
-                "class_name": "SiteBuilder",
-                "store_backend": {
-                    "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": str(site_dir.resolve()),
-                },
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            },
-        )
     batch_definition = (
         context.data_sources.add_pandas(spec.name)
         .add_dataframe_asset(spec.name)
@@ -598,13 +586,14 @@ def run_suite(
     if results_dir is not None:
         validation_path = Path(results_dir) / f"{spec.name}.json"
         _write_json_atomic(validation_path, result_json)
-    if site_dir is not None:
-        context.build_data_docs(site_names=[spec.name])
+    page = None
+    if data_docs_dir is not None:
+        page = write_suite_page(Path(data_docs_dir), spec.name, result_json)
     return outcome_from_result(
         spec.name,
         result_json,
         validation_path=validation_path,
-        data_docs_path=site_dir / "index.html" if site_dir is not None else None,
+        data_docs_path=page,
         seconds=time.perf_counter() - started,
     )
 
@@ -771,33 +760,6 @@ def _json_safe(value: Any) -> Any:
 def _write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
     text = json.dumps(_json_safe(payload), indent=2, sort_keys=True) + "\n"
     write_atomic(path, lambda tmp: tmp.write_text(text))
-
-
-_SUITE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
-
-
-def write_data_docs_index(data_docs_dir: Path) -> Path:
-    """A top-level ``index.html`` linking each suite's site under ``data_docs_dir``."""
-    data_docs_dir = Path(data_docs_dir)
-    sites = sorted(
-        p.parent.name
-        for p in data_docs_dir.glob("*/index.html")
-        if _SUITE_NAME.match(p.parent.name)
-    )
-    links = "\n".join(f'<li><a href="{s}/index.html">{s}</a></li>' for s in sites)
-    html = (
-        "<!doctype html>\n<html><head><meta charset='utf-8'><title>crimemap data quality</title>"
-        f"</head><body><h1>crimemap data quality</h1><ul>\n{links}\n</ul></body></html>\n"
-    )
-    target = data_docs_dir / "index.html"
-    tmp = target.with_name(f".index.html.{os.getpid()}.tmp")
-    data_docs_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        tmp.write_text(html)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
 
 
 def read_partition_groups(directory: Path) -> dict[str, pd.DataFrame]:

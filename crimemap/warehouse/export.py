@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 
 from crimemap.core.dates import parse_since as parse_date_or_month
-from crimemap.core.duckdb_spatial import connect, fetch_one
+from crimemap.core.duckdb_spatial import connect
 from crimemap.core.files import fsync_directory, fsync_tree
 from crimemap.core.sql import quote_ident
 from crimemap.warehouse.geoparquet import COVERING_COLUMN, file_digest
@@ -282,9 +282,12 @@ def export_layer_spec(
     description = str(layer.get("description", ""))
     if notes:
         description = f"{description} Export: {'; '.join(notes)}.".strip()
+    scan = layer_scan_sql(release_dir, layer)
+    partition_by = tuple((layer.get("partitioning") or {}).get("columns", ()))
+    keys = ", ".join(quote_ident(c) for c in partition_by)
     return LayerSpec(
         name=name,
-        query=f"SELECT {columns} FROM {layer_scan_sql(release_dir, layer)} WHERE {where}",
+        query=f"SELECT {columns} FROM {scan} WHERE {where}",
         spatial=spatial,
         description=description,
         geometry_column=geometry,
@@ -292,7 +295,12 @@ def export_layer_spec(
         column_descriptions={
             c["name"]: c["description"] for c in layer["columns"] if "description" in c
         },
-        partition_by=tuple((layer.get("partitioning") or {}).get("columns", ())),
+        partition_by=partition_by,
+        # Filters that keep no row give an empty layer: one zero-row file in the release's
+        # first partition.
+        partition_when_empty=(
+            f"SELECT DISTINCT {keys} FROM {scan} ORDER BY ALL LIMIT 1" if partition_by else None
+        ),
     )
 
 
@@ -306,10 +314,6 @@ def schema_problems(source: Mapping[str, Any], entry: Mapping[str, Any]) -> list
     if before == after:
         return []
     return [f"layer {entry['name']}: columns {after} differ from the release's {before}"]
-
-
-def _has_rows(con: duckdb.DuckDBPyConnection, query: str) -> bool:
-    return fetch_one(con, f"SELECT EXISTS ({query})")[0]
 
 
 # --------------------------------------------------------------------------- export
@@ -329,8 +333,9 @@ def export_release(
     ``bbox`` and the rows of layers with a time column on or after ``since``.
 
     Raises :class:`ExportError` (and writes nothing) when nothing is published, a layer is
-    unknown, the destination is not new or empty, a source file differs from its manifest, a
-    partitioned layer keeps no rows, or a written file or the manifest fails validation.
+    unknown, the destination is not new or empty, a source file differs from its manifest, or a
+    written file or the manifest fails validation. Filters that keep no row of a layer give an
+    empty layer with its schema.
     """
     box = None if bbox is None else check_bbox(bbox)
     published_dir = Path(published_dir)
@@ -351,13 +356,6 @@ def export_release(
         entries, counts = [], []
         with connect() as con:
             for spec, layer in zip(specs, selected, strict=True):
-                if spec.partition_by and not _has_rows(con, spec.query):
-                    # A hive layout has no way to say "no partitions" (a manifest lists >= 1
-                    # file per layer); an empty single file would change the layer's schema.
-                    raise ExportError(
-                        f"layer {spec.name}: no rows match the filters; "
-                        "leave it out of --layers or widen --bbox/--since"
-                    )
                 try:
                     # The code that writes a release writes the export.
                     entry = build_layer(con, spec, staging)

@@ -96,6 +96,10 @@ class LayerSpec:
     prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = field(default=None, hash=False)
     # Hive partition columns (e.g. year, month): the layer becomes a directory of files.
     partition_by: tuple[str, ...] = ()
+    # SQL giving one row of partition values: where a partitioned layer with no rows keeps one
+    # zero-row file, so that it stays a readable layer with its schema (None: no rows is an
+    # error, as a release always has rows to partition).
+    partition_when_empty: str | None = None
 
     @property
     def path(self) -> str:
@@ -248,6 +252,9 @@ def _write_partitioned(
             raise ValueError(f"layer {layer.name}: no partition columns {missing}")
         keys = ", ".join(quote_ident(c) for c in layer.partition_by)
         values = con.execute(f"SELECT DISTINCT {keys} FROM {staging} ORDER BY ALL").fetchall()
+        empty = not values
+        if empty and layer.partition_when_empty is not None:
+            values = con.execute(layer.partition_when_empty).fetchall()[:1]
         if not values:
             # A hive layer is its files: with no rows there is nothing readers could open.
             raise ValueError(
@@ -258,9 +265,13 @@ def _write_partitioned(
         for value in values:
             sub = directory / layer.path / _partition_dir(layer.partition_by, value, layer.name)
             sub.mkdir(parents=True)
-            where = " AND ".join(
-                f"{quote_ident(c)} = {sql_literal(str(v))}::{described[c]}"
-                for c, v in zip(layer.partition_by, value, strict=True)
+            where = (
+                "false"
+                if empty
+                else " AND ".join(
+                    f"{quote_ident(c)} = {sql_literal(str(v))}::{described[c]}"
+                    for c, v in zip(layer.partition_by, value, strict=True)
+                )
             )
             query = f"SELECT * EXCLUDE ({keys}) FROM {staging} WHERE {where}"
             files.append(_write_file(con, layer, query, sub / "part-0.parquet"))

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -65,6 +66,17 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
+def data_docs_links(data_dir: Path) -> list[str]:
+    """The data_docs URL of every GX check evaluation of the last run."""
+    from dagster import DagsterEventType
+
+    with DagsterInstance.from_config(str(data_dir / "dagster")) as instance:
+        (run,) = instance.get_runs(limit=1)
+        records = instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+    metadata = [r.dagster_event.event_specific_data.metadata for r in records]
+    return sorted({m["data_docs"].value for m in metadata if "data_docs" in m})
+
+
 def run_count(data_dir: Path) -> int:
     with DagsterInstance.from_config(str(data_dir / "dagster")) as instance:
         return len(instance.get_runs())
@@ -75,7 +87,9 @@ def test_the_ui_names_its_location_starts_no_run_and_stops_whole(
 ) -> None:
     data_dir = pipeline_run.data_dir
     runs_before = run_count(data_dir)
-    port = free_port()
+    port, docs_port = free_port(), free_port()
+    docs_links = data_docs_links(data_dir)
+    assert len(docs_links) > 20
     env = {**os.environ, "CRIMEMAP_DATA_DIR": str(data_dir)}
     env.pop("DAGSTER_HOME", None)
     ui = subprocess.Popen(
@@ -86,6 +100,8 @@ def test_the_ui_names_its_location_starts_no_run_and_stops_whole(
             "ui",
             "--port",
             str(port),
+            "--docs-port",
+            str(docs_port),
             "--incidents",
             str(SMALL_SAMPLE_INCIDENTS),
         ],
@@ -97,6 +113,11 @@ def test_the_ui_names_its_location_starts_no_run_and_stops_whole(
     )
     try:
         assert wait_for_locations(port, ui) == ["crimemap"]
+        # The checks' Data Docs links open over http while the UI runs.
+        for link in docs_links:
+            page = urllib.parse.urlsplit(link).path
+            with urllib.request.urlopen(f"http://127.0.0.1:{docs_port}{page}", timeout=10) as r:
+                assert r.status == 200 and "expectations" in r.read().decode(), link
         time.sleep(SENSOR_WAIT_S)
         assert run_count(data_dir) == runs_before  # nothing re-landed, nothing published
     finally:

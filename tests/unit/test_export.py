@@ -21,7 +21,12 @@ from crimemap.orchestration.cli import main
 from crimemap.warehouse import publish
 from crimemap.warehouse.export import ExportError, export_release, parse_bbox, parse_since
 from crimemap.warehouse.geoparquet import validate_geoparquet, validate_parquet_table
-from crimemap.warehouse.publish import LayerSpec, publish_release, read_manifest
+from crimemap.warehouse.publish import (
+    LayerSpec,
+    publish_release,
+    read_manifest,
+    validate_release_files,
+)
 from crimemap.warehouse.schema_contract import validate_manifest
 
 # Day 0 is 2024-11-03, then every third day (day 210 is SINCE); partitioned by that date, so
@@ -419,15 +424,18 @@ def test_since_takes_a_day_or_a_month_as_quality_does() -> None:
     assert parse_since("2025-06") == date(2025, 6, 1)  # the same rule as `quality --since`
 
 
-def test_a_partitioned_layer_left_empty_is_an_error(data_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(ExportError, match="layer incidents: no rows match"):
-        export_release(
-            data_dir / "published",
-            tmp_path / "out",
-            layers=["incidents"],
-            since=dt.date(2030, 1, 1),
-        )
-    assert list(tmp_path.iterdir()) == []
+def test_a_partitioned_layer_left_empty_is_an_empty_readable_layer(
+    data_dir: Path, release: Path, tmp_path: Path
+) -> None:
+    result = export_release(
+        data_dir / "published", tmp_path / "out", layers=["incidents"], since=dt.date(2030, 1, 1)
+    )
+    incidents = layers_of(result.manifest)["incidents"]
+    source = layers_of(json.loads((release / "manifest.json").read_text()))["incidents"]
+    assert incidents["rows"] == 0 and len(incidents["files"]) == 1
+    assert incidents["columns"] == source["columns"]  # the same schema, no rows
+    assert read_layer(tmp_path / "out", incidents) == []
+    assert validate_release_files(tmp_path / "out", [incidents]) == []
 
 
 def test_a_single_file_layer_left_empty_is_written_empty(data_dir: Path, tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.paths import DataPaths
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.quality.layouts import BBox
+from crimemap.quality.report import docs_url, write_index
 from crimemap.quality.rules import areas_bbox
 from crimemap.quality.suites import (
     SuiteOutcome,
@@ -35,7 +36,6 @@ from crimemap.quality.suites import (
     run_suite,
     service_requests_conformed_suite,
     surveys_conformed_suite,
-    write_data_docs_index,
 )
 
 if TYPE_CHECKING:
@@ -80,7 +80,10 @@ def suite_check_result(outcomes: Mapping[str, SuiteOutcome]) -> AssetCheckResult
         if outcome.validation_path:
             metadata["validation_result"] = MetadataValue.path(str(outcome.validation_path))
         if outcome.data_docs_path:
-            metadata["data_docs"] = MetadataValue.url(outcome.data_docs_path.resolve().as_uri())
+            # http: a browser opens it from the UI (`crimemap ui` serves the report); the file
+            # for whoever reads it on the machine.
+            metadata["data_docs"] = MetadataValue.url(docs_url(outcome.suite))
+            metadata["data_docs_file"] = MetadataValue.path(str(outcome.data_docs_path))
     blocking = any(o.blocking for o in outcomes.values())
     return AssetCheckResult(
         passed=not failing,
@@ -98,7 +101,7 @@ def validate(spec: SuiteSpec, frame: "pd.DataFrame", paths: DataPaths) -> SuiteO
         results_dir=paths.quality / "validations",
         data_docs_dir=paths.quality / "data_docs",
     )
-    write_data_docs_index(paths.quality / "data_docs")
+    write_index(paths.quality / "data_docs", paths.quality / "validations")
     return outcome
 
 
