@@ -27,6 +27,7 @@ from crimemap.warehouse.publish import layer_scan_sql, read_manifest
 MAP_DIR = "map"
 MAP_FILE = "index.html"
 ASSETS = Path(__file__).with_name("map_assets")
+PALETTES_FILE = "palettes.json"
 # The page inlines these, in this order; the template names each by a marker.
 INLINED: tuple[tuple[str, str], ...] = (
     ("/*CRIMEMAP:LIBRARY_STYLE*/", "maplibre-gl.css"),
@@ -255,7 +256,15 @@ def map_data(release_dir: Path) -> dict[str, Any]:
         "emerging": emerging,
         "priority": priority,
         "access": access,
+        "palettes": load_palettes(),
     }
+
+
+def load_palettes() -> dict[str, Any]:
+    """The colour scales every picture of the data uses (map, previews, QGIS styles)."""
+    palettes: dict[str, Any] = json.loads((ASSETS / PALETTES_FILE).read_text(encoding="utf-8"))
+    palettes.pop("about", None)
+    return palettes
 
 
 def script_json(data: Mapping[str, Any]) -> str:

@@ -1,9 +1,9 @@
 """Small PNG map previews and top-10 tables of marts and published layers, for the Dagster UI.
 
 A preview draws every geometry of a mart (through its area, grid cell or facility) or of a
-published layer, coloured by one measure in five quantile classes (by rank) of viridis (readable
-with the common colour-vision deficiencies); geometries with no value are grey. The measure and
-the top-10 query of each table are declared here, in one place.
+published layer, coloured by one measure in quantile classes (by rank) of the community map's
+viridis scale (readable with the common colour-vision deficiencies); geometries with no value
+are grey. The measure and the top-10 query of each table are declared here, in one place.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import duckdb
 from PIL import Image, ImageDraw
 
 from crimemap.core.sql import quote_ident
+from crimemap.warehouse.community_map import load_palettes
 
 
 @dataclass(frozen=True)
@@ -184,9 +185,16 @@ def image_markdown(png: bytes, label: str) -> str:
 
 # --------------------------------------------------------------------------- drawing
 
-# viridis at five evenly spaced stops; no value is light grey.
-PALETTE = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]
-NO_VALUE = (217, 217, 217)
+
+def rgb(hex_colour: str) -> tuple[int, int, int]:
+    value = hex_colour.lstrip("#")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+# The community map's scales: viridis from low (light) to high (dark); no value is light grey.
+_PALETTES = load_palettes()
+PALETTE = [rgb(colour) for colour in _PALETTES["sequential"]]
+NO_VALUE = rgb(_PALETTES["no_data"])
 BASE_FILL, BASE_LINE = (246, 246, 246), (190, 190, 190)
 WIDTH, MAP_HEIGHT, LEGEND_HEIGHT, MARGIN = 360, 280, 28, 8
 

@@ -36,6 +36,8 @@ def test_run_reports_where_outputs_are(pipeline_run: PipelineRun) -> None:
         assert label in out
     assert str(pipeline_run.release_dir) in out
     assert str(pipeline_run.release_dir / "map" / "index.html") in out
+    styles = sorted(p.name for p in (pipeline_run.release_dir / "styles").glob("*.qml"))
+    assert styles == ["facilities.qml", "hotspots.qml", "priority_areas.qml"]
 
 
 def test_the_terminal_shows_stages_and_the_log_file_holds_the_rest(

@@ -11,6 +11,7 @@ from PIL import Image
 
 from crimemap.core.duckdb_spatial import connect
 from crimemap.warehouse import previews
+from crimemap.warehouse.community_map import load_palettes
 from crimemap.warehouse.previews import (
     NO_VALUE,
     PALETTE,
@@ -38,18 +39,26 @@ def pixel_at(png: bytes, lon: float, lat: float, bounds: tuple[float, float, flo
     return image.getpixel((round(x), round(y)))
 
 
-def test_values_fall_into_five_classes_by_rank() -> None:
+def test_values_fall_into_classes_by_rank() -> None:
     ordered = list(range(1, 11))
-    assert [quantile_class(v, ordered) for v in ordered] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
-    assert [colour_of(v, ordered) for v in (1, 4, 6, 8, 10)] == PALETTE
+    assert [quantile_class(v, ordered, 5) for v in ordered] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    assert [quantile_class(v, ordered, 7) for v in ordered] == [0, 0, 1, 2, 3, 3, 4, 5, 6, 6]
+    assert [colour_of(v, ordered) for v in (1, 10)] == [PALETTE[0], PALETTE[-1]]
     assert colour_of(None, ordered) == NO_VALUE
     assert colour_of(float("nan"), ordered) == NO_VALUE
 
 
 def test_the_lowest_and_highest_of_few_values_take_the_end_colours_and_ties_share() -> None:
-    assert [quantile_class(v, [2, 50]) for v in (2, 50)] == [0, 4]
-    assert [quantile_class(v, [1, 1, 1, 9]) for v in (1, 9)] == [0, 4]
-    assert quantile_class(7, [7]) == 4
+    top = len(PALETTE) - 1
+    assert [quantile_class(v, [2, 50]) for v in (2, 50)] == [0, top]
+    assert [quantile_class(v, [1, 1, 1, 9]) for v in (1, 9)] == [0, top]
+    assert quantile_class(7, [7]) == top
+
+
+def test_the_previews_use_the_community_maps_scales() -> None:
+    palettes = load_palettes()
+    assert [previews.rgb(c) for c in palettes["sequential"]] == PALETTE
+    assert previews.rgb(palettes["no_data"]) == NO_VALUE
 
 
 def test_each_area_is_drawn_in_its_class_colour_and_no_value_is_grey() -> None:

@@ -8,21 +8,14 @@
   var DATA = JSON.parse(document.getElementById("crimemap-data").textContent);
   var K = DATA.min_cell_count;
   var SUPPRESSED = "suppressed (fewer than " + K + ")";
-  // Colour-blind-safe scales: viridis (sequential, dark = more), ColorBrewer RdBu (diverging),
-  // Okabe-Ito (categories).
-  var SEQUENTIAL = ["#fde725", "#90d743", "#35b779", "#21918c", "#31688e", "#443983", "#440154"];
-  var BINS = {
-    "-3": "#2166ac", "-2": "#67a9cf", "-1": "#d1e5f0",
-    "1": "#fddbc7", "2": "#ef8a62", "3": "#b2182b"
-  };
-  var BIN_LABELS = {
-    "3": "Hot spot, 99% confidence", "2": "Hot spot, 95%", "1": "Hot spot, 90%",
-    "-1": "Cold spot, 90%", "-2": "Cold spot, 95%", "-3": "Cold spot, 99% confidence"
-  };
-  var CATEGORICAL = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00",
-    "#CC79A7", "#000000", "#999999"];
-  var SUPPRESSED_COLOUR = "#8c8c8c";
-  var NO_DATA_COLOUR = "#e6e6e6";
+  // Colour-blind-safe scales (palettes.json, shared with the previews and the QGIS styles).
+  var P = DATA.palettes;
+  var SEQUENTIAL = P.sequential;
+  var BINS = P.bins;
+  var BIN_LABELS = P.bin_labels;
+  var CATEGORICAL = P.categorical;
+  var SUPPRESSED_COLOUR = P.suppressed;
+  var NO_DATA_COLOUR = P.no_data;
 
   var $ = function (id) { return document.getElementById(id); };
   var state = { view: "rates", month: DATA.months.length - 1, category: null, facilityType: null };

@@ -42,8 +42,10 @@ from crimemap.warehouse.publish import (
     Release,
     layer_scan_sql,
     publish_release,
+    read_manifest,
     release_ids,
 )
+from crimemap.warehouse.qgis_styles import write_qgis_styles
 from crimemap.warehouse.salt import SALT_ENV, SaltError, publication_salt
 from crimemap.warehouse.schema_contract import load_contract
 from crimemap.warehouse.serving import build_serving_database
@@ -91,6 +93,14 @@ def privacy_audit(
             projected_crs,
             con,
         )
+
+
+def build_views(release_dir: Path) -> None:
+    """What a release shows besides its data: the community map and the QGIS styles."""
+    build_community_map(release_dir)
+    write_qgis_styles(
+        release_dir, [layer["name"] for layer in read_manifest(release_dir)["layers"]]
+    )
 
 
 RELEASE_KEY = AssetKey(["published", "release"])
@@ -203,7 +213,7 @@ def published_release(config: JurisdictionConfig) -> AssetsDefinition:
                 audit=lambda release_dir: privacy_audit(
                     release_dir, rules, config.projected_crs, layers
                 ),
-                build_map=build_community_map,
+                build_map=build_views,
                 skip_unchanged=True,
                 keep_releases=config.publishing.keep_releases,
                 log=context.log.info,
