@@ -18,6 +18,9 @@ series as (
         cell_id,
         month,
         gi_star_z,
+        -- Mann-Kendall counts ties: months whose z is mathematically equal must tie, whatever
+        -- the float noise of the parallel sums behind them (it differs from run to run)
+        round(gi_star_z, 9)                                             as gi_star_z_tied,
         confidence_bin >= 2                                             as is_hot,
         confidence_bin <= -2                                            as is_cold,
         row_number() over (partition by cell_id order by month)         as period
@@ -50,13 +53,13 @@ mk_pairs as (
     -- Mann-Kendall S: the sign of every later-minus-earlier difference
     select
         earlier.cell_id,
-        cast(sum(sign(later.gi_star_z - earlier.gi_star_z)) as bigint)   as mk_s
+        cast(sum(sign(later.gi_star_z_tied - earlier.gi_star_z_tied)) as bigint) as mk_s
     from series as earlier
     inner join series as later
         on earlier.cell_id = later.cell_id
         and earlier.month < later.month
-    where earlier.gi_star_z is not null
-        and later.gi_star_z is not null
+    where earlier.gi_star_z_tied is not null
+        and later.gi_star_z_tied is not null
     group by earlier.cell_id
 
 ),
@@ -68,10 +71,10 @@ mk_ties as (
         sum(tie_size * (tie_size - 1) * (2 * tie_size + 5))              as tie_term,
         sum(tie_size)                                                   as mk_n
     from (
-        select cell_id, gi_star_z, count(*) as tie_size
+        select cell_id, gi_star_z_tied, count(*) as tie_size
         from series
-        where gi_star_z is not null
-        group by cell_id, gi_star_z
+        where gi_star_z_tied is not null
+        group by cell_id, gi_star_z_tied
     ) as ties
     group by cell_id
 
