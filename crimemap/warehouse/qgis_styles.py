@@ -17,6 +17,7 @@ from xml.sax.saxutils import quoteattr
 from crimemap.core.files import write_atomic
 from crimemap.ingestion.facilities import FACILITY_TYPES
 from crimemap.warehouse.community_map import load_palettes
+from crimemap.warehouse.previews import rgb
 
 STYLES_DIR = "styles"
 QGIS_VERSION = "3.34"
@@ -69,7 +70,7 @@ def layer_styles() -> list[LayerStyle]:
 
 
 def symbol_xml(index: int, style: LayerStyle, colour: str) -> str:
-    rgba = ",".join(str(int(colour.lstrip("#")[i : i + 2], 16)) for i in (0, 2, 4)) + ",255"
+    rgba = ",".join(str(channel) for channel in rgb(colour)) + ",255"
     if style.geometry == "fill":
         layer = (
             '<layer class="SimpleFill" enabled="1" locked="0" pass="0"><Option type="Map">'

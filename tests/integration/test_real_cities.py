@@ -221,6 +221,11 @@ def test_the_one_area_towns_map_shows_only_what_it_declared(smallville) -> None:
     assert data["access_types"] == [] and data["terms"] == {}
     assert "(facility)" not in legend and "licence" not in credits
     assert data["categories"] and data["months"]
+    # No QGIS style for the facility list it never had.
+    assert sorted(p.name for p in (release / "styles").glob("*.qml")) == [
+        "hotspots.qml",
+        "priority_areas.qml",
+    ]
 
 
 def test_a_second_jurisdiction_is_refused_in_a_used_data_directory(smallville) -> None:

@@ -98,9 +98,9 @@ def privacy_audit(
 def build_views(release_dir: Path) -> None:
     """What a release shows besides its data: the community map and the QGIS styles."""
     build_community_map(release_dir)
-    write_qgis_styles(
-        release_dir, [layer["name"] for layer in read_manifest(release_dir)["layers"]]
-    )
+    # A style for an empty layer (a city without a facility list) would show what it lacks.
+    layers = [layer["name"] for layer in read_manifest(release_dir)["layers"] if layer["rows"]]
+    write_qgis_styles(release_dir, layers)
 
 
 RELEASE_KEY = AssetKey(["published", "release"])
