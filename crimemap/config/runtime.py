@@ -24,7 +24,7 @@ from crimemap.config.jurisdiction import (
 )
 from crimemap.config.paths import DataPaths, data_paths
 from crimemap.config.sources import ConfigError
-from crimemap.core.duckdb_spatial import connect
+from crimemap.core.duckdb_spatial import scratch
 from crimemap.ingestion.landing import land_csv
 from crimemap.ingestion.police.extent import (
     MonthRange,
@@ -80,15 +80,15 @@ def export_months(
     cached = read_cached_range(cache, signature)
     if cached is not None:
         return cached
-    scratch = paths.state / "police_months" / f".{source.name}-{uuid.uuid4().hex}.parquet"
+    scratch_file = paths.state / "police_months" / f".{source.name}-{uuid.uuid4().hex}.parquet"
     try:
-        landed = land_csv(source.path, scratch, load_id="months", read=source.read).path
-        with connect() as con:
+        landed = land_csv(source.path, scratch_file, load_id="months", read=source.read).path
+        with scratch() as con:
             months = landed_month_range(con, source.layout, landed, timezone, today=today)
     except ValueError as exc:
         raise ConfigError(f"{source.name}: {exc}") from exc
     finally:
-        scratch.unlink(missing_ok=True)
+        scratch_file.unlink(missing_ok=True)
     if months is not None:
         write_cached_range(cache, signature, months)
     return months

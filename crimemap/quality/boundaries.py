@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crimemap.core.duckdb_spatial import connect, fetch_one
+from crimemap.core.duckdb_spatial import fetch_one, scratch
 from crimemap.core.sql import quote_ident, sql_literal
 from crimemap.ingestion import surveys
 from crimemap.ingestion.boundaries import (
@@ -327,7 +327,7 @@ def write_no_units(conformed_areas: Path, target: Path) -> None:
     """Indicators on the areas' own geography have no separate units: an empty file with the
     areas' columns keeps the dbt source defined, and interpolation falls back to identity."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with connect() as con:
+    with scratch() as con:
         con.execute(
             f"COPY (SELECT * FROM read_parquet({sql_literal(str(conformed_areas))}) LIMIT 0) "
             f"TO {sql_literal(str(target))} (FORMAT parquet)"

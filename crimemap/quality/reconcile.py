@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crimemap.config.paths import DataPaths
-from crimemap.core.duckdb_spatial import connect, fetch_one
+from crimemap.core.duckdb_spatial import connect, fetch_one, scratch
 from crimemap.core.sql import sql_literal
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def load_files(source: str, paths: DataPaths) -> LoadFiles:
 
 def reconcile_load(source: str, files: LoadFiles) -> Reconciliation:
     """Raw rows of a load against the rows behind its conformed records plus its quarantine."""
-    with connect() as con:
+    with scratch() as con:
         behind = fetch_one(
             con,
             f"SELECT coalesce({files.rows_behind_sql}, 0) "

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crimemap.core.duckdb_spatial import connect, fetch_one
+from crimemap.core.duckdb_spatial import fetch_one, scratch
 from crimemap.core.files import atomic_output
 from crimemap.core.sql import quote_ident, sql_literal
 from crimemap.ingestion.landing import MALFORMED_COLUMN, MALFORMED_COLUMNS
@@ -448,7 +448,7 @@ def load_areas(
 
 def areas_bbox(conformed_areas: Path) -> BBox:
     """The jurisdiction's extent, from the conformed areas, for coordinate range expectations."""
-    with connect() as con:
+    with scratch() as con:
         table = load_areas(con, conformed_areas)
         xmin, ymin, xmax, ymax = fetch_one(
             con,

@@ -578,7 +578,7 @@ def run_suite(
         gx.ValidationDefinition(name=spec.name, data=batch_definition, suite=suite)
     )
     result = validation.run(
-        batch_parameters={"dataframe": prepare_frame(spec, df)}, result_format="SUMMARY"
+        batch_parameters={"dataframe": prepare_frame(spec, df)}, result_format="BASIC"
     )
     result_json = result.to_json_dict()
 

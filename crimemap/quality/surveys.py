@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crimemap.config.paths import DataPaths
-from crimemap.core.duckdb_spatial import connect, fetch_one
+from crimemap.core.duckdb_spatial import fetch_one, scratch
 from crimemap.core.sql import quote_ident, sql_literal
 from crimemap.ingestion.surveys import (
     CONFORMED_PREFIX,
@@ -194,7 +194,7 @@ def split_survey_waves(
     by_survey: dict[str, dict[str, int]] = {}
     results: list[SplitResult] = []
     target = paths.conformed_file("surveys")
-    with connect() as con:
+    with scratch() as con:
         boundary = load_areas(con, paths.conformed_file("areas"))
         con.execute(
             "CREATE OR REPLACE TEMP TABLE known_areas AS "

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crimemap.core.duckdb_spatial import connect
+from crimemap.core.duckdb_spatial import scratch
 from crimemap.core.files import write_atomic
 from crimemap.warehouse.publish import layer_scan_sql, read_manifest
 
@@ -204,7 +204,7 @@ def map_data(release_dir: Path) -> dict[str, Any]:
     release_dir = Path(release_dir)
     manifest = read_manifest(release_dir)
     layers = {layer["name"]: layer_scan_sql(release_dir, layer) for layer in manifest["layers"]}
-    with connect() as con:
+    with scratch() as con:
         areas = _features(
             con,
             f"SELECT area_id AS id, area_name AS name, population, geometry FROM {layers['areas']}",

@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 
 from crimemap.core.dates import parse_since as parse_date_or_month
-from crimemap.core.duckdb_spatial import connect
+from crimemap.core.duckdb_spatial import scratch
 from crimemap.core.files import fsync_directory, fsync_tree
 from crimemap.core.sql import quote_ident
 from crimemap.warehouse.geoparquet import COVERING_COLUMN, file_digest
@@ -354,7 +354,7 @@ def export_release(
     staging.mkdir()
     try:
         entries, counts = [], []
-        with connect() as con:
+        with scratch() as con:
             for spec, layer in zip(specs, selected, strict=True):
                 try:
                     # The code that writes a release writes the export.

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyproj import CRS
 
-from crimemap.core.duckdb_spatial import connect, fetch_one
+from crimemap.core.duckdb_spatial import fetch_one, scratch
 from crimemap.core.files import atomic_output
 from crimemap.core.sql import quote_ident, sql_literal
 
@@ -600,7 +600,7 @@ def validate_geoparquet(path: Path) -> list[str]:
         problems += check.problems
     readable = {name: check for name, check in checks.items() if check.readable}
     if readable:
-        with connect() as con:
+        with scratch() as con:
             # Scan the raw WKB: the checks must not depend on DuckDB interpreting the metadata.
             con.execute("SET enable_geoparquet_conversion = false")
             for name, check in readable.items():

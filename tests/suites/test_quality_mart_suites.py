@@ -3170,11 +3170,11 @@ def test_analytics_mart_checks_use_the_jurisdiction_settings(
     """The checks hand the jurisdiction's analysis settings (spike rules, catchment, weights,
     declared initiatives, forecast shares: the sample city's) to the suites, so frames built
     with them pass."""
-    from dagster import build_asset_check_context
-
     from crimemap.config.jurisdiction import load_jurisdiction
+    from crimemap.config.paths import data_paths
     from crimemap.core.duckdb_spatial import connect
-    from crimemap.orchestration.defs.quality.mart_checks import mart_checks
+    from crimemap.orchestration.defs.quality.mart_checks import mart_suite_result
+    from crimemap.quality.mart_registry import mart_suites
 
     config = load_jurisdiction()
     assert [i.name for i in config.analysis.initiatives] == list(INITIATIVES[:1])
@@ -3185,37 +3185,43 @@ def test_analytics_mart_checks_use_the_jurisdiction_settings(
         data = {column: values[:1] for column, values in data.items()}
     with connect(tmp_path / "warehouse.duckdb") as db:
         load_mart(db, mart, MARTS[mart].schema, data)
-    checks = {s.name: c for c in mart_checks(config) for s in c.check_specs}
-    result = checks[f"{mart}_mart_suite"](
-        build_asset_check_context(resources=data_dir_resource(tmp_path))
-    )
+    _, suite = mart_suites(config)[mart]
+    with connect(tmp_path / "warehouse.duckdb", read_only=True) as db:
+        result = mart_suite_result(db, data_paths(), mart, suite)
     assert result.passed, result.description
 
 
 def test_a_mart_check_validates_the_warehouse_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dagster import AssetCheckSeverity, build_asset_check_context
+    from dagster import AssetCheckSeverity
 
     from crimemap.config.jurisdiction import load_jurisdiction
+    from crimemap.config.paths import data_paths
     from crimemap.core.duckdb_spatial import connect
-    from crimemap.orchestration.defs.quality.mart_checks import mart_checks
+    from crimemap.orchestration.defs.quality.mart_checks import mart_suite_result
+    from crimemap.quality.mart_registry import mart_suites
 
     monkeypatch.setenv("CRIMEMAP_DATA_DIR", str(tmp_path))
     warehouse = tmp_path / "warehouse.duckdb"
     with connect(warehouse) as db:
         load_mart(db, "dim_area", DIM_AREA_SCHEMA, good_areas())
-    checks = {s.name: c for c in mart_checks(load_jurisdiction()) for s in c.check_specs}
-    check = checks["dim_area_mart_suite"]
+    _, suite = mart_suites(load_jurisdiction())["dim_area"]
 
-    passed = check(build_asset_check_context(resources=data_dir_resource(tmp_path)))
+    def check() -> Any:
+        with connect(warehouse, read_only=True) as db:
+            return mart_suite_result(db, data_paths(), "dim_area", suite)
+
+    passed = check()
     assert passed.passed and passed.description == "all expectations met"
     assert (tmp_path / "quality" / "validations" / "dim_area_mart.json").is_file()
 
     with connect(warehouse) as db:
         db.execute("UPDATE dim_area SET area_id = ? WHERE area_id = ?", [area_key(0), area_key(1)])
-    failed = check(build_asset_check_context(resources=data_dir_resource(tmp_path)))
+    failed = check()
     assert not failed.passed and failed.severity == AssetCheckSeverity.ERROR
+    assert failed.asset_key.path == ["marts", "dim_area"]
+    assert failed.check_name == "dim_area_mart_suite"
     assert failed.metadata["expectations_failed"].value == 1
 
 

@@ -28,7 +28,7 @@ from dagster import (
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig, PoliceSource
-from crimemap.core.duckdb_spatial import connect
+from crimemap.core.duckdb_spatial import scratch
 from crimemap.ingestion.live.http import LiveSourceError, SchemaDriftError
 from crimemap.ingestion.police.crosswalk import CustomCrosswalk, write_custom_crosswalks
 from crimemap.ingestion.police.layout import LayoutError
@@ -106,7 +106,7 @@ def raw_police_asset(
         paths = data_dir.paths
         months = partition_months(context)
         root = paths.raw_police(source.name)
-        scratch = scratch_path(root, source.name)
+        scratch_file = scratch_path(root, source.name)
         feed = getattr(context.resources, feed_key)
         first = config.police_start_month
         last_key = partitions.get_last_partition_key()
@@ -115,8 +115,8 @@ def raw_police_asset(
         context.log.info(f"{source.name}: landing {len(months)} month(s) {months[0]}..{months[-1]}")
         try:
             try:
-                landed = feed.land(layout, months, config.timezone, scratch, context.log.info)
-                with connect() as con:
+                landed = feed.land(layout, months, config.timezone, scratch_file, context.log.info)
+                with scratch() as con:
                     results = land_police_months(
                         con,
                         layout,
@@ -136,9 +136,9 @@ def raw_police_asset(
                     raise Failure(description=str(exc), allow_retries=False) from exc
                 raise
         finally:
-            scratch.unlink(missing_ok=True)
+            scratch_file.unlink(missing_ok=True)
             with suppress(OSError):  # another landing's scratch is still in it
-                scratch.parent.rmdir()
+                scratch_file.parent.rmdir()
         record_volume(
             data_dir.paths.state,
             source.name,
@@ -210,7 +210,7 @@ def split_police_asset(
         totals = {"raw_rows": 0, "accepted_rows": 0, "quarantined_rows": 0}
         by_reason: dict[str, int] = {}
         results: list[SplitResult] = []
-        with connect() as con:
+        with scratch() as con:
             settings = EventRuleSettings(
                 boundary_table=load_areas(con, paths.conformed_file("areas")),
                 projected_crs=jurisdiction.projected_crs,

@@ -20,7 +20,7 @@ from dagster import (
 
 from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.paths import DataPaths
-from crimemap.core.duckdb_spatial import connect
+from crimemap.core.duckdb_spatial import connect, scratch
 from crimemap.core.marts import published_marts
 from crimemap.core.project import DBT_PROJECT_DIR
 from crimemap.orchestration.defs.data_directory import DataDirectory
@@ -85,7 +85,7 @@ def privacy_audit(
     release_dir: Path, rules: PrivacyRules, projected_crs: str, layers: Sequence[LayerSpec]
 ) -> list[str]:
     """Every violation found in the files of a release; empty when it may be published."""
-    with connect() as con:
+    with scratch() as con:
         return audit_release(
             release_dir,
             [(layer.name, layer.path, bool(layer.partition_by), layer.privacy) for layer in layers],
@@ -146,7 +146,7 @@ def layer_previews(release: Release) -> dict[str, str]:
     areas = layers.get("areas")
     base = layer_base_sql(layer_scan_sql(release.path, areas)) if areas else None
     previews = {}
-    with connect() as con:
+    with scratch() as con:
         for name, preview in LAYER_PREVIEWS.items():
             if name in layers:
                 sql = layer_preview_sql(layer_scan_sql(release.path, layers[name]), preview)

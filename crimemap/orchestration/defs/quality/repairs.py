@@ -10,7 +10,7 @@ import dagster as dg
 
 from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.sources import BoundarySource
-from crimemap.core.duckdb_spatial import connect
+from crimemap.core.duckdb_spatial import scratch
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.quality.boundaries import repaired_area_changes
 
@@ -31,7 +31,7 @@ def repair_check(
     def _check(
         context: dg.AssetCheckExecutionContext, data_dir: DataDirectory
     ) -> dg.AssetCheckResult:
-        with connect() as con:
+        with scratch() as con:
             changed = repaired_area_changes(
                 con, boundaries.spec, data_dir.paths.raw_file(source), max_change
             )

@@ -27,7 +27,7 @@ from dagster import (
 from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.paths import DataPaths
 from crimemap.config.sources import BoundarySource, QualitySettings
-from crimemap.core.duckdb_spatial import connect
+from crimemap.core.duckdb_spatial import scratch
 from crimemap.ingestion.boundaries import BoundaryError, land_boundaries
 from crimemap.ingestion.census import TABLE_SETS
 from crimemap.ingestion.landing import (
@@ -168,7 +168,7 @@ def indicators_landing(config: JurisdictionConfig) -> tuple[str, str, Lander]:
 def raw_assets(config: JurisdictionConfig) -> list[AssetsDefinition]:
     def boundaries_lander(source: BoundarySource) -> Lander:
         def _land(source_file: Path, dest: Path, load_id: str) -> LandingResult:
-            with connect() as con:
+            with scratch() as con:
                 return land_boundaries(
                     source_file, dest, source.spec, load_id=load_id, con=con, read=source.read
                 )
@@ -248,7 +248,7 @@ def split_asset(
         context: AssetExecutionContext, data_dir: DataDirectory, jurisdiction: Jurisdiction
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
         paths = data_dir.paths
-        with connect() as con:
+        with scratch() as con:
             try:
                 result = split(con, paths, jurisdiction)
             except ValueError as exc:
