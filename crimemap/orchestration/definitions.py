@@ -9,7 +9,6 @@ directory of ``CRIMEMAP_DATA_DIR``.
 
 import dagster as dg
 from dagster import Definitions
-from dagster_dbt import DbtCliResource
 
 from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.paths import DataPaths, data_paths, export_environment
@@ -44,6 +43,7 @@ from crimemap.orchestration.defs.sources.surveys import (
     survey_inbox_sensor,
 )
 from crimemap.orchestration.defs.transform.assets import dbt_models, prepared_dbt_project
+from crimemap.orchestration.defs.transform.resources import DbtCli
 
 
 def build_definitions(config: JurisdictionConfig, paths: DataPaths) -> Definitions:
@@ -81,7 +81,7 @@ def build_definitions(config: JurisdictionConfig, paths: DataPaths) -> Definitio
             **source_resources(config, paths.sources),
             "jurisdiction": jurisdiction_resource(config),
             "data_dir": DataDirectory(root=str(paths.root)),
-            "dbt": DbtCliResource(project_dir=dbt_project),
+            "dbt": DbtCli(project_dir=str(dbt_project.project_dir)),
             **{
                 feed_resource_key(s.name): police_feed(s, config, paths.sources)
                 for s in config.police

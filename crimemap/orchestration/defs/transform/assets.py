@@ -23,7 +23,6 @@ from dagster import (
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
-    DbtCliResource,
     DbtProject,
     dbt_assets,
 )
@@ -38,6 +37,7 @@ from crimemap.orchestration.defs.police.assets import conformed_key
 from crimemap.orchestration.defs.police.assets import quarantine_key as police_quarantine_key
 from crimemap.orchestration.defs.sources.assets import quarantine_key, split_source_names
 from crimemap.orchestration.defs.sources.surveys import QUARANTINE_SURVEYS
+from crimemap.orchestration.defs.transform.resources import DbtCli
 from crimemap.warehouse.column_lineage import Lineage, current_lineage, load_lineage
 from crimemap.warehouse.previews import (
     MART_BASE_SQL,
@@ -176,7 +176,7 @@ def dbt_models(project: DbtProject, config: JurisdictionConfig) -> AssetsDefinit
         ),
     )
     def crimemap_dbt_models(
-        context: AssetExecutionContext, data_dir: DataDirectory, dbt: DbtCliResource
+        context: AssetExecutionContext, data_dir: DataDirectory, dbt: DbtCli
     ) -> Iterator[Any]:
         # Run artifacts belong with the data they describe, not in the source tree; one folder,
         # reused, because the warehouse has one writer at a time.

@@ -1,6 +1,10 @@
 -- One row per offense from every police source, keyed across sources.
 -- incident_key: the publisher's report number; a layout without one (Baltimore's legacy export)
 -- makes each row its own incident, identified by its content (exact copies were quarantined).
+-- A table, unlike the other staging models: its window over every offense would otherwise run
+-- again for each of the dozen data tests and models that read it.
+{{ config(materialized='table') }}
+
 with
 
 source as (
