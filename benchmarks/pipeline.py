@@ -1,11 +1,12 @@
-"""Benchmark: crimemap's stages against the reference pipeline a user would write instead.
+"""Benchmark: crimemap against the reference pipeline a user would write instead.
 
-Each stage runs in its own child process (the real Dagster assets, materialized in-process), so
-the wall time, CPU time and peak resident memory reported are that stage's own. Then the
-reference (``benchmarks.reference``: pandas + GeoPandas, the core job by hand) runs on the same
-export, its area x month x category counts are checked equal to crimemap's
-``area_month_rates``, and the ratios are printed. ``--scaling`` repeats it for several sizes
-and prints one table. Usage:
+crimemap runs as users run it, ``crimemap run`` in one process, in a child process of its own
+(its wall time, CPU time with dbt's, and peak resident memory); ``--timings`` has the run write
+each step's wall, CPU and peak memory, which the table adds up per stage, and what the run spends
+outside its steps (imports, definitions, planning, events) is the rest. Then the reference
+(``benchmarks.reference``: pandas + GeoPandas, the core job by hand) runs on the same export, its
+area x month x category counts are checked equal to crimemap's ``area_month_rates``, and the
+ratios are printed. ``--scaling`` repeats it for several sizes and prints one table. Usage:
 
     python -m benchmarks.pipeline --incidents 1000000 [--data-dir DIR] [--keep]
     python -m benchmarks.pipeline --scaling 100000,1000000,3000000
@@ -23,98 +24,69 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # dagster loads in the stage's child process only
-    from dagster import MetadataValue
+from crimemap.orchestration.timings import StepTiming, read_timings
 
-# name, asset selection (Dagster selection syntax) — in pipeline order
-GENERATE_STAGE = "generate sample city"
-STAGES: list[tuple[str, str]] = [
-    (GENERATE_STAGE, ""),
-    # boundaries are conformed first: every point source is judged against them
-    (
-        "land raw sources + GX suites",
-        'group:"sources" or key:"conformed/areas" or key:"quarantine/areas"',
-    ),
-    (
-        "quarantine + conform (row rules)",
-        '(group:"quality" or key:"conformed/crosswalks") and not key:"conformed/areas" '
-        'and not key:"quarantine/areas"',
-    ),
-    ("dbt build (staging, spatial join, marts, tests)", 'kind:"dbt"'),
-    ("publish release + serving db", 'key:"published/*"'),
-]
+# The stages of a run, in pipeline order, as its stage lines name them.
+STAGES = ("sources", "quality", "dbt", "marts", "publish")
 
 
 @dataclass(frozen=True)
 class StageFigures:
     stage: str
     wall_s: float
-    inner_s: float
     cpu_s: float
-    peak_rss_mb: float
-    validation_s: dict[str, float]
-
-    @property
-    def gx_s(self) -> float:
-        return sum(self.validation_s.values())
+    peak_mb: float
+    steps: int
 
 
-def metadata_seconds(value: MetadataValue) -> float:
-    """A check's ``validation_seconds``: a float, or an int when it validated nothing."""
-    seconds = value.value
-    if not isinstance(seconds, int | float):
-        raise TypeError(f"validation_seconds is not a number: {seconds!r}")
-    return float(seconds)
+def stage_figures(timings: list[StepTiming]) -> list[StageFigures]:
+    """Each stage's steps added up: wall and CPU summed, the highest peak."""
+    figures = []
+    for stage in STAGES:
+        steps = [t for t in timings if t.stage == stage]
+        figures.append(
+            StageFigures(
+                stage,
+                sum(t.wall_s for t in steps),
+                sum(t.cpu_s for t in steps),
+                max((t.peak_mb for t in steps), default=0.0),
+                len(steps),
+            )
+        )
+    return figures
 
 
-def run_stage_child(selection: str, incidents: int) -> tuple[float, dict[str, float]]:
-    """Inside the child: materialize one selection; return its own seconds (after imports) and
-    the seconds each GX suite check spent validating (from the checks' metadata)."""
-    if not selection:
-        from crimemap.config.paths import export_environment
-        from crimemap.config.runtime import current_config
-        from crimemap.orchestration.defs.sources.resources import source_resources
-
-        paths = export_environment()
-        city = source_resources(current_config(), paths.sources)["sample_city"]
-        started = time.perf_counter()
-        city.files()  # same seed and defect rate as the pipeline
-        return time.perf_counter() - started, {}
-
-    from dagster import AssetSelection, DagsterInstance
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
-
-    from crimemap.config.paths import data_paths
+def generate_city() -> None:
+    """Inside a child: write the sample city's files (same seed and defect rate as a run)."""
+    from crimemap.config.paths import export_environment
     from crimemap.config.runtime import current_config
-    from crimemap.orchestration.definitions import build_definitions
-    from crimemap.orchestration.defs.police.assets import police_partitions
+    from crimemap.orchestration.defs.sources.resources import source_resources
 
-    defs = build_definitions(current_config(), data_paths())
-    months = police_partitions(current_config()).get_partition_keys()
-    job = defs.resolve_implicit_global_asset_job_def()
-    keys = AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())
-    started = time.perf_counter()
-    result = job.execute_in_process(
-        instance=DagsterInstance.ephemeral(),
-        asset_selection=list(keys),
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        tags={
-            ASSET_PARTITION_RANGE_START_TAG: months[0],
-            ASSET_PARTITION_RANGE_END_TAG: months[-1],
-        },
-    )
-    seconds = time.perf_counter() - started
-    validation = {
-        evaluation.check_name: metadata_seconds(evaluation.metadata["validation_seconds"])
-        for evaluation in result.get_asset_check_evaluations()
-        if "validation_seconds" in evaluation.metadata
-    }
-    return seconds, validation
+    paths = export_environment()
+    source_resources(current_config(), paths.sources)["sample_city"].files()
+
+
+def validation_seconds(data_dir: Path) -> dict[str, float]:
+    """Seconds each GX suite check of the data directory's last run spent validating."""
+    from dagster import AssetCheckEvaluation, DagsterEventType, DagsterInstance
+
+    os.environ["DAGSTER_HOME"] = str(data_dir / "dagster")
+    with DagsterInstance.get() as instance:
+        (run,) = instance.get_runs(limit=1)
+        records = instance.get_records_for_run(
+            run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=10_000
+        ).records
+        seconds = {}
+        for record in records:
+            event = record.event_log_entry.dagster_event
+            evaluation = event.event_specific_data if event is not None else None
+            if not isinstance(evaluation, AssetCheckEvaluation):
+                continue
+            value = evaluation.metadata.get("validation_seconds")
+            if value is not None and isinstance(value.value, int | float):
+                seconds[evaluation.check_name] = float(value.value)
+    return seconds
 
 
 def dbt_node_seconds(target_dir: Path) -> dict[str, float]:
@@ -149,21 +121,6 @@ def child_process(cmd: list[str], env: dict[str, str]) -> tuple[str, float, floa
         raise SystemExit(f"{' '.join(cmd[2:4])} failed")
     # ru_maxrss (kB on Linux) from wait4 covers the child and the descendants it reaped.
     return out, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-
-
-def measure(stage: str, selection: str, incidents: int, env: dict[str, str]) -> StageFigures:
-    cmd = [
-        sys.executable,
-        "-m",
-        "benchmarks.pipeline",
-        "--child",
-        selection,
-        "--incidents",
-        str(incidents),
-    ]
-    out, wall, cpu, peak = child_process(cmd, env)
-    reported = json.loads(out.strip().splitlines()[-1])
-    return StageFigures(stage, wall, reported["seconds"], cpu, peak, reported["validation"])
 
 
 @dataclass(frozen=True)
@@ -205,42 +162,43 @@ def count_differences(reference: Path, warehouse: Path) -> tuple[int, int]:
     return int(cells), int(differing)
 
 
+def measure_crimemap(data_dir: Path, env: dict[str, str]) -> tuple[Totals, list[StepTiming]]:
+    """``crimemap run`` on the data directory, as a child process: its totals and step timings."""
+    timings = data_dir / "timings.jsonl"
+    cmd = [sys.executable, "-m", "crimemap.orchestration.cli", "run", "--data-dir", str(data_dir)]
+    _, wall, cpu, peak = child_process([*cmd, "--timings", str(timings)], env)
+    return Totals(wall, cpu, peak), read_timings(timings)
+
+
+def row(name: str, wall: float, cpu: float, peak: float | None, note: str = "") -> str:
+    shown = "" if peak is None else f"{peak:.0f}"
+    return f"{name:<44} {wall:>8.1f} {cpu:>8.1f} {shown:>9}  {note}"
+
+
 def run_benchmark(incidents: int, data_dir: Path) -> tuple[Totals, Totals]:
-    """Every stage, then the reference; prints the figures and returns both totals (the sample
-    city's generation, the input of both, is left out of crimemap's)."""
+    """The sample city of ``incidents`` generated, ``crimemap run`` on it, then the reference;
+    prints the figures and returns both totals (generating the city, the input of both, is in
+    neither)."""
     env = {
         **os.environ,
         "CRIMEMAP_DATA_DIR": str(data_dir.resolve()),
         "CRIMEMAP_SAMPLE_INCIDENTS": str(incidents),
     }
     print(f"crimemap benchmark: {incidents:,} incidents, data in {data_dir}", flush=True)
-    header = f"{'stage':<50} {'wall s':>8} {'work s':>8} {'CPU s':>8} {'GX s':>7} {'peak MB':>9}"
-    print(header, flush=True)
-    stages: list[StageFigures] = []
-    for stage, selection in STAGES:
-        figures = measure(stage, selection, incidents, env)
-        stages.append(figures)
-        print(
-            f"{figures.stage:<50} {figures.wall_s:>8.1f} {figures.inner_s:>8.1f} "
-            f"{figures.cpu_s:>8.1f} {figures.gx_s:>7.1f} {figures.peak_rss_mb:>9.0f}",
-            flush=True,
-        )
-    pipeline = [f for f in stages if f.stage != GENERATE_STAGE]
-    ours = Totals(
-        sum(f.wall_s for f in pipeline),
-        sum(f.cpu_s for f in pipeline),
-        max(f.peak_rss_mb for f in pipeline),
-    )
-    validation = {k: v for f in stages for k, v in f.validation_s.items()}
-    print(
-        f"{'crimemap (without generating the city)':<50} {ours.wall_s:>8.1f} {'':>8} "
-        f"{ours.cpu_s:>8.1f} {sum(validation.values()):>7.1f} {ours.peak_mb:>9.0f}"
-    )
+    child_process([sys.executable, "-m", "benchmarks.pipeline", "--generate"], env)
+    ours, timings = measure_crimemap(data_dir, env)
+    stages = stage_figures(timings)
+    print(f"{'crimemap run, by stage':<44} {'wall s':>8} {'CPU s':>8} {'peak MB':>9}")
+    for figures in stages:
+        print(row(figures.stage, figures.wall_s, figures.cpu_s, figures.peak_mb,
+                  f"{figures.steps} step(s)"))  # fmt: skip
+    in_steps = (sum(f.wall_s for f in stages), sum(f.cpu_s for f in stages))
+    print(row("outside steps (imports, definitions, events)", ours.wall_s - in_steps[0],
+              ours.cpu_s - in_steps[1], None))  # fmt: skip
+    print(row("crimemap run (one process, dbt included)", ours.wall_s, ours.cpu_s, ours.peak_mb))
     theirs, counts = measure_reference(data_dir, env)
-    print(
-        f"{'reference (pandas + GeoPandas, by hand)':<50} {theirs.wall_s:>8.1f} {'':>8} "
-        f"{theirs.cpu_s:>8.1f} {'':>7} {theirs.peak_mb:>9.0f}"
-    )
+    print(row("reference (pandas + GeoPandas, by hand)", theirs.wall_s, theirs.cpu_s,
+              theirs.peak_mb))  # fmt: skip
     cells, differing = count_differences(counts, data_dir / "warehouse.duckdb")
     verdict = "equal" if differing == 0 else f"{differing:,} DIFFER"
     print(
@@ -249,8 +207,10 @@ def run_benchmark(incidents: int, data_dir: Path) -> tuple[Totals, Totals]:
         f"peak memory {ours.peak_mb / theirs.peak_mb:.1f}x"
     )
     # What validation costs per suite, slowest first: the incident-sized suites are the budget.
-    print("\nGX validation seconds per suite (first suite of a process includes the GX import):")
-    for name, seconds in sorted(validation.items(), key=lambda kv: -kv[1]):
+    validation = validation_seconds(data_dir)
+    print(f"\nGX validation: {sum(validation.values()):.1f} s in {len(validation)} suites "
+          "(the first includes the GX import); slowest first:")  # fmt: skip
+    for name, seconds in sorted(validation.items(), key=lambda kv: -kv[1])[:10]:
         print(f"  {name:<48} {seconds:>7.1f}")
     run_results = data_dir / "dbt" / "target"
     if (run_results / "run_results.json").is_file():
@@ -268,12 +228,11 @@ def main() -> int:
     )
     parser.add_argument("--data-dir")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    if args.child is not None:
-        seconds, stage_validation = run_stage_child(args.child, args.incidents)
-        print(json.dumps({"seconds": seconds, "validation": stage_validation}))
+    if args.generate:
+        generate_city()
         return 0
 
     sizes = [int(n) for n in args.scaling.split(",")] if args.scaling else [args.incidents]

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -174,13 +174,18 @@ def run_locked(
     log_path = paths.root / "logs" / f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
     if not args.verbose:
         print(f"crimemap: the run's full log: {log_path} (--verbose shows it here)", flush=True)
-    with run_output(log_path, verbose=args.verbose) as terminal:
+    with (
+        run_output(log_path, verbose=args.verbose) as terminal,
+        step_timings(args.timings, asset_steps(defs)) as followers,
+    ):
         progress = StageProgress(
             job.graph.node_names(),
             asset_steps(defs),
             write=lambda line: print(f"crimemap: {line}", file=terminal, flush=True),
         )
-        job = job.with_logger_defs({**job.loggers, "progress": progress_logger(progress)})
+        job = job.with_logger_defs(
+            {**job.loggers, "progress": progress_logger(progress.handle, *followers)}
+        )
         run_config = {
             "loggers": {"console": {"config": {"log_level": args.log_level}}, "progress": {}}
         }
@@ -220,6 +225,20 @@ def run_locked(
     if not args.verbose:
         print(f"  run log:        {log_path}")
     return 0
+
+
+@contextmanager
+def step_timings(path: str | None, steps: set[str]) -> Iterator[list[Callable[[Any], None]]]:
+    """With ``--timings FILE``: a follower of the run's events that writes each step's wall,
+    CPU and peak memory to FILE (``crimemap.orchestration.timings``)."""
+    if path is None:
+        yield []
+        return
+    from crimemap.orchestration.timings import StepMeter, json_lines_writer
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with Path(path).open("w", encoding="utf-8") as out:
+        yield [StepMeter(steps, json_lines_writer(out)).handle]
 
 
 def published_new_release(result: Any) -> bool:
@@ -689,6 +708,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stream the run's full log (Dagster events, dbt output) here instead of the stage "
         "lines; by default it goes to <data dir>/logs/run-<time>.log",
+    )
+    run.add_argument(
+        "--timings",
+        metavar="FILE",
+        help="write each step's wall time, CPU time and peak memory to FILE (JSON lines): "
+        "where a run's time goes",
     )
     run.add_argument(
         "--wait",

@@ -17,7 +17,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,23 +161,25 @@ class StageProgress:
 
 
 class _EventHandler(logging.Handler):
-    def __init__(self, progress: StageProgress) -> None:
+    def __init__(self, followers: Sequence[Callable[[Any], None]]) -> None:
         super().__init__(level=logging.DEBUG)
-        self.progress = progress
+        self.followers = followers
 
     def emit(self, record: logging.LogRecord) -> None:
         meta = getattr(record, "dagster_meta", None) or {}
         event = meta.get("dagster_event")
         if event is not None:
-            self.progress.handle(event)
+            for follow in self.followers:
+                follow(event)
 
 
-def progress_logger(progress: StageProgress) -> dg.LoggerDefinition:
-    """A Dagster logger that feeds a run's events to ``progress``."""
+def progress_logger(*followers: Callable[[Any], None]) -> dg.LoggerDefinition:
+    """A Dagster logger that hands each of a run's events to every follower (the stage lines'
+    ``StageProgress.handle``, the step timings' ``StepMeter.handle``)."""
 
     def _make(_init_context: Any) -> logging.Logger:
         logger = logging.Logger("crimemap.progress", level=logging.DEBUG)
-        logger.addHandler(_EventHandler(progress))
+        logger.addHandler(_EventHandler(followers))
         return logger
 
     return dg.LoggerDefinition(_make, description="crimemap's stage lines on the terminal")

@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from crimemap.orchestration.timings import read_timings
 from crimemap.samplecity.generate import generate_sample_city
 from crimemap.samplecity.settings import SampleCityConfig
 from tests.support.jurisdictions import file_sources_yaml
@@ -41,11 +42,17 @@ def test_a_source_with_undeclared_date_formats_stops_the_run(tmp_path: Path) -> 
 
     completed = subprocess.run(
         [sys.executable, "-m", "crimemap.orchestration.cli", "run", "--config", str(config),
-         "--data-dir", str(tmp_path / "data")],
+         "--data-dir", str(tmp_path / "data"), "--timings", str(tmp_path / "timings.jsonl")],
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
 
     assert completed.returncode == 1
+    # --timings: a line for every step that ended, the failed one included
+    timings = read_timings(tmp_path / "timings.jsonl")
+    assert {t.step for t in timings} >= {"raw__police__north", "raw__police__south"}
+    assert {t.stage for t in timings} <= {"sources", "quality"}  # dbt never started
+    assert any(t.outcome == "failed" and "south" in t.step for t in timings)
+    assert all(t.wall_s >= 0 and t.cpu_s >= 0 and t.peak_mb > 0 for t in timings)
     (failure,) = [
         line
         for line in completed.stderr.splitlines()
