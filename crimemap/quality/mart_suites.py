@@ -13,7 +13,7 @@ text, which GX parses back.
 
 Frames. Geometry never reaches pandas, and a million-row fact must not be read whole for a
 suite that looks at a dozen columns, so ``mart_frame`` reads only the columns a suite names
-(``read_columns``) and stands a cheap placeholder in for every other column of the table. The
+(``suites.read_columns``) and stands a cheap placeholder in for every other column of the table. The
 frame therefore has the table's exact column names, and the column-set expectation judges the
 real schema. Placeholders are never validated: a suite only names columns it reads. A geometry
 column a suite reads arrives as its geometry type name; the point marts' frames add the point's
@@ -23,7 +23,7 @@ column a suite reads arrives as its geometry type name; the point marts' frames 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -1438,34 +1438,6 @@ def hotspot_forecast_scores_suite(
 
 
 # --- frames --------------------------------------------------------------------------------------
-
-
-def read_columns(spec: SuiteSpec) -> tuple[str, ...]:
-    """Every column an expectation of ``spec`` reads, row conditions included, in first-use
-    order: what ``mart_frame`` has to load for it."""
-    names: list[str] = []
-    for exp in spec.expectations:
-        kwargs = exp.kwargs
-        for key in ("column", "column_A", "column_B"):
-            if kwargs.get(key) is not None:
-                names.append(str(kwargs[key]))
-        names += [str(c) for c in kwargs.get("column_list") or ()]
-        names += list(_condition_columns(kwargs.get("row_condition")))
-    return tuple(dict.fromkeys(names))
-
-
-def _condition_columns(condition: Any) -> Iterator[str]:
-    """Column names of a GX row condition given as plain data (nested groups included)."""
-    if isinstance(condition, Mapping):
-        column = condition.get("column")
-        if isinstance(column, Mapping) and column.get("name") is not None:
-            yield str(column["name"])
-        for value in condition.values():
-            if isinstance(value, Mapping | list | tuple):
-                yield from _condition_columns(value)
-    elif isinstance(condition, list | tuple):
-        for item in condition:
-            yield from _condition_columns(item)
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:

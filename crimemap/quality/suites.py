@@ -24,7 +24,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -762,10 +762,44 @@ def _write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
     write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
-def read_partition_groups(directory: Path) -> dict[str, pd.DataFrame]:
+def read_columns(spec: SuiteSpec) -> tuple[str, ...]:
+    """Every column an expectation of ``spec`` reads, row conditions included, in first-use
+    order: what ``mart_frame`` has to load for it."""
+    names: list[str] = []
+    for exp in spec.expectations:
+        kwargs = exp.kwargs
+        for key in ("column", "column_A", "column_B"):
+            if kwargs.get(key) is not None:
+                names.append(str(kwargs[key]))
+        names += [str(c) for c in kwargs.get("column_list") or ()]
+        names += list(_condition_columns(kwargs.get("row_condition")))
+    return tuple(dict.fromkeys(names))
+
+
+def _condition_columns(condition: Any) -> Iterator[str]:
+    """Column names of a GX row condition given as plain data (nested groups included)."""
+    if isinstance(condition, Mapping):
+        column = condition.get("column")
+        if isinstance(column, Mapping) and column.get("name") is not None:
+            yield str(column["name"])
+        for value in condition.values():
+            if isinstance(value, Mapping | list | tuple):
+                yield from _condition_columns(value)
+    elif isinstance(condition, list | tuple):
+        for item in condition:
+            yield from _condition_columns(item)
+
+
+def read_partition_groups(
+    directory: Path, columns: Sequence[str] | None = None
+) -> dict[str, pd.DataFrame]:
     """The ``month=*/part.parquet`` files under ``directory``, one frame per column set, keyed
     by the months they hold (``2024-07..2025-05``): an export whose columns changed between
-    loads is judged as each load published it, never as one table it does not fit."""
+    loads is judged as each load published it, never as one table it does not fit.
+
+    With ``columns`` (what a suite reads, ``read_columns``), only those carry their values; every
+    other column of the files is a constant ``False`` placeholder, there for the column-set
+    expectations, so a million-row landing is not held in memory whole."""
     import pyarrow.parquet as pq
 
     files = sorted(Path(directory).glob("month=*/*.parquet"))
@@ -773,18 +807,30 @@ def read_partition_groups(directory: Path) -> dict[str, pd.DataFrame]:
         raise FileNotFoundError(f"no landed partitions under {directory}")
     groups: dict[tuple[str, ...], list[Path]] = {}
     for path in files:
-        columns = tuple(n for n in pq.read_schema(path).names if n not in MALFORMED_COLUMNS)
-        groups.setdefault(columns, []).append(path)
+        names = tuple(n for n in pq.read_schema(path).names if n not in MALFORMED_COLUMNS)
+        groups.setdefault(names, []).append(path)
     frames: dict[str, pd.DataFrame] = {}
-    for paths in groups.values():
+    for names, paths in groups.items():
         months = [p.parent.name.removeprefix("month=") for p in paths]
         label = months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}"
-        frames[label] = _concat(paths)
+        frames[label] = _concat(paths, names, columns)
     return frames
 
 
-def _concat(paths: Sequence[Path]) -> pd.DataFrame:
+def _concat(
+    paths: Sequence[Path], names: Sequence[str], columns: Sequence[str] | None
+) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return pa.concat_tables([well_formed(pq.read_table(p)) for p in paths]).to_pandas()
+    read = None if columns is None else [n for n in names if n in set(columns)]
+
+    def table(path: Path) -> pa.Table:
+        present = pq.read_schema(path).names
+        wanted = None if read is None else [*read, *(c for c in MALFORMED_COLUMNS if c in present)]
+        return well_formed(pq.read_table(path, columns=wanted))
+
+    frame = pa.concat_tables([table(p) for p in paths]).to_pandas()
+    if read is None:
+        return frame
+    return frame.assign(**{name: False for name in names if name not in read})

@@ -141,7 +141,7 @@ def load_mart(con: duckdb.DuckDBPyConnection, mart: str, schema: pa.Schema, data
 
 
 def frame_of(con: duckdb.DuckDBPyConnection, mart: str, spec: S.SuiteSpec) -> Any:
-    return M.mart_frame(con, mart, M.read_columns(spec))
+    return M.mart_frame(con, mart, S.read_columns(spec))
 
 
 def failed_by(outcome: S.SuiteOutcome, expectation: str, column: str | None = None) -> list[dict]:
@@ -380,7 +380,7 @@ def test_fct_incidents_suite_is_lean() -> None:
     """A million rows, a shared time budget: few columns, no text patterns, no row-by-row
     Python, no compound keys (``offense_key`` is the key)."""
     spec = incidents_suite()
-    read = M.read_columns(spec)
+    read = S.read_columns(spec)
     assert len(read) <= 12, read
     assert not {"raw_record", "geom", "block_address", "occurred_raw"} & set(read)
     kinds = {e.kind for e in spec.expectations}
@@ -3061,9 +3061,9 @@ def test_read_columns_follow_the_expectations_and_their_conditions() -> None:
             S.expect("ExpectCompoundColumnsToBeUnique", "ERROR", column_list=["b", "e"]),
         ),
     )
-    assert M.read_columns(spec) == ("b", "c", "d", "a", "e")
-    assert "suppressed" in M.read_columns(survey_suite())
-    assert "location_precision" in M.read_columns(incidents_suite())
+    assert S.read_columns(spec) == ("b", "c", "d", "a", "e")
+    assert "suppressed" in S.read_columns(survey_suite())
+    assert "location_precision" in S.read_columns(incidents_suite())
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from crimemap.orchestration.defs.quality.checks import (
 )
 from crimemap.orchestration.defs.quality.reconcile import reconciliation_result
 from crimemap.quality.reconcile import reconcile_police_source
-from crimemap.quality.suites import police_raw_suite, read_partition_groups
+from crimemap.quality.suites import police_raw_suite, read_columns, read_partition_groups
 
 
 def reconcile_check(source: PoliceSource) -> dg.AssetChecksDefinition:
@@ -52,7 +52,7 @@ def raw_suite_check(source: PoliceSource) -> dg.AssetChecksDefinition:
         paths = data_dir.paths
         bbox = jurisdiction_bbox(paths)
         spec = police_raw_suite(source.layout, source=name, bbox=bbox)
-        groups = read_partition_groups(paths.raw_police(name))
+        groups = read_partition_groups(paths.raw_police(name), read_columns(spec))
         if len(groups) == 1:  # one layout throughout: the suite's own label
             return validate_frame(spec, next(iter(groups.values())), paths)
         return suite_check_result(

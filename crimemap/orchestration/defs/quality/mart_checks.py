@@ -27,7 +27,8 @@ from crimemap.core.duckdb_spatial import connect
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.quality.checks import validate_frame
 from crimemap.quality.mart_registry import MartSuite, mart_suites
-from crimemap.quality.mart_suites import mart_frame, read_columns
+from crimemap.quality.mart_suites import mart_frame
+from crimemap.quality.suites import read_columns
 
 
 def mart_check_key(mart: str) -> AssetCheckKey:
