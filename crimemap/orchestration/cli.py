@@ -174,13 +174,14 @@ def run_locked(
     log_path = paths.root / "logs" / f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
     if not args.verbose:
         print(f"crimemap: the run's full log: {log_path} (--verbose shows it here)", flush=True)
+    steps = asset_steps(defs)
     with (
         run_output(log_path, verbose=args.verbose) as terminal,
-        step_timings(args.timings, asset_steps(defs)) as followers,
+        step_timings(args.timings, steps) as followers,
     ):
         progress = StageProgress(
             job.graph.node_names(),
-            asset_steps(defs),
+            steps,
             write=lambda line: print(f"crimemap: {line}", file=terminal, flush=True),
         )
         job = job.with_logger_defs(

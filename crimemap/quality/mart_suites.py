@@ -13,11 +13,12 @@ text, which GX parses back.
 
 Frames. Geometry never reaches pandas, and a million-row fact must not be read whole for a
 suite that looks at a dozen columns, so ``mart_frame`` reads only the columns a suite names
-(``suites.read_columns``) and stands a cheap placeholder in for every other column of the table. The
-frame therefore has the table's exact column names, and the column-set expectation judges the
-real schema. Placeholders are never validated: a suite only names columns it reads. A geometry
-column a suite reads arrives as its geometry type name; the point marts' frames add the point's
-``longitude`` and ``latitude`` after the table's columns, and their column sets list them.
+(``suites.read_columns``) and stands a cheap placeholder in for every other column of the
+table. The frame therefore has the table's exact column names, and the column-set expectation
+judges the real schema. Placeholders are never validated: a suite only names columns it reads.
+A geometry column a suite reads arrives as its geometry type name; the point marts' frames add
+the point's ``longitude`` and ``latitude`` after the table's columns, and their column sets
+list them.
 """
 
 from __future__ import annotations

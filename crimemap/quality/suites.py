@@ -823,7 +823,8 @@ def _concat(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    read = None if columns is None else [n for n in names if n in set(columns)]
+    wanted_names = set(columns or ())
+    read = None if columns is None else [n for n in names if n in wanted_names]
 
     def table(path: Path) -> pa.Table:
         present = pq.read_schema(path).names

@@ -3252,3 +3252,35 @@ def data_dir_resource(root: Path) -> dict[str, Any]:
     from crimemap.orchestration.defs.data_directory import DataDirectory
 
     return {"data_dir": DataDirectory(root=str(root))}
+
+
+def test_the_mart_suites_step_runs_the_checks_selected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All mart suites share one Dagster step; a run that selects one of them (the UI's
+    "execute this check") validates that mart alone, under its own check key."""
+    import dagster as dg
+
+    from crimemap.config.jurisdiction import load_jurisdiction
+    from crimemap.core.duckdb_spatial import connect
+    from crimemap.orchestration.defs.quality.mart_checks import mart_check_key, mart_checks
+
+    monkeypatch.setenv("CRIMEMAP_DATA_DIR", str(tmp_path))
+    with connect(tmp_path / "warehouse.duckdb") as db:  # the only mart there is
+        load_mart(db, "dim_area", DIM_AREA_SCHEMA, good_areas())
+    checks = mart_checks(load_jurisdiction())
+    marts = [dg.AssetSpec(spec.asset_key) for c in checks for spec in c.check_specs]
+    key = mart_check_key("dim_area")
+    defs = dg.Definitions(
+        assets=marts,
+        asset_checks=checks,
+        jobs=[dg.define_asset_job("one_check", selection=dg.AssetSelection.checks(key))],
+        resources=data_dir_resource(tmp_path),
+    )
+    result = defs.resolve_job_def("one_check").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral()
+    )
+    assert result.success
+    ((evaluation),) = result.get_asset_check_evaluations()
+    assert (evaluation.asset_key, evaluation.check_name) == (key.asset_key, key.name)
+    assert evaluation.passed
