@@ -404,12 +404,24 @@ def dbt_command(dbt_args: Sequence[str], jurisdiction_vars: Mapping[str, Any]) -
 def command_dbt(args: argparse.Namespace) -> int:
     from crimemap.config.runtime import current_config, dbt_vars
 
-    configure(args.data_dir, None, None, args.config)
+    paths = configure(args.data_dir, None, None, args.config)
     if not args.dbt_args:
         print("usage: crimemap dbt -- <dbt command> [options], e.g. crimemap dbt -- test")
         return 2
     dbt = Path(sys.executable).with_name("dbt")
-    command = dbt_command(args.dbt_args, dbt_vars(current_config()))
+    variables = dbt_vars(current_config())
+    dbt_args = list(args.dbt_args)
+    if dbt_args[0] in ("build", "run") and "--full-refresh" not in dbt_args:
+        from crimemap.warehouse import incremental
+
+        digest = incremental.incident_inputs_digest(paths, variables, DBT_PROJECT_DIR)
+        if incremental.needs_full_refresh(incremental.record_path(paths), digest):
+            print(
+                "crimemap: boundaries, crosswalks, vars or models changed since the last run: "
+                "the incident tables are rebuilt whole (--full-refresh)"
+            )
+            dbt_args.append("--full-refresh")
+    command = dbt_command(dbt_args, variables)
     return subprocess.call([str(dbt), *command], cwd=DBT_PROJECT_DIR)
 
 

@@ -1,9 +1,9 @@
-{% macro assign_points_to_areas(points, key_column, areas) -%}
+{% macro assign_points_to_areas(points, key_column, areas, carry=[]) -%}
 {#-
     Spatially assign every point of `points` (a relation or CTE with `key_column` and a
     lon/lat `geom`) to exactly one area of `areas` (a relation with `area_id` and a lon/lat
     polygon `geom`). Returns one row per point: key, area_id, assignment_method,
-    covering_area_count, snap_distance_m. Source columns naming an area are never trusted.
+    covering_area_count, snap_distance_m, then the `carry` columns of the point unchanged. Source columns naming an area are never trusted.
 
     1. covered: the areas whose polygon covers the point (ST_Covers semantics: boundary
        included). The test runs in the source coordinates (EPSG:4326), where GeoJSON edges are
@@ -31,7 +31,10 @@ with
 
 _points as (
 
-    select {{ key_column }} as point_key, geom
+    select
+        {{ key_column }} as point_key,
+        geom{% for column in carry %},
+        {{ column }}{% endfor %}
     from {{ points }}
 
 ),
@@ -108,7 +111,8 @@ select
         else 'unassigned'
     end                                                     as assignment_method,
     coalesce(c.covering_area_count, 0)                      as covering_area_count,
-    s.snap_distance_m
+    s.snap_distance_m{% for column in carry %},
+    p.{{ column }}{% endfor %}
 from _points as p
 left join _covering as c on p.point_key = c.point_key
 left join _snapped as s on p.point_key = s.point_key

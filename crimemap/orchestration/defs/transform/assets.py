@@ -38,6 +38,7 @@ from crimemap.orchestration.defs.police.assets import quarantine_key as police_q
 from crimemap.orchestration.defs.sources.assets import quarantine_key, split_source_names
 from crimemap.orchestration.defs.sources.surveys import QUARANTINE_SURVEYS
 from crimemap.orchestration.defs.transform.resources import DbtCli
+from crimemap.warehouse import incremental
 from crimemap.warehouse.column_lineage import Lineage, current_lineage, load_lineage
 from crimemap.warehouse.previews import (
     MART_BASE_SQL,
@@ -184,14 +185,24 @@ def dbt_models(project: DbtProject, config: JurisdictionConfig) -> AssetsDefinit
         # dbt unit tests check the SQL against fixtures written for the project's own vars:
         # they run in the test suite (tests/dbt/test_dbt_project.py), not on a jurisdiction's
         # data.
-        args = [
-            "build",
-            "--exclude",
-            "resource_type:unit_test",
-            "--vars",
-            json.dumps(dbt_vars(config)),
-        ]
+        variables = dbt_vars(config)
+        args = ["build", "--exclude", "resource_type:unit_test", "--vars", json.dumps(variables)]
+        # The incident tables build incrementally by police partition unless an input they
+        # share across partitions changed (crimemap/warehouse/incremental.py). The record goes
+        # first, so a build that fails is followed by a full one.
+        record = incremental.record_path(data_dir.paths)
+        digest = incremental.incident_inputs_digest(data_dir.paths, variables, DBT_PROJECT_DIR)
+        if incremental.needs_full_refresh(record, digest):
+            context.log.info(
+                "incident tables: full rebuild (boundaries, crosswalks, vars or SQL changed)"
+            )
+            args.append("--full-refresh")
+        else:
+            context.log.info("incident tables: incremental (only changed police partitions)")
+        record.unlink(missing_ok=True)
         events = list(dbt.cli(args, context=context, target_path=target).stream())
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(digest + "\n", encoding="utf-8")
         yield from with_table_metadata(events, data_dir.paths.warehouse)
 
     return crimemap_dbt_models

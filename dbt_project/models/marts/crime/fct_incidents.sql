@@ -2,17 +2,43 @@
 -- Codes are classified through the source's crosswalk; a code missing from it stays in the fact
 -- with category 'unmapped' (never dropped, listed in offense_codes_unmapped) and is treated as
 -- sensitive. A source's own domestic flag (Chicago's "Domestic") adds to the crosswalk's.
+-- Incremental by police partition (macros/incremental_incidents.sql): only the incidents of
+-- changed partitions are classified again.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='incident_key',
+        on_schema_change='fail',
+        post_hook="{{ delete_gone_incidents(ref('stg_police__offenses')) }}",
+    )
+}}
+
 with
+
+{% if is_incremental() %}
+changed as (
+
+    select incident_key from {{ changed_incident_keys(ref('stg_police__offenses')) }}
+
+),
+{% endif %}
 
 offenses as (
 
     select * from {{ ref('stg_police__offenses') }}
+    {% if is_incremental() %}
+    where incident_key in (select incident_key from changed)
+    {% endif %}
 
 ),
 
 assignment as (
 
     select * from {{ ref('int_incidents__area_assigned') }}
+    {% if is_incremental() %}
+    where incident_key in (select incident_key from changed)
+    {% endif %}
 
 ),
 

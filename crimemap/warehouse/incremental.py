@@ -1,0 +1,70 @@
+"""When the incident tables may be built incrementally, and when they must be rebuilt whole.
+
+``stg_police__offenses``, ``int_incidents__area_assigned`` and ``fct_incidents`` are incremental
+by police partition (``dbt_project/macros/incremental_incidents.sql``): a build rebuilds only
+the incidents of partitions whose content changed. That is right only while everything else
+they are computed from is what it was at the last build: the boundaries (area assignment), the
+crosswalks (classification), the dbt vars and the dbt project itself. This module fingerprints
+those inputs; when the fingerprint differs from the one recorded by the last successful build,
+the build is a ``--full-refresh``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from crimemap.config.paths import DataPaths
+from crimemap.core.duckdb_spatial import fetch_one, scratch
+from crimemap.core.sql import sql_literal
+from crimemap.ingestion.landing import LINEAGE_COLUMNS
+
+# The conformed files the incident tables read besides the police partitions.
+INCIDENT_INPUT_FILES: tuple[str, ...] = ("areas/areas.parquet", "crosswalks/custom.parquet")
+# The parts of the dbt project a model's output can depend on.
+PROJECT_PARTS: tuple[str, ...] = ("dbt_project.yml", "models", "macros", "seeds")
+
+
+def record_path(paths: DataPaths) -> Path:
+    """The fingerprint of the inputs the warehouse's incident tables were last built from."""
+    return paths.root / "dbt" / "incident_inputs.sha256"
+
+
+def file_content_digest(path: Path) -> str:
+    """A digest of a conformed file's rows, blind to row order and to the lineage columns (a
+    re-landed file with the same rows has a new ``_ingested_at``, not new content)."""
+    if not path.exists():
+        return "absent"
+    lineage = "[" + ", ".join(sql_literal(c) for c in LINEAGE_COLUMNS) + "]"
+    (digest,) = fetch_one(
+        scratch(),
+        f"SELECT md5(coalesce(string_agg(row_text, chr(10) ORDER BY row_text), '')) FROM ("
+        f"  SELECT CAST(t AS VARCHAR) AS row_text FROM ("
+        f"    SELECT COLUMNS(c -> NOT list_contains({lineage}, c))"
+        f"    FROM read_parquet({sql_literal(str(path))})) AS t)",
+    )
+    return str(digest)
+
+
+def project_files(project_dir: Path) -> Iterator[Path]:
+    for part in PROJECT_PARTS:
+        root = project_dir / part
+        yield from sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+
+
+def incident_inputs_digest(paths: DataPaths, dbt_vars: Mapping[str, Any], project_dir: Path) -> str:
+    """One digest of everything the incident tables depend on except the police partitions."""
+    digest = hashlib.sha256(json.dumps(dict(dbt_vars), sort_keys=True).encode())
+    for path in project_files(project_dir):
+        digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes())
+    for name in INCIDENT_INPUT_FILES:
+        digest.update(f"{name}\0{file_content_digest(paths.conformed / name)}".encode())
+    return digest.hexdigest()
+
+
+def needs_full_refresh(record: Path, digest: str) -> bool:
+    """True unless the last successful build recorded this very digest."""
+    return not record.exists() or record.read_text(encoding="utf-8").strip() != digest
