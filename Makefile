@@ -63,7 +63,7 @@ format: install
 	$(UV) run --frozen ruff check --fix .
 
 bench: install
-	$(UV) run --frozen python -m benchmarks.pipeline --incidents $(BENCH_INCIDENTS)
+	$(UV) run --frozen python -m benchmarks.pipeline --incidents $(BENCH_INCIDENTS) --new-month
 
 # The community map of the latest release (run `make run` first): size, build and load time.
 bench-scaling: install

@@ -6,9 +6,10 @@ each step's wall, CPU and peak memory, which the table adds up per stage, and wh
 outside its steps (imports, definitions, planning, events) is the rest. Then the reference
 (``benchmarks.reference``: pandas + GeoPandas, the core job by hand) runs on the same export, its
 area x month x category counts are checked equal to crimemap's ``area_month_rates``, and the
-ratios are printed. ``--scaling`` repeats it for several sizes and prints one table. Usage:
+ratios are printed. ``--new-month`` then times one month arriving on the history before it.
+``--scaling`` repeats it for several sizes and prints one table. Usage:
 
-    python -m benchmarks.pipeline --incidents 1000000 [--data-dir DIR] [--keep]
+    python -m benchmarks.pipeline --incidents 1000000 [--new-month] [--data-dir DIR] [--keep]
     python -m benchmarks.pipeline --scaling 100000,1000000,3000000
 """
 
@@ -162,12 +163,41 @@ def count_differences(reference: Path, warehouse: Path) -> tuple[int, int]:
     return int(cells), int(differing)
 
 
-def measure_crimemap(data_dir: Path, env: dict[str, str]) -> tuple[Totals, list[StepTiming]]:
+def measure_crimemap(
+    data_dir: Path, env: dict[str, str], *run_args: str
+) -> tuple[Totals, list[StepTiming]]:
     """``crimemap run`` on the data directory, as a child process: its totals and step timings."""
     timings = data_dir / "timings.jsonl"
     cmd = [sys.executable, "-m", "crimemap.orchestration.cli", "run", "--data-dir", str(data_dir)]
-    _, wall, cpu, peak = child_process([*cmd, "--timings", str(timings)], env)
+    _, wall, cpu, peak = child_process([*cmd, *run_args, "--timings", str(timings)], env)
     return Totals(wall, cpu, peak), read_timings(timings)
+
+
+def police_months(data_dir: Path) -> list[str]:
+    return sorted({p.name[6:] for p in (data_dir / "conformed" / "police").glob("*/month=*")})
+
+
+def measure_new_month(data_dir: Path, env: dict[str, str], full: Totals) -> Totals:
+    """A month arriving on the history before it, as a monthly load sees it: the last month's
+    partitions are removed and the history re-run without it (not timed), then
+    ``crimemap run --months <last>`` lands it and rebuilds what depends on it (timed)."""
+    months = police_months(data_dir)
+    last = months[-1]
+    for kind in ("raw", "conformed", "quarantine", "quality/profiles"):
+        for partition in (data_dir / kind / "police").glob(f"*/month={last}"):
+            shutil.rmtree(partition)
+    measure_crimemap(data_dir, env, "--months", f"{months[0]}:{months[-2]}")
+    new_month, timings = measure_crimemap(data_dir, env, "--months", last)
+    print(f"\none new month ({last}) on {len(months) - 1} months of history: "
+          f"`crimemap run --months {last}`")  # fmt: skip
+    for figures in stage_figures(timings):
+        print(row(figures.stage, figures.wall_s, figures.cpu_s, figures.peak_mb,
+                  f"{figures.steps} step(s)"))  # fmt: skip
+    print(row("crimemap run --months (one process)", new_month.wall_s, new_month.cpu_s,
+              new_month.peak_mb))  # fmt: skip
+    print(f"one new month / full run: wall {new_month.wall_s / full.wall_s:.0%}, "
+          f"CPU {new_month.cpu_s / full.cpu_s:.0%}")  # fmt: skip
+    return new_month
 
 
 def row(name: str, wall: float, cpu: float, peak: float | None, note: str = "") -> str:
@@ -175,7 +205,7 @@ def row(name: str, wall: float, cpu: float, peak: float | None, note: str = "") 
     return f"{name:<44} {wall:>8.1f} {cpu:>8.1f} {shown:>9}  {note}"
 
 
-def run_benchmark(incidents: int, data_dir: Path) -> tuple[Totals, Totals]:
+def run_benchmark(incidents: int, data_dir: Path, new_month: bool) -> tuple[Totals, Totals]:
     """The sample city of ``incidents`` generated, ``crimemap run`` on it, then the reference;
     prints the figures and returns both totals (generating the city, the input of both, is in
     neither)."""
@@ -217,6 +247,8 @@ def run_benchmark(incidents: int, data_dir: Path) -> tuple[Totals, Totals]:
         print_dbt_breakdown(dbt_node_seconds(run_results))
     if differing:
         raise SystemExit("the reference's counts differ from crimemap's: see above")
+    if new_month:
+        measure_new_month(data_dir, env, ours)
     return ours, theirs
 
 
@@ -228,6 +260,11 @@ def main() -> int:
     )
     parser.add_argument("--data-dir")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    parser.add_argument(
+        "--new-month",
+        action="store_true",
+        help="then time one new month arriving on the others (`crimemap run --months`)",
+    )
     parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -241,7 +278,7 @@ def main() -> int:
         data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="crimemap-bench-"))
         if len(sizes) > 1 and args.data_dir:
             data_dir = data_dir / f"n{incidents}"
-        rows.append((incidents, *run_benchmark(incidents, data_dir)))
+        rows.append((incidents, *run_benchmark(incidents, data_dir, args.new_month)))
         if not args.keep and not args.data_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
         print(flush=True)

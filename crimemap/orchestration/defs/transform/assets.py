@@ -51,6 +51,12 @@ from crimemap.warehouse.previews import (
 
 POLICE_SOURCE_KEY = AssetKey(["conformed", "police"])
 PROFILES_SOURCE_KEY = AssetKey(["quality", "load_profiles"])
+# The incremental models (dbt_project/macros/incremental_incidents.sql).
+INCIDENT_TABLE_KEYS = {
+    AssetKey(["staging", "stg_police__offenses"]),
+    AssetKey(["intermediate", "int_incidents__area_assigned"]),
+    AssetKey(["marts", "fct_incidents"]),
+}
 
 
 def manifest_is_stale(project: DbtProject) -> bool:
@@ -201,8 +207,11 @@ def dbt_models(project: DbtProject, config: JurisdictionConfig) -> AssetsDefinit
             context.log.info("incident tables: incremental (only changed police partitions)")
         record.unlink(missing_ok=True)
         events = list(dbt.cli(args, context=context, target_path=target).stream())
-        record.parent.mkdir(parents=True, exist_ok=True)
-        record.write_text(digest + "\n", encoding="utf-8")
+        # A subset that left an incident table out leaves it as it was: no record, a full
+        # build next time.
+        if context.selected_asset_keys >= INCIDENT_TABLE_KEYS:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_text(digest + "\n", encoding="utf-8")
         yield from with_table_metadata(events, data_dir.paths.warehouse)
 
     return crimemap_dbt_models
