@@ -409,20 +409,37 @@ def command_dbt(args: argparse.Namespace) -> int:
         print("usage: crimemap dbt -- <dbt command> [options], e.g. crimemap dbt -- test")
         return 2
     dbt = Path(sys.executable).with_name("dbt")
-    variables = dbt_vars(current_config())
+    config = current_config()
+    variables = dbt_vars(config)
     dbt_args = list(args.dbt_args)
-    if dbt_args[0] in ("build", "run") and "--full-refresh" not in dbt_args:
-        from crimemap.warehouse import incremental
+    if dbt_args[0] not in ("build", "run"):
+        return subprocess.call([str(dbt), *dbt_command(dbt_args, variables)], cwd=DBT_PROJECT_DIR)
+    from crimemap.warehouse import incremental
 
-        digest = incremental.incident_inputs_digest(paths, variables, DBT_PROJECT_DIR)
-        if incremental.needs_full_refresh(incremental.record_path(paths), digest):
-            print(
-                "crimemap: boundaries, crosswalks, vars or models changed since the last run: "
-                "the incident tables are rebuilt whole (--full-refresh)"
-            )
-            dbt_args.append("--full-refresh")
-    command = dbt_command(dbt_args, variables)
-    return subprocess.call([str(dbt), *command], cwd=DBT_PROJECT_DIR)
+    record = incremental.record_path(paths)
+    digest = incremental.incident_inputs_digest(paths, variables, DBT_PROJECT_DIR, config)
+    if "--full-refresh" not in dbt_args and incremental.needs_full_refresh(record, digest):
+        print(
+            "crimemap: boundaries, crosswalks, settings or models changed since the last build: "
+            "the incident tables are rebuilt whole (--full-refresh)"
+        )
+        dbt_args.append("--full-refresh")
+    # Like a pipeline run, only a build of every model with the jurisdiction's vars records
+    # what the incident tables were built from; anything else leaves the next one full.
+    record.unlink(missing_ok=True)
+    status = subprocess.call([str(dbt), *dbt_command(dbt_args, variables)], cwd=DBT_PROJECT_DIR)
+    if status == 0 and not narrows_the_build(dbt_args):
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(digest + "\n", encoding="utf-8")
+    return status
+
+
+# dbt options after which a build may leave an incident table out or build it from other vars.
+NARROWING_OPTIONS = ("-s", "--select", "-m", "--models", "--selector", "--exclude", "--vars")
+
+
+def narrows_the_build(dbt_args: Sequence[str]) -> bool:
+    return any(arg.split("=")[0] in NARROWING_OPTIONS for arg in dbt_args)
 
 
 def command_new_salt(args: argparse.Namespace) -> int:

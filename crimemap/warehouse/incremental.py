@@ -7,16 +7,22 @@ they are computed from is what it was at the last build: the boundaries (area as
 crosswalks (classification), the dbt vars and the dbt project itself. This module fingerprints
 those inputs; when the fingerprint differs from the one recorded by the last successful build,
 the build is a ``--full-refresh``.
+
+A partition's ``_load_id`` names its landed content, and the conformed rows keep it, so what turns
+landed rows into conformed ones is fingerprinted too: the jurisdiction's police and quality
+settings and the code of the police ingestion and the quality rules.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.paths import DataPaths
 from crimemap.core.duckdb_spatial import fetch_one, scratch
 from crimemap.core.sql import sql_literal
@@ -26,6 +32,9 @@ from crimemap.ingestion.landing import LINEAGE_COLUMNS
 INCIDENT_INPUT_FILES: tuple[str, ...] = ("areas/areas.parquet", "crosswalks/custom.parquet")
 # The parts of the dbt project a model's output can depend on.
 PROJECT_PARTS: tuple[str, ...] = ("dbt_project.yml", "models", "macros", "seeds")
+# The code that turns a landed police partition into conformed rows (same load id).
+CONFORM_CODE: tuple[str, ...] = ("ingestion/police", "ingestion/landing.py", "quality")
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 def record_path(paths: DataPaths) -> Path:
@@ -55,11 +64,33 @@ def project_files(project_dir: Path) -> Iterator[Path]:
         yield from sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
 
 
-def incident_inputs_digest(paths: DataPaths, dbt_vars: Mapping[str, Any], project_dir: Path) -> str:
+def conform_files(package_dir: Path = PACKAGE_DIR) -> Iterator[Path]:
+    for part in CONFORM_CODE:
+        root = package_dir / part
+        yield from sorted(root.rglob("*.py")) if root.is_dir() else [root]
+
+
+def conform_settings(config: JurisdictionConfig) -> str:
+    """The jurisdiction's settings that shape conformed police rows, without the months the
+    data spans (a new month is not a new setting)."""
+    police = [dataclasses.replace(s, start_month=None, end_month=None) for s in config.police]
+    return repr((police, config.boundary_tolerance_m, config.quality))
+
+
+def incident_inputs_digest(
+    paths: DataPaths,
+    dbt_vars: Mapping[str, Any],
+    project_dir: Path,
+    config: JurisdictionConfig | None = None,
+) -> str:
     """One digest of everything the incident tables depend on except the police partitions."""
     digest = hashlib.sha256(json.dumps(dict(dbt_vars), sort_keys=True).encode())
     for path in project_files(project_dir):
         digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes())
+    for path in conform_files():
+        digest.update(str(path.relative_to(PACKAGE_DIR)).encode() + b"\0" + path.read_bytes())
+    if config is not None:
+        digest.update(conform_settings(config).encode())
     for name in INCIDENT_INPUT_FILES:
         digest.update(f"{name}\0{file_content_digest(paths.conformed / name)}".encode())
     return digest.hexdigest()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from crimemap.config.jurisdiction import DEFAULT_CONFIG, load_jurisdiction
 from crimemap.config.paths import DataPaths
 from crimemap.core.duckdb_spatial import connect
 from crimemap.core.project import DBT_PROJECT_DIR
 from crimemap.core.sql import sql_literal
+from crimemap.orchestration.cli import narrows_the_build
 from crimemap.warehouse.incremental import (
     file_content_digest,
     incident_inputs_digest,
@@ -109,3 +113,32 @@ def test_a_full_refresh_is_needed_without_a_record_or_with_another_digest(tmp_pa
     record.write_text("abc\n")
     assert not needs_full_refresh(record, "abc")
     assert needs_full_refresh(record, "abd")
+
+
+def test_police_settings_are_part_of_the_digest_but_not_the_months(
+    paths: DataPaths, project: Path
+) -> None:
+    config = load_jurisdiction(DEFAULT_CONFIG)
+    source = config.police[0]
+    before = incident_inputs_digest(paths, VARS, project, config)
+    next_month = dataclasses.replace(source, end_month=date(2031, 1, 1))
+    assert (
+        incident_inputs_digest(
+            paths, VARS, project, dataclasses.replace(config, police=(next_month,))
+        )
+        == before
+    )
+    wider = dataclasses.replace(config, boundary_tolerance_m=config.boundary_tolerance_m + 10)
+    assert incident_inputs_digest(paths, VARS, project, wider) != before
+    renamed = dataclasses.replace(source, name=source.name + "_v2")
+    assert (
+        incident_inputs_digest(paths, VARS, project, dataclasses.replace(config, police=(renamed,)))
+        != before
+    )
+
+
+def test_only_a_build_of_every_model_records_its_inputs() -> None:
+    assert not narrows_the_build(["run", "--full-refresh", "--target-path", "t"])
+    assert narrows_the_build(["build", "-s", "fct_incidents"])
+    assert narrows_the_build(["run", "--select=stg_police__offenses"])
+    assert narrows_the_build(["build", "--vars", "{}"])

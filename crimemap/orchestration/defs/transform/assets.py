@@ -197,7 +197,9 @@ def dbt_models(project: DbtProject, config: JurisdictionConfig) -> AssetsDefinit
         # share across partitions changed (crimemap/warehouse/incremental.py). The record goes
         # first, so a build that fails is followed by a full one.
         record = incremental.record_path(data_dir.paths)
-        digest = incremental.incident_inputs_digest(data_dir.paths, variables, DBT_PROJECT_DIR)
+        digest = incremental.incident_inputs_digest(
+            data_dir.paths, variables, DBT_PROJECT_DIR, config
+        )
         if incremental.needs_full_refresh(record, digest):
             context.log.info(
                 "incident tables: full rebuild (boundaries, crosswalks, vars or SQL changed)"

@@ -15,28 +15,39 @@
     )
 }}
 
+{#- The loads (police partitions' contents) that arrived and left since this table was built,
+    listed before the query runs: as constants they prune the partition files by their Parquet
+    statistics, so an incremental build reads only the partitions that arrived. -#}
+{%- set arriving_loads, departed_loads = [], [] -%}
+{%- if execute and is_incremental() -%}
+    {%- set arriving_loads = run_query(
+        "select _load_id from " ~ police_offenses_source() ~ " where _load_id is not null"
+        ~ " except select _load_id from " ~ this
+    ).columns[0].values() | list -%}
+    {%- set departed_loads = run_query(
+        "select _load_id from " ~ this ~ " except select _load_id from "
+        ~ police_offenses_source() ~ " where _load_id is not null"
+    ).columns[0].values() | list -%}
+{%- endif %}
+
 with
-
-source as (
-
-    -- only the sources the jurisdiction declares: a source removed from the YAML (or renamed)
-    -- leaves its conformed files on disk, never in the marts
-    select * from {{ police_offenses_source() }}
-
-),
 
 {% if is_incremental() %}
 arriving as (
 
     -- the rows of the partitions this table does not hold yet
-    select * from source
-    where _load_id in (select _load_id from source except select _load_id from {{ this }})
+    select * from {{ police_offenses_source() }}
+    {% if arriving_loads %}
+    where _load_id in ({{ sql_string_list(arriving_loads) }})
+    {% else %}
+    where false
+    {% endif %}
 
 ),
 {% else %}
 arriving as (
 
-    select * from source
+    select * from {{ police_offenses_source() }}
 
 ),
 {% endif %}
@@ -99,14 +110,18 @@ batch as (
     union all by name
     select * exclude (offense_key, offense_seq) from {{ this }}
     where
-        _load_id in (select _load_id from source)
-        and incident_key in (
+        incident_key in (
             select incident_key from staged
+            {% if departed_loads %}
             union
-            -- incidents with a row in a partition that changed or left
+            -- incidents with a row in a partition that left
             select incident_key from {{ this }}
-            where _load_id not in (select _load_id from source)
+            where _load_id in ({{ sql_string_list(departed_loads) }})
+            {% endif %}
         )
+        {% if departed_loads %}
+        and _load_id not in ({{ sql_string_list(departed_loads) }})
+        {% endif %}
 
 ),
 {% else %}
@@ -120,12 +135,15 @@ batch as (
 sequenced as (
 
     -- offense_seq orders the offenses of an incident by the publisher's row id, then the
-    -- position of the code within its row, so keys stay stable when a portal re-sorts.
+    -- position of the code within its row, so keys stay stable when a portal re-sorts; then by
+    -- partition and file, which rows of separate landings (a row number each) may share.
     select
         *,
         row_number() over (
             partition by incident_key
-            order by try_cast(record_id as bigint), record_id, _row_number, offense_index
+            order by
+                try_cast(record_id as bigint), record_id, _row_number, offense_index,
+                _load_id, _source_file
         )                                                           as offense_seq
     from batch
 
