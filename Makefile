@@ -7,7 +7,7 @@ export UV_PYTHON ?= $(PYTHON)
 BENCH_INCIDENTS ?= 1000000
 export UV_LINK_MODE ?= copy
 
-.PHONY: install browser run test test-fast lint typecheck sql-lint gates format bench bench-scaling bench-city bench-map ui clean
+.PHONY: install browser run test test-fast lint typecheck sql-lint gates format bench bench-scaling bench-10m bench-city bench-map ui clean
 
 # uv itself comes from PyPI; everything else from the committed uv.lock.
 .venv/.installed: pyproject.toml uv.lock
@@ -68,6 +68,10 @@ bench: install
 # The community map of the latest release (run `make run` first): size, build and load time.
 bench-scaling: install
 	$(UV) run --frozen python -m benchmarks.pipeline --scaling 100000,1000000,3000000
+
+# 10M incidents, crimemap alone: the reference would hold them all in memory (~20 GB).
+bench-10m: install
+	$(UV) run --frozen python -m benchmarks.pipeline --incidents 10000000 --no-reference
 
 bench-map: install browser
 	$(UV) run --frozen python -m benchmarks.map_page

@@ -11,6 +11,7 @@ ratios are printed. ``--new-month`` then times one month arriving on the history
 
     python -m benchmarks.pipeline --incidents 1000000 [--new-month] [--data-dir DIR] [--keep]
     python -m benchmarks.pipeline --scaling 100000,1000000,3000000
+    python -m benchmarks.pipeline --incidents 10000000 --no-reference
 """
 
 from __future__ import annotations
@@ -205,7 +206,9 @@ def row(name: str, wall: float, cpu: float, peak: float | None, note: str = "") 
     return f"{name:<44} {wall:>8.1f} {cpu:>8.1f} {shown:>9}  {note}"
 
 
-def run_benchmark(incidents: int, data_dir: Path, new_month: bool) -> tuple[Totals, Totals]:
+def run_benchmark(
+    incidents: int, data_dir: Path, new_month: bool, reference: bool = True
+) -> tuple[Totals, Totals | None]:
     """The sample city of ``incidents`` generated, ``crimemap run`` on it, then the reference;
     prints the figures and returns both totals (generating the city, the input of both, is in
     neither)."""
@@ -226,16 +229,19 @@ def run_benchmark(incidents: int, data_dir: Path, new_month: bool) -> tuple[Tota
     print(row("outside steps (imports, definitions, events)", ours.wall_s - in_steps[0],
               ours.cpu_s - in_steps[1], None))  # fmt: skip
     print(row("crimemap run (one process, dbt included)", ours.wall_s, ours.cpu_s, ours.peak_mb))
-    theirs, counts = measure_reference(data_dir, env)
-    print(row("reference (pandas + GeoPandas, by hand)", theirs.wall_s, theirs.cpu_s,
-              theirs.peak_mb))  # fmt: skip
-    cells, differing = count_differences(counts, data_dir / "warehouse.duckdb")
-    verdict = "equal" if differing == 0 else f"{differing:,} DIFFER"
-    print(
-        f"\narea x month x category counts: {cells:,} cells, {verdict}; crimemap / reference: "
-        f"wall {ours.wall_s / theirs.wall_s:.1f}x, CPU {ours.cpu_s / theirs.cpu_s:.1f}x, "
-        f"peak memory {ours.peak_mb / theirs.peak_mb:.1f}x"
-    )
+    theirs, differing = None, 0
+    if reference:
+        theirs, counts = measure_reference(data_dir, env)
+        print(row("reference (pandas + GeoPandas, by hand)", theirs.wall_s, theirs.cpu_s,
+                  theirs.peak_mb))  # fmt: skip
+        cells, differing = count_differences(counts, data_dir / "warehouse.duckdb")
+        verdict = "equal" if differing == 0 else f"{differing:,} DIFFER"
+        print(
+            f"\narea x month x category counts: {cells:,} cells, {verdict}; crimemap / "
+            f"reference: wall {ours.wall_s / theirs.wall_s:.1f}x, "
+            f"CPU {ours.cpu_s / theirs.cpu_s:.1f}x, "
+            f"peak memory {ours.peak_mb / theirs.peak_mb:.1f}x"
+        )
     # What validation costs per suite, slowest first: the incident-sized suites are the budget.
     validation = validation_seconds(data_dir)
     print(f"\nGX validation: {sum(validation.values()):.1f} s in {len(validation)} suites "
@@ -265,6 +271,11 @@ def main() -> int:
         action="store_true",
         help="then time one new month arriving on the others (`crimemap run --months`)",
     )
+    parser.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="crimemap alone (the reference holds every incident in memory: ~2 GB a million)",
+    )
     parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -278,7 +289,9 @@ def main() -> int:
         data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="crimemap-bench-"))
         if len(sizes) > 1 and args.data_dir:
             data_dir = data_dir / f"n{incidents}"
-        rows.append((incidents, *run_benchmark(incidents, data_dir, args.new_month)))
+        rows.append(
+            (incidents, *run_benchmark(incidents, data_dir, args.new_month, not args.no_reference))
+        )
         if not args.keep and not args.data_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
         print(flush=True)
@@ -287,10 +300,15 @@ def main() -> int:
         f"{'reference wall':>14} {'CPU':>7} {'peak MB':>8} | {'CPU ratio':>9}"
     )
     for incidents, ours, theirs in rows:
-        print(
-            f"{incidents:>10,} | {ours.wall_s:>13.1f} {ours.cpu_s:>7.1f} {ours.peak_mb:>8.0f} | "
+        reference = (
             f"{theirs.wall_s:>14.1f} {theirs.cpu_s:>7.1f} {theirs.peak_mb:>8.0f} | "
             f"{ours.cpu_s / theirs.cpu_s:>8.1f}x"
+            if theirs
+            else f"{'(not run)':>14} {'':>7} {'':>8} | {'':>9}"
+        )
+        print(
+            f"{incidents:>10,} | {ours.wall_s:>13.1f} {ours.cpu_s:>7.1f} {ours.peak_mb:>8.0f} | "
+            + reference
         )
     return 0
 
