@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from crimemap.core.duckdb_spatial import memory_limit, prepare_extension_directory
+from crimemap.core.duckdb_spatial import prepare_extension_directory
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,6 @@ def export_environment(paths: DataPaths | None = None) -> DataPaths:
     paths.root.mkdir(parents=True, exist_ok=True)
     os.environ["CRIMEMAP_DATA_DIR"] = str(paths.root)
     os.environ.setdefault("CRIMEMAP_DUCKDB_EXTENSION_DIR", str(paths.extension_dir))
-    os.environ.setdefault("CRIMEMAP_DUCKDB_MEMORY_LIMIT", memory_limit())
     # dbt's profile loads spatial from this directory with downloads disabled: lay it out now.
     prepare_extension_directory(Path(os.environ["CRIMEMAP_DUCKDB_EXTENSION_DIR"]))
     # dbt and dagster are console scripts of this environment; find them also when the venv is

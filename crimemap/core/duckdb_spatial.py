@@ -9,10 +9,7 @@ connection never reaches for the network.
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
 import threading
 from functools import cache
 from pathlib import Path
@@ -20,12 +17,7 @@ from typing import Any
 
 import duckdb
 
-from crimemap.core.sql import sql_literal
-
 SPATIAL_PACKAGE = "duckdb-extension-spatial"
-# What a pipeline process's DuckDB may hold unless CRIMEMAP_DUCKDB_MEMORY_LIMIT says otherwise;
-# `export_environment` passes it on to dbt's profile.
-DEFAULT_MEMORY_LIMIT = "2GB"
 EXTENSION_FILE = "spatial.duckdb_extension"
 
 # The value types duckdb.connect accepts for ``config`` (its stub takes this exact dict type).
@@ -160,23 +152,5 @@ def _shared_memory_database(ext_dir: Path) -> duckdb.DuckDBPyConnection:
     key = (os.getpid(), ext_dir)
     with _shared_lock:
         if key not in _shared:
-            con = _open_with_spatial(":memory:", read_only=False, ext_dir=ext_dir)
-            # DuckDB's default limit is 80% of the machine, and it keeps what it was given: a
-            # month-by-month police split would hold ~6 GB at 10M incidents. Within the limit
-            # it spills what it can to a folder of its own, removed when the process ends.
-            con.execute(f"SET memory_limit = {sql_literal(memory_limit())}")
-            con.execute(f"SET temp_directory = {sql_literal(str(_spill_directory()))}")
-            _shared[key] = con
+            _shared[key] = _open_with_spatial(":memory:", read_only=False, ext_dir=ext_dir)
         return _shared[key]
-
-
-def memory_limit() -> str:
-    """The memory DuckDB may hold in a pipeline process (DuckDB's syntax, e.g. ``2GB``), as
-    ``CRIMEMAP_DUCKDB_MEMORY_LIMIT`` sets it for dbt's DuckDB too."""
-    return os.environ.get("CRIMEMAP_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
-
-
-def _spill_directory() -> Path:
-    path = Path(tempfile.gettempdir()) / f"crimemap-duckdb-spill-{os.getpid()}"
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
-    return path
