@@ -171,7 +171,11 @@ def measure_crimemap(
     timings = data_dir / "timings.jsonl"
     cmd = [sys.executable, "-m", "crimemap.orchestration.cli", "run", "--data-dir", str(data_dir)]
     _, wall, cpu, peak = child_process([*cmd, *run_args, "--timings", str(timings)], env)
-    return Totals(wall, cpu, peak), read_timings(timings)
+    steps = read_timings(timings)
+    # --timings resets the process's high-water mark before each step, and the kernel's
+    # ru_maxrss is that same mark: the run's peak is the highest of the steps' and the rest's.
+    peak = max([peak, *(t.peak_mb for t in steps)])
+    return Totals(wall, cpu, peak), steps
 
 
 def police_months(data_dir: Path) -> list[str]:
