@@ -24,11 +24,12 @@
 {% macro changed_incident_keys(upstream) -%}
     {#- The incidents with a row in a changed load, on either side: what this table rebuilds. -#}
     (
+        with changed as {{ changed_loads(upstream) }}
         select incident_key from {{ upstream }}
-        where _load_id in {{ changed_loads(upstream) }}
+        where _load_id in (select _load_id from changed)
         union
         select incident_key from {{ this }}
-        where _load_id in {{ changed_loads(upstream) }}
+        where _load_id in (select _load_id from changed)
     )
 {%- endmacro %}
 

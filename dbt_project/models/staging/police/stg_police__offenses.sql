@@ -151,37 +151,12 @@ sequenced as (
 
 final as (
 
+    -- the staged columns, in their order, behind the keys
     select
         incident_key || ':' || offense_seq                          as offense_key,
         incident_key,
         cast(offense_seq as integer)                                as offense_seq,
-        source,
-        agency,
-        layout,
-        crosswalk,
-        report_number,
-        record_id,
-        offense_index,
-        offense_code,
-        offense_code_raw,
-        offense_desc_raw,
-        occurred_at,
-        occurred_imputed,
-        occurred_raw,
-        reported_at,
-        reported_raw,
-        block_address,
-        longitude,
-        latitude,
-        geom,
-        location_source,
-        location_raw,
-        source_domestic_violence,
-        source_juvenile_involved,
-        source_mental_health_related,
-        source_substance_related,
-        raw_record,
-        {{ lineage_columns() }}
+        * exclude (incident_key, offense_seq)
     from sequenced
 
 )
