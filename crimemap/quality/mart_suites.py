@@ -24,7 +24,7 @@ list them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ from crimemap.core.marts import DeclaredMart, mart_columns
 from crimemap.core.sql import quote_ident
 from crimemap.ingestion.census import DEFAULT_CV_THRESHOLD_PCT
 from crimemap.ingestion.facilities import FACILITY_TYPES
+from crimemap.quality.batches import BATCH_ROWS, bucket_columns
 from crimemap.quality.layouts import BBox
 from crimemap.quality.suites import (
     INDICATOR_KINDS,
@@ -44,6 +45,7 @@ from crimemap.quality.suites import (
     mostly_within,
     not_null,
     point_expectations,
+    read_columns,
     table_shape,
     unique_key,
     where,
@@ -1458,7 +1460,34 @@ def is_geometry(data_type: str) -> bool:
     return kind.startswith("GEOMETRY") or kind in ("WKB_BLOB", "BLOB")
 
 
-def mart_frame(con: duckdb.DuckDBPyConnection, mart: str, columns: Sequence[str]) -> pd.DataFrame:
+def mart_frames(
+    con: duckdb.DuckDBPyConnection, mart: str, spec: SuiteSpec, *, batch_rows: int = BATCH_ROWS
+) -> Iterator[pd.DataFrame]:
+    """``mart`` as ``spec`` reads it (``mart_frame``), in frames of about ``batch_rows`` rows
+    for ``run_suite`` to validate in turn. A larger mart is split by a hash of the key its
+    uniqueness expectations name, so equal keys meet in one frame; one that cannot be split so
+    (``bucket_columns``) is read whole."""
+    columns = read_columns(spec)
+    (rows,) = con.execute(f"SELECT count(*) FROM {quote_ident(mart)}").fetchone() or (0,)
+    buckets = math.ceil(rows / batch_rows)
+    key = bucket_columns(spec)
+    if buckets <= 1 or key is None:
+        yield mart_frame(con, mart, columns)
+        return
+    present = {name for name, _ in table_columns(con, mart)}
+    hashed = ", ".join(quote_ident(c) for c in key if c in present)
+    for bucket in range(buckets):
+        spread = f"hash({hashed})" if hashed else "rowid"  # rowid: marts are tables
+        yield mart_frame(con, mart, columns, row_filter=f"{spread} % {buckets} = {bucket}")
+
+
+def mart_frame(
+    con: duckdb.DuckDBPyConnection,
+    mart: str,
+    columns: Sequence[str],
+    *,
+    row_filter: str | None = None,
+) -> pd.DataFrame:
     """The warehouse table ``mart`` as the suite reading ``columns`` sees it, via Arrow.
 
     One frame column per table column, in table order:
@@ -1472,6 +1501,7 @@ def mart_frame(con: duckdb.DuckDBPyConnection, mart: str, columns: Sequence[str]
     ``longitude`` / ``latitude`` in ``columns`` add the coordinates of the ``geom`` point after
     the table's columns (NULL where there is no point or it is not a point). A name in
     ``columns`` the table lacks is left out, so the column-set expectation reports it.
+    ``row_filter`` (SQL) keeps only the rows of one batch.
     """
     schema = table_columns(con, mart)
     wanted = set(columns)
@@ -1488,6 +1518,8 @@ def mart_frame(con: duckdb.DuckDBPyConnection, mart: str, columns: Sequence[str]
                 f"AS {quote_ident(coordinate)}"
             )
     sql = f"SELECT {', '.join(select)} FROM {quote_ident(mart)}"
+    if row_filter:
+        sql += f" WHERE {row_filter}"
     return con.execute(sql).to_arrow_table().to_pandas()
 
 

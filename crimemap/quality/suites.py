@@ -24,11 +24,11 @@ import math
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict
 
 from crimemap.core.files import write_atomic
 from crimemap.ingestion.census import DEFAULT_CV_THRESHOLD_PCT
@@ -40,6 +40,7 @@ from crimemap.ingestion.service_requests.conform import (
     CONFORMED_COLUMNS as SERVICE_REQUESTS_CONFORMED_COLUMNS,
 )
 from crimemap.ingestion.surveys import CONFORMED_COLUMNS as SURVEYS_CONFORMED_COLUMNS
+from crimemap.quality.batches import BATCH_ROWS, combine_results
 from crimemap.quality.boundaries import CONFORMED_AREA_COLUMNS as AREAS_CONFORMED_COLUMNS
 from crimemap.quality.census import CONFORMED_COLUMNS as AREA_INDICATORS_CONFORMED_COLUMNS
 from crimemap.quality.layouts import LINEAGE_COLUMNS, BBox
@@ -50,6 +51,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 Severity = Literal["ERROR", "WARN"]
+# What a suite validates: one frame, or the batches of one table (validated in turn).
+Frames: TypeAlias = "pd.DataFrame | Iterable[pd.DataFrame]"
 _GX_SEVERITY: dict[str, str] = {"ERROR": "critical", "WARN": "warning"}
 _FROM_GX_SEVERITY: dict[str, Severity] = {"critical": "ERROR", "warning": "WARN", "info": "WARN"}
 SAMPLE_SIZE = 5
@@ -550,13 +553,16 @@ def build_gx_suite(spec: SuiteSpec) -> Any:
 
 def run_suite(
     spec: SuiteSpec,
-    df: pd.DataFrame,
+    df: Frames,
     *,
     results_dir: Path | None = None,
     data_docs_dir: Path | None = None,
 ) -> SuiteOutcome:
     """Validate ``df`` against ``spec`` in a fresh ephemeral context. ``seconds`` in the outcome
     includes the one-off ``great_expectations`` import on a process's first call.
+
+    ``df`` is a frame, or the batches of one table (``crimemap.quality.batches``): each is
+    validated in turn, and their results are combined into the table's.
 
     Writes the GX validation result to ``<results_dir>/<suite>.json`` and, if ``data_docs_dir`` is
     given, the suite's page of the offline quality report to ``<data_docs_dir>/<suite>.html``
@@ -577,10 +583,14 @@ def run_suite(
     validation = context.validation_definitions.add(
         gx.ValidationDefinition(name=spec.name, data=batch_definition, suite=suite)
     )
-    result = validation.run(
-        batch_parameters={"dataframe": prepare_frame(spec, df)}, result_format="BASIC"
+    result_json = combine_results(
+        [
+            validation.run(
+                batch_parameters={"dataframe": prepare_frame(spec, frame)}, result_format="BASIC"
+            ).to_json_dict()
+            for frame in _batches(df)
+        ]
     )
-    result_json = result.to_json_dict()
 
     validation_path = None
     if results_dir is not None:
@@ -596,6 +606,15 @@ def run_suite(
         data_docs_path=page,
         seconds=time.perf_counter() - started,
     )
+
+
+def _batches(df: Frames) -> Iterator[pd.DataFrame]:
+    import pandas as pd
+
+    if isinstance(df, pd.DataFrame):
+        yield df
+    else:
+        yield from df
 
 
 def outcome_from_result(
@@ -791,15 +810,16 @@ def _condition_columns(condition: Any) -> Iterator[str]:
 
 
 def read_partition_groups(
-    directory: Path, columns: Sequence[str] | None = None
-) -> dict[str, pd.DataFrame]:
-    """The ``month=*/part.parquet`` files under ``directory``, one frame per column set, keyed
+    directory: Path, columns: Sequence[str] | None = None, *, batch_rows: int = BATCH_ROWS
+) -> dict[str, Iterator[pd.DataFrame]]:
+    """The ``month=*/part.parquet`` files under ``directory``, one group per column set, keyed
     by the months they hold (``2024-07..2025-05``): an export whose columns changed between
     loads is judged as each load published it, never as one table it does not fit.
 
-    With ``columns`` (what a suite reads, ``read_columns``), only those carry their values; every
-    other column of the files is a constant ``False`` placeholder, there for the column-set
-    expectations, so a million-row landing is not held in memory whole."""
+    Each group is read lazily, in frames of about ``batch_rows`` rows (``run_suite`` combines
+    their results), so no landing is held in memory whole. With ``columns`` (what a suite reads,
+    ``read_columns``), only those carry their values; every other column of the files is a
+    constant ``False`` placeholder, there for the column-set expectations."""
     import pyarrow.parquet as pq
 
     files = sorted(Path(directory).glob("month=*/*.parquet"))
@@ -809,29 +829,43 @@ def read_partition_groups(
     for path in files:
         names = tuple(n for n in pq.read_schema(path).names if n not in MALFORMED_COLUMNS)
         groups.setdefault(names, []).append(path)
-    frames: dict[str, pd.DataFrame] = {}
+    frames: dict[str, Iterator[pd.DataFrame]] = {}
     for names, paths in groups.items():
         months = [p.parent.name.removeprefix("month=") for p in paths]
         label = months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}"
-        frames[label] = _concat(paths, names, columns)
+        frames[label] = _partition_frames(paths, names, columns, batch_rows)
     return frames
 
 
-def _concat(
-    paths: Sequence[Path], names: Sequence[str], columns: Sequence[str] | None
-) -> pd.DataFrame:
+def _partition_frames(
+    paths: Sequence[Path], names: Sequence[str], columns: Sequence[str] | None, batch_rows: int
+) -> Iterator[pd.DataFrame]:
+    """The well-formed rows of ``paths`` (one column set) in frames of ``batch_rows`` rows or a
+    little more; one empty frame when they hold no row."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     wanted_names = set(columns or ())
     read = None if columns is None else [n for n in names if n in wanted_names]
+    placeholders = {} if read is None else {n: False for n in names if n not in read}
 
-    def table(path: Path) -> pa.Table:
-        present = pq.read_schema(path).names
+    def frame(tables: list[pa.Table]) -> pd.DataFrame:
+        return pa.concat_tables(tables).to_pandas().assign(**placeholders)
+
+    pending: list[pa.Table] = []
+    pending_rows, yielded = 0, False
+    for path in paths:
+        parquet = pq.ParquetFile(path)
+        present = parquet.schema_arrow.names
         wanted = None if read is None else [*read, *(c for c in MALFORMED_COLUMNS if c in present)]
-        return well_formed(pq.read_table(path, columns=wanted))
-
-    frame = pa.concat_tables([table(p) for p in paths]).to_pandas()
-    if read is None:
-        return frame
-    return frame.assign(**{name: False for name in names if name not in read})
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):
+            pending.append(well_formed(pa.Table.from_batches([batch])))
+            pending_rows += batch.num_rows
+            if pending_rows >= batch_rows:
+                yield frame(pending)
+                pending, pending_rows, yielded = [], 0, True
+        if not yielded and not pending:  # no row so far: keep the columns for an empty frame
+            empty = parquet.schema_arrow.empty_table()
+            pending.append(well_formed(empty.select(wanted or present)))
+    if pending and (pending_rows or not yielded):
+        yield frame(pending)

@@ -8,7 +8,6 @@ never reaches dbt. Police sources have their own checks (suite + reconciliation)
 """
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -27,6 +26,7 @@ from crimemap.quality.layouts import BBox
 from crimemap.quality.report import docs_url, write_index
 from crimemap.quality.rules import areas_bbox
 from crimemap.quality.suites import (
+    Frames,
     SuiteOutcome,
     SuiteSpec,
     area_indicators_conformed_suite,
@@ -37,9 +37,6 @@ from crimemap.quality.suites import (
     service_requests_conformed_suite,
     surveys_conformed_suite,
 )
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 def jurisdiction_bbox(paths: DataPaths) -> BBox:
@@ -93,8 +90,9 @@ def suite_check_result(outcomes: Mapping[str, SuiteOutcome]) -> AssetCheckResult
     )
 
 
-def validate(spec: SuiteSpec, frame: "pd.DataFrame", paths: DataPaths) -> SuiteOutcome:
-    """Run a suite, keeping its result and Data Docs under the quality dir."""
+def validate(spec: SuiteSpec, frame: Frames, paths: DataPaths) -> SuiteOutcome:
+    """Run a suite on a frame or a table's batches, keeping its result and Data Docs under the
+    quality dir."""
     outcome = run_suite(
         spec,
         frame,
@@ -105,7 +103,7 @@ def validate(spec: SuiteSpec, frame: "pd.DataFrame", paths: DataPaths) -> SuiteO
     return outcome
 
 
-def validate_frame(spec: SuiteSpec, frame: "pd.DataFrame", paths: DataPaths) -> AssetCheckResult:
+def validate_frame(spec: SuiteSpec, frame: Frames, paths: DataPaths) -> AssetCheckResult:
     return suite_check_result({spec.name: validate(spec, frame, paths)})
 
 

@@ -27,8 +27,7 @@ from crimemap.core.duckdb_spatial import connect
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.quality.checks import validate_frame
 from crimemap.quality.mart_registry import MartSuite, mart_suites
-from crimemap.quality.mart_suites import mart_frame
-from crimemap.quality.suites import read_columns
+from crimemap.quality.mart_suites import mart_frames
 
 
 def mart_check_key(mart: str) -> AssetCheckKey:
@@ -40,7 +39,7 @@ def mart_suite_result(
 ) -> AssetCheckResult:
     """The check result of ``mart``'s suite on its warehouse table (``con``: the warehouse)."""
     spec = suite(paths.conformed_file("areas"))
-    result = validate_frame(spec, mart_frame(con, mart, read_columns(spec)), paths)
+    result = validate_frame(spec, mart_frames(con, mart, spec), paths)
     key = mart_check_key(mart)
     return result._replace(asset_key=key.asset_key, check_name=key.name)
 
