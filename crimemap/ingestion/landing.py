@@ -27,23 +27,25 @@ from __future__ import annotations
 import csv
 import io
 import json
-import mmap
 import os
 import sys
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 import polars as pl
+import pyarrow.parquet as pq
 
 LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_row_number", "_ingested_at", "_load_id")
 MALFORMED_COLUMN = "_malformed"  # why a CSV record could not be read: "line 7: ..."
 RAW_RECORD_COLUMN = "_raw_record"  # that record's text as published
 MALFORMED_COLUMNS: tuple[str, ...] = (MALFORMED_COLUMN, RAW_RECORD_COLUMN)
 GEOMETRY_COLUMN = "geometry"
+Frame: TypeAlias = pl.DataFrame | pl.LazyFrame  # a landing is written from either
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 
 @dataclass(frozen=True)
@@ -68,16 +70,17 @@ class ReadOptions:
     encoding: str = "utf-8"
     delimiter: str = ","
 
-    def apply(self, source_file: Path, frame: pl.DataFrame) -> pl.DataFrame:
+    def apply(self, source_file: Path, frame: FrameT) -> FrameT:
         """The columns after skips and renames; naming a column the file lacks is an error."""
-        unknown = [c for c in (*self.skip, *self.rename) if c not in frame.columns]
+        columns = frame.collect_schema().names()
+        unknown = [c for c in (*self.skip, *self.rename) if c not in columns]
         if unknown:
             raise ValueError(
                 f"{source_file}: columns to rename or skip are not in the file: {unknown}; "
-                f"the file has {frame.columns}"
+                f"the file has {columns}"
             )
         frame = frame.drop(list(self.skip)).rename(dict(self.rename))
-        _check_columns(source_file, frame.columns)
+        _check_columns(source_file, frame.collect_schema().names())
         return frame
 
 
@@ -121,23 +124,29 @@ def _check_encoding(source_file: Path, encoding: str) -> None:
         raise ValueError(f"{source_file}: unknown encoding {encoding!r}") from exc
 
 
-def _has_nul(source_file: Path) -> bool:
-    with (
-        source_file.open("rb") as handle,
-        mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m,
-    ):
-        return m.find(b"\x00") != -1
+def _has_nul(source_file: Path, block: int = 1 << 24) -> bool:
+    """Whether the file holds a NUL byte, read in blocks (a mapping of a gigabyte export would
+    count against the process's resident memory)."""
+    with source_file.open("rb") as handle:
+        while chunk := handle.read(block):
+            if b"\x00" in chunk:
+                return True
+    return False
 
 
-def _read_whole(source_file: Path, encoding: str, separator: str) -> pl.DataFrame | None:
-    """polars's reader, every column a string under its landed name; ``None`` when a record is
-    malformed (the tolerant reader then finds which)."""
+def _land_whole(
+    source_file: Path, read: ReadOptions, separator: str, write: Callable[[Frame], LandingResult]
+) -> LandingResult | None:
+    """polars's reader, every column a string under its landed name, handed to ``write``;
+    ``None`` when a record is malformed (the tolerant reader then finds which). A UTF-8 file is
+    streamed, never held in memory whole (a police export can be gigabytes); polars reads
+    UTF-8 only, so a file in another encoding is decoded in memory first."""
     if _has_nul(source_file):
         return None
     source: Path | bytes = source_file
     try:
-        if not _is_utf8(encoding):
-            source = source_file.read_bytes().decode(encoding).encode("utf-8")
+        if not _is_utf8(read.encoding):
+            source = source_file.read_bytes().decode(read.encoding).encode("utf-8")
         # The header is read on its own because polars renames duplicate names silently.
         header = pl.read_csv(
             _as_readable(source),
@@ -146,10 +155,12 @@ def _read_whole(source_file: Path, encoding: str, separator: str) -> pl.DataFram
             infer_schema=False,
             separator=separator,
         ).row(0)
-        frame = pl.read_csv(_as_readable(source), infer_schema=False, separator=separator)
+        frame = pl.scan_csv(_as_readable(source), infer_schema=False, separator=separator)
+        names = frame.collect_schema().names()
+        frame = frame.rename(dict(zip(names, positional_names(header), strict=True)))
+        return write(read.apply(source_file, frame))
     except (pl.exceptions.PolarsError, UnicodeDecodeError):
         return None
-    return frame.rename(dict(zip(frame.columns, positional_names(header), strict=True)))
 
 
 def _as_readable(source: Path | bytes) -> Path | io.BytesIO:
@@ -283,11 +294,16 @@ def land_csv(
     _check_readable(source_file)
     _check_encoding(source_file, read.encoding)
     separator = separator or read.delimiter
-    frame = _read_whole(source_file, read.encoding, separator)
-    if frame is not None:
-        return _write_landing(
-            read.apply(source_file, frame), source_file, Path(dest), load_id, ingested_at, constants
-        )
+    landed = _land_whole(
+        source_file,
+        read,
+        separator,
+        lambda frame: _write_landing(
+            frame, source_file, Path(dest), load_id, ingested_at, constants
+        ),
+    )
+    if landed is not None:
+        return landed
     tolerant = _read_tolerant(source_file, read.encoding, separator)
     frame = read.apply(source_file, tolerant.frame)
     if any(reason is not None for reason in tolerant.malformed):
@@ -464,7 +480,7 @@ def _utc(ingested_at: datetime | None) -> datetime:
 
 
 def _write_landing(
-    frame: pl.DataFrame,
+    frame: Frame,
     source_file: Path,
     dest: Path,
     load_id: str,
@@ -473,20 +489,31 @@ def _write_landing(
 ) -> LandingResult:
     if not load_id or not load_id.strip():
         raise ValueError("load_id must be a non-empty string")
-    landed = frame.with_columns(
-        pl.lit(source_file.name, dtype=pl.String).alias("_source_file"),
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row_number"),
+    columns = frame.collect_schema().names()
+    constant_columns = [
         pl.lit(_utc(ingested_at), dtype=pl.Datetime("us", "UTC")).alias("_ingested_at"),
         pl.lit(load_id, dtype=pl.String).alias("_load_id"),
         # per-load facts every row carries, e.g. the CRS a boundary file is in
         *(pl.lit(v, dtype=pl.String).alias(k) for k, v in (constants or {}).items()),
+    ]
+    landed = (
+        frame.lazy()
+        .with_row_index("_row_number", offset=1)  # streams, where int_range(len) would not
+        .select(
+            *columns,
+            pl.lit(source_file.name, dtype=pl.String).alias("_source_file"),
+            pl.col("_row_number").cast(pl.Int64),
+            *constant_columns,
+        )
     )
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
     try:
-        landed.write_parquet(tmp, compression="zstd")
+        landed.sink_parquet(tmp, compression="zstd")
+        written = pq.read_schema(tmp).names, pq.read_metadata(tmp).num_rows
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return LandingResult(path=dest, rows=landed.height, columns=tuple(landed.columns))
+    names, rows = written
+    return LandingResult(path=dest, rows=rows, columns=tuple(names))
