@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -127,51 +128,71 @@ def land_police_months(
     ``landed_parquet`` holds published columns (strings) and lineage. Months with no rows get
     an empty partition file, so a re-load that removed every row of a month is visible.
     """
-    table = quote_ident(f"__police_months_{uuid.uuid4().hex}")
+    if not months:
+        return []
+    landed = f"read_parquet({sql_literal(str(landed_parquet))})"
     published = [
         c[0]
-        for c in con.execute(
-            f"SELECT * FROM read_parquet({sql_literal(str(landed_parquet))}) LIMIT 0"
-        ).description
+        for c in con.execute(f"SELECT * FROM {landed} LIMIT 0").description
         if c[0] not in LINEAGE_COLUMNS
     ]
     if not set(layout_dating_columns(layout)) <= set(published):
-        (file_name,) = fetch_one(
-            con,
-            f"SELECT any_value(_source_file) FROM read_parquet({sql_literal(str(landed_parquet))})",
-        )
+        (file_name,) = fetch_one(con, f"SELECT any_value(_source_file) FROM {landed}")
         check_dating_columns(layout, published, where=f"{source}: {file_name or 'the export'}")
     cols = ", ".join(quote_ident(c) for c in published)
     month_sql = partition_month_sql(layout, timezone, first_month, last_month, alias="__l")
-    con.execute(
-        f"CREATE TEMP TABLE {table} AS SELECT {cols}, __l._source_file, __l._row_number, "
-        f"{month_sql} AS __month FROM read_parquet({sql_literal(str(landed_parquet))}) AS __l"
-    )
+    wanted = ", ".join(f"DATE {sql_literal(m.isoformat())}" for m in months)
+    # One streaming pass sorts the rows into a scratch file per month; each month is then judged
+    # and written from its own file (a pass per month over the whole landing cost minutes at
+    # ten million rows, and holding it in a table cost gigabytes).
+    by_month = landed_parquet.with_name(f"{landed_parquet.stem}.months")
     try:
+        con.execute(
+            f"COPY (SELECT * FROM (SELECT {cols}, __l._source_file, __l._row_number, "
+            f"{month_sql} AS __month FROM {landed} AS __l) WHERE __month IN ({wanted})) "
+            f"TO {sql_literal(str(by_month))} (FORMAT parquet, PARTITION_BY (__month))"
+        )
         return [
             _write_month(
-                con, table, cols, source=source, month=m, path=partition_path(dest_root, m)
+                con,
+                _month_rows(
+                    by_month,
+                    m,
+                    empty=f"SELECT {cols}, _source_file, _row_number FROM {landed} LIMIT 0",
+                ),
+                cols,
+                source=source,
+                month=m,
+                path=partition_path(dest_root, m),
             )
             for m in months
         ]
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+        shutil.rmtree(by_month, ignore_errors=True)
+
+
+def _month_rows(by_month: Path, month: date, *, empty: str) -> str:
+    """The relation of one month's rows in the scratch files (``empty`` when it has none)."""
+    files = sorted(by_month.glob(f"__month={month.isoformat()}/*.parquet"))
+    if not files:
+        return f"({empty})"
+    listed = ", ".join(sql_literal(str(f)) for f in files)
+    return f"read_parquet([{listed}], hive_partitioning = false)"
 
 
 def _write_month(
     con: duckdb.DuckDBPyConnection,
-    table: str,
+    rows_sql: str,
     cols: str,
     *,
     source: str,
     month: date,
     path: Path,
 ) -> MonthLanding:
-    where = f"__month = DATE {sql_literal(month.isoformat())}"
     rows, content_hash = fetch_one(
         con,
         f"SELECT count(*), coalesce(sum(hash(__t)::HUGEINT), 0) FROM "
-        f"(SELECT {cols}, _source_file, _row_number FROM {table} WHERE {where}) AS __t",
+        f"(SELECT {cols}, _source_file, _row_number FROM {rows_sql}) AS __t",
     )
     # The column names are part of the content: a struct's hash ignores them, and a month whose
     # values stayed while a column was renamed must be rewritten with its new header.
@@ -186,7 +207,7 @@ def _write_month(
         con.execute(
             f"COPY (SELECT {cols}, _source_file, _row_number, "
             f"CAST({sql_literal(ingested_at)} AS TIMESTAMPTZ) AS _ingested_at, "
-            f"{sql_literal(load_id)} AS _load_id FROM {table} WHERE {where} "
+            f"{sql_literal(load_id)} AS _load_id FROM {rows_sql} "
             f"ORDER BY _row_number) TO {sql_literal(str(tmp))} "
             f"(FORMAT parquet, COMPRESSION zstd, "
             f"KV_METADATA {{{DIGEST_KEY}: {sql_literal(digest)}}})"
