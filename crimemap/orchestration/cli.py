@@ -403,6 +403,7 @@ def dbt_command(dbt_args: Sequence[str], jurisdiction_vars: Mapping[str, Any]) -
 
 def command_dbt(args: argparse.Namespace) -> int:
     from crimemap.config.runtime import current_config, dbt_vars
+    from crimemap.warehouse.memory import dbt_memory_limit
 
     paths = configure(args.data_dir, None, None, args.config)
     if not args.dbt_args:
@@ -412,8 +413,21 @@ def command_dbt(args: argparse.Namespace) -> int:
     config = current_config()
     variables = dbt_vars(config)
     dbt_args = list(args.dbt_args)
-    if dbt_args[0] not in ("build", "run"):
-        return subprocess.call([str(dbt), *dbt_command(dbt_args, variables)], cwd=DBT_PROJECT_DIR)
+    with dbt_memory_limit(paths.conformed / "police"):
+        if dbt_args[0] not in ("build", "run"):
+            command = [str(dbt), *dbt_command(dbt_args, variables)]
+            return subprocess.call(command, cwd=DBT_PROJECT_DIR)
+        return _dbt_build(paths, config, variables, dbt, dbt_args)
+
+
+def _dbt_build(
+    paths: DataPaths,
+    config: JurisdictionConfig,
+    variables: dict[str, Any],
+    dbt: Path,
+    dbt_args: list[str],
+) -> int:
+    """``crimemap dbt -- build|run``: incremental unless the incident tables' inputs changed."""
     from crimemap.warehouse import incremental
 
     record = incremental.record_path(paths)

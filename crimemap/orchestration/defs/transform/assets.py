@@ -40,6 +40,7 @@ from crimemap.orchestration.defs.sources.surveys import QUARANTINE_SURVEYS
 from crimemap.orchestration.defs.transform.resources import DbtCli
 from crimemap.warehouse import incremental
 from crimemap.warehouse.column_lineage import Lineage, current_lineage, load_lineage
+from crimemap.warehouse.memory import dbt_memory_limit
 from crimemap.warehouse.previews import (
     MART_BASE_SQL,
     MART_PREVIEWS,
@@ -208,7 +209,9 @@ def dbt_models(project: DbtProject, config: JurisdictionConfig) -> AssetsDefinit
         else:
             context.log.info("incident tables: incremental (only changed police partitions)")
         record.unlink(missing_ok=True)
-        events = list(dbt.cli(args, context=context, target_path=target).stream())
+        with dbt_memory_limit(data_dir.paths.conformed / "police") as memory_limit:
+            context.log.info(f"dbt's DuckDB memory limit: {memory_limit}")
+            events = list(dbt.cli(args, context=context, target_path=target).stream())
         # A subset that left an incident table out leaves it as it was: no record, a full
         # build next time.
         if context.selected_asset_keys >= INCIDENT_TABLE_KEYS:
