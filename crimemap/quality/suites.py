@@ -840,8 +840,8 @@ def read_partition_groups(
 def _partition_frames(
     paths: Sequence[Path], names: Sequence[str], columns: Sequence[str] | None, batch_rows: int
 ) -> Iterator[pd.DataFrame]:
-    """The well-formed rows of ``paths`` (one column set) in frames of ``batch_rows`` rows or a
-    little more; one empty frame when they hold no row."""
+    """The well-formed rows of ``paths`` (one column set) in frames of ``batch_rows`` to twice
+    that many rows, the last one smaller; one empty frame when they hold no row."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
