@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
 import polars as pl
-import pyarrow.parquet as pq
 
 LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_row_number", "_ingested_at", "_load_id")
 MALFORMED_COLUMN = "_malformed"  # why a CSV record could not be read: "line 7: ..."
@@ -510,10 +509,9 @@ def _write_landing(
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
     try:
         landed.sink_parquet(tmp, compression="zstd")
-        written = pq.read_schema(tmp).names, pq.read_metadata(tmp).num_rows
+        rows = pl.scan_parquet(tmp).select(pl.len()).collect().item()  # from the footer
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    names, rows = written
-    return LandingResult(path=dest, rows=rows, columns=tuple(names))
+    return LandingResult(path=dest, rows=rows, columns=tuple(landed.collect_schema().names()))

@@ -53,6 +53,12 @@ def bucket_columns(spec: SuiteSpec) -> tuple[str, ...] | None:
     return next(iter(keys), ())
 
 
+def rows_per_file_batch(spec: SuiteSpec) -> int | None:
+    """Rows per batch for a table read file by file, in no order of any key: ``BATCH_ROWS``,
+    or ``None`` (the table whole) when ``spec`` needs equal keys in one batch."""
+    return BATCH_ROWS if bucket_columns(spec) == () else None
+
+
 def combine_results(batches: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One GX validation result (its JSON dict) for a table, from its batches' results (same
     suite, rows split between batches). One batch is returned as it is."""

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 Severity = Literal["ERROR", "WARN"]
+WHOLE_READ = 1 << 20  # rows read at a time from a file whose group is validated whole
 # What a suite validates: one frame, or the batches of one table (validated in turn).
 Frames: TypeAlias = "pd.DataFrame | Iterable[pd.DataFrame]"
 _GX_SEVERITY: dict[str, str] = {"ERROR": "critical", "WARN": "warning"}
@@ -810,16 +811,22 @@ def _condition_columns(condition: Any) -> Iterator[str]:
 
 
 def read_partition_groups(
-    directory: Path, columns: Sequence[str] | None = None, *, batch_rows: int = BATCH_ROWS
+    directory: Path,
+    columns: Sequence[str] | None = None,
+    *,
+    batch_rows: int | None = BATCH_ROWS,
 ) -> dict[str, Iterator[pd.DataFrame]]:
     """The ``month=*/part.parquet`` files under ``directory``, one group per column set, keyed
     by the months they hold (``2024-07..2025-05``): an export whose columns changed between
     loads is judged as each load published it, never as one table it does not fit.
 
     Each group is read lazily, in frames of about ``batch_rows`` rows (``run_suite`` combines
-    their results), so no landing is held in memory whole. With ``columns`` (what a suite reads,
-    ``read_columns``), only those carry their values; every other column of the files is a
-    constant ``False`` placeholder, there for the column-set expectations."""
+    their results), so no landing is held in memory whole; ``None`` reads each group as one
+    frame (``batches.rows_per_file_batch``: a suite that needs equal keys in one batch).
+
+    With ``columns`` (what a suite reads, ``read_columns``), only those carry their values;
+    every other column of the files is a constant ``False`` placeholder, there for the
+    column-set expectations."""
     import pyarrow.parquet as pq
 
     files = sorted(Path(directory).glob("month=*/*.parquet"))
@@ -838,7 +845,10 @@ def read_partition_groups(
 
 
 def _partition_frames(
-    paths: Sequence[Path], names: Sequence[str], columns: Sequence[str] | None, batch_rows: int
+    paths: Sequence[Path],
+    names: Sequence[str],
+    columns: Sequence[str] | None,
+    batch_rows: int | None,
 ) -> Iterator[pd.DataFrame]:
     """The well-formed rows of ``paths`` (one column set) in frames of ``batch_rows`` to twice
     that many rows, the last one smaller; one empty frame when they hold no row."""
@@ -858,10 +868,10 @@ def _partition_frames(
         parquet = pq.ParquetFile(path)
         present = parquet.schema_arrow.names
         wanted = None if read is None else [*read, *(c for c in MALFORMED_COLUMNS if c in present)]
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):
+        for batch in parquet.iter_batches(batch_size=batch_rows or WHOLE_READ, columns=wanted):
             pending.append(well_formed(pa.Table.from_batches([batch])))
             pending_rows += batch.num_rows
-            if pending_rows >= batch_rows:
+            if batch_rows is not None and pending_rows >= batch_rows:
                 yield frame(pending)
                 pending, pending_rows, yielded = [], 0, True
         if not yielded and not pending:  # no row so far: keep the columns for an empty frame

@@ -228,3 +228,30 @@ def test_a_result_that_cannot_be_added_up_is_refused() -> None:
     with pytest.raises(B.NotBatchable, match="median"):
         B.combine_results([batch, batch])
     assert B.combine_results([batch]) == batch
+
+
+def test_a_landing_a_keyed_suite_reads_is_judged_whole(tmp_path: Path) -> None:
+    """Month files are in no order of any key: a suite with a uniqueness expectation reads
+    each column set as one frame, so a key repeated across two months is still found."""
+    keyed = SuiteSpec(
+        name="keyed_landing",
+        expectations=(expect("ExpectColumnValuesToBeUnique", "ERROR", column="id"),),
+    )
+    for month, ids in (("2024-07", ["1", "2", "3"]), ("2024-08", ["4", "3"])):
+        (tmp_path / f"month={month}").mkdir()
+        pq.write_table(pa.table({"id": ids}), tmp_path / f"month={month}" / "part.parquet")
+    assert B.rows_per_file_batch(keyed) is None
+    assert B.rows_per_file_batch(suite(min_value=1)) is None  # its own key is "id"
+    unkeyed = SuiteSpec(name="unkeyed", expectations=(expect("ExpectColumnValuesToNotBeNull",
+                                                             "ERROR", column="id"),))  # fmt: skip
+    assert B.rows_per_file_batch(unkeyed) == B.BATCH_ROWS
+    ((_, frames),) = S.read_partition_groups(
+        tmp_path, ["id"], batch_rows=B.rows_per_file_batch(keyed)
+    ).items()
+    read = list(frames)
+    assert [len(f) for f in read] == [5]
+    (failure,) = S.run_suite(keyed, iter(read)).failed
+    assert failure["unexpected_count"] == 2
+    # Split file by file, the same landing would hide the repeat: what the rule prevents.
+    ((_, split),) = S.read_partition_groups(tmp_path, ["id"], batch_rows=3).items()
+    assert S.run_suite(keyed, split).success

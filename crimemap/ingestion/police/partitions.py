@@ -146,6 +146,7 @@ def land_police_months(
     # and written from its own file (a pass per month over the whole landing cost minutes at
     # ten million rows, and holding it in a table cost gigabytes).
     by_month = landed_parquet.with_name(f"{landed_parquet.stem}.months")
+    no_rows = f"SELECT {cols}, _source_file, _row_number FROM {landed} LIMIT 0"
     try:
         con.execute(
             f"COPY (SELECT * FROM (SELECT {cols}, __l._source_file, __l._row_number, "
@@ -155,11 +156,7 @@ def land_police_months(
         return [
             _write_month(
                 con,
-                _month_rows(
-                    by_month,
-                    m,
-                    empty=f"SELECT {cols}, _source_file, _row_number FROM {landed} LIMIT 0",
-                ),
+                _month_rows(by_month, m, empty=no_rows),
                 cols,
                 source=source,
                 month=m,

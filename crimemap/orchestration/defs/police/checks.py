@@ -12,6 +12,7 @@ from crimemap.orchestration.defs.quality.checks import (
     validate_frame,
 )
 from crimemap.orchestration.defs.quality.reconcile import reconciliation_result
+from crimemap.quality.batches import rows_per_file_batch
 from crimemap.quality.reconcile import reconcile_police_source
 from crimemap.quality.suites import police_raw_suite, read_columns, read_partition_groups
 
@@ -52,7 +53,9 @@ def raw_suite_check(source: PoliceSource) -> dg.AssetChecksDefinition:
         paths = data_dir.paths
         bbox = jurisdiction_bbox(paths)
         spec = police_raw_suite(source.layout, source=name, bbox=bbox)
-        groups = read_partition_groups(paths.raw_police(name), read_columns(spec))
+        groups = read_partition_groups(
+            paths.raw_police(name), read_columns(spec), batch_rows=rows_per_file_batch(spec)
+        )
         if len(groups) == 1:  # one layout throughout: the suite's own label
             return validate_frame(spec, next(iter(groups.values())), paths)
         return suite_check_result(
