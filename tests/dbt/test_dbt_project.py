@@ -701,3 +701,64 @@ def test_quoted_configuration_values_are_sql_literals(warehouse, tmp_path: Path)
         )
         assert initiative[:2] == (HOSTILE_NAME, "5303'3, 53033000100")
         assert "areas not in dim_area: '5303'3'" in initiative[2]
+
+
+def test_not_null_columns_counts_every_null_cell_and_names_its_columns(
+    warehouse, tmp_path: Path
+) -> None:
+    """A model's not-null columns are judged by one query (not_null_columns). On a copy of the
+    built warehouse with three NULL cells in two of a crosswalk's columns, the test fails with
+    3 failures and names the two columns."""
+    built = Path(warehouse.execute("PRAGMA database_list").fetchone()[2])
+    (tmp_path / "warehouse.duckdb").write_bytes(built.read_bytes())
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.execute("update crosswalk_lapd set category = null where offense_code in ('110','113')")
+        con.execute("update crosswalk_lapd set is_sensitive = null where offense_code = '110'")
+    cmd = [
+        str(DBT), "test", "--select", "not_null_crosswalk_lapd", "--store-failures",
+        "--vars", json.dumps(TINY_CITY_VARS),
+        "--profiles-dir", str(DBT_PROJECT_DIR), "--project-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(tmp_path / "dbt_target"), "--log-path", str(tmp_path / "dbt_logs"),
+    ]  # fmt: skip
+    result = subprocess.run(cmd, env=dbt_env(tmp_path), capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 1, result.stdout + result.stderr
+    (outcome,) = json.loads((tmp_path / "dbt_target" / "run_results.json").read_text())["results"]
+    assert (outcome["status"], outcome["failures"]) == ("fail", 3)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        stored = con.execute(
+            "select column_name, null_rows from main_dbt_test__audit.not_null_crosswalk_lapd "
+            "order by 1"
+        ).fetchall()
+    assert stored == [("category", 2), ("is_sensitive", 1)]
+
+
+def test_every_not_null_constraint_is_enforced_by_the_database(warehouse) -> None:
+    """A not_null constraint replaces a not_null test only where DuckDB enforces it: in a model
+    with an enforced contract, built as a table (a view would check nothing)."""
+    data_dir = Path(warehouse.execute("PRAGMA database_list").fetchone()[2]).parent
+    manifest = json.loads((data_dir / "dbt_target" / "manifest.json").read_text())
+    constrained = {
+        node["name"]: (node["contract"]["enforced"], node["config"]["materialized"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and any(
+            constraint["type"] == "not_null"
+            for column in node["columns"].values()
+            for constraint in column.get("constraints", [])
+        )
+    }
+    assert "fct_incidents" in constrained and "area_month_rates" in constrained
+    not_enforced = {
+        name: how
+        for name, how in constrained.items()
+        if how not in ((True, "table"), (True, "incremental"))
+    }
+    assert not_enforced == {}
+    # and the built table holds the constraint: DuckDB refuses a NULL key
+    (ddl,) = warehouse.execute(
+        "select sql from duckdb_tables() where table_name = 'area_month_rates'"
+    ).fetchone()
+    with duckdb.connect() as copy:
+        copy.execute(ddl)
+        with pytest.raises(duckdb.ConstraintException, match="NOT NULL"):
+            copy.execute("insert into area_month_rates (area_id) values (null)")

@@ -97,6 +97,7 @@ def quarantine_keys(config: JurisdictionConfig) -> list[AssetKey]:
 
 TEST_SENTENCES = {
     "not_null": "{column} is never null",
+    "not_null_columns": "none of {columns} is ever null",
     "unique": "{column} is unique",
     "accepted_values": "{column} takes only {values}",
     "relationships": "every {column} exists in {to}.{field}",
@@ -116,6 +117,7 @@ def dbt_test_description(test: Mapping[str, Any]) -> str:
         return "dbt test: " + template.format(
             column=kwargs.get("column_name") or test.get("column_name") or "the row",
             values=", ".join(map(str, kwargs.get("values") or [])),
+            columns=", ".join(map(str, kwargs.get("column_names") or [])),
             to=to.split("'")[1] if "'" in to else to,
             field=kwargs.get("field", ""),
         )
