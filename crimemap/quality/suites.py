@@ -24,7 +24,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -44,6 +44,7 @@ from crimemap.quality.batches import BATCH_ROWS, combine_results
 from crimemap.quality.boundaries import CONFORMED_AREA_COLUMNS as AREAS_CONFORMED_COLUMNS
 from crimemap.quality.census import CONFORMED_COLUMNS as AREA_INDICATORS_CONFORMED_COLUMNS
 from crimemap.quality.layouts import LINEAGE_COLUMNS, BBox
+from crimemap.quality.memo import ResultMemo, frame_digest, judged_columns, suite_digest
 from crimemap.quality.report import write_suite_page
 
 if TYPE_CHECKING:
@@ -118,6 +119,8 @@ class SuiteOutcome:
     validation_path: Path | None = None
     data_docs_path: Path | None = None
     seconds: float = field(default=0.0, compare=False)
+    # batches whose result was reused from the suite's last run (crimemap.quality.memo)
+    reused_batches: int = field(default=0, compare=False)
 
     @property
     def blocking(self) -> bool:
@@ -134,6 +137,7 @@ class SuiteOutcome:
             "failed": self.failed,
             "statistics": self.statistics,
             "seconds": round(self.seconds, 3),
+            "reused_batches": self.reused_batches,
         }
         if self.validation_path is not None:
             meta["validation_path"] = str(self.validation_path)
@@ -558,40 +562,40 @@ def run_suite(
     *,
     results_dir: Path | None = None,
     data_docs_dir: Path | None = None,
+    memo_dir: Path | None = None,
 ) -> SuiteOutcome:
     """Validate ``df`` against ``spec`` in a fresh ephemeral context. ``seconds`` in the outcome
     includes the one-off ``great_expectations`` import on a process's first call.
 
     ``df`` is a frame, or the batches of one table (``crimemap.quality.batches``): each is
-    validated in turn, and their results are combined into the table's.
+    validated in turn, and their results are combined into the table's. With ``memo_dir``, a
+    batch this suite judged in its last run is not validated again (``crimemap.quality.memo``).
 
     Writes the GX validation result to ``<results_dir>/<suite>.json`` and, if ``data_docs_dir`` is
     given, the suite's page of the offline quality report to ``<data_docs_dir>/<suite>.html``
     (``crimemap.quality.report``: GX's own Data Docs need a network).
     """
     started = time.perf_counter()
-    gx = _import_gx()
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch_definition = (
-        context.data_sources.add_pandas(spec.name)
-        .add_dataframe_asset(spec.name)
-        .add_batch_definition_whole_dataframe(spec.name)
-    )
-    suite = context.suites.add(build_gx_suite(spec))
-    validation = context.validation_definitions.add(
-        gx.ValidationDefinition(name=spec.name, data=batch_definition, suite=suite)
-    )
-    result_json = combine_results(
-        [
-            validation.run(
-                batch_parameters={"dataframe": prepare_frame(spec, frame)}, result_format="BASIC"
-            ).to_json_dict()
-            for frame in _batches(df)
-        ]
-    )
+    memo = ResultMemo(memo_dir / f"{spec.name}.json") if memo_dir is not None else None
+    suite_key = suite_digest(spec) if memo is not None else ""
+    judged = judged_columns(spec)
+    validate = _validator(spec)
+    results: list[Mapping[str, Any]] = []
+    for frame in _batches(df):
+        prepared = prepare_frame(spec, frame)
+        if memo is None:
+            results.append(validate(prepared))
+            continue
+        frame_key = frame_digest(prepared, judged)
+        key = None if frame_key is None else f"{suite_key}:{frame_key}"
+        result = memo.get(key)
+        if result is None:
+            result = validate(prepared)
+            memo.put(key, result)
+        results.append(result)
+    result_json = combine_results(results)
+    if memo is not None:
+        memo.save()
 
     validation_path = None
     if results_dir is not None:
@@ -606,6 +610,43 @@ def run_suite(
         validation_path=validation_path,
         data_docs_path=page,
         seconds=time.perf_counter() - started,
+        reused_batches=memo.reused if memo is not None else 0,
+    )
+
+
+def _validator(spec: SuiteSpec) -> Callable[[pd.DataFrame], dict[str, Any]]:
+    """A function validating one prepared frame against ``spec``. GX and its context are set up
+    on the first call only: a run whose every batch is reused never imports GX."""
+    validation: Any = None
+
+    def validate(frame: pd.DataFrame) -> dict[str, Any]:
+        nonlocal validation
+        if validation is None:
+            validation = _validation_definition(spec)
+        result: dict[str, Any] = validation.run(
+            batch_parameters={"dataframe": frame}, result_format="BASIC"
+        ).to_json_dict()
+        return result
+
+    return validate
+
+
+def _validation_definition(spec: SuiteSpec) -> Any:
+    """``spec`` as a GX validation definition over a whole pandas frame, in an ephemeral
+    context."""
+    gx = _import_gx()
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    batch_definition = (
+        context.data_sources.add_pandas(spec.name)
+        .add_dataframe_asset(spec.name)
+        .add_batch_definition_whole_dataframe(spec.name)
+    )
+    suite = context.suites.add(build_gx_suite(spec))
+    return context.validation_definitions.add(
+        gx.ValidationDefinition(name=spec.name, data=batch_definition, suite=suite)
     )
 
 
@@ -625,6 +666,7 @@ def outcome_from_result(
     validation_path: Path | None = None,
     data_docs_path: Path | None = None,
     seconds: float = 0.0,
+    reused_batches: int = 0,
 ) -> SuiteOutcome:
     """Summarize a GX validation result (its JSON dict) into a ``SuiteOutcome``."""
     results = result_json.get("results", [])
@@ -645,6 +687,7 @@ def outcome_from_result(
         validation_path=validation_path,
         data_docs_path=data_docs_path,
         seconds=seconds,
+        reused_batches=reused_batches,
     )
 
 

@@ -68,6 +68,8 @@ def suite_check_result(outcomes: Mapping[str, SuiteOutcome]) -> AssetCheckResult
             ]
         ),
         "validation_seconds": round(sum(o.seconds for o in outcomes.values()), 2),
+        # batches judged in the last run on the same rows, their result reused
+        "reused_batches": sum(o.reused_batches for o in outcomes.values()),
     }
     files = {label: o.suite for label, o in outcomes.items() if label != o.suite}
     if files:
@@ -98,6 +100,7 @@ def validate(spec: SuiteSpec, frame: Frames, paths: DataPaths) -> SuiteOutcome:
         frame,
         results_dir=paths.quality / "validations",
         data_docs_dir=paths.quality / "data_docs",
+        memo_dir=paths.quality / "memo",
     )
     write_index(paths.quality / "data_docs", paths.quality / "validations")
     return outcome
