@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,60 +33,10 @@ def suite_digest(spec: SuiteSpec) -> str:
     return hashlib.sha256(described.encode()).hexdigest()
 
 
-# What the kinds crimemap's suites use read of a frame: the values of the columns their arguments
-# name (``column``, ``column_list``, a row condition's columns), or only its shape. A kind not
-# listed here is taken to read every value.
-_COLUMN_KINDS = frozenset(
-    {
-        "ExpectColumnPairValuesAToBeGreaterThanB",
-        "ExpectColumnUniqueValueCountToBeBetween",
-        "ExpectColumnValuesToBeBetween",
-        "ExpectColumnValuesToBeInSet",
-        "ExpectColumnValuesToBeNull",
-        "ExpectColumnValuesToBeUnique",
-        "ExpectColumnValuesToMatchRegex",
-        "ExpectColumnValuesToNotBeNull",
-        "ExpectCompoundColumnsToBeUnique",
-    }
-)
-_SHAPE_KINDS = frozenset({"ExpectTableColumnsToMatchSet", "ExpectTableRowCountToBeBetween"})
-
-
-def judged_columns(spec: SuiteSpec) -> frozenset[str] | None:
-    """The columns whose values the suite's expectations read; ``None``: possibly all."""
-    named: set[str] = set()
-    for expectation in spec.expectations:
-        if expectation.kind in _SHAPE_KINDS:
-            continue
-        if expectation.kind not in _COLUMN_KINDS:
-            return None
-        named |= _named_columns(expectation.kwargs)
-    return frozenset(named)
-
-
-def _named_columns(value: Any) -> set[str]:
-    """Column names in expectation arguments, row conditions included (``{"column": {"name":
-    ...}}``, nested in ``and``/``or`` conditions)."""
-    found: set[str] = set()
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if key in ("column", "column_A", "column_B") and isinstance(item, str):
-                found.add(item)
-            elif key == "column_list" and isinstance(item, (list, tuple)):
-                found |= {str(c) for c in item}
-            elif key == "column" and isinstance(item, Mapping) and "name" in item:
-                found.add(str(item["name"]))
-            else:
-                found |= _named_columns(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            found |= _named_columns(item)
-    return found
-
-
-def frame_digest(frame: pd.DataFrame, columns: frozenset[str] | None = None) -> str | None:
+def frame_digest(frame: pd.DataFrame, columns: Collection[str] | None = None) -> str | None:
     """The frame as a suite sees it: every column's name and type, the row count, and the values
-    of ``columns`` (all when ``None``) as a multiset of rows. Row order is left out: it changes
+    of ``columns`` (all when ``None``; a suite reads the ones its expectations name,
+    ``suites.read_columns``) as a multiset of rows. Row order is left out: it changes
     no count or success, only which unexpected values GX lists first. ``None`` for values pandas
     cannot hash (a cell holding a list, say): that frame is always validated."""
     import numpy as np

@@ -44,7 +44,7 @@ from crimemap.quality.batches import BATCH_ROWS, combine_results
 from crimemap.quality.boundaries import CONFORMED_AREA_COLUMNS as AREAS_CONFORMED_COLUMNS
 from crimemap.quality.census import CONFORMED_COLUMNS as AREA_INDICATORS_CONFORMED_COLUMNS
 from crimemap.quality.layouts import LINEAGE_COLUMNS, BBox
-from crimemap.quality.memo import ResultMemo, frame_digest, judged_columns, suite_digest
+from crimemap.quality.memo import ResultMemo, frame_digest, suite_digest
 from crimemap.quality.report import write_suite_page
 
 if TYPE_CHECKING:
@@ -578,7 +578,7 @@ def run_suite(
     started = time.perf_counter()
     memo = ResultMemo(memo_dir / f"{spec.name}.json") if memo_dir is not None else None
     suite_key = suite_digest(spec) if memo is not None else ""
-    judged = judged_columns(spec)
+    judged = frozenset(read_columns(spec))
     validate = _validator(spec)
     results: list[Mapping[str, Any]] = []
     for frame in _batches(df):

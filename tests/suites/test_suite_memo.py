@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 
 from crimemap.quality import suites as S
-from crimemap.quality.memo import judged_columns
 from crimemap.quality.suites import SuiteSpec, expect
 
 
@@ -99,12 +98,3 @@ def test_only_the_changed_batch_is_validated_and_the_memo_keeps_one_run(tmp_path
     assert outcome == S.run_suite(suite(), iter(changed))
     kept = json.loads((tmp_path / "memo.json").read_text())
     assert len(kept) == 3  # this run's three batches, not the last run's changed one
-
-
-def test_judged_columns_include_row_conditions_and_give_up_on_unknown_kinds() -> None:
-    assert judged_columns(suite()) == {"id", "value"}
-    unknown = SuiteSpec(
-        name="unknown",
-        expectations=(expect("ExpectColumnMedianToBeBetween", "ERROR", column="value"),),
-    )
-    assert judged_columns(unknown) is None
