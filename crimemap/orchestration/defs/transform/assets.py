@@ -196,6 +196,10 @@ def dbt_models(project: DbtProject, config: JurisdictionConfig) -> AssetsDefinit
         # data.
         variables = dbt_vars(config)
         args = ["build", "--exclude", "resource_type:unit_test", "--vars", json.dumps(variables)]
+        # dbt's file log defaults to debug: every statement's full SQL, tens of MB a run at a
+        # million incidents, formatted in dbt's process. The run log keeps dbt's info lines;
+        # `crimemap dbt -- --log-level-file debug ...` writes the SQL for a closer look.
+        args += ["--log-level-file", "info"]
         # The incident tables build incrementally by police partition unless an input they
         # share across partitions changed (crimemap/warehouse/incremental.py). The record goes
         # first, so a build that fails is followed by a full one.
