@@ -77,9 +77,9 @@ class ResultMemo:
 
     def get(self, key: str | None) -> Mapping[str, Any] | None:
         found = self.known.get(key) if key is not None else None
-        if found is not None:
+        if key is not None and found is not None:
             self.reused += 1
-            self.used[key] = found  # type: ignore[index]
+            self.used[key] = found
         return found
 
     def put(self, key: str | None, result: Mapping[str, Any]) -> None:
