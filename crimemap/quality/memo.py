@@ -4,7 +4,7 @@ A batch's GX validation result is a function of three things: the suite's expect
 GX validates (after ``prepare_frame``) and the GX version. When all three are unchanged since the
 last run, validating again gives the same result, so a re-run with no new data, or a new month on
 a landing read month by month, validates only what changed. The key is a digest of all three; a
-suite's memo holds the batches of its last run only, so it never outgrows one run's results.
+suite's memo holds the batches of its last two runs at most.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import time
 from collections.abc import Collection, Mapping
 from importlib.metadata import version
 from pathlib import Path
@@ -58,12 +59,19 @@ def frame_digest(frame: pd.DataFrame, columns: Collection[str] | None = None) ->
     return digest.hexdigest()
 
 
+# When the run that wrote an entry started (one process runs the whole pipeline). A suite can be
+# validated several times in one run (a landing's column sets, each on its own), so a save keeps
+# the previous run's entries it has not met yet: a later group of this run may still need them.
+_THIS_RUN = time.time_ns()
+
+
 class ResultMemo:
-    """One suite's batch results by key, read from and written back to ``path``."""
+    """One suite's batch results by key, read from and written back to ``path``: this run's, and
+    the previous run's that this run has not replaced."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.known = self._read(path)
+        self.known = {key: entry["result"] for key, entry in self._read(path).items()}
         self.used: dict[str, Mapping[str, Any]] = {}
         self.reused = 0
 
@@ -73,7 +81,13 @@ class ResultMemo:
             found = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}  # none yet, or unreadable: everything is validated
-        return found if isinstance(found, dict) else {}
+        if not isinstance(found, dict):
+            return {}
+        return {
+            key: entry
+            for key, entry in found.items()
+            if isinstance(entry, dict) and isinstance(entry.get("run"), int) and "result" in entry
+        }
 
     def get(self, key: str | None) -> Mapping[str, Any] | None:
         found = self.known.get(key) if key is not None else None
@@ -87,7 +101,17 @@ class ResultMemo:
             self.used[key] = result
 
     def save(self) -> None:
-        """Keep this run's batches, and only them."""
-        text = json.dumps(self.used, default=str)
+        """This run's entries (this validation's, and earlier ones of this run), and the previous
+        run's that none of them replaced; anything older goes."""
+        stored = self._read(self.path)
+        earlier = [entry["run"] for entry in stored.values() if entry["run"] < _THIS_RUN]
+        previous = max(earlier, default=None)
+        kept = {
+            key: entry
+            for key, entry in stored.items()
+            if entry["run"] in (_THIS_RUN, previous) and key not in self.used
+        }
+        kept |= {key: {"run": _THIS_RUN, "result": result} for key, result in self.used.items()}
+        text = json.dumps(kept, default=str)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

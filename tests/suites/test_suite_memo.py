@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from crimemap.quality import memo
 from crimemap.quality import suites as S
 from crimemap.quality.suites import SuiteSpec, expect
 
@@ -86,15 +87,42 @@ def test_a_changed_suite_validates_again(tmp_path: Path) -> None:
     assert S.run_suite(suite(mostly=0.8), frame(), memo_dir=tmp_path).reused_batches == 0
 
 
-def test_only_the_changed_batch_is_validated_and_the_memo_keeps_one_run(tmp_path: Path) -> None:
+def test_only_the_changed_batch_is_validated_and_the_memo_keeps_two_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     batches = [frame(0), frame(50), frame(100)]
+    monkeypatch.setattr(memo, "_THIS_RUN", 1)
     S.run_suite(suite(), iter(batches), memo_dir=tmp_path)
     # the middle batch gains a NULL key: the table fails, as a run without memo says
     changed = [batches[0], batches[1].assign(id=batches[1]["id"].where(batches[1]["id"] != 60)),
                batches[2]]  # fmt: skip
+    monkeypatch.setattr(memo, "_THIS_RUN", 2)
     outcome = S.run_suite(suite(), iter(changed), memo_dir=tmp_path)
     assert outcome.reused_batches == 2
     assert not outcome.success
     assert outcome == S.run_suite(suite(), iter(changed))
-    kept = json.loads((tmp_path / "memo.json").read_text())
-    assert len(kept) == 3  # this run's three batches, not the last run's changed one
+
+    def kept() -> list[int]:
+        stored = json.loads((tmp_path / "memo.json").read_text()).values()
+        return sorted(entry["run"] for entry in stored)
+
+    assert kept() == [1, 2, 2, 2]  # the first run's middle batch, until a run passes it by
+    monkeypatch.setattr(memo, "_THIS_RUN", 3)
+    assert S.run_suite(suite(), iter(changed), memo_dir=tmp_path).reused_batches == 3
+    assert kept() == [3, 3, 3]
+
+
+def test_every_column_set_of_one_landing_keeps_its_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A landing whose columns changed between loads is validated once per column set, under one
+    suite: the second group's validation must not evict the first group's batches."""
+    old_columns, new_columns = frame(0), frame(50).rename(columns={"note": "remark"})
+    for run in (1, 2):
+        monkeypatch.setattr(memo, "_THIS_RUN", run)
+        reused = [
+            S.run_suite(suite(), group, memo_dir=tmp_path).reused_batches
+            for group in (old_columns, new_columns)
+        ]
+        assert reused == ([0, 0] if run == 1 else [1, 1])
+    assert len(json.loads((tmp_path / "memo.json").read_text())) == 2
