@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from crimemap.config.paths import DataPaths, export_environment
 from crimemap.config.sources import ConfigError
+from crimemap.core.files import write_atomic
 from crimemap.core.project import DBT_PROJECT_DIR, PROJECT_ROOT
 from crimemap.quality.report import DEFAULT_DOCS_PORT
 from crimemap.warehouse.salt import SaltError
@@ -43,13 +44,32 @@ def configure(
     return paths
 
 
+def dagster_instance_yaml(home: Path) -> str:
+    """The instance's settings: no telemetry, and Dagster's SQLite files under ``home`` with
+    its event log's connections kept open (crimemap/orchestration/instance_storage.py)."""
+    return (
+        "telemetry:\n"
+        "  enabled: false\n"
+        "storage:\n"
+        "  custom:\n"
+        "    module: crimemap.orchestration.instance_storage\n"
+        "    class: OpenConnectionSqliteStorage\n"
+        "    config:\n"
+        f"      base_dir: {json.dumps(str(home))}\n"  # a JSON string is a YAML string
+    )
+
+
 def prepare_dagster_home(paths: DataPaths) -> None:
-    """Runs land in a persistent instance under the data dir, so the UI shows their history."""
+    """Runs land in a persistent instance under the data dir, so the UI shows their history.
+    crimemap owns its ``dagster.yaml``: written when it differs, so a moved or older data
+    directory takes up the current settings."""
     home = paths.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+    wanted = dagster_instance_yaml(home.resolve())
+    if not config.exists() or config.read_text(encoding="utf-8") != wanted:
+        # Atomic: `crimemap ui` may be loading the instance from it.
+        write_atomic(config, lambda tmp: tmp.write_text(wanted, encoding="utf-8"))
     os.environ["DAGSTER_HOME"] = str(home)
 
 
