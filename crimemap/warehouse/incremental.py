@@ -1,8 +1,9 @@
 """When the incident tables may be built incrementally, and when they must be rebuilt whole.
 
-``stg_police__offenses``, ``int_incidents__area_assigned`` and ``fct_incidents`` are incremental
-by police partition (``dbt_project/macros/incremental_incidents.sql``): a build rebuilds only
-the incidents of partitions whose content changed. That is right only while everything else
+``stg_police__offenses``, ``int_incidents__area_assigned``, ``fct_incidents`` and
+``int_incidents__grid_assigned`` are incremental by police partition
+(``dbt_project/macros/incremental_incidents.sql``): a build rebuilds only the incidents of
+partitions whose content changed. That is right only while everything else
 they are computed from is what it was at the last build: the boundaries (area assignment), the
 crosswalks (classification), the dbt vars and the dbt project itself. This module fingerprints
 those inputs; when the fingerprint differs from the one recorded by the last successful build,

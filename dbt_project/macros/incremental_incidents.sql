@@ -1,6 +1,6 @@
 {#-
-    The incident-level tables (stg_police__offenses, int_incidents__area_assigned, fct_incidents)
-    are incremental by police partition. A partition's rows carry its _load_id, which names the
+    The incident-level tables (stg_police__offenses, int_incidents__area_assigned, fct_incidents,
+    int_incidents__grid_assigned) are incremental by police partition. A partition's rows carry its _load_id, which names the
     source, the month and a digest of the partition's content, so a load is immutable: the rows
     of an incident differ between two tables exactly when one of its rows is in a load only one
     of them holds. Those incidents are rebuilt whole (every offense of them, in every month: the

@@ -165,7 +165,8 @@ def write_offenses(
     )
     con.register("points", points)
     con.execute(
-        "create or replace table main.fct_incidents as select offense_key, 'A' as area_id, "
+        "create or replace table main.fct_incidents as select offense_key, "
+        "offense_key as incident_key, 'load' as _load_id, 'A' as area_id, "
         "occurred_month, category, false as is_sensitive, ST_Point(lon, lat) as geom from points"
     )
     con.unregister("points")

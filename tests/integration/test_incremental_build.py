@@ -139,8 +139,12 @@ def test_an_incremental_build_equals_a_full_rebuild(
     # reconciliation with the load profiles would rightly fail.
     log = crimemap_dbt(data_dir, target, "run")
     assert "--full-refresh" not in log
-    compiled = target / "run" / "crimemap" / "models" / "marts" / "crime" / "fct_incidents.sql"
-    assert "delete from" in compiled.read_text().lower(), "the build was not incremental"
+    models = target / "run" / "crimemap" / "models"
+    for compiled in (
+        models / "marts" / "crime" / "fct_incidents.sql",
+        models / "intermediate" / "hotspots" / "int_incidents__grid_assigned.sql",
+    ):
+        assert "delete from" in compiled.read_text().lower(), f"{compiled.stem}: not incremental"
     incremental = tmp_path / "incremental.duckdb"
     shutil.copy(data_dir / "warehouse.duckdb", incremental)
 

@@ -57,6 +57,7 @@ INCIDENT_TABLE_KEYS = {
     AssetKey(["staging", "stg_police__offenses"]),
     AssetKey(["intermediate", "int_incidents__area_assigned"]),
     AssetKey(["marts", "fct_incidents"]),
+    AssetKey(["intermediate", "int_incidents__grid_assigned"]),
 }
 
 
