@@ -64,13 +64,8 @@ def mart_suites(config: JurisdictionConfig) -> dict[str, tuple[str, MartSuite]]:
         "fct_incidents": (
             "GX suite fct_incidents_mart: unique offense keys, configured sources, the category "
             "taxonomy, unmapped codes sensitive, no point exactly when precision is 'none', "
-            "areas exactly when assigned, nothing in the future.",
-            lambda areas: fct_incidents_suite(
-                sources,
-                start=police_start,
-                now=now(),
-                bbox=areas_bbox(areas),
-            ),
+            "areas exactly when assigned, nothing occurred after it was landed.",
+            lambda areas: fct_incidents_suite(sources, start=police_start, bbox=areas_bbox(areas)),
         ),
         "dim_area": (
             "GX suite dim_area_mart: one polygon per area id, positive size, counts and rates in "

@@ -49,7 +49,7 @@ def frame_digest(frame: pd.DataFrame, columns: Collection[str] | None = None) ->
     read = [c for c in frame.columns if columns is None or c in columns]
     if read:
         try:
-            rows = pd.util.hash_pandas_object(frame[read], index=False).to_numpy()
+            rows = pd.util.hash_pandas_object(settled_floats(frame[read]), index=False).to_numpy()
         except TypeError:
             return None
         # a sum (mod 2**64) of row hashes, and of their squares: equal for equal multisets
@@ -57,6 +57,29 @@ def frame_digest(frame: pd.DataFrame, columns: Collection[str] | None = None) ->
         squares = int((rows * rows).sum(dtype=np.uint64))
         digest.update(f"{total}:{squares}".encode())
     return digest.hexdigest()
+
+
+# Floats enter the key to 40 bits of mantissa (about 12 significant digits). DuckDB sums in
+# parallel, in no fixed order, so a mart's doubles can differ in their last bits between two
+# builds of the same tables (about 1e-16 relative); a bound the suites set is never that close
+# to a value it decides.
+FLOAT_MANTISSA_BITS = 40
+
+
+def settled_floats(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every float column rounded to ``FLOAT_MANTISSA_BITS`` of mantissa."""
+    import numpy as np
+
+    floats = [c for c, t in frame.dtypes.items() if t.kind == "f"]
+    if not floats:
+        return frame
+    settled = frame.copy(deep=False)
+    scale = float(2**FLOAT_MANTISSA_BITS)
+    for column in floats:
+        values = frame[column].to_numpy(dtype="float64", na_value=np.nan)
+        mantissa, exponent = np.frexp(values)
+        settled[column] = np.ldexp(np.round(mantissa * scale) / scale, exponent)
+    return settled
 
 
 # When the run that wrote an entry started (one process runs the whole pipeline). A suite can be

@@ -82,6 +82,16 @@ def test_changed_rows_are_validated_again(tmp_path: Path, change) -> None:
     assert outcome == S.run_suite(suite(), changed)
 
 
+def test_floats_that_differ_only_in_their_last_bits_reuse_the_result(tmp_path: Path) -> None:
+    # DuckDB's parallel sums: the same aggregate, a few units in the last place apart.
+    S.run_suite(suite(), frame().assign(value=frame()["value"] / 3), memo_dir=tmp_path)
+    noisy = frame().assign(value=(frame()["value"] / 3) * (1 + 4e-16))
+    assert (noisy["value"] != frame()["value"] / 3).any()
+    assert S.run_suite(suite(), noisy, memo_dir=tmp_path).reused_batches == 1
+    moved = frame().assign(value=(frame()["value"] / 3) * (1 + 1e-9))  # a real change
+    assert S.run_suite(suite(), moved, memo_dir=tmp_path).reused_batches == 0
+
+
 def test_a_changed_suite_validates_again(tmp_path: Path) -> None:
     S.run_suite(suite(mostly=0.9), frame(), memo_dir=tmp_path)
     assert S.run_suite(suite(mostly=0.8), frame(), memo_dir=tmp_path).reused_batches == 0

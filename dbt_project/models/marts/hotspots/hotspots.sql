@@ -20,15 +20,30 @@ neighbours as (
 
 ),
 
+month_sums as (
+
+    -- exact integer sums: avg() and stddev_pop() over doubles merge parallel partial results
+    -- in no fixed order, so their last bits (and every z) would vary between builds
+    select
+        month,
+        count(*)                                                        as cells_in_month,
+        sum(cast(incident_count as hugeint))                            as count_sum,
+        sum(cast(incident_count as hugeint) * incident_count)           as count_square_sum
+    from cell_months
+    group by month
+
+),
+
 month_stats as (
 
     select
         month,
-        count(*)                                                        as cells_in_month,
-        avg(incident_count)                                             as month_mean_count,
-        stddev_pop(incident_count)                                      as month_sd_count
-    from cell_months
-    group by month
+        cells_in_month,
+        cast(count_sum as double) / cells_in_month                      as month_mean_count,
+        -- population sd = sqrt(N sum(y^2) - (sum y)^2) / N, the difference exact
+        sqrt(cast(cells_in_month * count_square_sum - count_sum * count_sum as double))
+            / cells_in_month                                            as month_sd_count
+    from month_sums
 
 ),
 
