@@ -22,6 +22,8 @@ from crimemap.quality.report import DEFAULT_DOCS_PORT
 from crimemap.warehouse.salt import SaltError
 
 if TYPE_CHECKING:
+    from dagster import DagsterInstance
+
     from crimemap.config.jurisdiction import JurisdictionConfig
 
 
@@ -137,11 +139,9 @@ def command_run(args: argparse.Namespace) -> int:
         return BUSY_EXIT
 
 
-def clear_interrupted_work(paths: DataPaths) -> None:
+def clear_interrupted_work(paths: DataPaths, instance: DagsterInstance) -> None:
     """What a killed run left: scratch files, and runs still marked as started. Only while
     holding the data directory's run lock (nothing else is writing)."""
-    from dagster import DagsterInstance
-
     from crimemap.core.files import sweep_leftovers
     from crimemap.orchestration.runs import fail_dead_runs
 
@@ -151,18 +151,30 @@ def clear_interrupted_work(paths: DataPaths) -> None:
     removed = [path for folder in work for path in sweep_leftovers(folder)]
     if removed:
         print(f"crimemap: removed {len(removed)} leftover(s) of an interrupted run", flush=True)
-    with DagsterInstance.get() as instance:
-        for run_id in fail_dead_runs(instance):
-            print(f"crimemap: run {run_id} had lost its process: marked failed", flush=True)
+    for run_id in fail_dead_runs(instance):
+        print(f"crimemap: run {run_id} had lost its process: marked failed", flush=True)
 
 
 def run_locked(
     args: argparse.Namespace, paths: DataPaths, config: JurisdictionConfig, started: float
 ) -> int:
-    clear_interrupted_work(paths)
+    from dagster import DagsterInstance
+
+    # One instance for the whole command: opening one costs a fraction of a second.
+    with DagsterInstance.get() as instance:
+        return run_in_instance(args, paths, config, started, instance)
+
+
+def run_in_instance(
+    args: argparse.Namespace,
+    paths: DataPaths,
+    config: JurisdictionConfig,
+    started: float,
+    instance: DagsterInstance,
+) -> int:
+    clear_interrupted_work(paths, instance)
     print("crimemap: loading definitions (dbt manifest, assets, checks)...", flush=True)
 
-    from dagster import DagsterInstance
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
         ASSET_PARTITION_RANGE_START_TAG,
@@ -210,10 +222,9 @@ def run_locked(
         run_config = {
             "loggers": {"console": {"config": {"log_level": args.log_level}}, "progress": {}}
         }
-        with DagsterInstance.get() as instance:
-            result = job.execute_in_process(
-                instance=instance, run_config=run_config, raise_on_error=False, tags=tags
-            )
+        result = job.execute_in_process(
+            instance=instance, run_config=run_config, raise_on_error=False, tags=tags
+        )
     elapsed = time.perf_counter() - started
     # A city without a survey layout takes no survey files: no survey line either.
     absent = (*config.absent_sources, *(() if config.surveys.declared else ("surveys",)))

@@ -732,33 +732,45 @@ def test_not_null_columns_counts_every_null_cell_and_names_its_columns(
     assert stored == [("category", 2), ("is_sensitive", 1)]
 
 
-def test_every_not_null_constraint_is_enforced_by_the_database(warehouse) -> None:
-    """A not_null constraint replaces a not_null test only where DuckDB enforces it: in a model
-    with an enforced contract, built as a table (a view would check nothing)."""
+def test_every_constraint_is_enforced_by_the_database(warehouse) -> None:
+    """A not_null or check constraint replaces a data test only where DuckDB enforces it: in a
+    model with an enforced contract, built as a table (a view would check nothing)."""
     data_dir = Path(warehouse.execute("PRAGMA database_list").fetchone()[2]).parent
     manifest = json.loads((data_dir / "dbt_target" / "manifest.json").read_text())
-    constrained = {
-        node["name"]: (node["contract"]["enforced"], node["config"]["materialized"])
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "model"
-        and any(
-            constraint["type"] == "not_null"
-            for column in node["columns"].values()
-            for constraint in column.get("constraints", [])
-        )
-    }
-    assert "fct_incidents" in constrained and "area_month_rates" in constrained
+    constrained: dict[str, dict[str, tuple[bool, str]]] = {"not_null": {}, "check": {}}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model":
+            continue
+        constraints = [
+            *node.get("constraints", []),
+            *(c for column in node["columns"].values() for c in column.get("constraints", [])),
+        ]
+        for kind, models in constrained.items():
+            if any(constraint["type"] == kind for constraint in constraints):
+                models[node["name"]] = (node["contract"]["enforced"], node["config"]["materialized"])
+    assert {"fct_incidents", "area_month_rates"} <= set(constrained["not_null"])
+    assert {"fct_incidents", "area_month_rates", "quality_scorecard"} <= set(constrained["check"])
     not_enforced = {
         name: how
-        for name, how in constrained.items()
+        for models in constrained.values()
+        for name, how in models.items()
         if how not in ((True, "table"), (True, "incremental"))
     }
     assert not_enforced == {}
-    # and the built table holds the constraint: DuckDB refuses a NULL key
+    # and the built table holds the constraints: DuckDB refuses a NULL key and a value outside
+    # the column's domain
     (ddl,) = warehouse.execute(
         "select sql from duckdb_tables() where table_name = 'area_month_rates'"
     ).fetchone()
+    row = warehouse.execute("select * from area_month_rates limit 1").fetchone()
+    outside = warehouse.execute(
+        "select * replace ('larceny' as category) from area_month_rates limit 1"
+    ).fetchone()
+    places = ", ".join("?" for _ in row)
     with duckdb.connect() as copy:
         copy.execute(ddl)
         with pytest.raises(duckdb.ConstraintException, match="NOT NULL"):
             copy.execute("insert into area_month_rates (area_id) values (null)")
+        with pytest.raises(duckdb.ConstraintException, match="CHECK constraint failed"):
+            copy.execute(f"insert into area_month_rates values ({places})", outside)
+        copy.execute(f"insert into area_month_rates values ({places})", row)  # the row as built
