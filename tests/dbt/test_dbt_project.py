@@ -745,9 +745,10 @@ def test_every_constraint_is_enforced_by_the_database(warehouse) -> None:
             *node.get("constraints", []),
             *(c for column in node["columns"].values() for c in column.get("constraints", [])),
         ]
+        how = (node["contract"]["enforced"], node["config"]["materialized"])
         for kind, models in constrained.items():
             if any(constraint["type"] == kind for constraint in constraints):
-                models[node["name"]] = (node["contract"]["enforced"], node["config"]["materialized"])
+                models[node["name"]] = how
     assert {"fct_incidents", "area_month_rates"} <= set(constrained["not_null"])
     assert {"fct_incidents", "area_month_rates", "quality_scorecard"} <= set(constrained["check"])
     not_enforced = {
