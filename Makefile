@@ -7,7 +7,7 @@ export UV_PYTHON ?= $(PYTHON)
 BENCH_INCIDENTS ?= 1000000
 export UV_LINK_MODE ?= copy
 
-.PHONY: install browser run test test-fast lint typecheck sql-lint gates format bench bench-scaling bench-10m bench-city bench-map ui clean
+.PHONY: install browser run test test-fast lint typecheck sql-lint gates format bench bench-scaling bench-10m bench-city bench-events bench-map ui clean
 
 # uv itself comes from PyPI; everything else from the committed uv.lock.
 .venv/.installed: pyproject.toml uv.lock
@@ -65,7 +65,6 @@ format: install
 bench: install
 	$(UV) run --frozen python -m benchmarks.pipeline --incidents $(BENCH_INCIDENTS) --new-month
 
-# The community map of the latest release (run `make run` first): size, build and load time.
 bench-scaling: install
 	$(UV) run --frozen python -m benchmarks.pipeline --scaling 100000,1000000,3000000
 
@@ -73,11 +72,16 @@ bench-scaling: install
 bench-10m: install
 	$(UV) run --frozen python -m benchmarks.pipeline --incidents 10000000 --no-reference
 
+# The community map of the latest release (run `make run` first): size, build and load time.
 bench-map: install browser
 	$(UV) run --frozen python -m benchmarks.map_page
 
 bench-city: install
 	$(UV) run --frozen python -m benchmarks.real_city --rows 10000
+
+# What storing one Dagster event costs: Dagster's SQLite storage against crimemap's.
+bench-events: install
+	$(UV) run --frozen python -m benchmarks.event_storage
 
 ui: install
 	$(UV) run --frozen crimemap ui
