@@ -46,10 +46,17 @@ def configure(
     return paths
 
 
+# The first line of the dagster.yaml crimemap writes; a file without it is the user's own.
+DAGSTER_YAML_MARKER = "# Written by crimemap, which keeps it current while this line is here."
+# What crimemap wrote before it chose the storage.
+DAGSTER_YAML_BEFORE = "telemetry:\n  enabled: false\n"
+
+
 def dagster_instance_yaml(home: Path) -> str:
     """The instance's settings: no telemetry, and Dagster's SQLite files under ``home`` with
     its event log's connections kept open (crimemap/orchestration/instance_storage.py)."""
     return (
+        f"{DAGSTER_YAML_MARKER}\n"
         "telemetry:\n"
         "  enabled: false\n"
         "storage:\n"
@@ -63,13 +70,17 @@ def dagster_instance_yaml(home: Path) -> str:
 
 def prepare_dagster_home(paths: DataPaths) -> None:
     """Runs land in a persistent instance under the data dir, so the UI shows their history.
-    crimemap owns its ``dagster.yaml``: written when it differs, so a moved or older data
-    directory takes up the current settings."""
+    Its ``dagster.yaml`` is rewritten when it differs from the current settings (a moved or
+    older data directory), unless it is the user's own (``DAGSTER_YAML_MARKER``)."""
     home = paths.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     wanted = dagster_instance_yaml(home.resolve())
-    if not config.exists() or config.read_text(encoding="utf-8") != wanted:
+    current = config.read_text(encoding="utf-8") if config.exists() else None
+    ours = (
+        current is None or current == DAGSTER_YAML_BEFORE or current.startswith(DAGSTER_YAML_MARKER)
+    )
+    if ours and current != wanted:
         # Atomic: `crimemap ui` may be loading the instance from it.
         write_atomic(config, lambda tmp: tmp.write_text(wanted, encoding="utf-8"))
     os.environ["DAGSTER_HOME"] = str(home)

@@ -136,3 +136,20 @@ def test_wiping_the_history_closes_the_connections_to_the_deleted_files(
         instance.report_engine_event("after", run)  # a new file, not the deleted one
         assert shard.exists()
         assert [r.message for r in instance.all_logs(run.run_id)] == ["after"]
+
+
+def test_a_dagster_yaml_of_the_users_own_is_left_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "unset"))  # restored after the test
+    own = "telemetry:\n  enabled: true\nrun_monitoring:\n  enabled: true\n"
+    (tmp_path / "dagster").mkdir()
+    (tmp_path / "dagster" / "dagster.yaml").write_text(own)
+    prepare_dagster_home(DataPaths(tmp_path))
+    assert (tmp_path / "dagster" / "dagster.yaml").read_text() == own
+    # crimemap's own file, written for another folder (a moved data directory), is updated
+    moved = dagster_instance_yaml(tmp_path / "elsewhere")
+    (tmp_path / "dagster" / "dagster.yaml").write_text(moved)
+    prepare_dagster_home(DataPaths(tmp_path))
+    current = (tmp_path / "dagster" / "dagster.yaml").read_text()
+    assert current == dagster_instance_yaml((tmp_path / "dagster").resolve())
