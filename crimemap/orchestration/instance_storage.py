@@ -13,6 +13,8 @@ of a run's database ends with a passive checkpoint (cheap when nothing is pendin
 
 Configured in the data directory's ``dagster.yaml`` (``crimemap.orchestration.cli``); the files
 and their layout are Dagster's own, so a data directory's history reads the same either way.
+The classes extend Dagster's SQLite storage through its internals (the version is pinned by
+``uv.lock``); ``tests/integration/test_instance_storage.py`` checks them against it.
 """
 
 from __future__ import annotations
