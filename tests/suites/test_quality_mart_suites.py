@@ -7,6 +7,7 @@ the dtypes, the geometry type names and the placeholders they meet in production
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 import math
@@ -3006,16 +3007,21 @@ def test_the_declared_columns_are_the_models(mart: str) -> None:
 
 
 def accepted_values(model: str, column: str) -> list[Any]:
-    """The values of the accepted_values test on ``model.column`` in the marts' yml."""
+    """The values ``model.column`` may take in the marts' yml: its ``check`` constraint
+    ``<column> in (...)`` (a contracted mart) or its accepted_values test."""
     for path in MARTS_DIR.glob("*/_*__models.yml"):
         for entry in yaml.safe_load(path.read_text())["models"]:
             if entry["name"] != model:
                 continue
             (found,) = [c for c in entry.get("columns", []) if c["name"] == column]
+            for constraint in found.get("constraints") or []:
+                listed = re.fullmatch(rf"{column} in \((.*)\)", constraint.get("expression", ""))
+                if constraint["type"] == "check" and listed:
+                    return list(ast.literal_eval(f"({listed.group(1)},)"))
             for test in found.get("data_tests") or []:
                 if isinstance(test, dict) and "accepted_values" in test:
                     return list(test["accepted_values"]["arguments"]["values"])
-    raise LookupError(f"no accepted_values test on {model}.{column}")
+    raise LookupError(f"no accepted values for {model}.{column}")
 
 
 def test_analytics_domains_follow_the_dbt_project() -> None:
