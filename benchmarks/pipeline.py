@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from crimemap.config.paths import DataPaths
 from crimemap.orchestration.timings import StepTiming, read_timings
 
 # The stages of a run, in pipeline order, as its stage lines name them.
@@ -252,7 +253,7 @@ def run_benchmark(
           "(the first includes the GX import); slowest first:")  # fmt: skip
     for name, seconds in sorted(validation.items(), key=lambda kv: -kv[1])[:10]:
         print(f"  {name:<48} {seconds:>7.1f}")
-    run_results = data_dir / "dbt" / "target"
+    run_results = DataPaths(data_dir).dbt_target
     if (run_results / "run_results.json").is_file():
         print_dbt_breakdown(dbt_node_seconds(run_results))
     if differing:

@@ -56,6 +56,11 @@ class DataPaths:
         return self.root / "dagster"
 
     @property
+    def dbt_target(self) -> Path:
+        """dbt's artifacts (manifest, run results, saved parse, log) of builds of this data."""
+        return self.root / "dbt" / "target"
+
+    @property
     def extension_dir(self) -> Path:
         return self.root / ".duckdb_extensions"
 

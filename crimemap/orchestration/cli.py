@@ -171,8 +171,12 @@ def run_locked(
 ) -> int:
     from dagster import DagsterInstance
 
-    # One instance for the whole command: opening one costs a fraction of a second.
-    with DagsterInstance.get() as instance:
+    from crimemap.config.runtime import dbt_vars
+    from crimemap.warehouse.dbt_parse import early_parse
+
+    # dbt's parse needs no data: it runs beside the landing (crimemap/warehouse/dbt_parse.py).
+    # One Dagster instance for the whole command: opening one costs a fraction of a second.
+    with early_parse(paths, dbt_vars(config)), DagsterInstance.get() as instance:
         return run_in_instance(args, paths, config, started, instance)
 
 
@@ -722,7 +726,7 @@ def command_lineage(args: argparse.Namespace) -> int:
         print("  run `crimemap run`, then `crimemap lineage --write` to derive it again")
         return 1
     paths = configure(args.data_dir, None, None, args.config)
-    target = paths.root / "dbt" / "target"
+    target = paths.dbt_target
     if not paths.warehouse.exists() or not (target / "manifest.json").exists():
         raise SystemExit(f"crimemap: no built warehouse in {paths.root}; run `crimemap run` first")
     manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))

@@ -722,7 +722,8 @@ def test_not_null_columns_counts_every_null_cell_and_names_its_columns(
     ]  # fmt: skip
     result = subprocess.run(cmd, env=dbt_env(tmp_path), capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 1, result.stdout + result.stderr
-    (outcome,) = json.loads((tmp_path / "dbt_target" / "run_results.json").read_text())["results"]
+    results = json.loads((tmp_path / "dbt_target" / "run_results.json").read_text())["results"]
+    (outcome,) = [r for r in results if r["unique_id"].startswith("test.")]
     assert (outcome["status"], outcome["failures"]) == ("fail", 3)
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
         stored = con.execute(

@@ -40,6 +40,7 @@ from crimemap.orchestration.defs.sources.surveys import QUARANTINE_SURVEYS
 from crimemap.orchestration.defs.transform.resources import DbtCli
 from crimemap.warehouse import incremental
 from crimemap.warehouse.column_lineage import Lineage, current_lineage, load_lineage
+from crimemap.warehouse.dbt_parse import parse_inputs_digest, record_parse, wait_for_parse
 from crimemap.warehouse.memory import dbt_memory_limit
 from crimemap.warehouse.previews import (
     MART_BASE_SQL,
@@ -191,7 +192,7 @@ def dbt_models(project: DbtProject, config: JurisdictionConfig) -> AssetsDefinit
     ) -> Iterator[Any]:
         # Run artifacts belong with the data they describe, not in the source tree; one folder,
         # reused, because the warehouse has one writer at a time.
-        target = data_dir.paths.root / "dbt" / "target"
+        target = data_dir.paths.dbt_target
         # dbt unit tests check the SQL against fixtures written for the project's own vars:
         # they run in the test suite (tests/dbt/test_dbt_project.py), not on a jurisdiction's
         # data.
@@ -216,9 +217,18 @@ def dbt_models(project: DbtProject, config: JurisdictionConfig) -> AssetsDefinit
         else:
             context.log.info("incident tables: incremental (only changed police partitions)")
         record.unlink(missing_ok=True)
+        parse = wait_for_parse(target)
+        if parse is not None:
+            outcome = "done" if parse.succeeded else "failed (the build parses for itself)"
+            context.log.info(
+                f"dbt parse, started with the run: {outcome}; "
+                f"waited {parse.waited_seconds:.1f} s for it"
+            )
         with dbt_memory_limit(data_dir.paths.conformed / "police") as memory_limit:
             context.log.info(f"dbt's DuckDB memory limit: {memory_limit}")
             events = list(dbt.cli(args, context=context, target_path=target).stream())
+        # The build succeeded (a failed one raises): its saved parse is current for these vars.
+        record_parse(target, parse_inputs_digest(variables))
         # A subset that left an incident table out leaves it as it was: no record, a full
         # build next time.
         if context.selected_asset_keys >= INCIDENT_TABLE_KEYS:
