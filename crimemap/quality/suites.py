@@ -614,6 +614,18 @@ def run_suite(
     )
 
 
+def run_suite_kept(spec: SuiteSpec, df: Frames, quality_dir: Path) -> SuiteOutcome:
+    """``run_suite`` with the suite's validation result, Data Docs page and memo kept under the
+    data directory's ``quality_dir``."""
+    return run_suite(
+        spec,
+        df,
+        results_dir=quality_dir / "validations",
+        data_docs_dir=quality_dir / "data_docs",
+        memo_dir=quality_dir / "memo",
+    )
+
+
 def _validator(spec: SuiteSpec) -> Callable[[pd.DataFrame], dict[str, Any]]:
     """A function validating one prepared frame against ``spec``. GX and its context are set up
     on the first call only: a run whose every batch is reused never imports GX."""

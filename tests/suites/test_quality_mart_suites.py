@@ -11,7 +11,9 @@ import ast
 import csv
 import json
 import math
+import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -3143,6 +3145,18 @@ def test_a_point_mart_frame_adds_only_the_coordinates(con: duckdb.DuckDBPyConnec
 # --- Dagster checks ----------------------------------------------------------------------------
 
 
+def mart_check_result(root: Path, mart: str, suite: Any) -> Any:
+    """The Dagster check result of ``mart``'s suite on the warehouse under ``root``."""
+    from crimemap.config.paths import DataPaths
+    from crimemap.orchestration.defs.quality.mart_checks import mart_suite_result
+    from crimemap.quality.mart_validation import validate_marts
+
+    paths = DataPaths(root)
+    spec = suite(paths.conformed_file("areas"))
+    (outcome,) = validate_marts(paths.warehouse, paths.quality, [(mart, spec)])
+    return mart_suite_result(mart, outcome)
+
+
 def test_mart_checks_block_each_published_mart() -> None:
     from dagster import AssetKey
 
@@ -3177,9 +3191,7 @@ def test_analytics_mart_checks_use_the_jurisdiction_settings(
     declared initiatives, forecast shares: the sample city's) to the suites, so frames built
     with them pass."""
     from crimemap.config.jurisdiction import load_jurisdiction
-    from crimemap.config.paths import data_paths
     from crimemap.core.duckdb_spatial import connect
-    from crimemap.orchestration.defs.quality.mart_checks import mart_suite_result
     from crimemap.quality.mart_registry import mart_suites
 
     config = load_jurisdiction()
@@ -3192,8 +3204,7 @@ def test_analytics_mart_checks_use_the_jurisdiction_settings(
     with connect(tmp_path / "warehouse.duckdb") as db:
         load_mart(db, mart, MARTS[mart].schema, data)
     _, suite = mart_suites(config)[mart]
-    with connect(tmp_path / "warehouse.duckdb", read_only=True) as db:
-        result = mart_suite_result(db, data_paths(), mart, suite)
+    result = mart_check_result(tmp_path, mart, suite)
     assert result.passed, result.description
 
 
@@ -3203,9 +3214,7 @@ def test_a_mart_check_validates_the_warehouse_table(
     from dagster import AssetCheckSeverity
 
     from crimemap.config.jurisdiction import load_jurisdiction
-    from crimemap.config.paths import data_paths
     from crimemap.core.duckdb_spatial import connect
-    from crimemap.orchestration.defs.quality.mart_checks import mart_suite_result
     from crimemap.quality.mart_registry import mart_suites
 
     monkeypatch.setenv("CRIMEMAP_DATA_DIR", str(tmp_path))
@@ -3215,8 +3224,7 @@ def test_a_mart_check_validates_the_warehouse_table(
     _, suite = mart_suites(load_jurisdiction())["dim_area"]
 
     def check() -> Any:
-        with connect(warehouse, read_only=True) as db:
-            return mart_suite_result(db, data_paths(), "dim_area", suite)
+        return mart_check_result(tmp_path, "dim_area", suite)
 
     passed = check()
     assert passed.passed and passed.description == "all expectations met"
@@ -3290,3 +3298,62 @@ def test_the_mart_suites_step_runs_the_checks_selected(
     ((evaluation),) = result.get_asset_check_evaluations()
     assert (evaluation.asset_key, evaluation.check_name) == (key.asset_key, key.name)
     assert evaluation.passed
+
+
+# --- the mart suites in worker processes (crimemap/quality/workers.py) ---------------------------
+
+
+def test_the_mart_suites_give_the_same_outcomes_in_worker_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three marts, one with a repeated key: validated by two worker processes, their outcomes
+    are the ones validating them here gives, the failure included."""
+    from crimemap.config.jurisdiction import load_jurisdiction
+    from crimemap.config.paths import DataPaths
+    from crimemap.core.duckdb_spatial import connect
+    from crimemap.quality import workers
+    from crimemap.quality.mart_registry import mart_suites
+    from crimemap.quality.mart_validation import validate_marts
+
+    monkeypatch.setenv("CRIMEMAP_DATA_DIR", str(tmp_path))
+    marts = ("dim_area", "offense_spikes", "service_access")
+    with connect(tmp_path / "warehouse.duckdb") as db:
+        for mart in marts:
+            load_mart(db, mart, MARTS[mart].schema, MARTS[mart].good())
+        db.execute("UPDATE dim_area SET area_id = ? WHERE area_id = ?", [area_key(0), area_key(1)])
+    paths = DataPaths(tmp_path)
+    suites = mart_suites(load_jurisdiction())
+    jobs = [(mart, suites[mart][1](paths.conformed_file("areas"))) for mart in marts]
+
+    monkeypatch.setattr(workers, "cores", lambda: 2)
+    assert workers.parallel_workers(len(jobs)) == 2
+    in_workers = validate_marts(paths.warehouse, tmp_path / "workers", jobs)
+    monkeypatch.setattr(workers, "cores", lambda: 1)
+    assert workers.parallel_workers(len(jobs)) == 0
+    here = validate_marts(paths.warehouse, tmp_path / "here", jobs)
+
+    def summary(outcomes: list[S.SuiteOutcome]) -> list[tuple[Any, ...]]:
+        return [(o.suite, o.success, o.severity, o.n_expectations, o.failed) for o in outcomes]
+
+    assert summary(in_workers) == summary(here)
+    assert [o.success for o in in_workers] == [False, True, True]
+    assert [f["expectation"] for f in in_workers[0].failed] == ["expect_column_values_to_be_unique"]
+    assert (tmp_path / "workers" / "validations" / "offense_spikes_mart.json").is_file()
+
+
+def pid_after(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def fail_with(message: str) -> None:
+    raise ValueError(message)
+
+
+def test_workers_are_processes_of_their_own_and_their_errors_reach_the_step() -> None:
+    from crimemap.quality.workers import map_in_workers
+
+    pids = map_in_workers(pid_after, [(0.5,), (0.5,)], 2)
+    assert len(set(pids)) == 2 and os.getpid() not in pids
+    with pytest.raises(ValueError, match="a suite broke"):
+        map_in_workers(fail_with, [("a suite broke",), ("another",)], 2)

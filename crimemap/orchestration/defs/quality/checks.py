@@ -33,7 +33,7 @@ from crimemap.quality.suites import (
     areas_conformed_suite,
     facilities_conformed_suite,
     read_frame,
-    run_suite,
+    run_suite_kept,
     service_requests_conformed_suite,
     surveys_conformed_suite,
 )
@@ -95,13 +95,7 @@ def suite_check_result(outcomes: Mapping[str, SuiteOutcome]) -> AssetCheckResult
 def validate(spec: SuiteSpec, frame: Frames, paths: DataPaths) -> SuiteOutcome:
     """Run a suite on a frame or a table's batches, keeping its result and Data Docs under the
     quality dir."""
-    outcome = run_suite(
-        spec,
-        frame,
-        results_dir=paths.quality / "validations",
-        data_docs_dir=paths.quality / "data_docs",
-        memo_dir=paths.quality / "memo",
-    )
+    outcome = run_suite_kept(spec, frame, paths.quality)
     write_index(paths.quality / "data_docs", paths.quality / "validations")
     return outcome
 

@@ -2,15 +2,15 @@
 
 Each suite reads its mart from the warehouse read-only, only the columns it names (geometry as its
 type name, never as WKB; see ``crimemap.quality.mart_suites.mart_frame``). The suites share one
-step and one warehouse connection: as steps of their own they cost more in start-up and events
-than in validation. Each is still its own check, and an ERROR failure of any of them blocks the
-published release. The diagnostic marts (``marts/quality``) have no suite: they report coverage,
-not a contract.
+step, and run in worker processes, as many at a time as there are cores
+(``crimemap.quality.mart_validation``): as steps of their own they cost more in start-up and
+events than in validation. Each is still its own check, and an ERROR failure of any of them
+blocks the published release. The diagnostic marts (``marts/quality``) have no suite: they
+report coverage, not a contract.
 """
 
 from collections.abc import Iterator
 
-import duckdb
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckKey,
@@ -22,25 +22,22 @@ from dagster import (
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig
-from crimemap.config.paths import DataPaths
-from crimemap.core.duckdb_spatial import connect
 from crimemap.orchestration.defs.data_directory import DataDirectory
-from crimemap.orchestration.defs.quality.checks import validate_frame
-from crimemap.quality.mart_registry import MartSuite, mart_suites
-from crimemap.quality.mart_suites import mart_frames
+from crimemap.orchestration.defs.quality.checks import suite_check_result
+from crimemap.quality.mart_registry import mart_suites
+from crimemap.quality.mart_validation import validate_marts
+from crimemap.quality.report import write_index
+from crimemap.quality.suites import SuiteOutcome
 
 
 def mart_check_key(mart: str) -> AssetCheckKey:
     return AssetCheckKey(AssetKey(["marts", mart]), f"{mart}_mart_suite")
 
 
-def mart_suite_result(
-    con: duckdb.DuckDBPyConnection, paths: DataPaths, mart: str, suite: MartSuite
-) -> AssetCheckResult:
-    """The check result of ``mart``'s suite on its warehouse table (``con``: the warehouse)."""
-    spec = suite(paths.conformed_file("areas"))
-    result = validate_frame(spec, mart_frames(con, mart, spec), paths)
+def mart_suite_result(mart: str, outcome: SuiteOutcome) -> AssetCheckResult:
+    """The check result of ``mart``'s suite."""
     key = mart_check_key(mart)
+    result = suite_check_result({outcome.suite: outcome})
     return result._replace(asset_key=key.asset_key, check_name=key.name)
 
 
@@ -63,9 +60,14 @@ def mart_checks(config: JurisdictionConfig) -> list[AssetChecksDefinition]:
     ) -> Iterator[AssetCheckResult]:
         paths = data_dir.paths
         selected = context.selected_asset_check_keys
-        with connect(paths.warehouse, read_only=True) as con:
-            for mart, (_, suite) in suites.items():
-                if mart_check_key(mart) in selected:
-                    yield mart_suite_result(con, paths, mart, suite)
+        chosen = [
+            (mart, suite(paths.conformed_file("areas")))
+            for mart, (_, suite) in suites.items()
+            if mart_check_key(mart) in selected
+        ]
+        outcomes = validate_marts(paths.warehouse, paths.quality, chosen)
+        write_index(paths.quality / "data_docs", paths.quality / "validations")
+        for (mart, _), outcome in zip(chosen, outcomes, strict=True):
+            yield mart_suite_result(mart, outcome)
 
     return [mart_suite_checks]
