@@ -173,10 +173,16 @@ def run_locked(
 
     from crimemap.config.runtime import dbt_vars
     from crimemap.warehouse.dbt_parse import early_parse
+    from crimemap.warehouse.dbt_server import dbt_server
 
-    # dbt's parse needs no data: it runs beside the landing (crimemap/warehouse/dbt_parse.py).
-    # One Dagster instance for the whole command: opening one costs a fraction of a second.
-    with early_parse(paths, dbt_vars(config)), DagsterInstance.get() as instance:
+    # Started now, to run beside the landing: a dbt process that imports dbt once for the
+    # run's dbt commands (crimemap/warehouse/dbt_server.py), and dbt's parse, which needs no
+    # data (warehouse/dbt_parse.py). One Dagster instance for the whole command.
+    with (
+        dbt_server(),
+        early_parse(paths, dbt_vars(config)),
+        DagsterInstance.get() as instance,
+    ):
         return run_in_instance(args, paths, config, started, instance)
 
 

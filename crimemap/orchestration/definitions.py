@@ -44,6 +44,7 @@ from crimemap.orchestration.defs.sources.surveys import (
 )
 from crimemap.orchestration.defs.transform.assets import dbt_models, prepared_dbt_project
 from crimemap.orchestration.defs.transform.resources import DbtCli
+from crimemap.warehouse.dbt_server import client_executable
 
 
 def build_definitions(config: JurisdictionConfig, paths: DataPaths) -> Definitions:
@@ -81,7 +82,11 @@ def build_definitions(config: JurisdictionConfig, paths: DataPaths) -> Definitio
             **source_resources(config, paths.sources),
             "jurisdiction": jurisdiction_resource(config),
             "data_dir": DataDirectory(root=str(paths.root)),
-            "dbt": DbtCli(project_dir=str(dbt_project.project_dir)),
+            "dbt": DbtCli(
+                project_dir=str(dbt_project.project_dir),
+                # dbt itself, or a `crimemap run`'s warm dbt process (warehouse/dbt_server.py)
+                dbt_executable=str(client_executable()),
+            ),
             **{
                 feed_resource_key(s.name): police_feed(s, config, paths.sources)
                 for s in config.police

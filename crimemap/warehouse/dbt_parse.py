@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from typing import Any
 
 from crimemap.config.paths import DataPaths
 from crimemap.core.project import DBT_PROJECT_DIR
+from crimemap.warehouse.dbt_server import client_executable
 
 STAMP_NAME = "parse_inputs.sha256"
 # dbt reads these project files before it decides whether a saved parse is current.
@@ -44,11 +44,6 @@ PROFILE_ENV: tuple[str, ...] = ("CRIMEMAP_DATA_DIR", "CRIMEMAP_DUCKDB_EXTENSION_
 class ParseOutcome:
     succeeded: bool
     waited_seconds: float  # how long the build waited for it (0: it ran entirely beside others)
-
-
-def dbt_executable() -> Path:
-    """The dbt of this Python environment."""
-    return Path(sys.executable).with_name("dbt")
 
 
 def parse_inputs_digest(variables: Mapping[str, Any], project_dir: Path = DBT_PROJECT_DIR) -> str:
@@ -130,7 +125,7 @@ def start_parse(paths: DataPaths, variables: Mapping[str, Any]) -> EarlyParse | 
     target.mkdir(parents=True, exist_ok=True)
     stamp_path(target).unlink(missing_ok=True)
     command = [
-        str(dbt_executable()),
+        str(client_executable()),  # by the run's dbt server (dbt_server.py) when it is up
         "parse",
         "--vars",
         json.dumps(dict(variables)),

@@ -19,7 +19,6 @@ from crimemap.core.duckdb_spatial import prepare_extension_directory
 from crimemap.core.project import DBT_PROJECT_DIR
 from crimemap.warehouse import dbt_parse
 from crimemap.warehouse.dbt_parse import (
-    dbt_executable,
     early_parse,
     parse_environment,
     parse_inputs_digest,
@@ -27,6 +26,7 @@ from crimemap.warehouse.dbt_parse import (
     start_parse,
     wait_for_parse,
 )
+from crimemap.warehouse.dbt_server import dbt_executable
 
 VARS = {"min_population": 250, "start_month": "2024-01-01"}
 FULL_PARSE_EVENT = "I024"
