@@ -118,6 +118,8 @@ def serve(socket_path: str, parent: int) -> None:
             connection.settimeout(None)
             pid = os.fork()
             if pid == 0:
+                # A dbt stopped by SIGTERM is killed, as dbt would be; never a clean exit.
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 listener.close()
                 code = 0
                 try:

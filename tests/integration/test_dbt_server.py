@@ -123,3 +123,31 @@ def test_the_server_of_a_killed_run_exits_by_itself() -> None:
     while alive(server_pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not alive(server_pid), "the server of a killed run is still running"
+
+
+def test_a_dbt_command_stopped_by_sigterm_does_not_report_success(tmp_path: Path) -> None:
+    """The server exits cleanly on SIGTERM; a command it forked must not: stopped, it is a
+    failure for the client, as a stopped dbt would be."""
+    import signal
+    import time
+
+    env = environment(tmp_path)
+    with dbt_server():
+        server_pid = int(os.environ[SERVER_ENV].partition(":")[0])
+        client = subprocess.Popen(
+            [str(client_executable()), "parse"],
+            cwd=DBT_PROJECT_DIR,
+            env={**env, SERVER_ENV: os.environ[SERVER_ENV]},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        children = Path(f"/proc/{server_pid}/task/{server_pid}/children")
+        deadline = time.monotonic() + 60
+        while not children.read_text().split() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (fork,) = children.read_text().split()
+        os.kill(int(fork), signal.SIGTERM)
+        _, stderr = client.communicate(timeout=60)
+    assert client.returncode != 0
+    assert "ended without an exit code" in stderr
