@@ -1,16 +1,21 @@
 """Where a run's time and memory go: one JSON line per step (``crimemap run --timings FILE``).
 
 Each line holds the step, its stage (as the terminal's stage lines group them), and what the
-step cost: wall seconds, CPU seconds of this process and of the processes it waited for (dbt),
-and its peak resident memory. The peak is the step's own where Linux lets a process reset its
-high-water mark (``/proc/self/clear_refs``), else the run's peak so far (``peak_is_step``
-says which). The lines are what ``benchmarks.pipeline`` adds up per stage; whatever a run
-spends outside its steps (imports, planning, events between steps) is the rest of its wall time.
+step cost: wall seconds, CPU seconds of this process and of the processes it waited for (the
+mart suites' workers), and its peak resident memory. The run's dbt commands run in forks of its
+dbt server (``crimemap.warehouse.dbt_server``), which records each command's CPU time and peak
+as it ends: they count in the step during which they end (the build in the dbt step; the early
+parse, and the server's own start, in whichever step is running then). The peak is the step's
+own where Linux lets a process reset its high-water mark (``/proc/self/clear_refs``), else the
+run's peak so far (``peak_is_step`` says which). The lines are what ``benchmarks.pipeline``
+adds up per stage; whatever a run spends outside its steps (imports, planning, events between
+steps) is the rest of its wall time.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import time
 from collections.abc import Callable, Iterable
@@ -19,6 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from crimemap.orchestration.console import STEP_OUTCOMES, stage_of
+from crimemap.warehouse.dbt_server import SERVER_ENV, read_usage
 
 CLEAR_REFS = Path("/proc/self/clear_refs")
 STATUS = Path("/proc/self/status")
@@ -35,15 +41,28 @@ class StepTiming:
     peak_is_step: bool
 
 
+def dbt_server_usage() -> dict[str, float]:
+    """What the run's dbt server (``crimemap.warehouse.dbt_server``) and the dbt commands it
+    finished used so far. The server is this process's child, but it is waited for only when
+    the run ends; its commands are its own children, not this process's."""
+    server = os.environ.get(SERVER_ENV, "")
+    _, _, socket_path = server.partition(":")
+    return read_usage(socket_path) if socket_path else {}
+
+
 def cpu_seconds() -> float:
-    """User + system seconds of this process and of its children that it has waited for."""
+    """User + system seconds of this process, of its children that it has waited for, and of
+    the run's dbt server and its finished commands."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    waited = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return waited + dbt_server_usage().get("cpu_s", 0.0)
 
 
 def children_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # kB on Linux
+    """The largest peak of a child process so far: a waited child's, or a dbt command's."""
+    waited = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # kB on Linux
+    return max(waited, dbt_server_usage().get("peak_mb", 0.0))
 
 
 def reset_peak() -> bool:

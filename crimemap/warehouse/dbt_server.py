@@ -11,8 +11,9 @@ reads dbt's JSON log lines as it would from ``dbt`` itself. The client exits wit
 exit code. Without a server (a run launched from the UI), ``crimemap-dbt`` runs ``dbt``.
 
 Protocol, over a Unix socket: the client sends 8 bytes (the request's length) with its stdout
-and stderr descriptors attached, then the request as JSON ``{"args", "env", "cwd"}``; the fork
-answers with its exit code as 4 bytes, once dbt is done.
+and stderr descriptors attached, then the request as JSON ``{"args", "env", "cwd"}``; the server
+answers with the fork's exit code as 4 bytes (negative: the signal that ended it) once the fork
+has ended.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import atexit
 import importlib
 import json
 import os
+import resource
+import shutil
 import signal
 import socket
 import struct
@@ -32,7 +35,7 @@ import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 SERVER_ENV = "CRIMEMAP_DBT_SERVER"  # "<server pid>:<socket path>", for crimemap-dbt
 # What every dbt command of the pipeline imports: the CLI, the DuckDB adapter, the parser and
@@ -47,6 +50,7 @@ PRELOAD: tuple[str, ...] = (
 )
 LENGTH = struct.Struct("!Q")
 EXIT = struct.Struct("!i")
+USAGE_NAME = "usage.json"  # beside the socket: what the finished commands used
 READY_SECONDS = 60.0  # how long a client waits for a starting server to listen
 PARENT_CHECK_SECONDS = 1.0  # how often an idle server looks whether its run is still there
 
@@ -78,9 +82,10 @@ def run_dbt(args: Sequence[str]) -> int:
     return 0
 
 
-def serve_one(connection: socket.socket) -> None:
-    """In the fork: take the client's request and descriptors, run dbt, answer its exit code."""
+def serve_one(connection: socket.socket) -> int:
+    """In the fork: take the client's request and descriptors, run dbt; dbt's exit code."""
     request, (stdout, stderr) = receive_request(connection)
+    connection.close()  # the server answers, once this process has ended
     os.dup2(stdout, 1)
     os.dup2(stderr, 2)
     os.close(stdout)
@@ -89,24 +94,49 @@ def serve_one(connection: socket.socket) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     try:
-        code = run_dbt(request["args"])
+        return run_dbt(request["args"])
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-    connection.sendall(EXIT.pack(code))
+
+
+def record_usage(
+    usage_path: Path, usage: resource.struct_rusage, previous: Mapping[str, float]
+) -> dict[str, float]:
+    """Add a finished command's CPU time and peak memory to the server's record."""
+    record = {
+        "cpu_s": previous.get("cpu_s", 0.0) + usage.ru_utime + usage.ru_stime,
+        "peak_mb": max(previous.get("peak_mb", 0.0), usage.ru_maxrss / 1024),  # kB on Linux
+    }
+    temporary = usage_path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(record))
+    os.replace(temporary, usage_path)
+    return record
+
+
+def read_usage(socket_path: str) -> dict[str, float]:
+    """What the server's finished commands used: CPU seconds and the largest peak (MB)."""
+    try:
+        return dict(json.loads(Path(socket_path).with_name(USAGE_NAME).read_text()))
+    except (OSError, ValueError):
+        return {}
 
 
 def serve(socket_path: str, parent: int) -> None:
-    """Import dbt, then fork for each connection until terminated, or until the ``parent``
-    process (the run) is gone."""
+    """Import dbt, then run each command in a fork of this process, one at a time, until
+    terminated or until the ``parent`` process (the run) is gone. A command's client gets its
+    exit code once its fork has ended and its CPU time and peak memory are recorded
+    (``read_usage``): a run's step timings count them as the step's."""
     for module in PRELOAD:
         importlib.import_module(module)
+    usage_path = Path(socket_path).with_name(USAGE_NAME)
+    usage = record_usage(usage_path, resource.getrusage(resource.RUSAGE_SELF), {})
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(socket_path)
     listener.listen()
     listener.settimeout(PARENT_CHECK_SECONDS)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    children: set[int] = set()
+    running: int | None = None
     try:
         while True:
             try:
@@ -116,38 +146,35 @@ def serve(socket_path: str, parent: int) -> None:
                     return
                 continue
             connection.settimeout(None)
-            pid = os.fork()
-            if pid == 0:
-                # A dbt stopped by SIGTERM is killed, as dbt would be; never a clean exit.
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                listener.close()
-                code = 0
-                try:
-                    serve_one(connection)
-                except BaseException:
-                    traceback.print_exc()  # on the client's stderr once it has been received
-                    code = 70
-                # What a dbt process does as it exits (release dbt's semaphores, flush logs),
-                # without unwinding into this loop.
-                atexit._run_exitfuncs()
-                os._exit(code)
-            connection.close()
-            children.add(pid)
-            children -= reaped(children)
+            with connection:
+                running = os.fork()
+                if running == 0:
+                    run_fork(listener, connection)
+                _, status, fork_usage = os.wait4(running, 0)
+                running = None
+                usage = record_usage(usage_path, fork_usage, usage)
+                connection.sendall(EXIT.pack(os.waitstatus_to_exitcode(status)))
     finally:
         # A command still running when the run ends was abandoned (the run was interrupted).
-        # Waited for, the forks' CPU time counts as this server's children's, and the run's.
-        for pid in children - reaped(children):
-            os.kill(pid, signal.SIGTERM)
-            os.waitpid(pid, 0)
+        if running:
+            os.kill(running, signal.SIGTERM)
+            os.waitpid(running, 0)
 
 
-def reaped(children: set[int]) -> set[int]:
-    done = set()
-    for pid in children:
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            done.add(pid)
-    return done
+def run_fork(listener: socket.socket, connection: socket.socket) -> NoReturn:
+    """The fork's life: dbt's command, then the exit a dbt process makes."""
+    # A dbt stopped by SIGTERM is killed, as dbt would be; never a clean exit.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    listener.close()
+    code = 70
+    try:
+        code = serve_one(connection)
+    except BaseException:
+        traceback.print_exc()  # on the client's stderr once it has been received
+    # What a dbt process does as it exits (release dbt's semaphores, flush logs), without
+    # unwinding into the server's loop.
+    atexit._run_exitfuncs()
+    os._exit(code)
 
 
 # --- starting and stopping it (crimemap run) ----------------------------------------------------
@@ -174,8 +201,7 @@ def dbt_server() -> Iterator[str]:
             os.environ[SERVER_ENV] = previous
         process.terminate()
         process.wait()
-        Path(socket_path).unlink(missing_ok=True)
-        os.rmdir(folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- the client (crimemap-dbt) ------------------------------------------------------------------
@@ -228,10 +254,13 @@ def run_through_server(connection: socket.socket, args: Sequence[str]) -> int:
         while len(answer) < EXIT.size:
             chunk = connection.recv(EXIT.size - len(answer))
             if not chunk:
-                print("crimemap-dbt: dbt's process ended without an exit code", file=sys.stderr)
+                print("crimemap-dbt: the dbt server ended without an exit code", file=sys.stderr)
                 return 2
             answer += chunk
     (code,) = EXIT.unpack(answer)
+    if code < 0:
+        print(f"crimemap-dbt: dbt was stopped by signal {-code}", file=sys.stderr)
+        return 128 - code  # as a shell reports a command a signal ended
     return code
 
 

@@ -19,6 +19,7 @@ from crimemap.warehouse.dbt_server import (
     client_executable,
     dbt_executable,
     dbt_server,
+    read_usage,
 )
 
 
@@ -53,8 +54,10 @@ def test_a_command_through_the_server_is_the_command_dbt_runs(tmp_path: Path) ->
     plain = run(dbt_executable(), plain_env, "parse")
     with dbt_server():
         served_env = {**environment(tmp_path / "served"), SERVER_ENV: os.environ[SERVER_ENV]}
-        server_pid = int(os.environ[SERVER_ENV].partition(":")[0])
+        server_pid, _, socket_path = os.environ[SERVER_ENV].partition(":")
         served = run(client_executable(), served_env, "parse")
+        # the fork's CPU time and peak, recorded before the client had its exit code
+        after_parse = read_usage(socket_path)
         wrong = run(client_executable(), served_env, "no-such-command")
     assert (served.returncode, plain.returncode) == (0, 0), served.stderr[-2000:]
     # the same events, in the same order: what dagster-dbt reads
@@ -65,7 +68,9 @@ def test_a_command_through_the_server_is_the_command_dbt_runs(tmp_path: Path) ->
     assert wrong.returncode == run(dbt_executable(), plain_env, "no-such-command").returncode == 2
     assert "No such command 'no-such-command'" in wrong.stderr
     assert served.stderr == ""  # nothing of the server's own (a warning, a traceback)
-    assert not alive(server_pid), "the server outlived its block"
+    assert not alive(int(server_pid)), "the server outlived its block"
+    # the parse's own CPU (more than a second of dbt's) and a peak of a dbt process
+    assert after_parse["cpu_s"] > 1.0 and 100 < after_parse["peak_mb"] < 2000
 
 
 def test_without_a_server_crimemap_dbt_is_dbt(tmp_path: Path) -> None:
@@ -149,5 +154,5 @@ def test_a_dbt_command_stopped_by_sigterm_does_not_report_success(tmp_path: Path
         (fork,) = children.read_text().split()
         os.kill(int(fork), signal.SIGTERM)
         _, stderr = client.communicate(timeout=60)
-    assert client.returncode != 0
-    assert "ended without an exit code" in stderr
+    assert client.returncode == 128 + signal.SIGTERM
+    assert "dbt was stopped by signal 15" in stderr
