@@ -33,7 +33,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -153,7 +153,9 @@ def serve(socket_path: str, parent: int) -> None:
                 _, status, fork_usage = os.wait4(running, 0)
                 running = None
                 usage = record_usage(usage_path, fork_usage, usage)
-                connection.sendall(EXIT.pack(os.waitstatus_to_exitcode(status)))
+                # A client that is gone (its step was stopped) leaves the server serving.
+                with suppress(OSError):
+                    connection.sendall(EXIT.pack(os.waitstatus_to_exitcode(status)))
     finally:
         # A command still running when the run ends was abandoned (the run was interrupted).
         if running:

@@ -156,3 +156,34 @@ def test_a_dbt_command_stopped_by_sigterm_does_not_report_success(tmp_path: Path
         _, stderr = client.communicate(timeout=60)
     assert client.returncode == 128 + signal.SIGTERM
     assert "dbt was stopped by signal 15" in stderr
+
+
+def test_a_client_that_left_does_not_stop_the_server(tmp_path: Path) -> None:
+    """A step stopped mid-command leaves the server up: the next command still goes through it."""
+    import signal
+    import time
+
+    env = environment(tmp_path)
+    with dbt_server():
+        server_pid, _, socket_path = os.environ[SERVER_ENV].partition(":")
+        served_env = {**env, SERVER_ENV: os.environ[SERVER_ENV]}
+        client = subprocess.Popen(
+            [str(client_executable()), "parse"],
+            cwd=DBT_PROJECT_DIR,
+            env=served_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        children = Path(f"/proc/{server_pid}/task/{server_pid}/children")
+        deadline = time.monotonic() + 60
+        while not children.read_text().split() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        client.send_signal(signal.SIGKILL)
+        client.wait()
+        while children.read_text().split() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the abandoned parse runs to its end
+        before = read_usage(socket_path)["cpu_s"]
+        again = run(client_executable(), served_env, "parse")
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert alive(int(server_pid))
+        assert read_usage(socket_path)["cpu_s"] > before  # it ran in the server's fork
