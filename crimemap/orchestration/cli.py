@@ -455,13 +455,14 @@ def dbt_command(dbt_args: Sequence[str], jurisdiction_vars: Mapping[str, Any]) -
 
 def command_dbt(args: argparse.Namespace) -> int:
     from crimemap.config.runtime import current_config, dbt_vars
+    from crimemap.warehouse.dbt_server import dbt_executable
     from crimemap.warehouse.memory import dbt_memory_limit
 
     paths = configure(args.data_dir, None, None, args.config)
     if not args.dbt_args:
         print("usage: crimemap dbt -- <dbt command> [options], e.g. crimemap dbt -- test")
         return 2
-    dbt = Path(sys.executable).with_name("dbt")
+    dbt = dbt_executable()
     config = current_config()
     variables = dbt_vars(config)
     dbt_args = list(args.dbt_args)

@@ -15,7 +15,6 @@ steps) is the rest of its wall time.
 from __future__ import annotations
 
 import json
-import os
 import resource
 import time
 from collections.abc import Callable, Iterable
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from crimemap.orchestration.console import STEP_OUTCOMES, stage_of
-from crimemap.warehouse.dbt_server import SERVER_ENV, read_usage
+from crimemap.warehouse.dbt_server import read_usage, server_address
 
 CLEAR_REFS = Path("/proc/self/clear_refs")
 STATUS = Path("/proc/self/status")
@@ -45,9 +44,8 @@ def dbt_server_usage() -> dict[str, float]:
     """What the run's dbt server (``crimemap.warehouse.dbt_server``) and the dbt commands it
     finished used so far. The server is this process's child, but it is waited for only when
     the run ends; its commands are its own children, not this process's."""
-    server = os.environ.get(SERVER_ENV, "")
-    _, _, socket_path = server.partition(":")
-    return read_usage(socket_path) if socket_path else {}
+    address = server_address()
+    return read_usage(address[1]) if address else {}
 
 
 def cpu_seconds() -> float:

@@ -3,7 +3,7 @@
 Every dbt command starts by importing dbt, its DuckDB adapter and their libraries: about 2.5 s
 of one core before dbt reads a file, paid by the early parse and again by the build, in every
 run. ``crimemap run`` starts this server as the run begins, beside the landing; the
-``crimemap-dbt`` command (``dbt_client``), which the pipeline's dbt resource runs instead of
+``crimemap-dbt`` command (``client_main``), which the pipeline's dbt resource runs instead of
 ``dbt``, hands it its arguments, environment, working folder and its own stdout and stderr.
 The server forks, and the fork runs the command exactly as the ``dbt`` command does (the same
 click entry point, the same exit codes), writing to the client's stdout and stderr: dagster-dbt
@@ -115,7 +115,8 @@ def record_usage(
 
 
 def read_usage(socket_path: str) -> dict[str, float]:
-    """What the server's finished commands used: CPU seconds and the largest peak (MB)."""
+    """What the server used so far, its start and its finished commands: CPU seconds and the
+    largest peak (MB)."""
     try:
         return dict(json.loads(Path(socket_path).with_name(USAGE_NAME).read_text()))
     except (OSError, ValueError):
@@ -142,7 +143,9 @@ def serve(socket_path: str, parent: int) -> None:
             try:
                 connection, _ = listener.accept()
             except TimeoutError:
-                if os.getppid() != parent:  # the run was killed: nobody will stop the server
+                if os.getppid() != parent:
+                    # The run was killed: nobody will stop the server or clear its folder.
+                    shutil.rmtree(Path(socket_path).parent, ignore_errors=True)
                     return
                 continue
             connection.settimeout(None)
@@ -276,12 +279,18 @@ def client_executable() -> Path:
     return Path(sys.executable).with_name("crimemap-dbt")
 
 
+def server_address() -> tuple[int, str] | None:
+    """The run's server, as ``dbt_server`` announces it in the environment: its process id
+    and its socket's path; None outside a run."""
+    pid, _, socket_path = os.environ.get(SERVER_ENV, "").partition(":")
+    return (int(pid), socket_path) if socket_path else None
+
+
 def client_main() -> int:
     """``crimemap-dbt ARGS``: dbt ARGS, by the run's dbt server when there is one (and it is
     up), else by ``dbt`` itself."""
-    server = os.environ.get(SERVER_ENV, "")
-    pid, _, socket_path = server.partition(":")
-    connection = connect_to_server(int(pid), socket_path) if socket_path else None
+    address = server_address()
+    connection = connect_to_server(*address) if address else None
     if connection is None:
         os.execv(dbt_executable(), ["dbt", *sys.argv[1:]])
     return run_through_server(connection, sys.argv[1:])

@@ -20,6 +20,7 @@ from crimemap.warehouse.dbt_server import (
     dbt_executable,
     dbt_server,
     read_usage,
+    server_address,
 )
 
 
@@ -39,6 +40,13 @@ def environment(data_dir: Path) -> dict[str, str]:
     return env
 
 
+def address() -> tuple[int, str]:
+    """The running server's process id and socket (inside ``dbt_server()``)."""
+    found = server_address()
+    assert found is not None, "no dbt server announced"
+    return found
+
+
 def run(executable: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(executable), *args], cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True
@@ -54,7 +62,7 @@ def test_a_command_through_the_server_is_the_command_dbt_runs(tmp_path: Path) ->
     plain = run(dbt_executable(), plain_env, "parse")
     with dbt_server():
         served_env = {**environment(tmp_path / "served"), SERVER_ENV: os.environ[SERVER_ENV]}
-        server_pid, _, socket_path = os.environ[SERVER_ENV].partition(":")
+        server_pid, socket_path = address()
         served = run(client_executable(), served_env, "parse")
         # the fork's CPU time and peak, recorded before the client had its exit code
         after_parse = read_usage(socket_path)
@@ -68,7 +76,7 @@ def test_a_command_through_the_server_is_the_command_dbt_runs(tmp_path: Path) ->
     assert wrong.returncode == run(dbt_executable(), plain_env, "no-such-command").returncode == 2
     assert "No such command 'no-such-command'" in wrong.stderr
     assert served.stderr == ""  # nothing of the server's own (a warning, a traceback)
-    assert not alive(int(server_pid)), "the server outlived its block"
+    assert not alive(server_pid), "the server outlived its block"
     # the parse's own CPU (more than a second of dbt's) and a peak of a dbt process
     assert after_parse["cpu_s"] > 1.0 and 100 < after_parse["peak_mb"] < 2000
 
@@ -120,7 +128,8 @@ def test_the_server_of_a_killed_run_exits_by_itself() -> None:
         text=True,
     )
     assert run_process.stdout is not None
-    server_pid = int(run_process.stdout.readline().partition(":")[0])
+    pid, _, socket_path = run_process.stdout.readline().strip().partition(":")
+    server_pid = int(pid)
     assert alive(server_pid)
     run_process.send_signal(signal.SIGKILL)
     run_process.wait()
@@ -128,6 +137,7 @@ def test_the_server_of_a_killed_run_exits_by_itself() -> None:
     while alive(server_pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not alive(server_pid), "the server of a killed run is still running"
+    assert not Path(socket_path).parent.exists(), "the killed run's server left its folder"
 
 
 def test_a_dbt_command_stopped_by_sigterm_does_not_report_success(tmp_path: Path) -> None:
@@ -138,7 +148,7 @@ def test_a_dbt_command_stopped_by_sigterm_does_not_report_success(tmp_path: Path
 
     env = environment(tmp_path)
     with dbt_server():
-        server_pid = int(os.environ[SERVER_ENV].partition(":")[0])
+        server_pid, _ = address()
         client = subprocess.Popen(
             [str(client_executable()), "parse"],
             cwd=DBT_PROJECT_DIR,
@@ -165,7 +175,7 @@ def test_a_client_that_left_does_not_stop_the_server(tmp_path: Path) -> None:
 
     env = environment(tmp_path)
     with dbt_server():
-        server_pid, _, socket_path = os.environ[SERVER_ENV].partition(":")
+        server_pid, socket_path = address()
         served_env = {**env, SERVER_ENV: os.environ[SERVER_ENV]}
         client = subprocess.Popen(
             [str(client_executable()), "parse"],
@@ -185,5 +195,5 @@ def test_a_client_that_left_does_not_stop_the_server(tmp_path: Path) -> None:
         before = read_usage(socket_path)["cpu_s"]
         again = run(client_executable(), served_env, "parse")
         assert again.returncode == 0, again.stderr[-2000:]
-        assert alive(int(server_pid))
+        assert alive(server_pid)
         assert read_usage(socket_path)["cpu_s"] > before  # it ran in the server's fork
