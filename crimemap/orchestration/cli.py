@@ -48,6 +48,7 @@ def configure(
 
 # The first line of the dagster.yaml crimemap writes; a file without it is the user's own.
 DAGSTER_YAML_MARKER = "# Written by crimemap, which keeps it current while this line is here."
+EVENT_BATCH_SIZE = 1000
 # What crimemap wrote before it chose the storage.
 DAGSTER_YAML_BEFORE = "telemetry:\n  enabled: false\n"
 
@@ -84,6 +85,9 @@ def prepare_dagster_home(paths: DataPaths) -> None:
         # Atomic: `crimemap ui` may be loading the instance from it.
         write_atomic(config, lambda tmp: tmp.write_text(wanted, encoding="utf-8"))
     os.environ["DAGSTER_HOME"] = str(home)
+    # A run's planned materializations and checks (hundreds, stored as it starts) go to the
+    # storage as one batch, which crimemap's storage writes in one transaction.
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", str(EVENT_BATCH_SIZE))
 
 
 def month_range(text: str | None, partition_keys: Sequence[str]) -> tuple[str, str]:

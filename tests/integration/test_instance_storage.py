@@ -8,16 +8,34 @@ is left open once the instance is disposed.
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
+import time
 import uuid
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus, asset, materialize
+from dagster import (
+    AssetCheckResult,
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    asset,
+    asset_check,
+    materialize,
+)
+from dagster._core.events import AssetMaterializationPlannedData, DagsterEvent
+from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.dagster_run import DagsterRun
 
 from crimemap.config.paths import DataPaths
-from crimemap.orchestration.cli import dagster_instance_yaml, prepare_dagster_home
+from crimemap.orchestration.cli import (
+    EVENT_BATCH_SIZE,
+    dagster_instance_yaml,
+    prepare_dagster_home,
+)
 from crimemap.orchestration.instance_storage import OpenConnectionEventLogStorage
 
 pytestmark = pytest.mark.integration
@@ -153,3 +171,68 @@ def test_a_dagster_yaml_of_the_users_own_is_left_as_it_is(
     prepare_dagster_home(DataPaths(tmp_path))
     current = (tmp_path / "dagster" / "dagster.yaml").read_text()
     assert current == dagster_instance_yaml((tmp_path / "dagster").resolve())
+
+
+def planned(run: DagsterRun, asset_name: str) -> EventLogEntry:
+    event = DagsterEvent(
+        event_type_value=DagsterEventType.ASSET_MATERIALIZATION_PLANNED.value,
+        job_name=run.job_name,
+        event_specific_data=AssetMaterializationPlannedData(AssetKey(asset_name)),
+    )
+    return EventLogEntry(
+        error_info=None,
+        level=logging.DEBUG,
+        user_message="",
+        run_id=run.run_id,
+        timestamp=time.time(),
+        dagster_event=event,
+        job_name=run.job_name,
+    )
+
+
+def test_a_batch_of_events_is_stored_whole_or_not_at_all(dagster_home: Path) -> None:
+    with DagsterInstance.get() as instance:
+        run = new_run(instance)
+        storage = instance.event_log_storage
+        storage.store_event_batch([planned(run, "a"), planned(run, "b")])
+        stored = [r.dagster_event.asset_key for r in instance.all_logs(run.run_id)]
+        assert stored == [AssetKey("a"), AssetKey("b")]
+        # The index file has them too (the UI's "planned" state of each asset).
+        assert instance.get_latest_planned_materialization_info(AssetKey("b")) is not None
+
+        broken = [planned(run, "c"), planned(run, "d"), "not an event"]
+        with pytest.raises(Exception, match="EventLogEntry"):
+            storage.store_event_batch(broken)  # type: ignore[list-item]
+        assert len(instance.all_logs(run.run_id)) == 2  # c and d were rolled back with it
+        assert instance.get_latest_planned_materialization_info(AssetKey("c")) is None
+        # The storage is usable after a failed batch.
+        instance.report_engine_event("after the failed batch", run)
+        assert instance.all_logs(run.run_id)[-1].message == "after the failed batch"
+
+
+@asset_check(asset=counted)
+def counted_is_one() -> AssetCheckResult:
+    return AssetCheckResult(passed=True)
+
+
+def test_a_runs_planned_events_reach_the_storage_as_one_batch(
+    dagster_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == str(EVENT_BATCH_SIZE)  # set with the home
+    batches: list[list[str]] = []
+    store_batch = OpenConnectionEventLogStorage.store_event_batch
+
+    def recording(self: OpenConnectionEventLogStorage, events: list[EventLogEntry]) -> None:
+        batches.append([e.dagster_event_type.value for e in events if e.dagster_event_type])
+        store_batch(self, events)
+
+    monkeypatch.setattr(OpenConnectionEventLogStorage, "store_event_batch", recording)
+    with DagsterInstance.get() as instance:
+        result = materialize([counted, counted_is_one], instance=instance)
+        assert result.success
+        kinds = [r.dagster_event_type for r in instance.all_logs(result.run_id)]
+    assert [sorted(kinds) for kinds in batches] == [
+        ["ASSET_CHECK_EVALUATION_PLANNED", "ASSET_MATERIALIZATION_PLANNED"]
+    ]
+    assert DagsterEventType.ASSET_MATERIALIZATION_PLANNED in kinds
+    assert DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED in kinds
