@@ -187,24 +187,26 @@ def audit_incident_points(
         problems.append(
             f"{name}: {sensitive_located} sensitive offences carry a point, area, day or code"
         )
-    resnapped = generalized_point_sql("geometry", projected_crs, rules.point_cell_m)
+    # Generalized points are few and shared: each distinct point is judged once, with the
+    # offenses that share it, rather than projected twice for every row.
+    point = "ST_GeomFromWKB(wkb)"
+    resnapped = generalized_point_sql(point, projected_crs, rules.point_cell_m)
     off_grid = (
-        f"ST_Distance({_projected('geometry', projected_crs)}, "
+        f"ST_Distance({_projected(point, projected_crs)}, "
         f"{_projected(resnapped, projected_crs)}) > {_SNAP_TOLERANCE_M}"
     )
-    if rules.point_generalization == "grid":
-        exact = fetch_one(
-            con, f"SELECT count(*) FROM {source} WHERE geometry IS NOT NULL AND {off_grid}"
-        )[0]
-    else:
-        # A block centroid is shared by at least k published offenses; anything else off the
-        # grid is a point that identifies fewer than k.
-        exact = fetch_one(
-            con,
-            f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {source} "
-            f"WHERE geometry IS NOT NULL AND {off_grid} GROUP BY ST_AsWKB(geometry)) "
-            f"WHERE n < {rules.min_cell_count}",
-        )[0]
+    points = (
+        f"(SELECT ST_AsWKB(geometry) AS wkb, count(*) AS n FROM {source} "
+        "WHERE geometry IS NOT NULL GROUP BY wkb)"
+    )
+    # On the grid every point must be a cell's centroid; a block centroid is shared by at
+    # least k published offenses, so anything else off the grid identifies fewer than k.
+    shared_by_fewer = (
+        "" if rules.point_generalization == "grid" else (f" AND n < {rules.min_cell_count}")
+    )
+    exact = fetch_one(
+        con, f"SELECT coalesce(sum(n), 0) FROM {points} WHERE {off_grid}{shared_by_fewer}"
+    )[0]
     if exact:
         problems.append(f"{name}: {exact} points are not generalized")
     return problems
