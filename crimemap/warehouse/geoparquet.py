@@ -34,6 +34,10 @@ COMPRESSION = "zstd"
 MAX_ROW_GROUP_ROWS = 128 * 1024
 COVERING_COLUMN = "bbox"
 BBOX_FIELDS = ("xmin", "ymin", "xmax", "ymax")
+# Bump when a change here changes the bytes written for the same rows: a release reuses a file
+# of the last one only when its rows and the writers' identity (``writer_identity``) are the
+# same. tests/unit/test_geoparquet.py pins the bytes of a small file to this revision.
+WRITER_REVISION = 1
 
 # DuckDB's ST_GeometryType names -> GeoParquet's geometry_types names.
 _TYPE_NAMES = {
@@ -218,6 +222,22 @@ def geo_metadata(
         "primary_column": geometry_column,
         "columns": {geometry_column: column},
     }
+
+
+def writer_identity() -> str:
+    """What, besides the rows, makes the writers' files what they are."""
+    return (
+        f"crimemap writers r{WRITER_REVISION}; GeoParquet {GEOPARQUET_VERSION} {DEFAULT_CRS}; "
+        f"{COMPRESSION}; pyarrow {pa.__version__}; duckdb {duckdb.__version__}"
+    )
+
+
+def geometry_stats(path: Path, geometry_column: str) -> tuple[Any, tuple[str, ...]]:
+    """A GeoParquet file's bbox (None when it has none) and geometry types, from its footer."""
+    metadata = pq.read_schema(path).metadata or {}
+    column = json.loads(metadata[b"geo"])["columns"][geometry_column]
+    bbox = column.get("bbox")
+    return (tuple(bbox) if bbox else None), tuple(column["geometry_types"])
 
 
 # --------------------------------------------------------------------------- file output

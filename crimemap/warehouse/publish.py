@@ -35,11 +35,14 @@ from crimemap.warehouse.geoparquet import (
     GEOPARQUET_VERSION,
     GeoParquetStats,
     TableStats,
+    file_digest,
+    geometry_stats,
     scan_sql,
     validate_geoparquet,
     validate_parquet_table,
     write_geoparquet,
     write_parquet_table,
+    writer_identity,
 )
 from crimemap.warehouse.privacy import LayerPrivacy, PrivacyRules
 from crimemap.warehouse.schema_contract import check_version, schema_of_manifest, validate_manifest
@@ -114,6 +117,53 @@ class Release:
     manifest: Mapping[str, Any]
     # False: the layers came out as the current release's, which stays current (nothing new).
     published: bool = True
+
+
+@dataclass(frozen=True)
+class ReusableFiles:
+    """The current release's partition files with the content digest each was written for. A
+    partition whose rows have the same digest is hard-linked from it instead of written again:
+    one new month rewrites one month's file, not the whole history. A linked file's bytes are
+    checked against the manifest's sha256; they were validated when first published."""
+
+    release_dir: Path | None = None
+    files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def of_release(cls, release_dir: Path | None) -> ReusableFiles:
+        if release_dir is None:
+            return cls()
+        try:
+            layers = read_manifest(release_dir).get("layers", [])
+        except (OSError, ValueError):
+            return cls()
+        files = {
+            f["path"]: f for layer in layers for f in layer.get("files", []) if f.get("content")
+        }
+        return cls(Path(release_dir), files)
+
+    def holds(self, path: str, sha256: str) -> bool:
+        """Whether the current release published these very bytes at ``path``."""
+        entry = self.files.get(path)
+        return entry is not None and entry["sha256"] == sha256
+
+    def link(self, path: str, content: str, target: Path) -> Mapping[str, Any] | None:
+        """Link the current release's file at ``path`` to ``target`` if it holds ``content``;
+        its manifest entry, or None (the caller writes the file)."""
+        entry = self.files.get(path)
+        if self.release_dir is None or entry is None or entry["content"] != content:
+            return None
+        source = self.release_dir / path
+        try:
+            if file_digest(source) != (entry["sha256"], entry["bytes"]):
+                return None
+            try:
+                os.link(source, target)
+            except OSError:  # a file system without hard links
+                shutil.copyfile(source, target)
+        except OSError:
+            return None
+        return entry
 
 
 # --------------------------------------------------------------------------- small pieces
@@ -213,12 +263,15 @@ def _time_extent(
     return {"column": column, "min": _json_value(low), "max": _json_value(high)}
 
 
-def _file_entry(stats: GeoParquetStats | TableStats, release_dir: Path) -> dict[str, Any]:
+def _file_entry(
+    stats: GeoParquetStats | TableStats, release_dir: Path, content: str | None = None
+) -> dict[str, Any]:
     return {
         "path": stats.path.relative_to(release_dir).as_posix(),
         "rows": stats.rows,
         "bytes": stats.bytes,
         "sha256": stats.sha256,
+        **({"content": content} if content else {}),
     }
 
 
@@ -235,11 +288,57 @@ def _partition_dir(columns: Sequence[str], values: Sequence[Any], where: str) ->
     return "/".join(parts)
 
 
+def _partition_contents(
+    con: duckdb.DuckDBPyConnection,
+    layer: LayerSpec,
+    staging: str,
+    described: Mapping[str, str],
+) -> dict[tuple[Any, ...], str]:
+    """Each partition's content digest: its rows (exact values, any order), their columns and
+    what writes them. Equal digests mean the file written would hold the same rows."""
+    keys = ", ".join(quote_ident(c) for c in layer.partition_by)
+    columns = [c for c in described if c not in layer.partition_by]
+    row_hash = f"hash({', '.join(quote_ident(c) for c in columns)})::HUGEINT"
+    shape = "|".join(
+        [
+            writer_identity(),
+            f"spatial={layer.spatial} geometry={layer.geometry_column}",
+            ",".join(f"{c}:{described[c]}" for c in columns),
+        ]
+    )
+    sums = con.execute(
+        f"SELECT {keys}, count(*), coalesce(sum({row_hash}), 0) FROM {staging} GROUP BY ALL"
+    ).fetchall()
+    width = len(layer.partition_by)
+    return {
+        tuple(row[:width]): hashlib.sha256(
+            f"{shape}|{row[width]}|{row[width + 1]}".encode()
+        ).hexdigest()
+        for row in sums
+    }
+
+
+def _linked_stats(
+    layer: LayerSpec, path: Path, entry: Mapping[str, Any]
+) -> GeoParquetStats | TableStats:
+    if not layer.spatial:
+        return TableStats(path, entry["rows"], entry["sha256"], entry["bytes"])
+    bbox, geometry_types = geometry_stats(path, layer.geometry_column)
+    return GeoParquetStats(
+        path, entry["rows"], bbox, geometry_types, entry["sha256"], entry["bytes"]
+    )
+
+
 def _write_partitioned(
-    con: duckdb.DuckDBPyConnection, layer: LayerSpec, directory: Path
-) -> tuple[list[GeoParquetStats | TableStats], dict[str, str]]:
+    con: duckdb.DuckDBPyConnection,
+    layer: LayerSpec,
+    directory: Path,
+    reusable: ReusableFiles,
+) -> tuple[list[dict[str, Any]], dict[str, str], list[GeoParquetStats | TableStats]]:
     """One file per partition under ``directory/<name>/<col>=<value>/...``; each spatial file is
-    a complete GeoParquet file with its own bbox. Returns the files and the partition types."""
+    a complete GeoParquet file with its own bbox. A partition whose rows the current release
+    already holds is linked from it (``ReusableFiles``). Returns the files' manifest entries,
+    the partition types and the files' stats."""
     staging = f"temp.main.{quote_ident('__crimemap_partitions_' + secrets.token_hex(6))}"
     con.execute(f"CREATE TEMP TABLE {staging} AS {layer.query.strip().rstrip(';')}")
     try:
@@ -261,23 +360,34 @@ def _write_partitioned(
                 f"layer {layer.name}: no rows to partition by {list(layer.partition_by)}; "
                 "a partitioned layer needs at least one row"
             )
-        files: list[GeoParquetStats | TableStats] = []
+        contents = {} if empty else _partition_contents(con, layer, staging, described)
+        entries: list[dict[str, Any]] = []
+        stats: list[GeoParquetStats | TableStats] = []
         for value in values:
             sub = directory / layer.path / _partition_dir(layer.partition_by, value, layer.name)
             sub.mkdir(parents=True)
-            where = (
-                "false"
-                if empty
-                else " AND ".join(
-                    f"{quote_ident(c)} = {sql_literal(str(v))}::{described[c]}"
-                    for c, v in zip(layer.partition_by, value, strict=True)
+            path = sub / "part-0.parquet"
+            content = contents.get(tuple(value))
+            relative = path.relative_to(directory).as_posix()
+            linked = reusable.link(relative, content, path) if content else None
+            if linked is not None:
+                file = _linked_stats(layer, path, linked)
+            else:
+                where = (
+                    "false"
+                    if empty
+                    else " AND ".join(
+                        f"{quote_ident(c)} = {sql_literal(str(v))}::{described[c]}"
+                        for c, v in zip(layer.partition_by, value, strict=True)
+                    )
                 )
-            )
-            query = f"SELECT * EXCLUDE ({keys}) FROM {staging} WHERE {where}"
-            files.append(_write_file(con, layer, query, sub / "part-0.parquet"))
+                query = f"SELECT * EXCLUDE ({keys}) FROM {staging} WHERE {where}"
+                file = _write_file(con, layer, query, path)
+            stats.append(file)
+            entries.append(_file_entry(file, directory, content))
         # The writer fsyncs each month's directory; make the directories above it durable too.
         fsync_tree(directory / layer.path)
-        return files, {c: described[c] for c in layer.partition_by}
+        return entries, {c: described[c] for c in layer.partition_by}, stats
     finally:
         con.execute(f"DROP TABLE IF EXISTS {staging}")
 
@@ -305,15 +415,22 @@ def _union_bbox(
 
 
 def build_layer(
-    con: duckdb.DuckDBPyConnection, layer: LayerSpec, directory: Path
+    con: duckdb.DuckDBPyConnection,
+    layer: LayerSpec,
+    directory: Path,
+    reusable: ReusableFiles | None = None,
 ) -> dict[str, Any]:
-    """Write one layer into ``directory`` and return its manifest entry."""
+    """Write one layer into ``directory`` and return its manifest entry; a partitioned layer
+    links the partitions ``reusable`` holds with the same rows."""
     if layer.prepare is not None:
         layer.prepare(con)
     if layer.partition_by:
-        files, partition_types = _write_partitioned(con, layer, directory)
+        file_entries, partition_types, files = _write_partitioned(
+            con, layer, directory, reusable or ReusableFiles()
+        )
     else:
         files = [_write_file(con, layer, layer.query, directory / layer.path)]
+        file_entries = [_file_entry(files[0], directory)]
         partition_types = {}
     entry: dict[str, Any] = {
         "name": layer.name,
@@ -341,18 +458,26 @@ def build_layer(
         "bytes": sum(f.bytes for f in files),
         "columns": _columns(con, source, layer.column_descriptions),
         "time_extent": _time_extent(con, source, layer.time_column),
-        "files": [_file_entry(f, directory) for f in files],
+        "files": file_entries,
     }
     return entry
 
 
-def validate_release_files(release_dir: Path, entries: Sequence[Mapping[str, Any]]) -> list[str]:
+def validate_release_files(
+    release_dir: Path,
+    entries: Sequence[Mapping[str, Any]],
+    validated: ReusableFiles | None = None,
+) -> list[str]:
     """Every file of every layer against the publishing spec (GeoParquet 1.1 or plain table),
-    each problem prefixed with its layer."""
+    each problem prefixed with its layer; but the files whose very bytes ``validated`` (the
+    current release) published, which were validated then."""
+    validated = validated or ReusableFiles()
     problems = []
     for entry in entries:
         validate = validate_geoparquet if entry["spatial"] else validate_parquet_table
         for file in entry["files"]:
+            if validated.holds(file["path"], file["sha256"]):
+                continue
             problems += [
                 f"layer {entry['name']}: {problem}"
                 for problem in validate(Path(release_dir) / file["path"])
@@ -589,11 +714,17 @@ def publish_release(
         staging.mkdir()
         renamed = False
         try:
+            reusable = ReusableFiles.of_release(latest_release(published_dir))
             entries = []
             for layer in layers:
                 log(f"writing layer {layer.name}")
-                entries.append(build_layer(con, layer, staging))
-            problems = validate_release_files(staging, entries)
+                entries.append(build_layer(con, layer, staging, reusable))
+            linked = sum(
+                reusable.holds(f["path"], f["sha256"]) for e in entries for f in e["files"]
+            )
+            if linked:
+                log(f"{linked} partition file(s) unchanged: linked from the current release")
+            problems = validate_release_files(staging, entries, reusable)
             problems += schema_problems(_previous_manifest(published_dir), schema_version, entries)
             if audit is not None:
                 problems += audit(staging)

@@ -20,6 +20,7 @@ from crimemap.warehouse.geoparquet import (
     validate_geoparquet,
     write_geoparquet,
     write_parquet_table,
+    writer_identity,
 )
 
 # 60 points scattered over a few city blocks; every 7th incident is sensitive (no point).
@@ -385,3 +386,31 @@ def test_geometry_type_names() -> None:
     assert geoparquet.geoparquet_type_name("GEOMETRYCOLLECTION") == "GeometryCollection"
     with pytest.raises(ValueError, match="M coordinates"):
         geoparquet.geoparquet_type_name("POINT M")
+
+
+# The bytes each writer gives for the same rows, under the identity that names them. A release
+# links a file of the last one when the rows and ``writer_identity()`` are the same, so a
+# change to the writers that changes these bytes must bump ``WRITER_REVISION`` (and record the
+# new bytes here); a new pyarrow or DuckDB changes the identity by itself.
+WRITER_BYTES = {
+    "crimemap writers r1; GeoParquet 1.1.0 OGC:CRS84; zstd; pyarrow 26.0.1; duckdb 1.5.5": (
+        "2a4a29251f7a2b550426451a52a7de8700187a14d11d290340d3f0dc2124dc7c",
+        "b26fd7275e85029fca85e466982e791a0fd45ddd7d5a3818d3eb71d9d043c078",
+        "4f71e0c1cd4ef126f78c3ff565e2d75bb1ed21e102480b42ab3d96e4a04dad79",
+    ),
+}
+
+
+def test_the_writer_identity_names_the_bytes_written(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    table = f"SELECT incident_id, offense FROM ({POINTS}) ORDER BY incident_id"
+    written = (
+        write_geoparquet(con, POINTS, tmp_path / "points.parquet").sha256,
+        write_geoparquet(con, POLYGONS, tmp_path / "tracts.parquet", geometry_column="geom").sha256,
+        write_parquet_table(con, table, tmp_path / "table.parquet").sha256,
+    )
+    assert WRITER_BYTES.get(writer_identity()) == written, (
+        f"the writers' bytes under {writer_identity()!r} are {written}: bump WRITER_REVISION "
+        "if the writers changed, and record the bytes here"
+    )

@@ -517,3 +517,89 @@ def test_the_release_waits_for_every_mart_its_layers_read() -> None:
     }
     assert {"fct_incidents", "hotspots", "dim_grid_cell", "priority_areas"} <= read
     assert read <= dependencies, read - dependencies
+
+
+def monthly_with(changes: str) -> LayerSpec:
+    """MONTHLY with its rows put through ``changes`` (SQL over ``base``)."""
+    return LayerSpec(
+        name=MONTHLY.name,
+        query=f"WITH base AS ({MONTHLY.query}) {changes}",
+        spatial=True,
+        description=MONTHLY.description,
+        partition_by=MONTHLY.partition_by,
+    )
+
+
+def partition_files(release: publish.Release) -> dict[str, Path]:
+    [layer] = [e for e in release.manifest["layers"] if e["name"] == MONTHLY.name]
+    return {f["path"].split("/", 1)[1]: release.path / f["path"] for f in layer["files"]}
+
+
+def test_a_partition_whose_rows_are_unchanged_is_linked_from_the_current_release(
+    con: duckdb.DuckDBPyConnection, published: Path
+) -> None:
+    first = publish_release(con, (MONTHLY,), published)
+    # One month's rows change, one month arrives; the other months are as they were.
+    layer = monthly_with(
+        "SELECT * REPLACE (CASE WHEN month = 2 AND incident_id = 12 THEN NULL ELSE geometry END "
+        "AS geometry) FROM base "
+        "UNION ALL SELECT 999, 2025, 1, ST_Point(-87.69, 41.81)"
+    )
+    second = publish_release(con, (layer,), published)
+    before, after = partition_files(first), partition_files(second)
+    linked = sorted(p for p in after if p in before and after[p].samefile(before[p]))
+    assert linked == sorted(p for p in before if not p.startswith("year=2024/month=2/"))
+    assert len(after) == len(before) + 1
+    # Every file reads back as the layer's rows, linked or written, and the manifest says so.
+    [entry] = second.manifest["layers"]
+    read_back = con.execute(
+        f"SELECT incident_id, year, month, ST_AsText(geometry) "
+        f"FROM {layer_scan_sql(second.path, entry)} ORDER BY ALL"
+    ).fetchall()
+    expected = con.execute(
+        f"SELECT incident_id, year, month, ST_AsText(geometry) FROM ({layer.query}) ORDER BY ALL"
+    ).fetchall()
+    assert read_back == expected
+    assert validate_manifest(read_manifest(second.path)) == []
+    for file in entry["files"]:
+        path = second.path / file["path"]
+        assert validate_geoparquet(path) == []
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == file["sha256"]
+    assert entry["bbox"] == first_bbox_with(con, layer)
+
+
+def first_bbox_with(con: duckdb.DuckDBPyConnection, layer: LayerSpec) -> list[float]:
+    row = con.execute(
+        f"SELECT min(ST_XMin(geometry)), min(ST_YMin(geometry)), max(ST_XMax(geometry)), "
+        f"max(ST_YMax(geometry)) FROM ({layer.query})"
+    ).fetchone()
+    assert row is not None
+    return list(row)
+
+
+def test_a_current_file_whose_bytes_changed_is_written_again(
+    con: duckdb.DuckDBPyConnection, published: Path
+) -> None:
+    first = publish_release(con, (MONTHLY,), published)
+    tampered = partition_files(first)["year=2024/month=1/part-0.parquet"]
+    damaged = tampered.read_bytes()
+    tampered.unlink()
+    tampered.write_bytes(damaged[:-1] + bytes([damaged[-1] ^ 1]))
+    second = publish_release(con, (MONTHLY,), published)
+    rewritten = partition_files(second)["year=2024/month=1/part-0.parquet"]
+    assert not rewritten.samefile(tampered)
+    assert validate_geoparquet(rewritten) == []
+    kept = partition_files(second)["year=2024/month=2/part-0.parquet"]
+    assert kept.samefile(partition_files(first)["year=2024/month=2/part-0.parquet"])
+
+
+def test_a_partition_under_other_columns_is_written_again(
+    con: duckdb.DuckDBPyConnection, published: Path
+) -> None:
+    first = publish_release(con, (MONTHLY,), published)
+    # The same values under another column name: no file of the first release fits.
+    renamed = monthly_with("SELECT * RENAME (incident_id AS offense_id) FROM base")
+    second = publish_release(con, (renamed,), published, schema_version="2.0.0")
+    before, after = partition_files(first), partition_files(second)
+    assert not any(after[p].samefile(before[p]) for p in before)
+    assert all("offense_id" in pq.read_schema(path).names for path in after.values())
