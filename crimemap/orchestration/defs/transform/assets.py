@@ -37,8 +37,9 @@ from crimemap.orchestration.defs.police.assets import conformed_key
 from crimemap.orchestration.defs.police.assets import quarantine_key as police_quarantine_key
 from crimemap.orchestration.defs.sources.assets import quarantine_key, split_source_names
 from crimemap.orchestration.defs.sources.surveys import QUARANTINE_SURVEYS
+from crimemap.orchestration.defs.transform import last_build
 from crimemap.orchestration.defs.transform.resources import DbtCli
-from crimemap.warehouse import incremental
+from crimemap.warehouse import build_inputs, incremental
 from crimemap.warehouse.column_lineage import Lineage, current_lineage, load_lineage
 from crimemap.warehouse.dbt_parse import parse_inputs_digest, record_parse, wait_for_parse
 from crimemap.warehouse.memory import dbt_memory_limit
@@ -192,23 +193,39 @@ def dbt_models(project: DbtProject, config: JurisdictionConfig) -> AssetsDefinit
     ) -> Iterator[Any]:
         # Run artifacts belong with the data they describe, not in the source tree; one folder,
         # reused, because the warehouse has one writer at a time.
-        target = data_dir.paths.dbt_target
+        paths = data_dir.paths
+        target = paths.dbt_target
+        variables = dbt_vars(config)
+        # A build of everything, from the inputs of the last one, into the warehouse it left:
+        # its results stand (crimemap/warehouse/build_inputs.py).
+        whole = context.selected_asset_keys == context.assets_def.keys and (
+            context.selected_asset_check_keys == context.assets_def.check_keys
+        )
+        # The incident tables build incrementally by police partition unless an input they
+        # share across partitions changed (crimemap/warehouse/incremental.py). The record goes
+        # first, so a build that fails is followed by a full one.
+        record = incremental.record_path(paths)
+        digest = incremental.incident_inputs_digest(paths, variables, DBT_PROJECT_DIR, config)
+        inputs = build_inputs.dbt_inputs_digest(digest, variables, DBT_PROJECT_DIR, paths)
+        kept = last_build.record_path(paths)
+        previous = last_build.load(kept) if whole else None
+        if last_build.stands_for(previous, inputs, build_inputs.warehouse_state(paths.warehouse)):
+            assert previous is not None
+            context.log.info(
+                f"dbt: not run; every input is as the build in run {previous.run_id} found it, "
+                "so its tables and test results stand"
+            )
+            yield from previous.events
+            return
+        kept.unlink(missing_ok=True)
         # dbt unit tests check the SQL against fixtures written for the project's own vars:
         # they run in the test suite (tests/dbt/test_dbt_project.py), not on a jurisdiction's
         # data.
-        variables = dbt_vars(config)
         args = ["build", "--exclude", "resource_type:unit_test", "--vars", json.dumps(variables)]
         # dbt's file log defaults to debug: every statement's full SQL, tens of MB a run at a
         # million incidents, formatted in dbt's process. The run log keeps dbt's info lines;
         # `crimemap dbt -- --log-level-file debug ...` writes the SQL for a closer look.
         args += ["--log-level-file", "info"]
-        # The incident tables build incrementally by police partition unless an input they
-        # share across partitions changed (crimemap/warehouse/incremental.py). The record goes
-        # first, so a build that fails is followed by a full one.
-        record = incremental.record_path(data_dir.paths)
-        digest = incremental.incident_inputs_digest(
-            data_dir.paths, variables, DBT_PROJECT_DIR, config
-        )
         if incremental.needs_full_refresh(record, digest):
             context.log.info(
                 "incident tables: full rebuild (boundaries, crosswalks, vars or SQL changed)"
@@ -234,7 +251,13 @@ def dbt_models(project: DbtProject, config: JurisdictionConfig) -> AssetsDefinit
         if context.selected_asset_keys >= INCIDENT_TABLE_KEYS:
             record.parent.mkdir(parents=True, exist_ok=True)
             record.write_text(digest + "\n", encoding="utf-8")
-        yield from with_table_metadata(events, data_dir.paths.warehouse)
+        described = list(with_table_metadata(events, paths.warehouse))
+        if whole:
+            state = build_inputs.warehouse_state(paths.warehouse)
+            build = last_build.LastBuild(inputs, state, context.run_id, described)
+            if not last_build.save(kept, build):
+                context.log.info("dbt: this build's events cannot stand for a later one")
+        yield from described
 
     return crimemap_dbt_models
 
