@@ -25,6 +25,8 @@ from typing import Any, TextIO
 
 import dagster as dg
 
+from crimemap.orchestration.defs.transform.last_build import REPLAYED
+
 
 def stage_of(step_key: str, asset_steps: frozenset[str]) -> str:
     """The stage of a step; ``asset_steps`` are the steps that materialize assets (the others
@@ -48,6 +50,7 @@ class StageState:
     failed: int = 0
     skipped: int = 0  # not run: something upstream failed
     rows: int = 0
+    replayed: int = 0  # outputs that stand for an earlier build of the same inputs
     checks: dict[str, int] = field(default_factory=lambda: {"passed": 0, "warned": 0, "failed": 0})
 
     @property
@@ -128,6 +131,8 @@ class StageProgress:
             parts.append(f"{state.skipped} not run")
         if state.rows:
             parts.append(f"{state.rows:,} {ROW_VERBS.get(stage, 'rows')}")
+        if state.replayed:
+            parts.append(f"{state.replayed} model(s) as an earlier build left them, not rebuilt")
         checks = sum(state.checks.values())
         if checks:
             parts.append(
@@ -148,6 +153,8 @@ class StageProgress:
             count = metadata.get("dagster/row_count")
             if count is not None and isinstance(count.value, int):
                 self.rows(event.step_key, event.asset_key.path[0], count.value)
+            if REPLAYED in metadata and (found := self._stage(event.step_key)):
+                found[1].replayed += 1
         elif kind == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             outcome = (

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from dagster import AssetKey, IntMetadataValue
+from dagster import AssetKey, IntMetadataValue, MetadataValue
 
 from crimemap.orchestration.console import StageProgress, stage_of
+from crimemap.orchestration.defs.transform.last_build import REPLAYED
 
 ASSETS = frozenset({"raw__areas", "raw__police__spd", "split_areas", "crimemap_dbt_models"})
 STEPS = [*ASSETS, "raw__areas_areas_raw_suite", "marts__dim_area_dim_area_mart_suite",
@@ -17,8 +18,8 @@ def event(kind: str, step: str, **data: object) -> SimpleNamespace:
     return SimpleNamespace(event_type_value=kind, step_key=step, **data)
 
 
-def materialized(step: str, key: list[str], rows: int) -> SimpleNamespace:
-    metadata = {"dagster/row_count": IntMetadataValue(rows)}
+def materialized(step: str, key: list[str], rows: int, **extra: MetadataValue) -> SimpleNamespace:
+    metadata = {"dagster/row_count": IntMetadataValue(rows), **extra}
     return event(
         "ASSET_MATERIALIZATION",
         step,
@@ -59,3 +60,18 @@ def test_steps_not_run_are_not_called_failed() -> None:
     progress = StageProgress(["published__release"], set(), lines.append, clock=lambda: 0.0)
     progress.handle(event("STEP_SKIPPED", "published__release"))
     assert lines == ["publish  done: 0 step(s), 1 not run (0.0 s)"]
+
+
+def test_a_replayed_build_says_its_models_were_not_rebuilt() -> None:
+    lines: list[str] = []
+    progress = StageProgress(["crimemap_dbt_models"], ASSETS, lines.append, clock=lambda: 0.0)
+    progress.handle(event("STEP_START", "crimemap_dbt_models"))
+    note = MetadataValue.text("not run: the inputs are those of the build in run r1")
+    for name in ("dim_area", "fct_incidents"):
+        progress.handle(
+            materialized("crimemap_dbt_models", ["marts", name], 10, **{REPLAYED: note})
+        )
+    progress.handle(event("STEP_SUCCESS", "crimemap_dbt_models"))
+    assert lines[-1] == (
+        "dbt      done: 1 step(s), 2 model(s) as an earlier build left them, not rebuilt (0.0 s)"
+    )
