@@ -16,8 +16,8 @@ What the digest covers, and why it is enough:
 - the incident tables' own inputs (``incremental.incident_inputs_digest``: vars, the SQL,
   boundaries, crosswalks, the code and settings that conform police rows);
 - the whole dbt project but its build output, the profile's inputs
-  (``dbt_parse.parse_inputs_digest``) and crimemap's own code, which turns a build into what
-  the UI shows.
+  (``dbt_parse.parse_inputs_digest``), crimemap's own code, which turns a build into what the
+  UI shows, and the versions of DuckDB, its dbt adapter and dagster-dbt.
 
 Anything else that changes leaves the warehouse as the last build made it; anything here that
 changes makes the next run build.
@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ from crimemap.warehouse.dbt_parse import parse_inputs_digest
 
 # What a build writes into the dbt project folder itself: not an input.
 BUILD_OUTPUT_DIRS = frozenset({"target", "logs", "dbt_packages"})
+# What runs a build and reads its results, besides dbt-core (in the parse inputs).
+ENGINE_PACKAGES = ("duckdb", "dbt-duckdb", "dagster-dbt")
 POLICE_PARTITIONS = "police/*/*/*.parquet"  # under conformed/, as the police source reads them
 
 
@@ -116,6 +119,7 @@ def dbt_inputs_digest(
         parse_inputs_digest(variables, project_dir),
         code_digest(project_dir),
         data_digest(paths),
+        *(f"{package} {version(package)}" for package in ENGINE_PACKAGES),
     )
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
