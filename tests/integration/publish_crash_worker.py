@@ -14,7 +14,8 @@ repository root:
 
 A step is one call of a primitive that changes what is on disk or makes it durable: a Parquet
 row-group write, a text-file write (manifest, ``LATEST.tmp``), ``os.fsync`` (files and
-directories), ``os.replace``, ``os.rename`` and ``shutil.rmtree``. The kill happens before the
+directories), ``os.replace``, ``os.rename``, ``os.link`` (a partition file the current release
+already holds) and ``shutil.rmtree``. The kill happens before the
 call, except where a torn result is the interesting state: after a row-group write (a Parquet file
 without its footer), half-way through a text write, and half-way through a directory removal.
 """
@@ -146,7 +147,7 @@ def _remove_one_file(path: Path) -> None:
 
 
 def install_hooks(steps: Steps) -> None:
-    real_fsync, real_replace, real_rename = os.fsync, os.replace, os.rename
+    real_fsync, real_replace, real_rename, real_link = os.fsync, os.replace, os.rename, os.link
     real_rmtree = shutil.rmtree
     real_write_table = pq.ParquetWriter.write_table
     real_write_text = publish.write_text_durably
@@ -162,6 +163,10 @@ def install_hooks(steps: Steps) -> None:
     def rename(src: Any, dst: Any, **kwargs: Any) -> None:
         steps.reached(f"rename {steps.show(src)} -> {steps.show(dst)}")
         real_rename(src, dst, **kwargs)
+
+    def link(src: Any, dst: Any, **kwargs: Any) -> None:
+        steps.reached(f"link {steps.show(src)} -> {steps.show(dst)}")
+        real_link(src, dst, **kwargs)
 
     def rmtree(path: Any, *args: Any, **kwargs: Any) -> None:
         steps.reached(f"rmtree {steps.show(path)}", torn=lambda: _remove_one_file(Path(path)))
@@ -182,6 +187,7 @@ def install_hooks(steps: Steps) -> None:
     os.fsync = fsync
     os.replace = replace
     os.rename = rename
+    os.link = link
     shutil.rmtree = rmtree
     pq.ParquetWriter.write_table = write_table
     publish.write_text_durably = write_text

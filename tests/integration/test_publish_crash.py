@@ -325,8 +325,12 @@ def test_kill_at_every_step_leaves_a_valid_release(
         "rmtree ./releases/.tmp-<killed>",
         "rename ./releases/<never> -> ./releases/.tmp-never-current-<never>",
         "rmtree ./releases/.tmp-never-current-<never>",
-        "write row group ./releases/.tmp-<new>/incidents/year=2025/month=11/.part-0.parquet.",
-        "replace ./releases/.tmp-<new>/incidents/year=2026/month=2/.part-0.parquet.",
+        # The incidents are the current release's: each month's file is linked from it.
+        "link ./releases/<current>/incidents/year=2025/month=11/part-0.parquet -> "
+        "./releases/.tmp-<new>/incidents/year=2025/month=11/part-0.parquet",
+        "link ./releases/<current>/incidents/year=2026/month=2/part-0.parquet -> "
+        "./releases/.tmp-<new>/incidents/year=2026/month=2/part-0.parquet",
+        "write row group ./releases/.tmp-<new>/.tracts.parquet.",
         "replace ./releases/.tmp-<new>/.tracts.parquet.",
         "replace ./releases/.tmp-<new>/.tract_counts.parquet.",
         "write ./releases/.tmp-<new>/manifest.json",
