@@ -35,8 +35,7 @@ from typing import Any
 import duckdb
 
 from crimemap.config.paths import DataPaths
-from crimemap.core.sql import quote_ident, sql_literal
-from crimemap.ingestion.landing import LINEAGE_COLUMNS
+from crimemap.core.sql import sql_literal
 from crimemap.warehouse import incremental
 from crimemap.warehouse.dbt_parse import parse_inputs_digest
 
@@ -56,21 +55,6 @@ def project_inputs(project_dir: Path) -> Iterator[Path]:
     for path in _files(project_dir):
         if path.relative_to(project_dir).parts[0] not in BUILD_OUTPUT_DIRS:
             yield path
-
-
-def rows_digest(con: duckdb.DuckDBPyConnection, path: Path) -> str:
-    """A Parquet file's rows (any order) and columns, blind to the lineage columns."""
-    relation = f"read_parquet({sql_literal(str(path))})"
-    described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
-    columns = [(name, kind) for name, kind, *_ in described if name not in LINEAGE_COLUMNS]
-    if not columns:
-        (rows,) = con.execute(f"SELECT count(*) FROM {relation}").fetchone() or (0,)
-        return f"{rows}"
-    row_hash = f"hash({', '.join(quote_ident(name) for name, _ in columns)})::HUGEINT"
-    rows, total = con.execute(
-        f"SELECT count(*), coalesce(sum({row_hash}), 0) FROM {relation}"
-    ).fetchone() or (0, 0)
-    return f"{columns}|{rows}|{total}"
 
 
 def police_load_ids(con: duckdb.DuckDBPyConnection, conformed: Path) -> list[str]:
@@ -93,7 +77,7 @@ def data_digest(paths: DataPaths) -> str:
             for path in _files(root, "*.parquet"):
                 if not path.is_relative_to(police):
                     digest.update(f"\0{path.relative_to(paths.root)}\0".encode())
-                    digest.update(rows_digest(con, path).encode())
+                    digest.update(incremental.file_content_digest(path, con).encode())
     return digest.hexdigest()
 
 

@@ -23,10 +23,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from crimemap.config.jurisdiction import JurisdictionConfig
 from crimemap.config.paths import DataPaths
 from crimemap.core.duckdb_spatial import fetch_one, scratch
-from crimemap.core.sql import sql_literal
+from crimemap.core.sql import quote_ident, sql_literal
 from crimemap.ingestion.landing import LINEAGE_COLUMNS
 
 # The conformed files the incident tables read besides the police partitions.
@@ -43,20 +45,21 @@ def record_path(paths: DataPaths) -> Path:
     return paths.root / "dbt" / "incident_inputs.sha256"
 
 
-def file_content_digest(path: Path) -> str:
-    """A digest of a conformed file's rows, blind to row order and to the lineage columns (a
-    re-landed file with the same rows has a new ``_ingested_at``, not new content)."""
+def file_content_digest(path: Path, con: duckdb.DuckDBPyConnection | None = None) -> str:
+    """A digest of a Parquet file's rows and columns, blind to row order and to the lineage
+    columns (a re-landed file with the same rows has a new ``_ingested_at``, not new content):
+    its column names and types, its row count and the sum of its rows' hashes."""
     if not path.exists():
         return "absent"
-    lineage = "[" + ", ".join(sql_literal(c) for c in LINEAGE_COLUMNS) + "]"
-    (digest,) = fetch_one(
-        scratch(),
-        f"SELECT md5(coalesce(string_agg(row_text, chr(10) ORDER BY row_text), '')) FROM ("
-        f"  SELECT CAST(t AS VARCHAR) AS row_text FROM ("
-        f"    SELECT COLUMNS(c -> NOT list_contains({lineage}, c))"
-        f"    FROM read_parquet({sql_literal(str(path))})) AS t)",
+    con = con if con is not None else scratch()
+    relation = f"read_parquet({sql_literal(str(path))})"
+    described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    columns = [(name, kind) for name, kind, *_ in described if name not in LINEAGE_COLUMNS]
+    row_hash = (
+        f"hash({', '.join(quote_ident(name) for name, _ in columns)})::HUGEINT" if columns else "0"
     )
-    return str(digest)
+    rows, total = fetch_one(con, f"SELECT count(*), coalesce(sum({row_hash}), 0) FROM {relation}")
+    return hashlib.sha256(f"{columns}|{rows}|{total}".encode()).hexdigest()
 
 
 def project_files(project_dir: Path) -> Iterator[Path]:

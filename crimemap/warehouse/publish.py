@@ -130,15 +130,17 @@ class ReusableFiles:
     files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def of_release(cls, release_dir: Path | None) -> ReusableFiles:
-        if release_dir is None:
-            return cls()
-        try:
-            layers = read_manifest(release_dir).get("layers", [])
-        except (OSError, ValueError):
+    def of_release(
+        cls, release_dir: Path | None, manifest: Mapping[str, Any] | None
+    ) -> ReusableFiles:
+        """The partition files of the release in ``release_dir``, described by ``manifest``."""
+        if release_dir is None or manifest is None:
             return cls()
         files = {
-            f["path"]: f for layer in layers for f in layer.get("files", []) if f.get("content")
+            f["path"]: f
+            for layer in manifest.get("layers", [])
+            for f in layer.get("files", [])
+            if f.get("content")
         }
         return cls(Path(release_dir), files)
 
@@ -591,11 +593,6 @@ def default_release_metadata() -> dict[str, Any]:
     return {"jurisdiction": "unnamed", "privacy": PrivacyRules().settings(), "source_freshness": []}
 
 
-def _previous_manifest(published_dir: Path) -> dict[str, Any] | None:
-    current = latest_release(published_dir)
-    return None if current is None else read_manifest(current)
-
-
 def schema_problems(
     previous: Mapping[str, Any] | None, schema_version: str, entries: Sequence[Mapping[str, Any]]
 ) -> list[str]:
@@ -643,19 +640,6 @@ def release_content(
     con: duckdb.DuckDBPyConnection, release_dir: Path, entries: Sequence[Mapping[str, Any]]
 ) -> dict[str, str]:
     return {entry["name"]: layer_content_digest(con, release_dir, entry) for entry in entries}
-
-
-def current_content(published_dir: Path) -> tuple[str, dict[str, str]] | None:
-    """The current release's id and layer digests, if its manifest records them."""
-    release_id = read_latest_id(published_dir)
-    if release_id is None:
-        return None
-    path = Path(published_dir) / RELEASES_DIR / release_id / MANIFEST_FILE
-    try:
-        content = json.loads(path.read_text(encoding="utf-8")).get(CONTENT_KEY)
-    except (OSError, ValueError):
-        return None
-    return (release_id, content) if isinstance(content, dict) else None
 
 
 # --------------------------------------------------------------------------- public API
@@ -714,7 +698,9 @@ def publish_release(
         staging.mkdir()
         renamed = False
         try:
-            reusable = ReusableFiles.of_release(latest_release(published_dir))
+            current_dir = latest_release(published_dir)
+            current = None if current_dir is None else read_manifest(current_dir)
+            reusable = ReusableFiles.of_release(current_dir, current)
             entries = []
             for layer in layers:
                 log(f"writing layer {layer.name}")
@@ -725,19 +711,16 @@ def publish_release(
             if linked:
                 log(f"{linked} partition file(s) unchanged: linked from the current release")
             problems = validate_release_files(staging, entries, reusable)
-            problems += schema_problems(_previous_manifest(published_dir), schema_version, entries)
+            problems += schema_problems(current, schema_version, entries)
             if audit is not None:
                 problems += audit(staging)
             if problems:
                 raise ReleaseValidationError(problems)
             content = release_content(con, staging, entries)
-            current = current_content(published_dir)
-            if skip_unchanged and current is not None and current[1] == content:
+            if skip_unchanged and current_dir and current and current.get(CONTENT_KEY) == content:
                 shutil.rmtree(staging, ignore_errors=True)
-                log(f"nothing changed since release {current[0]}: it stays current")
-                unchanged = releases / current[0]
-                manifest_text = (unchanged / MANIFEST_FILE).read_text(encoding="utf-8")
-                return Release(current[0], unchanged, json.loads(manifest_text), published=False)
+                log(f"nothing changed since release {current_dir.name}: it stays current")
+                return Release(current_dir.name, current_dir, current, published=False)
             manifest = build_manifest(
                 release_id,
                 entries,

@@ -26,6 +26,7 @@ from crimemap.orchestration.defs.transform.last_build import REPLAYED
 from crimemap.samplecity.generate import generate_sample_city
 from crimemap.samplecity.settings import SampleCityConfig
 from crimemap.warehouse.build_inputs import warehouse_state
+from crimemap.warehouse.publish import latest_release, read_manifest
 from tests.integration.conftest import PROJECT_ROOT, open_warehouse
 
 pytestmark = pytest.mark.integration
@@ -129,6 +130,12 @@ def test_a_run_with_nothing_new_replays_the_last_build(city: dict[str, Any]) -> 
         assert metadata["dagster/row_count"] == first["models"][key]["dagster/row_count"]
     assert second["checks"] == first["checks"]
     assert len(first["checks"]) >= 150
+    # The release shows the sources the YAML declared, and the others only as absent.
+    release = latest_release(data_dir / "published")
+    assert release is not None
+    freshness = read_manifest(release)["source_freshness"]
+    assert {f["source"] for f in freshness if f["mode"] != "none"} == {"city_pd", "boundaries"}
+    assert all(f["rows"] == 0 for f in freshness if f["mode"] == "none")
 
 
 def test_a_changed_export_builds_again(city: dict[str, Any]) -> None:

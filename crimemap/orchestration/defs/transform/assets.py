@@ -208,14 +208,14 @@ def dbt_models(project: DbtProject, config: JurisdictionConfig) -> AssetsDefinit
         digest = incremental.incident_inputs_digest(paths, variables, DBT_PROJECT_DIR, config)
         inputs = build_inputs.dbt_inputs_digest(digest, variables, DBT_PROJECT_DIR, paths)
         kept = last_build.record_path(paths)
-        previous = last_build.load(kept) if whole else None
-        if last_build.stands_for(previous, inputs, build_inputs.warehouse_state(paths.warehouse)):
-            assert previous is not None
+        warehouse = build_inputs.warehouse_state(paths.warehouse)
+        standing = last_build.standing(kept, inputs, warehouse) if whole else None
+        if standing is not None:
             context.log.info(
-                f"dbt: not run; every input is as the build in run {previous.run_id} found it, "
+                f"dbt: not run; every input is as the build in run {standing.run_id} found it, "
                 "so its tables and test results stand"
             )
-            yield from previous.events
+            yield from standing.events
             return
         kept.unlink(missing_ok=True)
         # dbt unit tests check the SQL against fixtures written for the project's own vars:

@@ -93,5 +93,10 @@ def load(path: Path) -> LastBuild | None:
         return None
 
 
-def stands_for(build: LastBuild | None, inputs: str, warehouse: Sequence[int]) -> bool:
-    return build is not None and build.inputs == inputs and build.warehouse == list(warehouse)
+def standing(path: Path, inputs: str, warehouse: Sequence[int]) -> LastBuild | None:
+    """The build kept at ``path`` if it was made from ``inputs`` and left the warehouse as it
+    is now (``warehouse``): its results stand for a build now."""
+    build = load(path)
+    if build is None or build.inputs != inputs or build.warehouse != list(warehouse):
+        return None
+    return build
