@@ -92,6 +92,8 @@ def prepare_extension_directory(directory: Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         target.symlink_to(source)
+    except FileExistsError:  # another process laid it out meanwhile
+        return directory
     except OSError:  # filesystems without symlinks: copy the binary instead
         target.write_bytes(source.read_bytes())
     return directory

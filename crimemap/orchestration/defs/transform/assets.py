@@ -1,5 +1,6 @@
 """dbt models as Dagster assets: staging, intermediate and marts built in DuckDB."""
 
+import fcntl
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
@@ -80,8 +81,13 @@ def prepared_dbt_project() -> DbtProject:
     fresh checkout has no target/manifest.json; `dbt parse` makes one in a few seconds). dbt's
     profile reads the data directory from the environment: export it first."""
     project = DbtProject(project_dir=DBT_PROJECT_DIR)
-    if manifest_is_stale(project):
-        project.preparer.prepare(project)
+    # Processes that start together (the UI and a run, tests side by side) parse one at a
+    # time: the second finds the first's manifest current.
+    project.manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    with (project.manifest_path.parent / "prepare.lock").open("a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        if manifest_is_stale(project):
+            project.preparer.prepare(project)
     return project
 
 
