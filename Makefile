@@ -33,8 +33,10 @@ run: install
 # Everything CI runs: the gates, then every test tier: tests/unit (pure Python, in-memory
 # DuckDB), tests/suites (Great Expectations suites on in-memory frames), tests/dbt (dbt builds
 # on small fixtures), tests/integration (pipeline runs, publish kill tests, the UI's loader).
+# One pytest worker per core (pytest-xdist); a test file stays on one worker, so the fixtures
+# a file shares (a pipeline run, a built warehouse) are made once.
 test: gates browser
-	$(UV) run --frozen pytest
+	$(UV) run --frozen pytest -n auto --dist loadfile
 
 # The inner loop: pure Python and in-memory DuckDB, no dbt build, no pipeline run.
 test-fast: install
