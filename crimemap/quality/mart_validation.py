@@ -1,9 +1,8 @@
 """The mart suites, validated on their warehouse tables, several at a time.
 
-The suites are shared among the workers (``crimemap.quality.workers``) by their expected cost,
-the costliest first, each to the least loaded worker: each worker opens the warehouse read-only
-once (loading DuckDB's spatial extension costs about 0.2 s a connection), reads the marts of
-its suites and closes it. It receives marts' names and their suites, never a frame.
+Each worker process (``crimemap.quality.workers``) opens the warehouse read-only once (loading
+DuckDB's spatial extension costs about 0.2 s a connection) and reads the marts of the suites it
+is given: it receives a mart's name and its suite, never a frame.
 """
 
 from __future__ import annotations
@@ -22,7 +21,8 @@ from crimemap.quality.workers import map_in_workers, parallel_workers
 # A suite's cost grows with its expectations, and with its rows once there are many.
 ROWS_PER_EXPECTATION_COST = 100_000
 
-MartSuite = tuple[str, SuiteSpec]
+# A worker's read-only connection to the warehouse (``open_warehouse``).
+_warehouse: duckdb.DuckDBPyConnection | None = None
 
 
 def validate_mart(
@@ -32,53 +32,44 @@ def validate_mart(
     return run_suite_kept(spec, mart_frames(con, mart, spec), quality_dir)
 
 
-def validate_marts_here(
-    warehouse: Path, quality_dir: Path, suites: Sequence[MartSuite]
-) -> list[SuiteOutcome]:
-    """Each ``(mart, suite)``'s outcome, in order, through one read-only connection."""
-    with connect(warehouse, read_only=True) as con:
-        return [validate_mart(con, quality_dir, mart, spec) for mart, spec in suites]
+def open_warehouse(warehouse: Path) -> None:
+    """A worker's set-up: its connection, open until the worker exits."""
+    global _warehouse
+    _warehouse = connect(warehouse, read_only=True)
+
+
+def validate_mart_in_worker(quality_dir: Path, mart: str, spec: SuiteSpec) -> SuiteOutcome:
+    if _warehouse is None:
+        raise RuntimeError("a mart suite ran in a worker whose warehouse was not opened")
+    return validate_mart(_warehouse, quality_dir, mart, spec)
 
 
 def expected_cost(rows: int, spec: SuiteSpec) -> float:
     return len(spec.expectations) * (1 + rows / ROWS_PER_EXPECTATION_COST)
 
 
-def balanced_shares(costs: Sequence[float], workers: int) -> list[list[int]]:
-    """The indexes of ``costs`` in ``workers`` shares of about equal sums: the costliest first,
-    each to the share with the least so far (no share is empty while there are enough)."""
-    shares: list[list[int]] = [[] for _ in range(min(workers, len(costs)))]
-    sums = [0.0] * len(shares)
-    for i in sorted(range(len(costs)), key=lambda i: costs[i], reverse=True):
-        least = min(range(len(shares)), key=lambda s: (sums[s], len(shares[s])))
-        shares[least].append(i)
-        sums[least] += costs[i]
-    return shares
-
-
 def validate_marts(
-    warehouse: Path, quality_dir: Path, suites: Sequence[MartSuite]
+    warehouse: Path, quality_dir: Path, suites: Sequence[tuple[str, SuiteSpec]]
 ) -> list[SuiteOutcome]:
-    """Each ``(mart, suite)``'s outcome, in order, the suites shared among worker processes,
-    one per core (``balanced_shares``)."""
-    workers = parallel_workers(len(suites))
-    if not workers:
-        return validate_marts_here(warehouse, quality_dir, suites)
+    """Each ``(mart, suite)``'s outcome, in order. The suites run in worker processes, one per
+    core, the costliest first, so that no worker is left with a long one at the end."""
     with connect(warehouse, read_only=True) as con:
+        workers = parallel_workers(len(suites))
+        if not workers:
+            return [validate_mart(con, quality_dir, mart, spec) for mart, spec in suites]
         rows = [
             int(fetch_one(con, f"SELECT count(*) FROM main.{quote_ident(mart)}")[0])
             for mart, _ in suites
         ]
-    costs = [expected_cost(n, spec) for n, (_, spec) in zip(rows, suites, strict=True)]
-    shares = balanced_shares(costs, workers)
-    outcomes = map_in_workers(
-        validate_marts_here,
-        [(warehouse, quality_dir, [suites[i] for i in share]) for share in shares],
-        len(shares),
+    order = sorted(
+        range(len(suites)), key=lambda i: expected_cost(rows[i], suites[i][1]), reverse=True
     )
-    by_suite = {
-        i: outcome
-        for share, share_outcomes in zip(shares, outcomes, strict=True)
-        for i, outcome in zip(share, share_outcomes, strict=True)
-    }
-    return [by_suite[i] for i in range(len(suites))]
+    outcomes = map_in_workers(
+        validate_mart_in_worker,
+        [(quality_dir, *suites[i]) for i in order],
+        workers,
+        initializer=open_warehouse,
+        initargs=(warehouse,),
+    )
+    by_job = dict(zip(order, outcomes, strict=True))
+    return [by_job[i] for i in range(len(suites))]

@@ -2,24 +2,22 @@
 
 Importing ``great_expectations`` takes about 3-4 s of one core, and a run's first suite used to
 pay it on the path every step waits on. Workers are forked from a fork server (Python's
-``forkserver`` start method) that imports GX once, as the run begins (``suite_workers``, entered
-by ``crimemap run``): the import runs on the core the landing leaves free. The run's process
-never imports GX.
+``forkserver`` start method) that imports GX once, as the run begins (``start_workers``, called
+by ``crimemap run``): the import runs on the core the landing leaves free, and each worker then
+starts in milliseconds with GX already loaded. The run's process never imports GX.
 
-Every suite of a run goes through the run's workers, one per core, which serve the whole run:
-a source's suite (``run_in_worker``, while the step waits for its outcome) and a step's
-independent mart suites (``map_in_workers``, side by side: GX spends about 9 ms of Python per
-expectation and batch whatever the data's size, so one core took 5-9 s for the mart suites while
-the other idled). A worker that lives for the run sets GX up once; one started for a single
-suite costs about 60 ms more. A worker receives a function of ``crimemap.quality`` and its
-arguments by pickle and reads its own data: it shares no connection and no thread with the
-run's process, and keeps none open between jobs. Outside ``crimemap run`` (a run launched from
-the UI, a test) each call starts workers of its own from the same fork server; where there is
-no ``forkserver`` (Windows), suites run in the calling process.
+Every suite of a run goes through workers: a source's suite (``run_in_worker``, one worker,
+while the step waits for its outcome) and a step's independent mart suites
+(``map_in_workers``, as many at a time as the machine has cores: GX spends about 9 ms of Python
+per expectation and batch whatever the data's size, so one core took 5-9 s for the mart suites
+while the other idled). A worker receives a function of ``crimemap.quality`` and its arguments
+by pickle and reads its own data: it shares nothing with the run's process, no connection, no
+thread. Where there is no ``forkserver`` (Windows), suites run in the calling process.
 
 A worker reports the CPU time and peak memory it used (``finished_usage``): the run's step
 timings count them in the step that waited for it. The fork server is the run's child; it is
-stopped and waited for when the run ends, so the run's own CPU time counts every worker too.
+stopped and waited for when the run ends (``stop_workers``), so the run's own CPU time counts
+every worker too.
 """
 
 from __future__ import annotations
@@ -28,8 +26,7 @@ import multiprocessing
 import os
 import resource
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import forkserver
 from multiprocessing.context import BaseContext
@@ -49,8 +46,6 @@ GX_ENVIRONMENT = {"GX_ANALYTICS_ENABLED": "false"}
 
 Result = TypeVar("Result")
 
-# The workers of the running ``suite_workers`` block; None outside one.
-_run_pool: ProcessPoolExecutor | None = None
 # In the run's process: what the workers reported (CPU seconds, the largest peak MB). In a
 # worker: the CPU seconds it has reported so far.
 _finished = [0.0, 0.0]
@@ -73,37 +68,40 @@ def worker_context() -> BaseContext | None:
     return context
 
 
+def start_workers() -> bool:
+    """Start the fork server now, so that GX is imported by the time the first suite runs;
+    False where there is none."""
+    if worker_context() is None:
+        return False
+    forkserver.ensure_running()
+    return True
+
+
+def stop_workers() -> None:
+    """Stop the fork server, if one runs, and wait for it (its CPU time and its workers' then
+    count in this process's children's)."""
+    server = forkserver._forkserver
+    stop = getattr(server, "_stop", None)  # CPython's own, used by its tests
+    if callable(stop):
+        stop()
+
+
+@contextmanager
+def suite_workers() -> Iterator[None]:
+    """The fork server for the block (a pipeline run), started now; stopped at the end."""
+    started = start_workers()
+    try:
+        yield
+    finally:
+        if started:
+            stop_workers()
+
+
 def cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-
-
-def new_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=workers, mp_context=worker_context())
-
-
-@contextmanager
-def suite_workers() -> Iterator[None]:
-    """The suites' workers for the block (a pipeline run): the fork server starts now and
-    imports GX; workers are forked from it as the suites need them and serve every suite of the
-    block. All are stopped and waited for at the end."""
-    global _run_pool
-    if worker_context() is None:
-        yield
-        return
-    forkserver.ensure_running()
-    _run_pool = new_pool(min(cores(), MAX_WORKERS))
-    try:
-        yield
-    finally:
-        pool, _run_pool = _run_pool, None
-        pool.shutdown(wait=True, cancel_futures=True)
-        # CPython's own way to stop its fork server (its tests use it): then waited for.
-        stop = getattr(forkserver._forkserver, "_stop", None)
-        if callable(stop):
-            stop()
 
 
 def parallel_workers(jobs: int) -> int:
@@ -116,7 +114,7 @@ def parallel_workers(jobs: int) -> int:
 
 def measured(function: Callable[..., Result], *args: Any) -> tuple[Result, float, float]:
     """In a worker: ``function(*args)``, with the CPU seconds the worker used since it last
-    reported and its peak MB."""
+    reported (its set-up included) and its peak MB."""
     global _reported_cpu
     result = function(*args)
     usage = resource.getrusage(resource.RUSAGE_SELF)  # a forked process starts at zero
@@ -130,37 +128,32 @@ def finished_usage() -> tuple[float, float]:
     return _finished[0], _finished[1]
 
 
-def _results(
-    pool: Executor, function: Callable[..., Result], jobs: Sequence[tuple[Any, ...]]
-) -> list[Result]:
-    futures = [pool.submit(measured, function, *job) for job in jobs]
-    results = []
-    for future in futures:
-        result, cpu, peak = future.result()
-        _finished[0] += cpu
-        _finished[1] = max(_finished[1], peak)
-        results.append(result)
-    return results
+def _collect(outcome: tuple[Result, float, float]) -> Result:
+    result, cpu, peak = outcome
+    _finished[0] += cpu
+    _finished[1] = max(_finished[1], peak)
+    return result
 
 
 def map_in_workers(
-    function: Callable[..., Result], jobs: Sequence[tuple[Any, ...]], workers: int
+    function: Callable[..., Result],
+    jobs: Sequence[tuple[Any, ...]],
+    workers: int,
+    *,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
 ) -> list[Result]:
-    """``function(*job)`` for each job in worker processes (the run's, else ``workers`` of
-    their own); the results in the jobs' order. An exception in a worker is raised here, with
-    the worker's traceback as its cause."""
-    global _run_pool
-    if _run_pool is None:
-        with new_pool(workers) as pool:
-            return _results(pool, function, jobs)
-    try:
-        return _results(_run_pool, function, jobs)
-    except BrokenProcessPool:
-        # A worker died (killed, out of memory): this step fails, the run's next suites get
-        # new workers.
-        broken, _run_pool = _run_pool, new_pool(min(cores(), MAX_WORKERS))
-        broken.shutdown(wait=False, cancel_futures=True)
-        raise
+    """``function(*job)`` for each job in ``workers`` worker processes, each set up once by
+    ``initializer(*initargs)``; the results in the jobs' order. An exception in a worker is
+    raised here, with the worker's traceback as its cause."""
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=worker_context(),
+        initializer=initializer,
+        initargs=initargs,
+    ) as pool:
+        futures = [pool.submit(measured, function, *job) for job in jobs]
+        return [_collect(future.result()) for future in futures]
 
 
 def run_in_worker(function: Callable[..., Result], *args: Any) -> Result:
