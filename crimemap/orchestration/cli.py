@@ -176,17 +176,13 @@ def run_locked(
     from dagster import DagsterInstance
 
     from crimemap.config.runtime import dbt_vars
-    from crimemap.quality.workers import suite_workers
     from crimemap.warehouse.dbt_parse import early_parse
     from crimemap.warehouse.dbt_server import dbt_server
 
-    # Started now, to run beside the landing: the process the run's suites are forked from,
-    # importing Great Expectations before the first suite needs it (quality/workers.py); a dbt
-    # process that imports dbt once for the run's dbt commands (warehouse/dbt_server.py); and
-    # dbt's parse, which needs no data (warehouse/dbt_parse.py). One Dagster instance for the
-    # whole command.
+    # Started now, to run beside the landing: a dbt process that imports dbt once for the
+    # run's dbt commands (crimemap/warehouse/dbt_server.py), and dbt's parse, which needs no
+    # data (warehouse/dbt_parse.py). One Dagster instance for the whole command.
     with (
-        suite_workers(),
         dbt_server(),
         early_parse(paths, dbt_vars(config)),
         DagsterInstance.get() as instance,

@@ -2,8 +2,7 @@
 
 Each line holds the step, its stage (as the terminal's stage lines group them), and what the
 step cost: wall seconds, CPU seconds of this process and of the processes it waited for (the
-suites' workers, ``crimemap.quality.workers``, which report their own), and its peak resident
-memory. The run's dbt commands run in forks of its
+mart suites' workers), and its peak resident memory. The run's dbt commands run in forks of its
 dbt server (``crimemap.warehouse.dbt_server``), which records each command's CPU time and peak
 as it ends: they count in the step during which they end (the build in the dbt step; the early
 parse, and the server's own start, in whichever step is running then). The peak is the step's
@@ -24,7 +23,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from crimemap.orchestration.console import STEP_OUTCOMES, stage_of
-from crimemap.quality.workers import finished_usage
 from crimemap.warehouse.dbt_server import read_usage, server_address
 
 CLEAR_REFS = Path("/proc/self/clear_refs")
@@ -51,19 +49,18 @@ def dbt_server_usage() -> dict[str, float]:
 
 
 def cpu_seconds() -> float:
-    """User + system seconds of this process, of its children that it has waited for, of the
-    run's dbt server and its finished commands, and of the suites' worker processes."""
+    """User + system seconds of this process, of its children that it has waited for, and of
+    the run's dbt server and its finished commands."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     waited = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-    return waited + dbt_server_usage().get("cpu_s", 0.0) + finished_usage()[0]
+    return waited + dbt_server_usage().get("cpu_s", 0.0)
 
 
 def children_peak_mb() -> float:
-    """The largest peak of a child process so far: a waited child's, a dbt command's or a
-    suite worker's."""
+    """The largest peak of a child process so far: a waited child's, or a dbt command's."""
     waited = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # kB on Linux
-    return max(waited, dbt_server_usage().get("peak_mb", 0.0), finished_usage()[1])
+    return max(waited, dbt_server_usage().get("peak_mb", 0.0))
 
 
 def reset_peak() -> bool:

@@ -51,8 +51,8 @@ def expected_cost(rows: int, spec: SuiteSpec) -> float:
 def validate_marts(
     warehouse: Path, quality_dir: Path, suites: Sequence[tuple[str, SuiteSpec]]
 ) -> list[SuiteOutcome]:
-    """Each ``(mart, suite)``'s outcome, in order. The suites run in worker processes, one per
-    core, the costliest first, so that no worker is left with a long one at the end."""
+    """Each ``(mart, suite)``'s outcome, in order. With several cores the suites run in worker
+    processes, the costliest first, so that no worker is left with a long one at the end."""
     with connect(warehouse, read_only=True) as con:
         workers = parallel_workers(len(suites))
         if not workers:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -45,7 +46,6 @@ from crimemap.quality.census import CONFORMED_COLUMNS as AREA_INDICATORS_CONFORM
 from crimemap.quality.layouts import LINEAGE_COLUMNS, BBox
 from crimemap.quality.memo import ResultMemo, frame_digest, suite_digest
 from crimemap.quality.report import write_suite_page
-from crimemap.quality.workers import gx_environment
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -537,7 +537,8 @@ def prepare_frame(spec: SuiteSpec, df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _import_gx() -> Any:
-    gx_environment()
+    # Agencies run air-gapped: no analytics unless someone opts in explicitly.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
 
     return gx
@@ -896,15 +897,6 @@ def read_partition_groups(
         label = months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}"
         frames[label] = _partition_frames(paths, names, columns, batch_rows)
     return frames
-
-
-def validate_partitions(
-    spec: SuiteSpec, directory: Path, quality_dir: Path, batch_rows: int | None
-) -> dict[str, SuiteOutcome]:
-    """``spec`` on the landed partitions under ``directory``, kept like every suite: one
-    outcome per column set (``read_partition_groups``), keyed by the months it holds."""
-    groups = read_partition_groups(directory, read_columns(spec), batch_rows=batch_rows)
-    return {months: run_suite_kept(spec, frames, quality_dir) for months, frames in groups.items()}
 
 
 def _partition_frames(

@@ -6,15 +6,15 @@ from crimemap.config.jurisdiction import JurisdictionConfig, PoliceSource
 from crimemap.orchestration.defs.data_directory import DataDirectory
 from crimemap.orchestration.defs.police.assets import conformed_key, quarantine_key, raw_key
 from crimemap.orchestration.defs.quality.checks import (
-    index_quality_report,
     jurisdiction_bbox,
     suite_check_result,
+    validate,
+    validate_frame,
 )
 from crimemap.orchestration.defs.quality.reconcile import reconciliation_result
 from crimemap.quality.batches import rows_per_file_batch
 from crimemap.quality.reconcile import reconcile_police_source
-from crimemap.quality.suites import police_raw_suite, validate_partitions
-from crimemap.quality.workers import run_in_worker
+from crimemap.quality.suites import police_raw_suite, read_columns, read_partition_groups
 
 
 def reconcile_check(source: PoliceSource) -> dg.AssetChecksDefinition:
@@ -53,18 +53,13 @@ def raw_suite_check(source: PoliceSource) -> dg.AssetChecksDefinition:
         paths = data_dir.paths
         bbox = jurisdiction_bbox(paths)
         spec = police_raw_suite(source.layout, source=name, bbox=bbox)
-        outcomes = run_in_worker(
-            validate_partitions,
-            spec,
-            paths.raw_police(name),
-            paths.quality,
-            rows_per_file_batch(spec),
+        groups = read_partition_groups(
+            paths.raw_police(name), read_columns(spec), batch_rows=rows_per_file_batch(spec)
         )
-        index_quality_report(paths)
-        if len(outcomes) == 1:  # one layout throughout: the suite's own label
-            return suite_check_result({spec.name: next(iter(outcomes.values()))})
+        if len(groups) == 1:  # one layout throughout: the suite's own label
+            return validate_frame(spec, next(iter(groups.values())), paths)
         return suite_check_result(
-            {f"months {months}": outcome for months, outcome in outcomes.items()}
+            {f"months {months}": validate(spec, frame, paths) for months, frame in groups.items()}
         )
 
     return _suite

@@ -8,7 +8,6 @@ never reaches dbt. Police sources have their own checks (suite + reconciliation)
 """
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -27,6 +26,7 @@ from crimemap.quality.layouts import BBox
 from crimemap.quality.report import docs_url, write_index
 from crimemap.quality.rules import areas_bbox
 from crimemap.quality.suites import (
+    Frames,
     SuiteOutcome,
     SuiteSpec,
     area_indicators_conformed_suite,
@@ -37,10 +37,6 @@ from crimemap.quality.suites import (
     service_requests_conformed_suite,
     surveys_conformed_suite,
 )
-from crimemap.quality.workers import run_in_worker
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 def jurisdiction_bbox(paths: DataPaths) -> BBox:
@@ -96,20 +92,15 @@ def suite_check_result(outcomes: Mapping[str, SuiteOutcome]) -> AssetCheckResult
     )
 
 
-def validate(spec: SuiteSpec, frame: "pd.DataFrame", paths: DataPaths) -> SuiteOutcome:
-    """Run a suite on a frame in a worker process (``crimemap.quality.workers``), keeping its
-    result and Data Docs under the quality dir."""
-    outcome = run_in_worker(run_suite_kept, spec, frame, paths.quality)
-    index_quality_report(paths)
+def validate(spec: SuiteSpec, frame: Frames, paths: DataPaths) -> SuiteOutcome:
+    """Run a suite on a frame or a table's batches, keeping its result and Data Docs under the
+    quality dir."""
+    outcome = run_suite_kept(spec, frame, paths.quality)
+    write_index(paths.quality / "data_docs", paths.quality / "validations")
     return outcome
 
 
-def index_quality_report(paths: DataPaths) -> None:
-    """The quality report's index page, listing every suite's latest validation."""
-    write_index(paths.quality / "data_docs", paths.quality / "validations")
-
-
-def validate_frame(spec: SuiteSpec, frame: "pd.DataFrame", paths: DataPaths) -> AssetCheckResult:
+def validate_frame(spec: SuiteSpec, frame: Frames, paths: DataPaths) -> AssetCheckResult:
     return suite_check_result({spec.name: validate(spec, frame, paths)})
 
 
