@@ -24,12 +24,20 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 TIERS = ("unit", "suites", "dbt", "integration")
+# The order the tiers run in: the slowest files first, so that with one pytest worker per core
+# (make test) the many quick files even out the end instead of one long file.
+RUN_ORDER = ("integration", "dbt", "suites", "unit")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each test carries its tier's marker (its folder), so `-m "not integration"` selects."""
+    """Each test carries its tier's marker (its folder), so `-m "not integration"` selects;
+    the tiers run in ``RUN_ORDER``, each file's tests in their own order."""
     root = Path(__file__).parent
+
+    def tier_of(item: pytest.Item) -> str:
+        return item.path.relative_to(root).parts[0]
+
     for item in items:
-        tier = item.path.relative_to(root).parts[0]
-        if tier in TIERS:
-            item.add_marker(tier)
+        if tier_of(item) in TIERS:
+            item.add_marker(tier_of(item))
+    items.sort(key=lambda item: RUN_ORDER.index(tier_of(item)) if tier_of(item) in RUN_ORDER else 0)
