@@ -23,21 +23,19 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
         yield connection
 
 
-TIERS = ("unit", "suites", "dbt", "integration")
-# The order the tiers run in: the slowest files first, so that with one pytest worker per core
-# (make test) the many quick files even out the end instead of one long file.
-RUN_ORDER = ("integration", "dbt", "suites", "unit")
+# The test tiers (folders), in the order they run: the slowest first, so that with one pytest
+# worker per core (make test) the many quick files even out the end instead of one long file.
+TIERS = ("integration", "dbt", "suites", "unit")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Each test carries its tier's marker (its folder), so `-m "not integration"` selects;
-    the tiers run in ``RUN_ORDER``, each file's tests in their own order."""
+    the tiers run in ``TIERS`` order, each file's tests in their own order."""
     root = Path(__file__).parent
-
-    def tier_of(item: pytest.Item) -> str:
-        return item.path.relative_to(root).parts[0]
-
+    order = {item: len(TIERS) for item in items}
     for item in items:
-        if tier_of(item) in TIERS:
-            item.add_marker(tier_of(item))
-    items.sort(key=lambda item: RUN_ORDER.index(tier_of(item)) if tier_of(item) in RUN_ORDER else 0)
+        tier = item.path.relative_to(root).parts[0]
+        if tier in TIERS:
+            item.add_marker(tier)
+            order[item] = TIERS.index(tier)
+    items.sort(key=order.__getitem__)

@@ -54,6 +54,35 @@ def test_extension_directory_links_the_packaged_binary(tmp_path: Path) -> None:
     assert prepare_extension_directory(tmp_path) == directory
 
 
+def test_a_process_that_loses_the_race_leaves_the_packaged_binary_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two processes lay out the directory at once: the second finds the first's link as it
+    links, and uses it. It never writes through that link onto the packaged binary."""
+    packaged = tmp_path / "wheel" / duckdb_spatial.EXTENSION_FILE
+    packaged.parent.mkdir()
+    packaged.write_bytes(b"the packaged binary")
+    written = packaged.stat().st_mtime_ns
+    monkeypatch.setattr(duckdb_spatial, "packaged_spatial_extension", lambda: packaged)
+    link = Path.symlink_to
+
+    def linked_by_another_process_first(self: Path, target: Path) -> None:
+        link(self, target)
+        raise FileExistsError(17, "File exists", str(self))
+
+    monkeypatch.setattr(Path, "symlink_to", linked_by_another_process_first)
+    directory = prepare_extension_directory(tmp_path / "ext")
+    target = (
+        directory
+        / duckdb_spatial.duckdb_version_tag()
+        / duckdb_spatial.duckdb_platform()
+        / duckdb_spatial.EXTENSION_FILE
+    )
+    assert target.resolve() == packaged.resolve()
+    assert packaged.stat().st_mtime_ns == written
+    assert packaged.read_bytes() == b"the packaged binary"
+
+
 def test_missing_extension_names_the_package(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
