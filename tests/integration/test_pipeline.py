@@ -120,6 +120,29 @@ def test_raw_rows_equal_canonical_plus_quarantined(pipeline_run: PipelineRun) ->
     assert raw == canonical + quarantined
 
 
+def test_each_offense_finds_its_published_row_by_its_lineage(pipeline_run: PipelineRun) -> None:
+    """The warehouse does not copy ``raw_record``: the lineage columns find it, one row each,
+    holding the report number the offense carries (docs/data-contracts.md)."""
+    conformed = pipeline_run.data_dir / "conformed/police/*/*/*.parquet"
+    with connect(pipeline_run.data_dir / "warehouse.duckdb", read_only=True) as con:
+        assert "raw_record" not in {c[0] for c in con.execute("DESCRIBE fct_incidents").fetchall()}
+        offenses, found, matching = con.execute(
+            f"""
+            WITH published AS (
+                SELECT DISTINCT _load_id, _source_file, _row_number, raw_record
+                FROM read_parquet('{conformed}')
+            )
+            SELECT count(*), count(p.raw_record),
+                count(*) FILTER (WHERE p.raw_record->>'Report Number' = i.report_number)
+            FROM fct_incidents AS i
+            LEFT JOIN published AS p USING (_load_id, _source_file, _row_number)
+            """
+        ).fetchone()
+    assert offenses > 0
+    assert found == offenses  # one published row each: the join neither drops nor repeats
+    assert matching == offenses
+
+
 def test_incidents_are_assigned_to_their_true_area(pipeline_run: PipelineRun) -> None:
     truth = pipeline_run.sample_dir / "truth_incidents.parquet"
     with connect(pipeline_run.data_dir / "warehouse.duckdb", read_only=True) as con:

@@ -91,7 +91,7 @@ FCT_INCIDENTS_SCHEMA = fields(
     ("reported_at", TSTZ),
     ("occurred_month", DATE), ("location_precision", STR), ("block_address", STR),
     ("geom", WKT), ("area_id", STR), ("assignment_method", STR), ("occurred_raw", STR),
-    ("reported_raw", STR), ("location_raw", STR), ("raw_record", STR),
+    ("reported_raw", STR), ("location_raw", STR),
     lineage=True,
 )  # fmt: skip
 DIM_AREA_SCHEMA = fields(
@@ -272,7 +272,6 @@ def good_incidents(n: int = N_INCIDENTS) -> Data:
         "occurred_raw": [t.strftime("%m/%d/%Y %I:%M:%S %p") for t in occurred],
         "reported_raw": [None] * n,
         "location_raw": [None] * n,
-        "raw_record": ['{"Offense Code": "23H"}'] * n,
     }
     data.update(lineage(n, "seattle.csv"))
     return data
@@ -389,7 +388,7 @@ def test_fct_incidents_suite_is_lean() -> None:
     spec = incidents_suite()
     read = S.read_columns(spec)
     assert len(read) <= 13, read
-    assert not {"raw_record", "geom", "block_address", "occurred_raw"} & set(read)
+    assert not {"geom", "block_address", "occurred_raw"} & set(read)
     kinds = {e.kind for e in spec.expectations}
     assert kinds <= {
         "ExpectTableColumnsToMatchSet",
@@ -2870,7 +2869,7 @@ class Mart:
 
 
 MARTS: dict[str, Mart] = {
-    "fct_incidents": Mart(FCT_INCIDENTS_SCHEMA, good_incidents, incidents_suite, "raw_record"),
+    "fct_incidents": Mart(FCT_INCIDENTS_SCHEMA, good_incidents, incidents_suite, "occurred_raw"),
     "dim_area": Mart(DIM_AREA_SCHEMA, good_areas, M.dim_area_suite, "area_name"),
     "area_indicators": Mart(
         AREA_INDICATORS_SCHEMA,

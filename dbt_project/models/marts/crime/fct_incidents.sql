@@ -109,7 +109,6 @@ final as (
         classified.occurred_raw,
         classified.reported_raw,
         classified.location_raw,
-        classified.raw_record,
         classified._source_file,
         classified._row_number,
         classified._ingested_at,
