@@ -17,11 +17,12 @@ after another (``parallel_workers`` is 0).
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
+
+from crimemap.core.duckdb_spatial import cores
 
 MAX_WORKERS = 4  # each holds its batch in pandas (up to about 250 MB, quality/batches.py)
 
@@ -33,13 +34,6 @@ def worker_context() -> BaseContext | None:
     if "fork" not in multiprocessing.get_all_start_methods():
         return None
     return multiprocessing.get_context("fork")
-
-
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def parallel_workers(jobs: int) -> int:

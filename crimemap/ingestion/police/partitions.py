@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crimemap.core.duckdb_spatial import fetch_one
+from crimemap.core.duckdb_spatial import fetch_one, map_on_scratch_cursors
 from crimemap.core.files import write_atomic
 from crimemap.core.sql import quote_ident, sql_literal
 from crimemap.ingestion.landing import LINEAGE_COLUMNS, MALFORMED_COLUMNS, delimiter_hint
@@ -153,17 +153,18 @@ def land_police_months(
             f"{month_sql} AS __month FROM {landed} AS __l) WHERE __month IN ({wanted})) "
             f"TO {sql_literal(str(by_month))} (FORMAT parquet, PARTITION_BY (__month))"
         )
-        return [
-            _write_month(
-                con,
+        # Each month on a core of its own (a month is a few thousand rows).
+        return map_on_scratch_cursors(
+            lambda cursor, m: _write_month(
+                cursor,
                 _month_rows(by_month, m, empty=no_rows),
                 cols,
                 source=source,
                 month=m,
                 path=partition_path(dest_root, m),
-            )
-            for m in months
-        ]
+            ),
+            months,
+        )
     finally:
         shutil.rmtree(by_month, ignore_errors=True)
 
