@@ -11,6 +11,7 @@ import duckdb
 
 from crimemap.core.marts import DeclaredMart, Publication, published_marts
 from crimemap.core.sql import quote_ident, sql_literal
+from crimemap.ingestion.landing import LINEAGE_COLUMNS
 from crimemap.warehouse.geoparquet import COVERING_COLUMN
 from crimemap.warehouse.privacy import (
     LayerPrivacy,
@@ -497,14 +498,13 @@ def hotspot_forecast_layer(docs: ColumnDocs) -> LayerSpec:
     )
 
 
-LINEAGE_COLUMNS = "_source_file, _row_number, _ingested_at, _load_id"
-
-
 def areas_layer(docs: ColumnDocs) -> LayerSpec:
     """The areas with their census indicators (public ACS estimates) and boundaries."""
     return LayerSpec(
         name="areas",
-        query=f"SELECT * EXCLUDE (geom, {LINEAGE_COLUMNS}), geom AS geometry FROM dim_area",
+        query=(
+            f"SELECT * EXCLUDE (geom, {', '.join(LINEAGE_COLUMNS)}), geom AS geometry FROM dim_area"
+        ),
         spatial=True,
         description=(
             "The jurisdiction's areas (census tracts or the configured boundaries) with "
