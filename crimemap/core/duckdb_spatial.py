@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 
@@ -24,10 +22,6 @@ EXTENSION_FILE = "spatial.duckdb_extension"
 
 # The value types duckdb.connect accepts for ``config`` (its stub takes this exact dict type).
 DuckDBConfig = dict[str, str | bool | int | float | list[str]]
-
-
-Item = TypeVar("Item")
-Result = TypeVar("Result")
 
 
 class SpatialExtensionMissing(RuntimeError):
@@ -134,53 +128,6 @@ def scratch(extension_directory: Path | None = None) -> duckdb.DuckDBPyConnectio
     session settings, so what a caller creates there must be ``TEMP``.
     """
     return _shared_memory_database(prepare_extension_directory(extension_directory)).cursor()
-
-
-def cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def map_on_scratch_cursors(
-    work: Callable[[duckdb.DuckDBPyConnection, Item], Result],
-    items: Sequence[Item],
-    *,
-    threads: int | None = None,
-    prepare: Callable[[duckdb.DuckDBPyConnection], object] = lambda con: None,
-) -> list[Result]:
-    """``work(cursor, item)`` for every item, on up to ``threads`` threads (one per core by
-    default); the results in the items' order.
-
-    A query on a few thousand rows keeps DuckDB's threads only partly busy, so independent
-    pieces of work (a month each) go faster side by side: DuckDB runs a query without holding
-    Python's GIL. Each thread takes every ``threads``-th item, on a ``scratch`` cursor of its
-    own that ``prepare`` sets up once (its temp tables are the thread's own). After an error
-    the other threads take no new item; the first error is raised here once they stop.
-    """
-    threads = max(1, min(threads or cores(), len(items)))
-    results: dict[int, Result] = {}
-    failed = threading.Event()
-
-    def run(first: int) -> None:
-        try:
-            with scratch() as con:
-                prepare(con)
-                for index in range(first, len(items), threads):
-                    if failed.is_set():
-                        return
-                    results[index] = work(con, items[index])
-        except BaseException:
-            failed.set()
-            raise
-
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        futures = [pool.submit(run, first) for first in range(threads)]
-    for future in futures:
-        future.result()
-    return [results[index] for index in range(len(items))]
 
 
 def _open_with_spatial(

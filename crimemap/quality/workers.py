@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
-from crimemap.core.duckdb_spatial import cores
+from crimemap.core.parallel import cores
 
 MAX_WORKERS = 4  # each holds its batch in pandas (up to about 250 MB, quality/batches.py)
 

@@ -24,8 +24,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crimemap.core.duckdb_spatial import fetch_one, map_on_scratch_cursors
+from crimemap.core.duckdb_spatial import fetch_one
 from crimemap.core.files import write_atomic
+from crimemap.core.parallel import map_on_scratch_cursors
 from crimemap.core.sql import quote_ident, sql_literal
 from crimemap.ingestion.landing import LINEAGE_COLUMNS, MALFORMED_COLUMNS, delimiter_hint
 from crimemap.ingestion.police.conform import timestamp_sql
@@ -127,6 +128,8 @@ def land_police_months(
 
     ``landed_parquet`` holds published columns (strings) and lineage. Months with no rows get
     an empty partition file, so a re-load that removed every row of a month is visible.
+    ``con`` sorts the rows by month; the months are then written side by side, one per core,
+    on cursors of the process's scratch database.
     """
     if not months:
         return []
@@ -153,18 +156,18 @@ def land_police_months(
             f"{month_sql} AS __month FROM {landed} AS __l) WHERE __month IN ({wanted})) "
             f"TO {sql_literal(str(by_month))} (FORMAT parquet, PARTITION_BY (__month))"
         )
-        # Each month on a core of its own (a month is a few thousand rows).
-        return map_on_scratch_cursors(
-            lambda cursor, m: _write_month(
+
+        def write(cursor: duckdb.DuckDBPyConnection, month: date) -> MonthLanding:
+            return _write_month(
                 cursor,
-                _month_rows(by_month, m, empty=no_rows),
+                _month_rows(by_month, month, empty=no_rows),
                 cols,
                 source=source,
-                month=m,
-                path=partition_path(dest_root, m),
-            ),
-            months,
-        )
+                month=month,
+                path=partition_path(dest_root, month),
+            )
+
+        return map_on_scratch_cursors(write, months)
     finally:
         shutil.rmtree(by_month, ignore_errors=True)
 

@@ -29,7 +29,8 @@ from dagster import (
 )
 
 from crimemap.config.jurisdiction import JurisdictionConfig, PoliceSource
-from crimemap.core.duckdb_spatial import map_on_scratch_cursors, scratch
+from crimemap.core.duckdb_spatial import scratch
+from crimemap.core.parallel import map_on_scratch_cursors
 from crimemap.ingestion.live.http import LiveSourceError, SchemaDriftError
 from crimemap.ingestion.police.crosswalk import CustomCrosswalk, write_custom_crosswalks
 from crimemap.ingestion.police.layout import LayoutError
@@ -233,7 +234,7 @@ def split_police_asset(
                 profile_path=partition_path(paths.profiles / "police" / source.name, month),
             )
 
-        # Months are independent: side by side, each on a core (a month is a few thousand rows).
+        # Months are independent: side by side, one per core.
         results = map_on_scratch_cursors(
             split_month,
             months,
