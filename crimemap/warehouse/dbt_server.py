@@ -150,9 +150,13 @@ def serve(socket_path: str, parent: int) -> None:
                 continue
             connection.settimeout(None)
             with connection:
+                # SIGTERM waits while the server forks: a fork stopped before it had set its
+                # own handler would run the server's, exit 0, and report a stopped dbt a success.
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
                 running = os.fork()
                 if running == 0:
                     run_fork(listener, connection)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
                 _, status, fork_usage = os.wait4(running, 0)
                 running = None
                 usage = record_usage(usage_path, fork_usage, usage)
@@ -170,6 +174,7 @@ def run_fork(listener: socket.socket, connection: socket.socket) -> NoReturn:
     """The fork's life: dbt's command, then the exit a dbt process makes."""
     # A dbt stopped by SIGTERM is killed, as dbt would be; never a clean exit.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     listener.close()
     code = 70
     try:
