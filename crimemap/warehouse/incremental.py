@@ -35,8 +35,14 @@ from crimemap.ingestion.landing import LINEAGE_COLUMNS
 INCIDENT_INPUT_FILES: tuple[str, ...] = ("areas/areas.parquet", "crosswalks/custom.parquet")
 # The parts of the dbt project a model's output can depend on.
 PROJECT_PARTS: tuple[str, ...] = ("dbt_project.yml", "models", "macros", "seeds")
-# The code that turns a landed police partition into conformed rows (same load id).
-CONFORM_CODE: tuple[str, ...] = ("ingestion/police", "ingestion/landing.py", "quality")
+# The code that turns a landed police partition into conformed rows (same load id): the split
+# step sets the rules' settings (its clock, the areas' table) in the police assets.
+CONFORM_CODE: tuple[str, ...] = (
+    "ingestion/police",
+    "ingestion/landing.py",
+    "quality",
+    "orchestration/defs/police",
+)
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 

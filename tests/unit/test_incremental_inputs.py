@@ -16,6 +16,8 @@ from crimemap.core.project import DBT_PROJECT_DIR
 from crimemap.core.sql import sql_literal
 from crimemap.orchestration.cli import narrows_the_build
 from crimemap.warehouse.incremental import (
+    PACKAGE_DIR,
+    conform_files,
     file_content_digest,
     incident_inputs_digest,
     needs_full_refresh,
@@ -142,3 +144,16 @@ def test_only_a_build_of_every_model_records_its_inputs() -> None:
     assert narrows_the_build(["build", "-s", "fct_incidents"])
     assert narrows_the_build(["run", "--select=stg_police__offenses"])
     assert narrows_the_build(["build", "--vars", "{}"])
+
+
+def test_the_code_that_conforms_police_rows_is_part_of_the_digest() -> None:
+    """The split's rules, its settings (set by the police assets) and the landing decide the
+    conformed rows of a load id: a change to any of them rebuilds the incident tables."""
+    files = {p.relative_to(PACKAGE_DIR).as_posix() for p in conform_files()}
+    assert {
+        "quality/police.py",
+        "quality/rules.py",
+        "ingestion/police/conform.py",
+        "ingestion/landing.py",
+        "orchestration/defs/police/assets.py",
+    } <= files
