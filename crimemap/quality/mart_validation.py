@@ -15,7 +15,7 @@ import duckdb
 from crimemap.core.duckdb_spatial import connect, fetch_one
 from crimemap.core.sql import quote_ident
 from crimemap.quality.mart_suites import mart_frames
-from crimemap.quality.suites import SuiteOutcome, SuiteSpec, run_suite_kept
+from crimemap.quality.suites import FailedExpectation, SuiteOutcome, SuiteSpec, run_suite_kept
 from crimemap.quality.workers import map_in_workers, parallel_workers
 
 # A suite's cost grows with its expectations, and with its rows once there are many.
@@ -25,11 +25,42 @@ ROWS_PER_EXPECTATION_COST = 100_000
 _warehouse: duckdb.DuckDBPyConnection | None = None
 
 
+# How much of a suite's error its check shows (the first line, as the message).
+MAX_ERROR_CHARS = 500
+
+
 def validate_mart(
     con: duckdb.DuckDBPyConnection, quality_dir: Path, mart: str, spec: SuiteSpec
 ) -> SuiteOutcome:
-    """``mart``'s suite on its warehouse table, kept under ``quality_dir`` like every suite."""
-    return run_suite_kept(spec, mart_frames(con, mart, spec), quality_dir)
+    """``mart``'s suite on its warehouse table, kept under ``quality_dir`` like every suite. A
+    suite that cannot run (its mart lacks a column it reads, say) fails as a blocking check of
+    its own, with the error, and the other marts' suites still report."""
+    try:
+        return run_suite_kept(spec, mart_frames(con, mart, spec), quality_dir)
+    except Exception as error:  # reported as the check's failure, not lost with the step
+        return suite_error_outcome(spec, mart, error)
+
+
+def suite_error_outcome(spec: SuiteSpec, mart: str, error: Exception) -> SuiteOutcome:
+    """A blocking failure that names the mart and the error that stopped its suite."""
+    first_line = (str(error).strip().splitlines() or [""])[0][:MAX_ERROR_CHARS]
+    failure = FailedExpectation(
+        expectation="suite_could_not_run",
+        column=None,
+        severity="ERROR",
+        unexpected_count=None,
+        unexpected_percent=None,
+        sample=[],
+        message=f"{spec.name} could not run on {mart}: {type(error).__name__}: {first_line}",
+    )
+    return SuiteOutcome(
+        suite=spec.name,
+        success=False,
+        severity="ERROR",
+        n_expectations=len(spec.expectations),
+        failed=[failure],
+        statistics={},
+    )
 
 
 def open_warehouse(warehouse: Path) -> None:
@@ -42,6 +73,15 @@ def validate_mart_in_worker(quality_dir: Path, mart: str, spec: SuiteSpec) -> Su
     if _warehouse is None:
         raise RuntimeError("a mart suite ran in a worker whose warehouse was not opened")
     return validate_mart(_warehouse, quality_dir, mart, spec)
+
+
+def mart_rows(con: duckdb.DuckDBPyConnection, mart: str) -> int:
+    """A mart's row count, to order the suites; 0 for one that cannot be read (its suite
+    reports why)."""
+    try:
+        return int(fetch_one(con, f"SELECT count(*) FROM main.{quote_ident(mart)}")[0])
+    except duckdb.Error:
+        return 0
 
 
 def expected_cost(rows: int, spec: SuiteSpec) -> float:
@@ -57,10 +97,7 @@ def validate_marts(
         workers = parallel_workers(len(suites))
         if not workers:
             return [validate_mart(con, quality_dir, mart, spec) for mart, spec in suites]
-        rows = [
-            int(fetch_one(con, f"SELECT count(*) FROM main.{quote_ident(mart)}")[0])
-            for mart, _ in suites
-        ]
+        rows = [mart_rows(con, mart) for mart, _ in suites]
     order = sorted(
         range(len(suites)), key=lambda i: expected_cost(rows[i], suites[i][1]), reverse=True
     )

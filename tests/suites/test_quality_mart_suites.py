@@ -3340,6 +3340,44 @@ def test_the_mart_suites_give_the_same_outcomes_in_worker_processes(
     assert (tmp_path / "workers" / "validations" / "offense_spikes_mart.json").is_file()
 
 
+def test_a_suite_that_cannot_run_fails_its_own_check_and_the_others_still_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A suite whose mart cannot be read (here the table is gone) fails as a blocking check that
+    names the mart and the error, in workers and here alike; the other marts' suites pass."""
+    from crimemap.config.jurisdiction import load_jurisdiction
+    from crimemap.config.paths import DataPaths
+    from crimemap.core.duckdb_spatial import connect
+    from crimemap.orchestration.defs.quality.mart_checks import mart_suite_result
+    from crimemap.quality import workers
+    from crimemap.quality.mart_registry import mart_suites
+    from crimemap.quality.mart_validation import validate_marts
+
+    monkeypatch.setenv("CRIMEMAP_DATA_DIR", str(tmp_path))
+    marts = ("dim_area", "offense_spikes", "service_access")
+    with connect(tmp_path / "warehouse.duckdb") as db:
+        for mart in marts:
+            load_mart(db, mart, MARTS[mart].schema, MARTS[mart].good())
+        db.execute("DROP TABLE offense_spikes")
+    paths = DataPaths(tmp_path)
+    suites = mart_suites(load_jurisdiction())
+    jobs = [(mart, suites[mart][1](paths.conformed_file("areas"))) for mart in marts]
+
+    for cores in (2, 1):
+        monkeypatch.setattr(workers, "cores", lambda cores=cores: cores)
+        outcomes = validate_marts(paths.warehouse, tmp_path / f"cores{cores}", jobs)
+        assert [o.success for o in outcomes] == [True, False, True]
+        broken = outcomes[1]
+        assert broken.blocking
+        (failure,) = broken.failed
+        assert failure["expectation"] == "suite_could_not_run"
+        assert "could not run on offense_spikes: CatalogException" in failure["message"]
+        result = mart_suite_result("offense_spikes", broken)
+        assert not result.passed
+        assert result.severity.value == "ERROR"
+        assert "offense_spikes does not exist" in (result.description or "")
+
+
 def pid_after(seconds: float) -> int:
     time.sleep(seconds)
     return os.getpid()
