@@ -29,20 +29,18 @@ def map_on_scratch_cursors(
     items: Sequence[Item],
     *,
     threads: int | None = None,
-    prepare: Callable[[duckdb.DuckDBPyConnection], object] = lambda con: None,
 ) -> list[Result]:
     """``work(cursor, item)`` for every item, on up to ``threads`` threads (one per core by
     default); the results in the items' order.
 
     A query on a few thousand rows keeps DuckDB's threads only partly busy, so independent
     pieces of work go faster side by side: DuckDB runs a query without holding Python's GIL.
-    Each thread works on a cursor of the process's ``scratch`` database that ``prepare`` sets
-    up once (its temp tables are the thread's own), and takes the next item not yet taken.
+    Each thread works on a cursor of its own of the process's ``scratch`` database (its temp
+    tables are the thread's own), and takes the next item not yet taken.
     After an error, or when the caller is interrupted, no thread takes a new item; the error
     is raised here once the threads stop.
     """
     threads = max(1, min(threads or cores(), len(items)))
-    database = scratch()  # opened here, once, not by each thread at the same moment
     results: dict[int, Result] = {}
     queue = iter(range(len(items)))
     taking = threading.Lock()
@@ -55,14 +53,14 @@ def map_on_scratch_cursors(
     def run() -> None:
         try:
             with database.cursor() as con:
-                prepare(con)
                 while (index := take()) is not None:
                     results[index] = work(con, items[index])
         except BaseException:
             stop.set()
             raise
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    # The database is opened here, once, not by each thread at the same moment.
+    with scratch() as database, ThreadPoolExecutor(max_workers=threads) as pool:
         try:
             futures = [pool.submit(run) for _ in range(threads)]
             for future in futures:

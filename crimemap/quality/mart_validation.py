@@ -20,20 +20,18 @@ from crimemap.quality.workers import map_in_workers, parallel_workers
 
 # A suite's cost grows with its expectations, and with its rows once there are many.
 ROWS_PER_EXPECTATION_COST = 100_000
+# How much of a suite's error its check shows (the first line, as the message).
+MAX_ERROR_CHARS = 500
 
 # A worker's read-only connection to the warehouse (``open_warehouse``).
 _warehouse: duckdb.DuckDBPyConnection | None = None
-
-
-# How much of a suite's error its check shows (the first line, as the message).
-MAX_ERROR_CHARS = 500
 
 
 def validate_mart(
     con: duckdb.DuckDBPyConnection, quality_dir: Path, mart: str, spec: SuiteSpec
 ) -> SuiteOutcome:
     """``mart``'s suite on its warehouse table, kept under ``quality_dir`` like every suite. A
-    suite that cannot run (its mart lacks a column it reads, say) fails as a blocking check of
+    suite that cannot run (its mart cannot be read, say) fails as a blocking check of
     its own, with the error, and the other marts' suites still report."""
     try:
         return run_suite_kept(spec, mart_frames(con, mart, spec), quality_dir)

@@ -434,11 +434,8 @@ def check_read_columns(
 # --- reference tables the rules read -----------------------------------------------------------
 
 
-AREAS_TABLE = "jurisdiction_areas"
-
-
 def load_areas(
-    con: duckdb.DuckDBPyConnection, conformed_areas: Path, *, table: str = AREAS_TABLE
+    con: duckdb.DuckDBPyConnection, conformed_areas: Path, *, table: str = "jurisdiction_areas"
 ) -> str:
     """The conformed areas (``crimemap.quality.boundaries``) as a temp table ``(area_id, geom)``."""
     con.execute(

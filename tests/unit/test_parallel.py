@@ -12,23 +12,21 @@ from crimemap.core.parallel import map_on_scratch_cursors
 
 
 def test_work_on_scratch_cursors_keeps_the_items_order_and_each_threads_temp_tables() -> None:
-    """Each thread prepares its own cursor once; a temp table of one thread is not another's,
-    so every item sees the value its own thread stored."""
-    threads_seen: list[int] = []
+    """A temp table one thread's cursor creates is not another's: every item sees only the
+    rows its own thread stored, and the results come back in the items' order."""
 
-    def prepare(con: duckdb.DuckDBPyConnection) -> None:
-        threads_seen.append(threading.get_ident())
-        con.execute("CREATE TEMP TABLE mine AS SELECT ? AS thread", [threading.get_ident()])
-
-    def work(con: duckdb.DuckDBPyConnection, item: int) -> tuple[int, bool]:
-        (thread,) = con.execute("SELECT thread FROM mine").fetchone() or (None,)
+    def work(con: duckdb.DuckDBPyConnection, item: int) -> tuple[int, set[int], int]:
+        thread = threading.get_ident()
+        con.execute("CREATE TEMP TABLE IF NOT EXISTS mine (thread UBIGINT)")
+        con.execute("INSERT INTO mine VALUES (?)", [thread])
         time.sleep(0.01)  # so the threads interleave
-        return item * item, thread == threading.get_ident()
+        seen = {row[0] for row in con.execute("SELECT DISTINCT thread FROM mine").fetchall()}
+        return item * item, seen, thread
 
-    results = map_on_scratch_cursors(work, list(range(9)), threads=3, prepare=prepare)
-    assert [square for square, _ in results] == [i * i for i in range(9)]
-    assert all(own for _, own in results)
-    assert len(threads_seen) == len(set(threads_seen)) == 3
+    results = map_on_scratch_cursors(work, list(range(9)), threads=3)
+    assert [square for square, _, _ in results] == [i * i for i in range(9)]
+    assert all(seen == {thread} for _, seen, thread in results)
+    assert len({thread for _, _, thread in results}) == 3
 
 
 def test_an_error_on_one_cursor_is_raised_and_stops_the_other_threads() -> None:

@@ -10,7 +10,6 @@ import warnings
 from contextlib import suppress
 from datetime import date
 
-import duckdb
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -30,7 +29,6 @@ from dagster import (
 
 from crimemap.config.jurisdiction import JurisdictionConfig, PoliceSource
 from crimemap.core.duckdb_spatial import scratch
-from crimemap.core.parallel import map_on_scratch_cursors
 from crimemap.ingestion.live.http import LiveSourceError, SchemaDriftError
 from crimemap.ingestion.police.crosswalk import CustomCrosswalk, write_custom_crosswalks
 from crimemap.ingestion.police.layout import LayoutError
@@ -47,7 +45,7 @@ from crimemap.orchestration.defs.quality.acceptance import acceptance_result, ac
 from crimemap.orchestration.defs.quality.volume import record_volume
 from crimemap.quality.acceptance import load_acceptance
 from crimemap.quality.police import split_police
-from crimemap.quality.rules import AREAS_TABLE, EventRuleSettings, SplitResult, load_areas
+from crimemap.quality.rules import EventRuleSettings, SplitResult, load_areas
 
 # Single-run backfills are what a monthly source needs; the API being "beta" is not news in a log.
 warnings.filterwarnings("ignore", category=BetaWarning)
@@ -211,54 +209,49 @@ def split_police_asset(
         months = partition_months(context)
         totals = {"raw_rows": 0, "accepted_rows": 0, "quarantined_rows": 0}
         by_reason: dict[str, int] = {}
-        areas = paths.conformed_file("areas")
-        settings = EventRuleSettings(
-            boundary_table=AREAS_TABLE,
-            projected_crs=jurisdiction.projected_crs,
-            timezone=jurisdiction.timezone,
-            tolerance_m=jurisdiction.boundary_tolerance_m,
-            # Judged against each row's own landing time: re-running a month gives the same
-            # answer tomorrow.
-            now_sql='__raw."_ingested_at"',
-        )
-
-        def split_month(con: duckdb.DuckDBPyConnection, month: date) -> SplitResult:
-            return split_police(
-                con,
-                layout,
-                settings,
-                source=source.name,
-                raw_parquet=partition_path(paths.raw_police(source.name), month),
-                quarantine_path=partition_path(paths.quarantine_police(source.name), month),
-                offenses_path=partition_path(paths.conformed_police(source.name), month),
-                profile_path=partition_path(paths.profiles / "police" / source.name, month),
-            )
-
-        # One month at a time: judging a month holds all its columns (about 180 MB at 40,000
-        # rows), and two side by side took a million-incident run past 1.5 GB to save 3 s of
-        # its wall time and no CPU.
-        results = map_on_scratch_cursors(
-            split_month,
-            months,
-            threads=1,
-            prepare=lambda con: load_areas(con, areas, table=AREAS_TABLE),
-        )
-        for month, result in zip(months, results, strict=True):
-            for key, rows in (
-                (conformed_key(source.name), result.clean_rows),
-                (quarantine_key(source.name), result.quarantined_rows),
-            ):
-                context.add_asset_metadata(
-                    {"dagster/row_count": rows}, asset_key=key, partition_key=month.isoformat()
-                )
-            totals["raw_rows"] += result.raw_rows
-            totals["accepted_rows"] += result.clean_rows
-            totals["quarantined_rows"] += result.quarantined_rows
-            for code, n in result.by_reason.items():
-                by_reason[code] = by_reason.get(code, 0) + n
+        results: list[SplitResult] = []
         with scratch() as con:
+            settings = EventRuleSettings(
+                boundary_table=load_areas(con, paths.conformed_file("areas")),
+                projected_crs=jurisdiction.projected_crs,
+                timezone=jurisdiction.timezone,
+                tolerance_m=jurisdiction.boundary_tolerance_m,
+                # Judged against each row's own landing time: re-running a month gives the same
+                # answer tomorrow.
+                now_sql='__raw."_ingested_at"',
+            )
+            # One month at a time, unlike the landing's writes: judging a month holds all its
+            # columns (about 180 MB at 40,000 rows), and two side by side took a
+            # million-incident run past 1.5 GB to save 3 s of its wall time and no CPU.
+            for month in months:
+                result = split_police(
+                    con,
+                    layout,
+                    settings,
+                    source=source.name,
+                    raw_parquet=partition_path(paths.raw_police(source.name), month),
+                    quarantine_path=partition_path(paths.quarantine_police(source.name), month),
+                    offenses_path=partition_path(paths.conformed_police(source.name), month),
+                    profile_path=partition_path(paths.profiles / "police" / source.name, month),
+                )
+                results.append(result)
+                for key, rows in (
+                    (conformed_key(source.name), result.clean_rows),
+                    (quarantine_key(source.name), result.quarantined_rows),
+                ):
+                    context.add_asset_metadata(
+                        {"dagster/row_count": rows}, asset_key=key, partition_key=month.isoformat()
+                    )
+                totals["raw_rows"] += result.raw_rows
+                totals["accepted_rows"] += result.clean_rows
+                totals["quarantined_rows"] += result.quarantined_rows
+                for code, n in result.by_reason.items():
+                    by_reason[code] = by_reason.get(code, 0) + n
             watermark = write_watermark(
-                con, paths.state, source.name, paths.conformed_police(source.name)
+                con,
+                paths.state,
+                source.name,
+                paths.conformed_police(source.name),
             )
         context.log.info(f"{source.name}: {totals} {by_reason}")
         yield MaterializeResult(
