@@ -133,7 +133,7 @@ def test_each_offense_finds_its_published_row_by_its_lineage(pipeline_run: Pipel
                 FROM read_parquet('{conformed}')
             )
             SELECT count(*), count(p.raw_record),
-                count(*) FILTER (WHERE p.raw_record->>'Report Number' = i.report_number)
+                count(*) FILTER (WHERE (p.raw_record->>'Report Number') = i.report_number)
             FROM fct_incidents AS i
             LEFT JOIN published AS p USING (_load_id, _source_file, _row_number)
             """
